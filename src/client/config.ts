@@ -1,0 +1,66 @@
+import type { MongoClientOptions } from 'mongodb';
+import type { LocalKmsOptions } from '../crypto/masterKey';
+import type { TlsOptions, KmsTlsOptions } from '../tls/options';
+
+export type Environment = 'development' | 'production';
+export type EncryptionMode = 'explicit' | 'automatic';
+export type KmsProviderName = 'local' | 'aws' | 'azure' | 'gcp' | 'kmip';
+
+export interface AwsKmsOptions { accessKeyId: string; secretAccessKey: string; sessionToken?: string; }
+export interface AzureKmsOptions { tenantId: string; clientId: string; clientSecret: string; identityPlatformEndpoint?: string; }
+export interface GcpKmsOptions { email: string; privateKey: string | Buffer; endpoint?: string; }
+export interface KmipKmsOptions { /** host:port of the KMIP server. */ endpoint: string; }
+
+/** The KMS providers that hold master keys; each may have its own TLS settings. */
+export interface KmsConfig {
+  local?: LocalKmsOptions;
+  aws?: AwsKmsOptions;
+  azure?: AzureKmsOptions;
+  gcp?: GcpKmsOptions;
+  kmip?: KmipKmsOptions;
+  /** TLS towards each KMS (for kmip: the client certificate the KMIP server demands). */
+  tls?: Partial<Record<Exclude<KmsProviderName, 'local'>, KmsTlsOptions>>;
+}
+
+/** Master key descriptions used when Strongbox creates data keys, per provider. */
+export type MasterKeyDescription =
+  | { provider: 'local' }
+  | { provider: 'aws'; region: string; key: string; endpoint?: string }
+  | { provider: 'azure'; keyVaultEndpoint: string; keyName: string; keyVersion?: string }
+  | { provider: 'gcp'; projectId: string; location: string; keyRing: string; keyName: string; keyVersion?: string; endpoint?: string }
+  | { provider: 'kmip'; keyId?: string; endpoint?: string };
+
+export interface KeyVaultConfig {
+  /** "database.collection"; default "encryption.__keyVault". */
+  namespace?: string;
+  /** The key vault may live in another cluster. */
+  uri?: string;
+  tls?: TlsOptions;
+  /** Which KMS wraps new data keys (default: the only configured provider, else 'local'). */
+  masterKey?: MasterKeyDescription;
+}
+
+export interface StrongboxConfig {
+  uri: string;
+  tls?: TlsOptions;
+  kms: KmsConfig;
+  keyVault?: KeyVaultConfig;
+  /** Model classes decorated with @Model. */
+  models: Function[];
+  /** 'explicit' (default) works on every server; 'automatic' needs mongocryptd or crypt_shared (Enterprise/Atlas). */
+  mode?: EncryptionMode;
+  /** 'production' refuses insecure TLS and never generates master keys. Default: NODE_ENV === 'production' ? 'production' : 'development'. */
+  environment?: Environment;
+  /** Path to crypt_shared (automatic mode). */
+  cryptSharedLibPath?: string;
+  /** Extra driver options (pool sizes, timeouts). TLS and encryption options are Strongbox's to set. */
+  driverOptions?: Omit<MongoClientOptions, 'autoEncryption' | `tls${string}` | `ssl${string}`>;
+  /** Where warnings go (default console.warn). */
+  warn?: (message: string) => void;
+}
+
+export const DEFAULT_KEY_VAULT_NAMESPACE = 'encryption.__keyVault';
+
+export function resolveEnvironment(config: Pick<StrongboxConfig, 'environment'>): Environment {
+  return config.environment ?? (process.env.NODE_ENV === 'production' ? 'production' : 'development');
+}

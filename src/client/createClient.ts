@@ -1,0 +1,144 @@
+import { ClientEncryption, MongoClient, type Document, type MongoClientOptions } from 'mongodb';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { ConfigError, StrongboxError } from '../errors';
+import { CryptoEngine } from '../crypto/engine';
+import { KeyVault, parseNamespace } from '../crypto/keyVault';
+import { loadLocalMasterKey } from '../crypto/masterKey';
+import { MetadataRegistry } from '../metadata/registry';
+import { checkKmsTlsOptions, kmsTlsToDriverOptions } from '../tls/kms';
+import type { TlsOptions } from '../tls/options';
+import { resolveTls, tlsToDriverOptions } from '../tls/uri';
+import { validateTlsOptions } from '../tls/validate';
+import { translateTlsError } from '../tls/translate';
+import { DEFAULT_KEY_VAULT_NAMESPACE, resolveEnvironment, type KmsConfig, type MasterKeyDescription, type StrongboxConfig } from './config';
+import { StrongboxClient } from './strongboxClient';
+
+/**
+ * Validates the whole configuration before any network traffic, then connects the data client,
+ * the key vault and the encryption engine. Every failure is a StrongboxError saying what to fix.
+ */
+export async function createClient(config: StrongboxConfig): Promise<StrongboxClient> {
+  const environment = resolveEnvironment(config);
+  const warn = config.warn ?? ((m: string) => console.warn(m));
+  const mode = config.mode ?? 'explicit';
+  if (mode !== 'explicit' && mode !== 'automatic') {
+    throw new ConfigError('CONFIG_MODE', `mode "${String(mode)}" is not 'explicit' or 'automatic'.`, { fix: "use 'explicit' (works on every server) or 'automatic' (Enterprise/Atlas)." });
+  }
+  if (!config.uri || typeof config.uri !== 'string') {
+    throw new ConfigError('CONFIG_URI', 'uri is missing.', { fix: 'set uri to a mongodb:// or mongodb+srv:// connection string.' });
+  }
+  const registry = new MetadataRegistry(config.models ?? []);
+  const keyVaultNamespace = config.keyVault?.namespace ?? DEFAULT_KEY_VAULT_NAMESPACE;
+  const namespace = parseNamespace(keyVaultNamespace);
+
+  const dataTls = connectionSettings(config.uri, config.tls, environment, warn);
+  const vaultTls = config.keyVault?.uri ? connectionSettings(config.keyVault.uri, config.keyVault.tls, environment, warn) : undefined;
+
+  const kmsProviders = buildKmsProviders(config.kms, environment, warn);
+  const kmsCheck = checkKmsTlsOptions(config.kms.tls ?? {});
+  if (kmsCheck.errors.length) throw kmsCheck.errors[0];
+  for (const w of kmsCheck.warnings) warn(`strongbox: WARNING: ${w.message}`);
+  const kmsTls = kmsTlsToDriverOptions(config.kms.tls ?? {});
+  const wrapping = resolveWrapping(config.kms, config.keyVault?.masterKey);
+  if (mode === 'automatic') assertAutomaticEncryptionAvailable(config);
+
+  const opened: MongoClient[] = [];
+  try {
+    const driverOptions: MongoClientOptions = { ...config.driverOptions, ...tlsToDriverOptions(dataTls.tls) };
+    const dataClient = new MongoClient(dataTls.driverUri, driverOptions);
+    opened.push(dataClient);
+    await connect(dataClient, 'the database');
+    let keyVaultClient = dataClient;
+    if (config.keyVault?.uri && vaultTls) {
+      keyVaultClient = new MongoClient(vaultTls.driverUri, { ...config.driverOptions, ...tlsToDriverOptions(vaultTls.tls) });
+      opened.push(keyVaultClient);
+      await connect(keyVaultClient, 'the key vault');
+    }
+    const encryption = new ClientEncryption(keyVaultClient, { keyVaultNamespace, kmsProviders: kmsProviders as never, tlsOptions: kmsTls as never });
+    const engine = new CryptoEngine(encryption, kmsProviders, kmsTls);
+    const keyVault = new KeyVault(keyVaultClient, namespace, encryption, wrapping);
+    const indexNote = await keyVault.ensureIndex();
+    if (indexNote) warn(`strongbox: note: ${indexNote}`);
+    return new StrongboxClient({
+      registry, mode, environment, dataClient, keyVaultClient, encryption, engine, keyVault,
+      autoEncryptionBase: { keyVaultNamespace, kmsProviders, tlsOptions: kmsTls, keyVaultClient: keyVaultClient === dataClient ? undefined : keyVaultClient },
+      clientFactory: (autoEncryption) => new MongoClient(dataTls.driverUri, { ...driverOptions, autoEncryption }),
+      cryptSharedLibPath: config.cryptSharedLibPath,
+    });
+  } catch (err) {
+    await Promise.all(opened.map((c) => c.close().catch(() => undefined)));
+    throw err;
+  }
+}
+
+/** TLS options from the URI and the object merged, checked (files, conflicts, production rules). */
+function connectionSettings(uri: string, tls: TlsOptions | undefined, environment: 'development' | 'production', warn: (m: string) => void): { tls: TlsOptions; driverUri: string } {
+  const resolved = resolveTls(uri, tls ?? {});
+  const checked = validateTlsOptions(resolved.tls, { environment });
+  for (const w of checked.warnings) warn(`strongbox: WARNING: ${w.message}`);
+  return { tls: checked.tls, driverUri: resolved.driverUri };
+}
+
+async function connect(client: MongoClient, what: string): Promise<void> {
+  try {
+    await client.connect();
+    await client.db('admin').command({ ping: 1 });
+  } catch (err) {
+    if (err instanceof StrongboxError) throw err;
+    throw translateTlsError(err, { target: what }) ?? new ConfigError('CONNECT_FAILED', `Could not connect to ${what}: ${(err as Error).message}`, {
+      fix: 'check the uri, that the server is running and reachable, and run `strongbox doctor`.',
+      cause: err,
+    });
+  }
+}
+
+function buildKmsProviders(kms: KmsConfig | undefined, environment: 'development' | 'production', warn: (m: string) => void): Document {
+  if (!kms || typeof kms !== 'object') {
+    throw new ConfigError('CONFIG_KMS_MISSING', 'kms is missing: Strongbox needs a KMS provider holding the master key.', {
+      fix: "add kms: { local: { keyFile: 'master.key' } } for development, or an aws/azure/gcp/kmip provider.",
+    });
+  }
+  const providers: Document = {};
+  if (kms.local) providers.local = { key: loadLocalMasterKey(kms.local, { environment, warn }) };
+  if (kms.aws) providers.aws = { ...kms.aws };
+  if (kms.azure) providers.azure = { ...kms.azure };
+  if (kms.gcp) providers.gcp = { ...kms.gcp };
+  if (kms.kmip) providers.kmip = { endpoint: kms.kmip.endpoint };
+  if (Object.keys(providers).length === 0) {
+    throw new ConfigError('CONFIG_KMS_MISSING', 'kms names no provider.', { fix: 'configure one of kms.local, kms.aws, kms.azure, kms.gcp, kms.kmip.' });
+  }
+  return providers;
+}
+
+function resolveWrapping(kms: KmsConfig, masterKey: MasterKeyDescription | undefined): { provider: string; masterKey?: Document } {
+  if (masterKey) {
+    if (!kms[masterKey.provider]) {
+      throw new ConfigError('CONFIG_MASTER_KEY_PROVIDER', `keyVault.masterKey names provider "${masterKey.provider}", which kms does not configure.`, { fix: `add kms.${masterKey.provider}, or choose a configured provider.` });
+    }
+    const { provider, ...rest } = masterKey;
+    return { provider, masterKey: provider === 'local' ? undefined : rest };
+  }
+  const configured = (['local', 'kmip', 'aws', 'azure', 'gcp'] as const).filter((p) => kms[p]);
+  if (configured.length === 1 && (configured[0] === 'local' || configured[0] === 'kmip')) return { provider: configured[0], masterKey: configured[0] === 'kmip' ? {} : undefined };
+  if (configured.includes('local')) return { provider: 'local' };
+  throw new ConfigError('CONFIG_MASTER_KEY_MISSING', `Cannot tell which master key wraps new data keys (providers: ${configured.join(', ')}).`, {
+    fix: "set keyVault.masterKey, e.g. { provider: 'aws', region: 'eu-west-1', key: 'arn:aws:kms:…' }.",
+  });
+}
+
+/** Automatic encryption needs query analysis from mongocryptd or crypt_shared (Enterprise/Atlas). */
+function assertAutomaticEncryptionAvailable(config: StrongboxConfig): void {
+  if (config.cryptSharedLibPath) {
+    if (!existsSync(config.cryptSharedLibPath)) {
+      throw new ConfigError('CONFIG_CRYPT_SHARED_MISSING', `cryptSharedLibPath ${config.cryptSharedLibPath} does not exist.`, { fix: "point it at mongo_crypt_v1.so, or use mode: 'explicit'." });
+    }
+    return;
+  }
+  const onPath = (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, 'mongocryptd')));
+  if (!onPath) {
+    throw new ConfigError('CONFIG_AUTOMATIC_UNAVAILABLE', "mode 'automatic' needs MongoDB's query analysis (mongocryptd on PATH or the crypt_shared library), and neither is present.", {
+      fix: "use mode: 'explicit' (the default; works on MongoDB Community), or install mongocryptd / set cryptSharedLibPath (MongoDB Enterprise or Atlas).",
+    });
+  }
+}

@@ -1,0 +1,108 @@
+import { MongoClient, type AutoEncryptionOptions, type Binary, type ClientEncryption, type Document } from 'mongodb';
+import type { CryptoEngine } from '../crypto/engine';
+import type { KeyVault } from '../crypto/keyVault';
+import type { MetadataRegistry } from '../metadata/registry';
+import { Repository, type RepositoryOptions } from '../repository/repository';
+import { buildSchemaMap, collectKeyAltNames, type SchemaMap } from '../schema';
+import type { EncryptionMode, Environment } from './config';
+
+export interface ClientParts {
+  registry: MetadataRegistry;
+  mode: EncryptionMode;
+  environment: Environment;
+  dataClient: MongoClient;
+  keyVaultClient: MongoClient;
+  encryption: ClientEncryption;
+  engine: CryptoEngine;
+  keyVault: KeyVault;
+  /** Key vault, KMS and TLS settings shared by every auto-decrypting/encrypting driver client. */
+  autoEncryptionBase: AutoEncryptionOptions;
+  clientFactory: (autoEncryption: AutoEncryptionOptions) => MongoClient;
+  cryptSharedLibPath?: string;
+}
+
+/**
+ * What createClient returns: repositories for the configured models, plus the underlying
+ * handles for advanced use. Closing it closes every connection it opened.
+ */
+export class StrongboxClient {
+  private readonly repositories = new Map<Function, Repository<object>>();
+  private readonly extraClients: MongoClient[] = [];
+  private decrypting?: Promise<MongoClient>;
+  private automatic?: Promise<MongoClient>;
+
+  constructor(private readonly parts: ClientParts) {}
+
+  get registry(): MetadataRegistry { return this.parts.registry; }
+  get mode(): EncryptionMode { return this.parts.mode; }
+  get environment(): Environment { return this.parts.environment; }
+  /** The driver client the repositories use; it neither encrypts nor decrypts by itself. */
+  get dataClient(): MongoClient { return this.parts.dataClient; }
+  /** The driver's explicit-encryption handle (createDataKey, rewrapManyDataKey, …). */
+  get encryption(): ClientEncryption { return this.parts.encryption; }
+  get keyVault(): KeyVault { return this.parts.keyVault; }
+  get engine(): CryptoEngine { return this.parts.engine; }
+
+  /** The repository of a configured model (one per model and options). */
+  repository<T extends object>(model: new (...args: never[]) => T, options: RepositoryOptions = {}): Repository<T> {
+    const metadata = this.parts.registry.get(model);
+    if (options.onUndecryptable && options.onUndecryptable !== 'throw') {
+      return new Repository<T>(metadata, this.parts, options);
+    }
+    let repo = this.repositories.get(model);
+    if (!repo) {
+      repo = new Repository<object>(metadata, this.parts, options);
+      this.repositories.set(model, repo);
+    }
+    return repo as unknown as Repository<T>;
+  }
+
+  /** Creates (idempotently) every data key the models name by a fixed alt name; returns alt name → id. */
+  async ensureDataKeys(): Promise<Map<string, Binary>> {
+    const ids = new Map<string, Binary>();
+    for (const name of collectKeyAltNames(this.parts.registry)) ids.set(name, await this.parts.keyVault.ensureDataKey(name));
+    return ids;
+  }
+
+  /** The CSFLE schema map of the configured models, with data keys created as needed. */
+  async schemaMap(): Promise<SchemaMap> {
+    return buildSchemaMap(this.parts.registry, await this.ensureDataKeys());
+  }
+
+  /**
+   * A driver client that decrypts every reply automatically (bypassAutoEncryption): for code
+   * that wants raw driver access to encrypted collections. Works on every server.
+   */
+  decryptingClient(): Promise<MongoClient> {
+    this.decrypting ??= this.openExtra({ ...this.parts.autoEncryptionBase, bypassAutoEncryption: true });
+    return this.decrypting;
+  }
+
+  /**
+   * In automatic mode: the driver client that encrypts and decrypts by itself using the
+   * generated schema map (MongoDB Enterprise/Atlas with mongocryptd or crypt_shared).
+   */
+  automaticClient(): Promise<MongoClient> {
+    if (this.parts.mode !== 'automatic') {
+      return Promise.reject(new Error("automaticClient() needs createClient({ mode: 'automatic' })"));
+    }
+    this.automatic ??= this.schemaMap().then((schemaMap) => this.openExtra({
+      ...this.parts.autoEncryptionBase,
+      schemaMap: schemaMap as Document,
+      ...(this.parts.cryptSharedLibPath ? { extraOptions: { cryptSharedLibPath: this.parts.cryptSharedLibPath, cryptSharedLibRequired: true } } : {}),
+    }));
+    return this.automatic;
+  }
+
+  async close(): Promise<void> {
+    const clients = new Set([this.parts.dataClient, this.parts.keyVaultClient, ...this.extraClients]);
+    await Promise.all([...clients].map((c) => c.close().catch(() => undefined)));
+  }
+
+  private async openExtra(autoEncryption: AutoEncryptionOptions): Promise<MongoClient> {
+    const client = this.parts.clientFactory(autoEncryption);
+    this.extraClients.push(client);
+    await client.connect();
+    return client;
+  }
+}

@@ -1,0 +1,33 @@
+import { Binary, UUID } from 'mongodb';
+
+/** BSON binary subtype for client-side encrypted values (the spec's "ciphertext"). */
+export const ENCRYPTED_SUBTYPE = 6;
+
+export type StoredAlgorithm = 'Deterministic' | 'Random';
+
+export interface EncryptedBlobInfo {
+  algorithm: StoredAlgorithm;
+  /** The data key's id, as a canonical UUID string. */
+  keyId: string;
+  /** BSON type number of the plaintext (2 string, 16 int, …). */
+  originalBsonType: number;
+}
+
+export function isEncryptedBinary(value: unknown): value is Binary {
+  return value instanceof Binary && value.sub_type === ENCRYPTED_SUBTYPE;
+}
+
+/**
+ * Reads the clear header of a stored ciphertext: byte 0 is the algorithm (1 Deterministic,
+ * 2 Random; 0 is an intent-to-encrypt marking that must never be stored), bytes 1–16 the data
+ * key's UUID, byte 17 the plaintext's BSON type. Lets audits and error messages name the key
+ * without decrypting anything. Returns undefined for anything that is not such a value.
+ */
+export function inspectEncryptedBlob(value: unknown): EncryptedBlobInfo | undefined {
+  if (!isEncryptedBinary(value)) return undefined;
+  const bytes = value.buffer;
+  if (bytes.length < 18) return undefined;
+  const algorithm = bytes[0] === 1 ? 'Deterministic' : bytes[0] === 2 ? 'Random' : undefined;
+  if (!algorithm) return undefined;
+  return { algorithm, keyId: new UUID(Buffer.from(bytes.subarray(1, 17))).toHexString(), originalBsonType: bytes[17] };
+}

@@ -1,0 +1,166 @@
+import { Binary, BSON, type ClientEncryption, type Document } from 'mongodb';
+import { DecryptionError, EncryptionError } from '../errors';
+import { inspectEncryptedBlob, isEncryptedBinary, type StoredAlgorithm } from './blob';
+import { createNativeMongoCrypt, runContext, type NativeMongoCrypt } from './driverInternals';
+
+export type Algorithm = 'Deterministic' | 'Random';
+export const ALGORITHM_NAMES: Record<Algorithm, string> = {
+  Deterministic: 'AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic',
+  Random: 'AEAD_AES_256_CBC_HMAC_SHA_512-Random',
+};
+
+export type UndecryptableReason = 'missing-key' | 'wrong-master-key' | 'kms-unreachable' | 'key-vault-unreachable' | 'corrupt';
+
+/** Why one stored value could not be decrypted; carries no plaintext and no key material. */
+export interface UndecryptableField {
+  path: string;
+  keyId?: string;
+  algorithm?: StoredAlgorithm;
+  reason: UndecryptableReason;
+  detail: string;
+}
+
+const LIKELY_CAUSE: Record<UndecryptableReason, string> = {
+  'missing-key': 'its data key is not in the key vault (deleted, i.e. crypto-shredded, or the wrong key vault is configured)',
+  'wrong-master-key': 'the data key could not be unwrapped: the configured master key is not the one that wrapped it, or the data is corrupt',
+  'kms-unreachable': 'the KMS holding the master key could not be reached',
+  'key-vault-unreachable': 'the key vault could not be read',
+  corrupt: 'the stored ciphertext is damaged or was not produced by client-side encryption',
+};
+
+export function classifyCryptError(err: unknown): UndecryptableReason {
+  const message = String((err as Error)?.message ?? err);
+  const name = String((err as Error)?.name ?? '');
+  if (/not all keys requested were satisfied|key.*not found/i.test(message)) return 'missing-key';
+  if (/HMAC validation failure|decrypt.*key|unwrap/i.test(message)) return 'wrong-master-key';
+  if (/KMS|ECONNREFUSED|ETIMEDOUT|ECONNRESET|socket|kmip/i.test(message) || /KMS/.test(name)) return 'kms-unreachable';
+  if (/ServerSelection|MongoNetwork|topology/i.test(name + message)) return 'key-vault-unreachable';
+  return 'corrupt';
+}
+
+export function describeUndecryptable(field: UndecryptableField, where: string): string {
+  const key = field.keyId ? `data key ${field.keyId}` : 'an unknown data key';
+  return `${where}: the ${field.algorithm ?? 'encrypted'} value at "${field.path}" (${key}) cannot be decrypted; likely cause: ${LIKELY_CAUSE[field.reason]}.`;
+}
+
+/**
+ * All client-side crypto of a Strongbox client: explicit encryption of single values and
+ * decryption of whole batches of documents in one libmongocrypt pass, with per-value
+ * attribution when a batch fails (so one shredded customer does not hide everyone else).
+ */
+export class CryptoEngine {
+  private readonly crypt: NativeMongoCrypt;
+
+  constructor(
+    /** The driver's handle, for key management and as the key vault/KMS executor. */
+    readonly encryption: ClientEncryption,
+    kmsProviders: Document,
+    private readonly kmsTlsOptions: Document,
+  ) {
+    this.crypt = createNativeMongoCrypt(kmsProviders, (d) => BSON.serialize(d));
+  }
+
+  async encrypt(value: unknown, algorithm: Algorithm, keyId: Binary): Promise<Binary> {
+    try {
+      const context = this.crypt.makeExplicitEncryptionContext(BSON.serialize({ v: value }), { keyId: keyId.buffer, algorithm: ALGORITHM_NAMES[algorithm] });
+      const out = BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions), { promoteValues: false });
+      return out.v as Binary;
+    } catch (err) {
+      if (err instanceof EncryptionError) throw err;
+      const reason = classifyCryptError(err);
+      throw new EncryptionError('ENCRYPT_FAILED', `A value could not be encrypted with ${algorithm} under data key ${keyIdText(keyId)}; nothing was written. Cause: ${LIKELY_CAUSE[reason]}.`, {
+        fix: reason === 'kms-unreachable' ? 'check that the KMS is reachable and its TLS settings.' : 'check the key vault and master key configuration (strongbox doctor).',
+        cause: scrub(err),
+      });
+    }
+  }
+
+  /** Decrypts one stored value; throws DecryptionError with the reason. */
+  async decryptValue(value: Binary, path = 'value'): Promise<unknown> {
+    try {
+      const context = this.crypt.makeExplicitDecryptionContext(BSON.serialize({ v: value }));
+      return BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions)).v;
+    } catch (err) {
+      const field = undecryptable(path, value, err);
+      throw new DecryptionError(`DECRYPT_${field.reason.toUpperCase().replace(/-/g, '_')}`, describeUndecryptable(field, 'read'), {
+        fix: fixFor(field.reason),
+        cause: scrub(err),
+      });
+    }
+  }
+
+  /**
+   * Decrypts every encrypted value in the documents. Returns the documents (new objects) and,
+   * per document index, the values that could not be decrypted (left as their BinData).
+   */
+  async decryptDocuments(docs: Document[]): Promise<{ docs: Document[]; failures: Map<number, UndecryptableField[]> }> {
+    const failures = new Map<number, UndecryptableField[]>();
+    if (docs.length === 0) return { docs, failures };
+    try {
+      const context = this.crypt.makeDecryptionContext(BSON.serialize({ d: docs }));
+      return { docs: BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions)).d, failures };
+    } catch {
+      // Slow path: find exactly which values fail, keep everything else readable.
+      const out: Document[] = [];
+      for (let i = 0; i < docs.length; i++) {
+        const problems: UndecryptableField[] = [];
+        out.push(await this.decryptEachValue(docs[i], '', problems) as Document);
+        if (problems.length) failures.set(i, problems);
+      }
+      return { docs: out, failures };
+    }
+  }
+
+  private async decryptEachValue(value: unknown, path: string, problems: UndecryptableField[]): Promise<unknown> {
+    if (isEncryptedBinary(value)) {
+      try {
+        const context = this.crypt.makeExplicitDecryptionContext(BSON.serialize({ v: value }));
+        return BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions)).v;
+      } catch (err) {
+        problems.push(undecryptable(path, value, err));
+        return value;
+      }
+    }
+    if (Array.isArray(value)) {
+      return Promise.all(value.map((item, i) => this.decryptEachValue(item, path ? `${path}.${i}` : String(i), problems)));
+    }
+    if (isPlainDocument(value)) {
+      const copy: Document = {};
+      for (const [k, v] of Object.entries(value)) copy[k] = await this.decryptEachValue(v, path ? `${path}.${k}` : k, problems);
+      return copy;
+    }
+    return value;
+  }
+}
+
+function undecryptable(path: string, value: Binary, err: unknown): UndecryptableField {
+  const info = inspectEncryptedBlob(value);
+  return { path, keyId: info?.keyId, algorithm: info?.algorithm, reason: classifyCryptError(err), detail: String((err as Error)?.message ?? err) };
+}
+
+function fixFor(reason: UndecryptableReason): string {
+  switch (reason) {
+    case 'missing-key': return 'if the key was deleted on purpose the value is gone for good; otherwise check keyVault.namespace (and keyVault.uri).';
+    case 'wrong-master-key': return 'configure the master key that wrapped this data key (kms.local.keyFile or the cloud KMS key), or rewrap keys with `strongbox keys rotate`.';
+    case 'kms-unreachable': return 'check network access and TLS settings for the KMS (strongbox doctor).';
+    case 'key-vault-unreachable': return 'check that the key vault server is reachable (strongbox doctor).';
+    default: return 'run `strongbox audit` on the collection to find damaged values.';
+  }
+}
+
+export function isPlainDocument(value: unknown): value is Document {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function keyIdText(id: Binary): string {
+  try { return id.toUUID().toHexString(); } catch { return 'of unknown form'; }
+}
+
+/** Keeps an underlying error's class and message but drops attached payloads (they may hold values). */
+function scrub(err: unknown): Error {
+  const e = new Error(String((err as Error)?.message ?? err));
+  e.name = String((err as Error)?.name ?? 'Error');
+  return e;
+}

@@ -1,0 +1,114 @@
+import type { Binary, ClientEncryption, Collection, MongoClient } from 'mongodb';
+import { KeyError, UnsupportedByServerError } from '../errors';
+
+export interface KeyVaultNamespace { db: string; collection: string; }
+
+export function parseNamespace(namespace: string, option = 'keyVault.namespace'): KeyVaultNamespace {
+  const dot = namespace.indexOf('.');
+  if (dot <= 0 || dot === namespace.length - 1) {
+    throw new KeyError('KEY_VAULT_NAMESPACE', `${option} "${namespace}" is not a "database.collection" namespace.`, { fix: 'use for example "encryption.__keyVault".' });
+  }
+  return { db: namespace.slice(0, dot), collection: namespace.slice(dot + 1) };
+}
+
+/**
+ * How to create data keys: which KMS provider wraps them, and the provider's master key
+ * description (none for 'local').
+ */
+export interface DataKeyWrapping { provider: string; masterKey?: Record<string, unknown>; }
+
+/**
+ * The key vault: ensures its unique index, and maps key alt names to data key ids, creating
+ * keys on demand. Lookups are cached because every encrypted write needs one.
+ */
+export class KeyVault {
+  private readonly ids = new Map<string, Promise<Binary>>();
+  private indexChecked?: Promise<string | undefined>;
+
+  constructor(
+    private readonly client: MongoClient,
+    readonly namespace: KeyVaultNamespace,
+    private readonly encryption: ClientEncryption,
+    private readonly wrapping: DataKeyWrapping,
+  ) {}
+
+  get collection(): Collection {
+    return this.client.db(this.namespace.db).collection(this.namespace.collection);
+  }
+
+  /**
+   * MongoDB prescribes a unique index on keyAltNames, partial on its existence so that keys
+   * without alt names do not collide. Servers without partial indexes (FerretDB v1) get a plain
+   * unique index: Strongbox always names its keys, so the guarantee is the same for them.
+   * Returns a note when the fallback was used.
+   */
+  ensureIndex(): Promise<string | undefined> {
+    this.indexChecked ??= (async () => {
+      try {
+        await this.collection.createIndex({ keyAltNames: 1 }, { unique: true, name: 'keyAltNames_1', partialFilterExpression: { keyAltNames: { $exists: true } } });
+        return undefined;
+      } catch (err) {
+        if (!isNotImplemented(err)) throw err;
+        await this.collection.createIndex({ keyAltNames: 1 }, { unique: true, name: 'keyAltNames_1' });
+        return 'the server has no partial indexes; the key vault got a plain unique index on keyAltNames (equivalent, since every Strongbox key has an alt name)';
+      }
+    })();
+    return this.indexChecked;
+  }
+
+  /** The id of the data key with this alt name, or undefined. */
+  async findKeyId(altName: string): Promise<Binary | undefined> {
+    const key = await this.encryption.getKeyByAltName(altName);
+    return key?._id as Binary | undefined;
+  }
+
+  /** The id of the data key with this alt name, creating the key when it does not exist yet. */
+  ensureDataKey(altName: string): Promise<Binary> {
+    let id = this.ids.get(altName);
+    if (!id) {
+      id = this.createOrFind(altName);
+      this.ids.set(altName, id);
+      id.catch(() => this.ids.delete(altName));
+    }
+    return id;
+  }
+
+  /** Forget cached ids (after a key was deleted or rotated elsewhere). */
+  forget(altName?: string): void {
+    if (altName === undefined) this.ids.clear(); else this.ids.delete(altName);
+  }
+
+  private async createOrFind(altName: string): Promise<Binary> {
+    await this.ensureIndex();
+    const existing = await this.findKeyId(altName);
+    if (existing) return existing;
+    try {
+      return await this.encryption.createDataKey(this.wrapping.provider as 'local', {
+        keyAltNames: [altName],
+        ...(this.wrapping.masterKey ? { masterKey: this.wrapping.masterKey as never } : {}),
+      });
+    } catch (err) {
+      // Another process created it first: the unique index refused ours; use theirs.
+      if ((err as { code?: number }).code === 11000) {
+        const winner = await this.findKeyId(altName);
+        if (winner) return winner;
+      }
+      throw new KeyError('KEY_CREATE_FAILED', `Could not create the data key "${altName}" in ${this.namespace.db}.${this.namespace.collection}: ${(err as Error).message}`, {
+        fix: `check that the ${this.wrapping.provider} KMS provider is reachable and that the key vault is writable.`,
+        cause: err,
+      });
+    }
+  }
+}
+
+export function isNotImplemented(err: unknown): boolean {
+  const code = (err as { code?: number }).code;
+  return code === 238 || code === 115 || /not implemented|not supported/i.test((err as Error)?.message ?? '');
+}
+
+export function unsupported(feature: string, err: unknown): UnsupportedByServerError {
+  return new UnsupportedByServerError('SERVER_UNSUPPORTED', `The server does not support ${feature}.`, {
+    fix: 'run against MongoDB (Community, Enterprise or Atlas), or leave this step out.',
+    cause: err,
+  });
+}

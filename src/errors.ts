@@ -1,0 +1,52 @@
+/**
+ * Every failure Strongbox raises on purpose is a StrongboxError with a stable `code`,
+ * so callers can branch on it and messages can be written for people: what went wrong,
+ * why, and what to do about it.
+ *
+ * Messages must never contain plaintext of encrypted fields, master keys or passphrases.
+ */
+export class StrongboxError extends Error {
+  readonly code: string;
+  /** What the user can do about it; already part of `message`, kept separate for tools. */
+  readonly fix?: string;
+
+  constructor(code: string, message: string, options: { fix?: string; cause?: unknown } = {}) {
+    super(options.fix ? `${message} Fix: ${options.fix}` : message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.fix = options.fix;
+  }
+}
+
+/** The environment cannot run Strongbox: a native binding, a server binary or a tool is missing. */
+export class SetupError extends StrongboxError {}
+
+/** The client configuration is invalid; raised before any network traffic. */
+export class ConfigError extends StrongboxError {}
+
+/** A TLS handshake or certificate problem, translated from the driver or Node. */
+export class TlsError extends StrongboxError {}
+
+/** A model class is declared in a way Strongbox (or MongoDB) cannot support. */
+export class ModelDefinitionError extends StrongboxError {}
+
+/** A query, update or pipeline asks for something that cannot be done on encrypted data. */
+export class EncryptedQueryError extends StrongboxError {}
+
+/** Input that is malformed or hostile (an operator where a value belongs, a polluting key). */
+export class InvalidInputError extends StrongboxError {}
+
+/** Master key or data key problems: missing, unreadable, wrong length, not in the key vault. */
+export class KeyError extends StrongboxError {}
+
+/** A stored encrypted value could not be decrypted; it is never returned as if it were plaintext. */
+export class DecryptionError extends StrongboxError {}
+
+/** Encryption of a value failed (KMS unreachable, key missing); nothing was written. */
+export class EncryptionError extends StrongboxError {}
+
+/** Migration generation or execution problems. */
+export class MigrationError extends StrongboxError {}
+
+/** The server lacks a feature an operation needs (for example FerretDB without collMod). */
+export class UnsupportedByServerError extends StrongboxError {}

@@ -1,0 +1,29 @@
+/**
+ * Strongbox: a TypeScript data mapper for MongoDB with model-driven client-side field level
+ * encryption. This is the whole public API; everything else is internal.
+ */
+import 'reflect-metadata';
+
+export { createClient } from './client/createClient';
+export { StrongboxClient } from './client/strongboxClient';
+export type {
+  StrongboxConfig, KmsConfig, KeyVaultConfig, MasterKeyDescription, Environment, EncryptionMode, KmsProviderName,
+  AwsKmsOptions, AzureKmsOptions, GcpKmsOptions, KmipKmsOptions,
+} from './client/config';
+export type { LocalKmsOptions } from './crypto/masterKey';
+export { inspectEncryptedBlob, type EncryptedBlobInfo } from './crypto/blob';
+
+export { Model, Id, Field, Embedded, EmbeddedArray, ArrayField, Encrypted, Index, CompoundIndex, MetadataRegistry } from './metadata';
+export type { Deterministic, Random, ModelOptions, FieldOptions, EncryptedOptions, IndexOptions, Algorithm, BsonType } from './metadata';
+export { buildSchemaMap, buildValidator } from './schema';
+
+export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation } from './repository/repository';
+export { StrongboxCursor } from './repository/cursor';
+export { UndecryptableValue } from './repository/reader';
+
+export type { TlsOptions, KmsTlsOptions } from './tls/options';
+
+export {
+  StrongboxError, SetupError, ConfigError, TlsError, ModelDefinitionError, EncryptedQueryError, InvalidInputError,
+  KeyError, DecryptionError, EncryptionError, MigrationError, UnsupportedByServerError,
+} from './errors';

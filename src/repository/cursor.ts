@@ -1,0 +1,48 @@
+import type { AbstractCursor, Document } from 'mongodb';
+
+/**
+ * A cursor over model instances: each batch the server returns is decrypted in one pass and
+ * hydrated, then handed out one by one. Usable with `for await` or `toArray()`.
+ */
+export class StrongboxCursor<T> implements AsyncIterable<T> {
+  constructor(
+    private readonly cursor: AbstractCursor<Document>,
+    private readonly readBatch: (docs: Document[]) => Promise<T[]>,
+    /** Settles once the encoded query is attached to the driver cursor; its errors surface on first read. */
+    private readonly ready: Promise<void> = Promise.resolve(),
+  ) {
+    ready.catch(() => undefined);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    try {
+      await this.ready;
+      while (await this.cursor.hasNext()) {
+        const batch = this.cursor.readBufferedDocuments();
+        for (const item of await this.readBatch(batch)) yield item;
+      }
+    } finally {
+      await this.cursor.close();
+    }
+  }
+
+  /** Yields whole decrypted batches (as sized by `batchSize`), for streaming large results. */
+  async *batches(): AsyncGenerator<T[]> {
+    try {
+      await this.ready;
+      while (await this.cursor.hasNext()) yield await this.readBatch(this.cursor.readBufferedDocuments());
+    } finally {
+      await this.cursor.close();
+    }
+  }
+
+  async toArray(): Promise<T[]> {
+    const all: T[] = [];
+    for await (const batch of this.batches()) all.push(...batch);
+    return all;
+  }
+
+  close(): Promise<void> {
+    return this.cursor.close();
+  }
+}

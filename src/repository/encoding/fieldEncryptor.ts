@@ -1,0 +1,62 @@
+import type { Binary, Document } from 'mongodb';
+import { inspectEncryptedBlob, isEncryptedBinary } from '../../crypto/blob';
+import type { CryptoEngine } from '../../crypto/engine';
+import type { KeyVault } from '../../crypto/keyVault';
+import type { EncryptionSpec, FieldMetadata, ModelMetadata } from '../../metadata/types';
+import { invalid } from './guards';
+import { coerceForEncryption } from './values';
+
+/** Encrypts the values of encrypted fields, resolving which data key each one uses. */
+export class FieldEncryptor {
+  constructor(
+    readonly model: ModelMetadata,
+    private readonly engine: CryptoEngine,
+    private readonly keyVault: KeyVault,
+  ) {}
+
+  /**
+   * @param root the whole document being written, for keys chosen per document; undefined in
+   *   queries, where only fixed keys can be used.
+   */
+  async encrypt(field: FieldMetadata, path: string, value: unknown, root: Document | undefined): Promise<Binary> {
+    const spec = field.encrypted!;
+    const where = `${this.model.target.name}.${path}`;
+    if (isEncryptedBinary(value)) {
+      // Already ciphertext (copied from another document): accept it only if it matches the model.
+      const info = inspectEncryptedBlob(value);
+      if (!info || info.algorithm !== spec.algorithm) {
+        throw invalid('INPUT_FOREIGN_CIPHERTEXT', `${where} received an encrypted value that is not ${spec.algorithm} ciphertext.`, 'pass the plaintext value; Strongbox encrypts it.');
+      }
+      return value;
+    }
+    const plaintext = coerceForEncryption(value, spec.bsonType, where);
+    const keyId = await this.keyIdFor(spec, root, where);
+    return this.engine.encrypt(plaintext, spec.algorithm, keyId);
+  }
+
+  async keyIdFor(spec: EncryptionSpec, root: Document | undefined, where: string): Promise<Binary> {
+    const key = spec.key;
+    switch (key.kind) {
+      case 'id': return key.id;
+      case 'altName': return this.keyVault.ensureDataKey(key.altName);
+      case 'altNameFromField': {
+        const name = root === undefined ? undefined : key.path.reduce<unknown>((v, seg) => (v as Document | undefined)?.[seg], root);
+        if (typeof name !== 'string' || name.length === 0) {
+          throw invalid('INPUT_KEY_FIELD_MISSING', `${where} is encrypted with a per-document key named by "${key.pointer}", but ${root === undefined ? 'this operation has no document to read it from' : 'the document has no non-empty string there'}.`,
+            `include ${key.path.join('.')} in the document (or, for updates, in $set or as an equality in the filter).`);
+        }
+        return this.keyVault.ensureDataKey(name);
+      }
+      case 'altNameFunction': {
+        if (root === undefined) {
+          throw invalid('INPUT_KEY_FUNCTION_NO_DOC', `${where} chooses its key with a function, which needs the document, but this operation has none.`, 'write the field with insert/replace, or $set together with the fields the key function reads.');
+        }
+        const name = key.fn(root);
+        if (typeof name !== 'string' || name.length === 0) {
+          throw invalid('INPUT_KEY_FUNCTION_RESULT', `${where}: the keyAltName function returned ${typeof name} instead of a non-empty string.`, 'make the function return the key alt name for every document.');
+        }
+        return this.keyVault.ensureDataKey(name);
+      }
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { walkPath } from '../../metadata/paths';
+import type { FieldMetadata, ModelMetadata } from '../../metadata/types';
+import { EncryptedQueryError } from '../../errors';
+import { invalid } from './guards';
+
+export interface ResolvedPath {
+  /** The last declared field on the path (undefined for paths inside free-form objects at the root). */
+  field?: FieldMetadata;
+  /** The path names an encrypted field itself. */
+  encrypted?: FieldMetadata;
+  /** The path names an element of an array field ('tags.0', 'contacts.$'). */
+  endsInElement: boolean;
+}
+
+/**
+ * Resolves a dotted path of a filter, update or pipeline against the model. Paths that go
+ * beneath an encrypted field (into a Random-encrypted whole object) are refused: the server
+ * only sees one ciphertext there. Unknown paths are refused too, unless they lead into a field
+ * declared as a free-form object.
+ */
+export function resolvePath(model: ModelMetadata, path: string, operation: string): ResolvedPath {
+  const segments = path.split('.');
+  const walk = walkPath(model, segments);
+  const encryptedIndex = walk.chain.findIndex((f) => f.encrypted);
+  if (encryptedIndex >= 0) {
+    const field = walk.chain[encryptedIndex];
+    const beneath = encryptedIndex < walk.chain.length - 1 || walk.unresolved.length > 0 || walk.endsInElement;
+    if (beneath) {
+      const at = segments.slice(0, segments.indexOf(field.name) + 1).join('.');
+      throw new EncryptedQueryError('QUERY_INSIDE_ENCRYPTED', `${operation} on "${path}" reaches inside ${model.target.name}.${at}, which is encrypted as a whole (${field.encrypted!.algorithm}); the server sees a single ciphertext there.`, {
+        fix: `${operation === 'filter' ? 'filter' : 'work'} on ${at} as a whole (read, change and write it back), or encrypt the nested fields individually instead.`,
+      });
+    }
+    return { field, encrypted: field, endsInElement: false };
+  }
+  const last = walk.chain[walk.chain.length - 1];
+  if (walk.unresolved.length > 0) {
+    const freeForm = last && !last.embedded && (last.bsonType === 'object' || last.bsonType === undefined || last.isArray);
+    if (!freeForm) {
+      throw invalid('INPUT_UNKNOWN_FIELD', `${model.target.name} has no field "${path}" (used in ${operation}).`, 'check the spelling against the model, or declare the field.');
+    }
+  }
+  return { field: last, endsInElement: walk.endsInElement };
+}

@@ -1,0 +1,81 @@
+import type { Document } from 'mongodb';
+import { isEncryptedBinary, inspectEncryptedBlob } from '../crypto/blob';
+import { describeUndecryptable, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
+import { DecryptionError } from '../errors';
+import { hydrate } from '../metadata/hydrate';
+import type { ModelMetadata } from '../metadata/types';
+
+/**
+ * Stands in for a value that could not be decrypted, when a repository is created with
+ * `onUndecryptable: 'marker'`. It is never a string/number, so it cannot pass for the value.
+ */
+export class UndecryptableValue {
+  constructor(
+    readonly path: string,
+    readonly keyId: string | undefined,
+    readonly algorithm: 'Deterministic' | 'Random' | undefined,
+    readonly reason: UndecryptableReason,
+  ) {}
+  toJSON(): object { return { undecryptable: true, path: this.path, keyId: this.keyId, reason: this.reason }; }
+}
+
+export type UndecryptablePolicy = 'throw' | 'marker';
+
+/** Decrypts a batch of stored documents and turns them into model instances. */
+export class DocumentReader<T> {
+  constructor(
+    private readonly model: ModelMetadata,
+    private readonly engine: CryptoEngine,
+    private readonly policy: UndecryptablePolicy,
+  ) {}
+
+  async decrypt(stored: Document[]): Promise<Document[]> {
+    const { docs, failures } = await this.engine.decryptDocuments(stored);
+    // Whatever the engine reported, nothing still encrypted may pass as a value.
+    docs.forEach((doc, i) => {
+      const leftovers = findEncrypted(doc, '');
+      const known = new Set((failures.get(i) ?? []).map((f) => f.path));
+      const extra = leftovers.filter((f) => !known.has(f.path));
+      if (extra.length) failures.set(i, [...(failures.get(i) ?? []), ...extra]);
+    });
+    for (const [i, problems] of failures) {
+      if (this.policy === 'throw') {
+        const first = problems[0];
+        throw new DecryptionError(`DECRYPT_${first.reason.toUpperCase().replace(/-/g, '_')}`,
+          describeUndecryptable(first, `${this.model.target.name} ${idText(docs[i])}`) + (problems.length > 1 ? ` (${problems.length - 1} more undecryptable value(s) in this document)` : ''),
+          { fix: "restore the key or master key; to read the rest of such documents, create the repository with { onUndecryptable: 'marker' }." });
+      }
+      for (const problem of problems) setPath(docs[i], problem.path, new UndecryptableValue(problem.path, problem.keyId, problem.algorithm, problem.reason));
+    }
+    return docs;
+  }
+
+  async read(stored: Document[]): Promise<T[]> {
+    const docs = await this.decrypt(stored);
+    return docs.map((doc) => hydrate<T>(this.model, doc));
+  }
+}
+
+function idText(doc: Document): string {
+  const id = doc?._id;
+  return id === undefined ? '(document without _id)' : `_id ${typeof id === 'object' && id !== null && 'toHexString' in id ? (id as { toHexString(): string }).toHexString() : String(id)}`;
+}
+
+function findEncrypted(value: unknown, path: string): UndecryptableField[] {
+  if (isEncryptedBinary(value)) {
+    const info = inspectEncryptedBlob(value);
+    return [{ path, keyId: info?.keyId, algorithm: info?.algorithm, reason: 'corrupt', detail: 'left encrypted after decryption' }];
+  }
+  if (Array.isArray(value)) return value.flatMap((v, i) => findEncrypted(v, path ? `${path}.${i}` : String(i)));
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.entries(value).flatMap(([k, v]) => findEncrypted(v, path ? `${path}.${k}` : k));
+  }
+  return [];
+}
+
+function setPath(doc: Document, path: string, value: unknown): void {
+  const segments = path.split('.');
+  let node: Document = doc;
+  for (const seg of segments.slice(0, -1)) node = node[seg];
+  node[segments[segments.length - 1]] = value;
+}

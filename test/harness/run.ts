@@ -1,0 +1,79 @@
+/**
+ * `npm test` entry: starts the local server (unless MONGODB_URI names one), probes which server
+ * features exist, runs ava against it, stops the server whatever happens, and ends with one
+ * plain summary line ("tests: N passed, N failed, N skipped").
+ */
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { startLocalServer, type LocalServer } from '../../src/devserver/ferretdb';
+import { probeFeatures } from './features';
+import { tlsFromEnv } from './server';
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  let local: LocalServer | undefined;
+  let uri: string;
+  let tls: object;
+  let description: string;
+  if (process.env.MONGODB_URI) {
+    uri = process.env.MONGODB_URI;
+    tls = tlsFromEnv();
+    description = 'server from MONGODB_URI';
+  } else {
+    local = await startLocalServer();
+    uri = local.tlsUri;
+    tls = { enabled: true, caFile: local.caFile, certificateKeyFile: local.clientCertificateKeyFile };
+    description = local.description;
+  }
+  try {
+    const t = tls as { caFile?: string; certificateKeyFile?: string };
+    const client = new MongoClient(uri, { tlsCAFile: t.caFile, tlsCertificateKeyFile: t.certificateKeyFile, serverSelectionTimeoutMS: 10_000 });
+    let features;
+    try {
+      const info = await client.db('admin').command({ buildInfo: 1 });
+      if (!local) description = `MongoDB ${info.version}${info.modules?.includes('enterprise') ? ' Enterprise' : ''} at MONGODB_URI`;
+      features = await probeFeatures(client);
+    } catch (err) {
+      console.error(`tests: cannot reach the test server (${description}): ${(err as Error).message}`);
+      console.log('tests: 0 passed, 1 failed');
+      return 1;
+    } finally {
+      await client.close();
+    }
+    console.log(`tests: running against ${description}; features: ${features.join(', ') || 'none of the optional ones'}`);
+    const env = {
+      ...process.env,
+      STRONGBOX_TEST_URI: uri,
+      STRONGBOX_TEST_TLS: JSON.stringify(tls),
+      STRONGBOX_TEST_SERVER: description,
+      STRONGBOX_TEST_FEATURES: JSON.stringify(features),
+    };
+    const ava = resolve(__dirname, '..', '..', '..', 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
+    const code = await new Promise<number>((res) => {
+      const child = spawn(process.execPath, [ava, ...process.argv.slice(2)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => { process.stdout.write(chunk); out += chunk.toString(); });
+      child.on('exit', (status) => {
+        const count = (word: RegExp) => [...out.matchAll(word)].reduce((n, m) => n + Number(m[1]), 0);
+        const passed = count(/^\s*(\d+) tests? passed/gm);
+        const failed = count(/^\s*(\d+) (?:tests?|known failures?|uncaught exceptions?|unhandled rejections?) failed/gm)
+          + count(/^\s*(\d+) uncaught exceptions?/gm) + count(/^\s*(\d+) unhandled rejections?/gm) + count(/^\s*(\d+) tests? remained/gm);
+        const skipped = count(/^\s*(\d+) tests? skipped/gm);
+        const failedTotal = failed === 0 && status !== 0 ? 1 : failed;
+        console.log(`\nserver: ${description}; wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        console.log(`tests: ${passed} passed, ${failedTotal} failed, ${skipped} skipped`);
+        res(status ?? 1);
+      });
+    });
+    return code;
+  } finally {
+    await local?.stop();
+  }
+}
+
+main().then((code) => process.exit(code), (err) => {
+  console.error(`tests: ${err instanceof Error ? err.message : String(err)}`);
+  console.log('tests: 0 passed, 1 failed');
+  process.exit(1);
+});
