@@ -1,0 +1,21 @@
+import type { StrongboxConfig } from '../../client/config';
+import { schemaCliCommand } from './schemaCli';
+
+export interface CommandContext {
+  args: { positional: string[]; flags: Map<string, string | true> };
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** Loads the project's configuration (only commands that need it call this). */
+  config: () => Promise<StrongboxConfig>;
+}
+
+export interface Command {
+  summary: string;
+  help: string;
+  /** Returns the process exit code. */
+  run(context: CommandContext): Promise<number>;
+}
+
+export const COMMANDS: Record<string, Command> = {
+  schema: schemaCliCommand,
+};
