@@ -1,0 +1,23 @@
+/*
+ * Phantom brands: they exist only for the type checker, so an encrypted field reads and
+ * assigns as its plain type while query and update types can still tell how it is encrypted.
+ * The price is that `design:type` of a branded property is Object (an intersection type),
+ * which is why @Encrypted sometimes needs an explicit bsonType.
+ */
+declare const encryptedKind: unique symbol;
+
+export type Deterministic<T> = T & { readonly [encryptedKind]?: 'Deterministic' };
+export type Random<T> = T & { readonly [encryptedKind]?: 'Random' };
+
+/**
+ * 'Deterministic' | 'Random' for a branded type, never otherwise.
+ * Test "not encrypted" as `[EncryptionKind<V>] extends [never]`: a bare `never` distributes.
+ */
+export type EncryptionKind<V> = V extends unknown
+  ? typeof encryptedKind extends keyof V
+    ? NonNullable<V[typeof encryptedKind & keyof V]>
+    : never
+  : never;
+
+/** What a property must look like for `@Encrypted({ algorithm: A })` to apply to it. */
+export type BrandCarrier<A> = { readonly [encryptedKind]?: A };

@@ -1,0 +1,109 @@
+import 'reflect-metadata';
+import { Transform, Type } from 'class-transformer';
+import type { BrandCarrier } from './brands';
+import type {
+  ArrayFieldOptions, CompoundIndexOptions, EmbeddedOptions, EncryptedOptions, FieldOptions, IdOptions,
+  IndexOptions, ModelOptions,
+} from './options';
+import { rawClassFor, rawPropertyFor, type RawProperty } from './store';
+import type { Algorithm, IndexDirection } from './types';
+
+/** Marks a class as stored in `db.collection`; `keyAltName`/`keyId` set the default data key of its encrypted fields. */
+export function Model(options: ModelOptions): ClassDecorator {
+  return (target) => {
+    rawClassFor(target).model = { ...options };
+  };
+}
+
+/** The document's `_id` (type from the property type, or `bsonType`; objectId when neither tells). */
+export function Id(options: IdOptions = {}): PropertyDecorator {
+  return (target, key) => {
+    record(target, key, 'Id').id = { ...options };
+  };
+}
+
+/** A plain field, stored under its property name as written. */
+export function Field(options: FieldOptions = {}): PropertyDecorator {
+  return (target, key) => {
+    record(target, key, 'Field').field = { ...options };
+  };
+}
+
+/** An embedded document of class `type()`; the thunk allows classes declared later in the file. */
+export function Embedded(type: () => Function, options: EmbeddedOptions = {}): PropertyDecorator {
+  return (target, key) => {
+    record(target, key, 'Embedded').embedded = { factory: type, isArray: false, options: { ...options } };
+  };
+}
+
+/** An array of embedded documents of class `type()`. */
+export function EmbeddedArray(type: () => Function, options: EmbeddedOptions = {}): PropertyDecorator {
+  return (target, key) => {
+    record(target, key, 'EmbeddedArray').embedded = { factory: type, isArray: true, options: { ...options } };
+  };
+}
+
+/** An array of scalars, e.g. `@ArrayField({ of: 'string' }) tags!: string[]`. */
+export function ArrayField(options: ArrayFieldOptions): PropertyDecorator {
+  return (target, key) => {
+    record(target, key, 'ArrayField').arrayField = { ...options };
+  };
+}
+
+/**
+ * Client-side encryption of the field. The property type must carry the matching brand
+ * (`Deterministic<T>` or `Random<T>`), so query types know what the server can still compare;
+ * a mismatch is a compile error ("Unable to resolve signature of property decorator").
+ */
+export function Encrypted<A extends Algorithm>(options: EncryptedOptions<A>) {
+  return <K extends string>(target: { readonly [P in K]?: BrandCarrier<A> }, key: K): void => {
+    record(target, key, 'Encrypted').encrypted = { ...options } as EncryptedOptions;
+  };
+}
+
+/** A single-field index; on a field of an embedded class the key is the full dotted path. */
+export function Index(options: IndexOptions = {}): PropertyDecorator {
+  return (target, key) => {
+    record(target, key, 'Index').indexes.push({ ...options });
+  };
+}
+
+/** A compound index over dotted paths, e.g. `@CompoundIndex({ lastName: 1, 'address.zip': -1 })`. */
+export function CompoundIndex(spec: Record<string, IndexDirection>, options: CompoundIndexOptions = {}): ClassDecorator {
+  return (target) => {
+    rawClassFor(target).compoundIndexes.push({ spec: { ...spec }, options: { ...options } });
+  };
+}
+
+function record(target: object, key: string | symbol, decorator: string): RawProperty {
+  const prop = rawPropertyFor(target, key, decorator);
+  if (prop.decorators.length === 1) {
+    // Registered once, whatever the decorator order; both consult `prop` when they run.
+    Type((options) => classTransformerType(prop, options?.object[key as string]))(target, key);
+    Transform(keepBsonValues, { toClassOnly: true })(target, key);
+  }
+  return prop;
+}
+
+/*
+ * Left to guess, class-transformer rebuilds any object it meets as `new value.constructor()`
+ * plus a copy of its keys: that throws for Decimal128 (and is how ObjectIds get mangled where
+ * a bson version keeps the id out of the copied keys). Naming a type stops the guessing: the
+ * embedded class for a plain document, Object for anything else (a BSON value, or a
+ * still-encrypted embedded document).
+ */
+function classTransformerType(prop: RawProperty, value: unknown): Function {
+  return prop.embedded && !isBsonValue(value) ? (prop.embedded.factory() as Function) : Object;
+}
+
+/** The copy class-transformer made of a BSON value is a husk: hand back the original. */
+function keepBsonValues({ value, obj, key }: { value: unknown; obj: Record<string, unknown>; key: string }): unknown {
+  const original = obj[key];
+  if (isBsonValue(original)) return original;
+  if (Array.isArray(original) && original.some(isBsonValue)) return original;
+  return value;
+}
+
+function isBsonValue(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as { _bsontype?: unknown })._bsontype === 'string';
+}

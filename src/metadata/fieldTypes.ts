@@ -1,0 +1,79 @@
+import { inferBsonType, isBsonType, NUMBER_STORAGE } from './bsonTypes';
+import { definitionError, type Site } from './definitionError';
+import type { RawProperty } from './store';
+import type { BsonType } from './types';
+
+interface ValueType {
+  bsonType?: BsonType;
+  itemBsonType?: BsonType;
+  isArray: boolean;
+}
+
+/** The stored type of a property, from its decorators and, failing those, its TypeScript type. */
+export function valueTypeOf(prop: RawProperty, site: Site): ValueType {
+  if (prop.embedded) {
+    const bsonType = prop.embedded.isArray ? 'array' : 'object';
+    const explicit = explicitBsonType(prop, site);
+    if (explicit && explicit !== bsonType) {
+      throw definitionError('MODEL_BSONTYPE_CONFLICT', site, `an embedded ${bsonType === 'array' ? 'array' : 'document'} is stored as '${bsonType}', but the decorator says '${explicit}'`,
+        'drop the bsonType option');
+    }
+    return { bsonType, isArray: prop.embedded.isArray };
+  }
+  const inferred = inferBsonType(prop.designType);
+  if (prop.arrayField) {
+    const of = checked(prop.arrayField.of, site, 'ArrayField', 'of');
+    checkCompatible(inferred, 'array', site);
+    return { bsonType: 'array', itemBsonType: of, isArray: true };
+  }
+  const explicit = explicitBsonType(prop, site);
+  if (explicit) checkCompatible(inferred, explicit, site);
+  const bsonType = explicit ?? inferred ?? (prop.id ? 'objectId' : undefined);
+  if (bsonType === 'array' && !explicit && !prop.encrypted) {
+    throw definitionError('MODEL_ARRAY_ITEMS', site, 'an array field needs to say what its elements are',
+      `@ArrayField({ of: 'string' }) for scalars, or @EmbeddedArray(() => Item) for documents`);
+  }
+  if (bsonType === undefined && !prop.encrypted) {
+    throw definitionError('MODEL_BSONTYPE_MISSING', site,
+      `the BSON type cannot be inferred from the property type (design:type is ${describeDesignType(prop.designType)})`,
+      `@Field({ bsonType: 'string' }) with the stored type, or @Embedded(() => Class) for a document`);
+  }
+  return { bsonType, isArray: bsonType === 'array' };
+}
+
+function explicitBsonType(prop: RawProperty, site: Site): BsonType | undefined {
+  const given: Array<[string, BsonType]> = [];
+  if (prop.id?.bsonType !== undefined) given.push(['Id', checked(prop.id.bsonType, site, 'Id', 'bsonType')]);
+  if (prop.field?.bsonType !== undefined) given.push(['Field', checked(prop.field.bsonType, site, 'Field', 'bsonType')]);
+  const encryptedType = prop.encrypted?.bsonType;
+  if (encryptedType !== undefined) {
+    const single = Array.isArray(encryptedType) && encryptedType.length === 1 ? encryptedType[0] : encryptedType;
+    // Several types, or none in an array, are the encryption rules' concern; they report it with context.
+    if (!Array.isArray(single)) given.push(['Encrypted', checked(single, site, 'Encrypted', 'bsonType')]);
+  }
+  const distinct = new Set(given.map(([, type]) => type));
+  if (distinct.size > 1) {
+    throw definitionError('MODEL_BSONTYPE_CONFLICT', site,
+      `the decorators disagree on the BSON type (${given.map(([d, t]) => `@${d}: '${t}'`).join(', ')})`,
+      'give bsonType once, on one decorator');
+  }
+  return given[0]?.[1];
+}
+
+function checked(value: unknown, site: Site, decorator: string, option: string): BsonType {
+  if (isBsonType(value)) return value;
+  throw definitionError('MODEL_BSONTYPE_UNKNOWN', site, `${JSON.stringify(value)} is not a BSON type`,
+    `@${decorator}({ ${option}: … }) with one of 'string', 'int', 'long', 'double', 'decimal', 'bool', 'date', 'objectId', 'binData', 'object', 'array', 'timestamp', 'regex'`);
+}
+
+function checkCompatible(inferred: BsonType | undefined, declared: BsonType, site: Site): void {
+  if (inferred === undefined || inferred === declared) return;
+  if (inferred === 'double' && NUMBER_STORAGE.has(declared)) return;
+  throw definitionError('MODEL_BSONTYPE_CONFLICT', site,
+    `the property's TypeScript type stores as '${inferred}', but the decorator says '${declared}'`,
+    `make the property type match '${declared}', or drop the bsonType option`);
+}
+
+function describeDesignType(designType: unknown): string {
+  return typeof designType === 'function' && designType.name ? designType.name : 'unknown';
+}

@@ -1,0 +1,56 @@
+import type { ModelShape } from './types';
+
+type Hydrator = (doc: Record<string, unknown>) => object;
+
+const compiled = new WeakMap<ModelShape, Hydrator>();
+
+/**
+ * Turns a document as the driver returns it into an instance of the model class, embedded
+ * documents into instances of theirs. Values are taken over as they are, so ObjectId,
+ * Binary (a still-encrypted subtype 6 value too), Long, Date… stay real BSON/JS instances,
+ * and keys the model does not declare are kept.
+ *
+ * Same result as class-transformer's plainToInstance with the decorators' @Type/@Transform,
+ * without its per-value reflection: the mapper for a shape is built once and cached.
+ */
+export function hydrate<T = unknown>(model: ModelShape, doc: Record<string, unknown>): T {
+  return hydratorFor(model)(doc) as T;
+}
+
+function hydratorFor(shape: ModelShape): Hydrator {
+  let hydrator = compiled.get(shape);
+  if (!hydrator) {
+    hydrator = compile(shape);
+    compiled.set(shape, hydrator);
+  }
+  return hydrator;
+}
+
+function compile(shape: ModelShape): Hydrator {
+  const Target = shape.target as new () => Record<string, unknown>;
+  const nested = new Map<string, (value: unknown) => unknown>();
+  for (const field of shape.fields.values()) {
+    if (!field.embedded) continue;
+    const embedded = field.embedded;
+    // Resolved lazily: building every nested mapper up front would recurse through the whole tree for nothing.
+    const one = (value: unknown): unknown => (isPlainDocument(value) ? hydratorFor(embedded)(value) : value);
+    nested.set(field.name, field.isArray ? (value) => (Array.isArray(value) ? value.map(one) : one(value)) : one);
+  }
+  return (doc) => {
+    const instance = new Target();
+    for (const key of Object.keys(doc)) {
+      // A '__proto__' key would swap the instance's prototype instead of setting a field.
+      if (key === '__proto__') continue;
+      const convert = nested.get(key);
+      instance[key] = convert === undefined ? doc[key] : convert(doc[key]);
+    }
+    return instance;
+  };
+}
+
+/** Only plain objects are documents; a Binary here is a still-encrypted embedded document. */
+function isPlainDocument(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

@@ -1,0 +1,52 @@
+import type { Binary } from 'mongodb';
+import type { Algorithm, BsonType, IndexDirection } from './types';
+
+/** A fixed alt name, a JSON pointer ('/employeeNo') to a field holding it, or (explicit mode only) a function. */
+export type KeyAltNameOption = string | ((doc: any) => string);
+
+export interface KeyOptions {
+  keyAltName?: KeyAltNameOption;
+  /** A UUID data key id: Binary subtype 4 or its string form. */
+  keyId?: Binary | string;
+}
+
+export interface ModelOptions extends KeyOptions {
+  db: string;
+  collection: string;
+}
+
+export interface IdOptions {
+  bsonType?: BsonType;
+}
+
+export interface FieldOptions {
+  bsonType?: BsonType;
+  optional?: boolean;
+}
+
+export interface EmbeddedOptions {
+  optional?: boolean;
+}
+
+export interface ArrayFieldOptions {
+  of: BsonType;
+  optional?: boolean;
+}
+
+export interface EncryptedOptions<A extends Algorithm = Algorithm> extends KeyOptions {
+  algorithm: A;
+  /** Required for Deterministic when TypeScript cannot tell the type (always, with the Deterministic<T> brand). */
+  bsonType?: BsonType | BsonType[];
+  optional?: boolean;
+}
+
+export interface IndexOptions {
+  direction?: IndexDirection;
+  name?: string;
+  unique?: boolean;
+  sparse?: boolean;
+  expireAfterSeconds?: number;
+  partialFilterExpression?: Record<string, unknown>;
+}
+
+export type CompoundIndexOptions = Omit<IndexOptions, 'direction'>;

@@ -1,0 +1,195 @@
+import { definitionError, type Site } from './definitionError';
+import { encryptionSpecOf } from './encryptionRules';
+import { valueTypeOf } from './fieldTypes';
+import { parseKeyOptions } from './keys';
+import { validateIndexes, type PendingIndex } from './indexRules';
+import type { ModelOptions } from './options';
+import { walkPath } from './paths';
+import { ownRawClass, rawHierarchy, type RawProperty } from './store';
+import type { FieldMetadata, KeyRef, ModelMetadata, ModelShape } from './types';
+
+/** State shared while one @Model class and everything it embeds is resolved. */
+interface Resolution {
+  model: Function;
+  defaultKey?: KeyRef;
+  indexes: PendingIndex[];
+  pointers: Array<{ site: Site; key: Extract<KeyRef, { kind: 'altNameFromField' }> }>;
+}
+
+/** Where a field sits: its path from the document root and the encrypted field it lies beneath, if any. */
+interface Position {
+  path: string[];
+  encryptedAncestor?: Site;
+  /** Classes being resolved on the way down, to refuse a class that embeds itself. */
+  stack: Function[];
+}
+
+/** Validates a @Model class (and its embedded classes and base classes) into ModelMetadata. */
+export function resolveModel(target: Function): ModelMetadata {
+  const modelOptions = ownRawClass(target)?.model;
+  const site: Site = { declaredOn: target };
+  if (!modelOptions) {
+    const inherited = rawHierarchy(target).some(({ raw }) => raw.model);
+    throw definitionError('MODEL_NOT_DECORATED', site,
+      inherited ? 'the class inherits @Model from a base class, which would store two classes in one collection' : 'the class has no @Model decorator',
+      `@Model({ db: 'app', collection: '${target.name.toLowerCase()}s' }) on the class itself`);
+  }
+  checkNamespace(modelOptions, site);
+  const resolution: Resolution = {
+    model: target,
+    defaultKey: parseKeyOptions(modelOptions, site, 'Model'),
+    indexes: [],
+    pointers: [],
+  };
+  const shape = resolveShape(target, resolution, { path: [], stack: [] });
+  for (const { site: pointerSite, key } of resolution.pointers) checkPointerTarget(shape, key, pointerSite);
+  return {
+    ...shape,
+    db: modelOptions.db,
+    collection: modelOptions.collection,
+    namespace: `${modelOptions.db}.${modelOptions.collection}`,
+    indexes: validateIndexes(shape, resolution.indexes),
+    ...(resolution.defaultKey ? { defaultKey: resolution.defaultKey } : {}),
+  };
+}
+
+function resolveShape(target: Function, resolution: Resolution, position: Position): ModelShape {
+  const hierarchy = rawHierarchy(target);
+  // Map.set keeps the first insertion slot, so base-class fields come first and overrides stay in place.
+  const properties = new Map<string | symbol, RawProperty>();
+  for (const { ctor, raw } of hierarchy) {
+    for (const [key, prop] of raw.properties) properties.set(key, prop);
+    for (const { spec, options } of raw.compoundIndexes) {
+      const key = Object.fromEntries(Object.entries(spec).map(([path, dir]) => [[...position.path, path].join('.'), dir]));
+      resolution.indexes.push({ site: { declaredOn: ctor, model: resolution.model }, spec: { key, ...options } });
+    }
+  }
+  const stack = [...position.stack, target];
+  const fields = new Map<string, FieldMetadata>();
+  for (const prop of properties.values()) {
+    const field = resolveField(prop, resolution, { ...position, stack });
+    fields.set(field.name, field);
+  }
+  return { target, fields };
+}
+
+function resolveField(prop: RawProperty, resolution: Resolution, position: Position): FieldMetadata {
+  const name = String(prop.key);
+  const path = [...position.path, name];
+  const site: Site = { declaredOn: prop.declaredOn, property: name, model: resolution.model, path: path.join('.') };
+  checkDeclaration(prop, site);
+
+  const embeddedTarget = prop.embedded ? embeddedClass(prop, site, position.stack) : undefined;
+  const valueType = valueTypeOf(prop, site);
+
+  if (prop.encrypted && position.encryptedAncestor) {
+    throw definitionError('MODEL_ENCRYPTED_BENEATH_RANDOM', site,
+      `the field lies inside ${describeAncestor(position.encryptedAncestor)}, which is already encrypted whole, so it cannot be encrypted again`,
+      'remove @Encrypted here (the enclosing field already protects it), or stop encrypting the enclosing field whole and encrypt its fields one by one');
+  }
+  if (prop.id && prop.encrypted) {
+    throw definitionError('MODEL_ID_ENCRYPTED', site, '_id cannot be encrypted: MongoDB needs it in the clear to identify the document',
+      'remove @Encrypted from _id and keep the secret in another field');
+  }
+  const encrypted = prop.encrypted ? encryptionSpecOf(prop.encrypted, valueType.bsonType, site, resolution.defaultKey) : undefined;
+  if (encrypted?.key.kind === 'altNameFromField') resolution.pointers.push({ site, key: encrypted.key });
+
+  for (const options of prop.indexes) {
+    const { direction = 1, ...rest } = options;
+    resolution.indexes.push({ site, spec: { key: { [path.join('.')]: direction }, ...rest } });
+  }
+
+  const embedded = embeddedTarget
+    ? resolveShape(embeddedTarget, resolution, {
+      path,
+      encryptedAncestor: position.encryptedAncestor ?? (encrypted ? site : undefined),
+      stack: position.stack,
+    })
+    : undefined;
+
+  return {
+    name,
+    ...(valueType.bsonType === undefined ? {} : { bsonType: valueType.bsonType }),
+    ...(valueType.itemBsonType === undefined ? {} : { itemBsonType: valueType.itemBsonType }),
+    isArray: valueType.isArray,
+    optional: isOptional(prop),
+    isId: prop.id !== undefined,
+    ...(embedded ? { embedded } : {}),
+    ...(encrypted ? { encrypted } : {}),
+  };
+}
+
+const ROLES = ['Id', 'Field', 'Embedded', 'EmbeddedArray', 'ArrayField'];
+
+function checkDeclaration(prop: RawProperty, site: Site): void {
+  if (typeof prop.key === 'symbol' || prop.isStatic) {
+    throw definitionError('MODEL_PROPERTY_KEY', site,
+      typeof prop.key === 'symbol' ? 'a symbol-keyed property cannot be stored in a document' : 'a static property is not part of a document',
+      'decorate an instance property with a string name');
+  }
+  const roles = prop.decorators.filter((d) => ROLES.includes(d));
+  const repeated = prop.decorators.filter((d, i) => d !== 'Index' && prop.decorators.indexOf(d) !== i);
+  if (roles.length > 1 || repeated.length > 0) {
+    throw definitionError('MODEL_DECORATOR_CONFLICT', site,
+      `the decorators @${prop.decorators.join(', @')} contradict each other`,
+      'use one of @Id, @Field, @Embedded, @EmbeddedArray or @ArrayField per property, each once (@Encrypted and @Index combine with them)');
+  }
+  if (prop.id && prop.key !== '_id') {
+    throw definitionError('MODEL_ID_NAME', site, 'field names are stored as written, so @Id on a property not named _id would not be the document id',
+      'rename the property to _id');
+  }
+}
+
+function embeddedClass(prop: RawProperty, site: Site, stack: Function[]): Function {
+  let target: unknown;
+  try {
+    target = prop.embedded!.factory();
+  } catch (cause) {
+    throw definitionError('MODEL_EMBEDDED_TARGET', site, `the embedded class thunk threw (${(cause as Error).message})`,
+      'pass a function returning the class, e.g. @Embedded(() => Address)');
+  }
+  if (typeof target !== 'function') {
+    throw definitionError('MODEL_EMBEDDED_TARGET', site, `the embedded class thunk returned ${target === undefined ? 'undefined (is the class declared after use, or a circular import?)' : typeof target}`,
+      'pass a function returning the class, e.g. @Embedded(() => Address)');
+  }
+  if (stack.includes(target)) {
+    throw definitionError('MODEL_EMBEDDED_CYCLE', site, `${target.name} embeds itself (${[...stack, target].map((c) => c.name).join(' → ')}), which no document schema can describe`,
+      'break the cycle: store a reference (an ObjectId) instead of the embedded document');
+  }
+  return target;
+}
+
+function isOptional(prop: RawProperty): boolean {
+  return Boolean(prop.field?.optional || prop.embedded?.options.optional || prop.arrayField?.optional || prop.encrypted?.optional);
+}
+
+function describeAncestor(site: Site): string {
+  return site.path ?? site.property ?? site.declaredOn.name;
+}
+
+/** A per-document key is the value of another field: it must be a plain string MongoDB can read before encrypting. */
+function checkPointerTarget(shape: ModelShape, key: Extract<KeyRef, { kind: 'altNameFromField' }>, site: Site): void {
+  const { chain, unresolved } = walkPath(shape, key.path);
+  const target = chain[chain.length - 1];
+  const problem = unresolved.length > 0 ? `names no declared field of ${shape.target.name}`
+    : chain.some((f) => f.encrypted) ? 'names an encrypted field, whose value MongoDB cannot read to pick the key'
+    : chain.some((f) => f.isArray) ? 'passes through an array, so it does not name a single value'
+    : target.bsonType !== 'string' ? `names a field of type '${target.bsonType ?? 'unknown'}', but a key alt name is a string`
+    : undefined;
+  if (!problem) return;
+  throw definitionError('MODEL_KEY_POINTER_TARGET', site, `the key pointer ${JSON.stringify(key.pointer)} ${problem}`,
+    `point keyAltName at an unencrypted string field of the document, e.g. '/employeeNo' with @Field() employeeNo!: string`);
+}
+
+const DB_NAME_FORBIDDEN = /[/\\. "$\0]/;
+
+function checkNamespace({ db, collection }: ModelOptions, site: Site): void {
+  if (typeof db !== 'string' || db === '' || DB_NAME_FORBIDDEN.test(db) || db.length >= 64) {
+    throw definitionError('MODEL_NAMESPACE_INVALID', site, `${JSON.stringify(db)} is not a valid database name`,
+      `@Model({ db: 'hr', collection: … }): 1–63 characters without / \\ . space " $`);
+  }
+  if (typeof collection !== 'string' || collection === '' || collection.includes('$') || collection.includes('\0') || collection.startsWith('system.')) {
+    throw definitionError('MODEL_NAMESPACE_INVALID', site, `${JSON.stringify(collection)} is not a valid collection name`,
+      `@Model({ db: …, collection: 'employees' }): non-empty, without $, not starting with system.`);
+  }
+}
