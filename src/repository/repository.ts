@@ -84,11 +84,12 @@ export class Repository<T extends object> {
   }
 
   find(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T> = {}): StrongboxCursor<T> {
-    this.checkSort(options.sort);
-    const encoded = encodeFilter(this.encryptor, filter);
-    // The driver cursor is created lazily so that filter errors surface on first read, not as unhandled rejections.
-    const cursor = this.collection.find({}, { ...options, sort: options.sort as Document, projection: options.projection as Document });
-    const ready = encoded.then((f) => { cursor.filter(f); });
+    const cursor = this.collection.find({}, { ...options, sort: undefined, projection: options.projection as Document });
+    // Encoding is async; its errors surface on the first read of the cursor (find itself never throws).
+    const ready = (async () => {
+      if (options.sort !== undefined) { this.checkSort(options.sort); cursor.sort(options.sort as Document); }
+      cursor.filter(await encodeFilter(this.encryptor, filter));
+    })();
     return new StrongboxCursor<T>(cursor, async (docs) => this.reader.read(docs), ready);
   }
 

@@ -11,6 +11,11 @@ export const probes = {
   partialIndexes: 'partial indexes (partialFilterExpression)',
   transactions: 'multi-document transactions',
   lookup: 'the $lookup aggregation stage',
+  elemMatchDocuments: '$elemMatch with field conditions on embedded documents',
+  arrayFilters: 'arrayFilters in updates',
+  positionalOperator: 'the positional $ update operator',
+  pullDocumentCondition: '$pull with a condition on embedded documents',
+  groupAccumulators: 'the $push/$first/$addToSet accumulators of $group',
 } as const;
 export type Feature = keyof typeof probes;
 
@@ -25,6 +30,18 @@ export async function probeFeatures(client: MongoClient): Promise<Feature[]> {
       try { await session.withTransaction(() => db.collection('t').insertOne({ a: 1 }, { session })); } finally { await session.endSession(); }
     },
     lookup: () => db.collection('l').aggregate([{ $lookup: { from: 'p', localField: 'a', foreignField: 'a', as: 'j' } }]).toArray(),
+    elemMatchDocuments: async () => {
+      await db.collection('e').insertOne({ a: [{ k: 1, p: 2 }] });
+      if (!(await db.collection('e').findOne({ a: { $elemMatch: { k: 1, p: 2 } } }))) throw new Error('no match');
+    },
+    positionalOperator: () => db.collection('e').updateOne({ 'a.k': 1 }, { $set: { 'a.$.p': 4 } }),
+    arrayFilters: () => db.collection('e').updateOne({}, { $set: { 'a.$[x].p': 3 } }, { arrayFilters: [{ 'x.k': 1 }] }),
+    pullDocumentCondition: async () => {
+      await db.collection('q').insertOne({ a: [{ k: 1 }, { k: 2 }] });
+      const r = await db.collection('q').updateOne({}, { $pull: { a: { k: 1 } } as never });
+      if (r.modifiedCount !== 1) throw new Error('not pulled');
+    },
+    groupAccumulators: () => db.collection('e').aggregate([{ $group: { _id: null, a: { $push: '$a' }, f: { $first: '$a' }, s: { $addToSet: '$a' } } }]).toArray(),
   };
   const supported: Feature[] = [];
   for (const [feature, check] of Object.entries(checks) as [Feature, () => Promise<unknown>][]) {

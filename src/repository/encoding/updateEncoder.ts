@@ -73,8 +73,9 @@ async function encodeOperand(encryptor: FieldEncryptor, op: string, path: string
       if (op === '$pullAll' && field?.embedded && hasEncrypted(field.embedded)) throw refused(op, where, 'encrypted fields inside', 'use $pull with equality on Deterministic fields');
       return value;
     case '$rename': {
-      const target = typeof value === 'string' ? resolvePath(model, value, op) : undefined;
-      if (field?.encrypted || target?.encrypted) throw refused(op, where, (field?.encrypted ?? target?.encrypted?.encrypted)!.algorithm, 'migrate the field with a Strongbox migration (it re-encrypts under the new name\'s settings)');
+      const target = field?.encrypted ? undefined : typeof value === 'string' ? resolvePath(model, value, op).encrypted : undefined;
+      const encrypted = field?.encrypted ?? target?.encrypted;
+      if (encrypted) throw refused(op, where, encrypted.algorithm, 'migrate the field with a Strongbox migration (it re-encrypts under the new name\'s settings)');
       return value;
     }
     default:
