@@ -55,6 +55,11 @@ export interface StrongboxConfig {
   cryptSharedLibPath?: string;
   /** Extra driver options (pool sizes, timeouts). TLS and encryption options are Strongbox's to set. */
   driverOptions?: Omit<MongoClientOptions, 'autoEncryption' | `tls${string}` | `ssl${string}`>;
+  /**
+   * Log every command as copy-pasteable mongosh code with its duration (encrypted values as
+   * placeholders): true writes to console.log, a function receives each line.
+   */
+  queryLog?: boolean | ((line: string) => void);
   /** Where warnings go (default console.warn). */
   warn?: (message: string) => void;
 }

@@ -12,6 +12,7 @@ import { resolveTls, tlsToDriverOptions } from '../tls/uri';
 import { validateTlsOptions } from '../tls/validate';
 import { translateTlsError } from '../tls/translate';
 import { DEFAULT_KEY_VAULT_NAMESPACE, resolveEnvironment, type KmsConfig, type MasterKeyDescription, type StrongboxConfig } from './config';
+import { attachQueryLog } from './queryLog';
 import { StrongboxClient } from './strongboxClient';
 
 /**
@@ -45,9 +46,14 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
 
   const opened: MongoClient[] = [];
   try {
-    const driverOptions: MongoClientOptions = { ...config.driverOptions, ...tlsToDriverOptions(dataTls.tls) };
+    const driverOptions: MongoClientOptions = {
+      ...config.driverOptions,
+      ...(config.queryLog ? { monitorCommands: true } : {}),
+      ...tlsToDriverOptions(dataTls.tls),
+    };
     const dataClient = new MongoClient(dataTls.driverUri, driverOptions);
     opened.push(dataClient);
+    if (config.queryLog) attachQueryLog(dataClient, typeof config.queryLog === 'function' ? config.queryLog : (line) => console.log(line));
     await connect(dataClient, 'the database');
     let keyVaultClient = dataClient;
     if (config.keyVault?.uri && vaultTls) {
