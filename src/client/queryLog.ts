@@ -29,6 +29,8 @@ export function toShell(value: unknown, key?: string): string {
   if (value instanceof Binary) return value.sub_type === 4 ? `UUID("${value.toUUID().toHexString()}")` : `BinData(${value.sub_type}, "${Buffer.from(value.buffer).toString('base64')}")`;
   if (value instanceof RegExp) return String(value);
   if (Array.isArray(value)) return `[${value.map((v) => toShell(v)).join(', ')}]`;
+  // The driver keeps sort specifications as Maps to preserve key order.
+  if (value instanceof Map) return toShell(Object.fromEntries(value));
   if (typeof value === 'object') {
     const entries = Object.entries(value as Document).map(([k, v]) => `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${toShell(v, k)}`);
     return entries.length ? `{ ${entries.join(', ')} }` : '{}';
