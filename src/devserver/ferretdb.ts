@@ -91,7 +91,8 @@ export async function startLocalServer(options: { startTimeoutMs?: number } = {}
         fix: "re-run 'bash scripts/setup.sh' to rebuild it, or set MONGODB_URI to an existing server.",
       });
     }
-    const probe = new MongoClient(uri, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
+    const wait = Math.max(1, Math.min(500, deadline - Date.now()));
+    const probe = new MongoClient(uri, { serverSelectionTimeoutMS: wait, connectTimeoutMS: wait });
     try {
       const info = await probe.db('admin').command({ buildInfo: 1 });
       description = `FerretDB ${info.ferretdbVersion ?? info.ferretdb?.version ?? '?'} (MongoDB ${info.version} wire compatible)`;

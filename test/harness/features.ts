@@ -37,7 +37,8 @@ export async function probeFeatures(client: MongoClient): Promise<Feature[]> {
     positionalOperator: () => db.collection('e').updateOne({ 'a.k': 1 }, { $set: { 'a.$.p': 4 } }),
     arrayFilters: () => db.collection('e').updateOne({}, { $set: { 'a.$[x].p': 3 } }, { arrayFilters: [{ 'x.k': 1 }] }),
     pullDocumentCondition: async () => {
-      await db.collection('q').insertOne({ a: [{ k: 1 }, { k: 2 }] });
+      // A partial condition: servers that only pull exact element matches fail this.
+      await db.collection('q').insertOne({ a: [{ k: 1, p: 1 }, { k: 2, p: 2 }] });
       const r = await db.collection('q').updateOne({}, { $pull: { a: { k: 1 } } as never });
       if (r.modifiedCount !== 1) throw new Error('not pulled');
     },

@@ -2,12 +2,13 @@ import test, { type ExecutionContext, type TestFn } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { startLocalServer, pkiDir } from '../../src/devserver/ferretdb';
+import { tlsFromEnv, type TestTls } from './env';
 import { probes, type Feature } from './features';
 
 export interface TestServer {
   /** TLS connection string (client certificate required on the local server). */
   readonly uri: string;
-  readonly tls: { enabled: true; caFile: string; certificateKeyFile: string } | { enabled?: boolean; caFile?: string; certificateKeyFile?: string };
+  readonly tls: TestTls;
   readonly description: string;
   readonly features: ReadonlySet<Feature>;
 }
@@ -47,15 +48,6 @@ export function testServer(): Promise<TestServer> {
   return pending;
 }
 
-/** TLS settings for a user-supplied MONGODB_URI. */
-export function tlsFromEnv(): TestServer['tls'] {
-  const env = process.env;
-  return {
-    ...(env.MONGODB_TLS_CA_FILE ? { enabled: true, caFile: env.MONGODB_TLS_CA_FILE } : {}),
-    ...(env.MONGODB_TLS_CERTIFICATE_KEY_FILE ? { certificateKeyFile: env.MONGODB_TLS_CERTIFICATE_KEY_FILE } : {}),
-  };
-}
-
 /** Each test file (and each call) gets its own database, so files can run in parallel. */
 export function uniqueDbName(file: string, label = ''): string {
   const stem = basename(file).replace(/\.test\.js$/, '').replace(/[^a-zA-Z0-9]/g, '_').slice(0, 24);
@@ -84,4 +76,4 @@ export function requires(feature: Feature, runner: TestFn = test) {
   };
 }
 
-export { pkiDir };
+export { pkiDir, tlsFromEnv };
