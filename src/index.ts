@@ -19,6 +19,9 @@ export { buildSchemaMap, buildValidator } from './schema';
 
 export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation } from './repository/repository';
 export { StrongboxCursor } from './repository/cursor';
+export type {
+  Filter, UpdateFilter, Sort, SortDirection, Projection, Projected, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
+} from './repository/types';
 export { UndecryptableValue } from './repository/reader';
 
 export type { TlsOptions, KmsTlsOptions } from './tls/options';

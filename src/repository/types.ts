@@ -1,0 +1,354 @@
+/*
+ * Compile-time query types of a repository. They are stricter than the driver's: unknown
+ * paths and wrong value types are errors, and so is anything the server would have to
+ * evaluate on ciphertext. The repository checks the same rules again at run time (for callers
+ * that bypass the types); these types only move the error to the editor. docs/queries.md has
+ * the full table.
+ *
+ * Where an encrypted path is refused, it usually stays a key of the type, typed as one of the
+ * interfaces below that nothing can be assigned to: their names (and single property) state
+ * the reason, so that is what the compile error shows instead of "property does not exist",
+ * and an object that is not a fresh literal cannot slip the path past excess-property checks.
+ */
+import type { BSONRegExp, Decimal128, Double, Int32, Long, Timestamp } from 'mongodb';
+import type {
+  DataKeys, FieldEntries, FilterEntries, InnerKind, KindOf, Leaf, PathEntry, Plain, RenameEntries, UpdateEntries,
+} from './paths';
+
+export type { FieldKind, MaxPathDepth, PathValue, Paths, Plain } from './paths';
+
+interface RandomEncryptedFieldsAreNotQueryable {
+  readonly 'Random-encrypted fields cannot be queried: the same value encrypts differently every time': never;
+}
+interface ExpressionsCannotBeEncrypted {
+  readonly '$where and $expr are refused: values inside expressions cannot be encrypted': never;
+}
+interface EncryptedFieldsCannotBeSorted {
+  readonly 'encrypted fields cannot be sorted on: ciphertext order says nothing about plaintext order': never;
+}
+interface ServerCannotComputeOnEncryptedValues {
+  readonly 'the server cannot compute on an encrypted value: read it, change it, and $set it': never;
+}
+interface AddToSetCannotCompareRandomCiphertext {
+  readonly '$addToSet cannot find duplicates among Random-encrypted values: use $push': never;
+}
+interface EncryptedFieldsCannotBeRenamed {
+  readonly 'encrypted fields (and documents holding them) cannot be renamed: migrate them instead': never;
+}
+
+type Regex = RegExp | BSONRegExp;
+
+/** `{ field: null }` matches a missing or null field, so null is a comparand exactly for optional or nullable fields. */
+type Absent<V> = undefined extends V ? null : null extends V ? null : never;
+
+/** What an encrypted value is compared with: its plain type, never null (null cannot be encrypted). */
+type Comparand<V> = Plain<NonNullable<V>>;
+
+/** Nothing below is Random (or unexplored), so a whole value can be encrypted and compared for equality. */
+type Comparable<I extends InnerKind> = [Extract<I, 'Random' | 'unexplored'>] extends [never] ? true : false;
+
+// ---------------------------------------------------------------------------------------------
+// Filter
+
+interface ExistsOperator {
+  $exists?: boolean;
+}
+interface EqualityOperators<V> extends ExistsOperator {
+  $eq?: V;
+  $ne?: V;
+  $in?: readonly V[];
+  $nin?: readonly V[];
+}
+interface RangeOperators<V> {
+  $gt?: V;
+  $gte?: V;
+  $lt?: V;
+  $lte?: V;
+}
+interface RegexOperators {
+  $regex?: string | Regex;
+  $options?: string;
+}
+interface Comparisons<V, N> extends EqualityOperators<V | N>, RangeOperators<V> {}
+interface ValueOperators<V, N> extends Comparisons<V, N> {
+  $not?: Comparisons<V, N>;
+}
+interface StringComparisons<V, N> extends Comparisons<V, N>, RegexOperators {}
+interface StringOperators<V, N> extends StringComparisons<V, N> {
+  $not?: StringComparisons<V, N> | Regex;
+}
+
+/** A plaintext scalar: everything MongoDB offers, $regex only for strings. */
+type LeafCondition<V, N> = [V] extends [string] ? V | N | Regex | StringOperators<V, N> : V | N | ValueOperators<V, N>;
+
+/**
+ * Deterministic: same plaintext, same ciphertext, so (in)equality is all the server can
+ * decide. $exists is allowed too: whether a field is present is visible to the server anyway.
+ */
+type DeterministicCondition<V> = V | EqualityOperators<V>;
+
+/** An embedded document: equality with a whole plain value (encrypted fields inside get encrypted), or presence. */
+type DocumentCondition<V, N, I extends InnerKind> = Comparable<I> extends true ? V | N | EqualityOperators<V | N> : ExistsOperator;
+
+/*
+ * An array matches a whole array value (W) or any element matching an element condition (EV:
+ * an element value). never in a slot refuses that form. $elemMatch is declared in interface
+ * bodies rather than passed as a type argument: member types are built only when used, so an
+ * element's Filter is not computed for every array path of every query.
+ */
+interface ArrayOperators<V, EV> extends EqualityOperators<V> {
+  $all?: readonly EV[];
+  $size?: number;
+}
+interface DocumentArrayOperators<E, V, EV> extends ArrayOperators<V, EV> {
+  $elemMatch?: Filter<E>;
+}
+interface ScalarArrayOperators<E, V> extends ArrayOperators<V, E>, RangeOperators<E> {
+  $elemMatch?: ValueOperators<E, never>;
+}
+interface StringArrayOperators<E, V> extends ArrayOperators<V, E>, RangeOperators<E>, RegexOperators {
+  $elemMatch?: StringOperators<E, never>;
+}
+interface DeterministicArrayOperators<E, V> extends ArrayOperators<V, E> {
+  $elemMatch?: EqualityOperators<E>;
+}
+
+type ArrayCondition<E, N, I extends InnerKind> = [KindOf<E>] extends ['plain']
+  ? NonNullable<E> extends Leaf
+    ? ScalarArrayCondition<Plain<NonNullable<E>>, N>
+    : Comparable<I> extends true
+      ? ContainerArrayCondition<NonNullable<E>, Plain<E>[] | N, Plain<NonNullable<E>>>
+      : ContainerArrayCondition<NonNullable<E>, never, never>
+  : KindOf<E> extends 'Deterministic'
+    ? Comparand<E>[] | N | Comparand<E> | DeterministicArrayOperators<Comparand<E>, Comparand<E>[] | N | Comparand<E>>
+    : ArrayOperators<never, never>;
+
+/** Elements that are documents or arrays; W and EV are never when elements hold Random fields. */
+type ContainerArrayCondition<E, W, EV> = W | EV | (E extends readonly unknown[] ? ArrayOperators<W | EV, EV> : DocumentArrayOperators<E, W | EV, EV>);
+
+type ScalarArrayCondition<E, N> = [E] extends [string]
+  ? E[] | N | E | Regex | StringArrayOperators<E, E[] | N | E>
+  : E[] | N | E | ScalarArrayOperators<E, E[] | N | E>;
+
+type PlainCondition<V, I extends InnerKind> = NonNullable<V> extends readonly (infer E)[]
+  ? ArrayCondition<E, Absent<V>, I>
+  : NonNullable<V> extends Leaf
+    ? LeafCondition<Plain<NonNullable<V>>, Absent<V>>
+    : DocumentCondition<Plain<NonNullable<V>>, Absent<V>, I>;
+
+type FieldCondition<X extends PathEntry> = X['kind'] extends 'plain'
+  ? PlainCondition<X['value'], X['inner']>
+  : X['kind'] extends 'Deterministic' ? DeterministicCondition<Comparand<X['value']>> : RandomEncryptedFieldsAreNotQueryable;
+
+/** A Random path is kept, with everything below it, only to carry the explanation. */
+type FieldConditions<T> = {
+  [X in FilterEntries<T> as X['kind'] extends 'Random' ? X['path'] | `${X['path']}.${string}` : X['path']]?: FieldCondition<X>;
+};
+
+interface TextSearch {
+  $search: string;
+  $language?: string;
+  $caseSensitive?: boolean;
+  $diacriticSensitive?: boolean;
+}
+
+interface TopLevelOperators<T> {
+  $and?: readonly Filter<T>[];
+  $or?: readonly Filter<T>[];
+  $nor?: readonly Filter<T>[];
+  $text?: TextSearch;
+  $comment?: string;
+  /** Server-side JavaScript cannot see plaintext, and the repository cannot encrypt values inside it. */
+  $where?: ExpressionsCannotBeEncrypted;
+  /** The repository encrypts operands of query operators; inside an aggregation expression it cannot tell which values to encrypt. */
+  $expr?: ExpressionsCannotBeEncrypted;
+}
+
+/**
+ * A query on model T. Plain fields take MongoDB's query operators with values of their type;
+ * Deterministic fields take equality only; Random fields (and anything inside them) cannot
+ * appear. No $where or $expr.
+ */
+export type Filter<T> = FieldConditions<T> & TopLevelOperators<T>;
+
+// ---------------------------------------------------------------------------------------------
+// Update
+
+type NumericValue = number | bigint | Long | Int32 | Double | Decimal128;
+
+/** Keeps a plain path when `Ok`, and every encrypted path (typed as a refusal) so the error explains itself. */
+type ServerSideKey<X extends PathEntry, Ok> = X['kind'] extends 'plain' ? (Ok extends true ? X['path'] : never) : X['path'];
+
+type IsArray<V> = NonNullable<V> extends readonly unknown[] ? true : false;
+type ElementOf<V> = NonNullable<V> extends readonly (infer E)[] ? E : never;
+
+/** An encrypted path takes its plain value (the repository encrypts it), never null: null cannot be encrypted. */
+type SetFields<T> = {
+  [X in UpdateEntries<T> as X['path']]?: X['kind'] extends 'plain' ? Plain<X['value']> : Comparand<X['value']>;
+};
+
+/** Only optional fields: removing a required one would leave a document its model cannot describe. */
+type UnsetFields<T> = {
+  [X in UpdateEntries<T> as undefined extends X['value'] ? X['path'] : never]?: '' | 1 | true;
+};
+
+type NumericFields<T> = {
+  [X in UpdateEntries<T> as ServerSideKey<X, NonNullable<X['value']> extends NumericValue ? true : false>]?: X['kind'] extends 'plain'
+    ? (NonNullable<X['value']> extends number ? number : NonNullable<X['value']> | number)
+    : ServerCannotComputeOnEncryptedValues;
+};
+
+type BoundFields<T> = {
+  [X in UpdateEntries<T> as ServerSideKey<X, NonNullable<X['value']> extends Leaf ? true : false>]?: X['kind'] extends 'plain'
+    ? Plain<NonNullable<X['value']>>
+    : ServerCannotComputeOnEncryptedValues;
+};
+
+/** A Timestamp takes only `{ $type: 'timestamp' }`: `true` would store a Date in it. */
+type CurrentDateFields<T> = {
+  [X in UpdateEntries<T> as ServerSideKey<X, NonNullable<X['value']> extends Date | Timestamp ? true : false>]?: X['kind'] extends 'plain'
+    ? (NonNullable<X['value']> extends Timestamp ? { $type: 'timestamp' } : true | { $type: 'date' })
+    : ServerCannotComputeOnEncryptedValues;
+};
+
+interface PushEach<E> {
+  $each: readonly Plain<E>[];
+  $position?: number;
+  $slice?: number;
+  $sort?: NonNullable<E> extends Leaf ? 1 | -1 : Sort<NonNullable<E>>;
+}
+
+type PushFields<T> = {
+  [X in UpdateEntries<T> as ServerSideKey<X, IsArray<X['value']>>]?: X['kind'] extends 'plain'
+    ? Plain<ElementOf<X['value']>> | PushEach<ElementOf<X['value']>>
+    : ServerCannotComputeOnEncryptedValues;
+};
+
+type AddToSetFields<T> = {
+  [X in UpdateEntries<T> as ServerSideKey<X, IsArray<X['value']>>]?: X['kind'] extends 'plain'
+    ? Comparable<X['inner']> extends true
+      ? Plain<ElementOf<X['value']>> | { $each: readonly Plain<ElementOf<X['value']>>[] }
+      : AddToSetCannotCompareRandomCiphertext
+    : ServerCannotComputeOnEncryptedValues;
+};
+
+/** $pull takes a condition on elements: a filter for documents, a value condition for scalars. */
+type PullCondition<E> = [KindOf<E>] extends ['plain']
+  ? NonNullable<E> extends Leaf
+    ? LeafCondition<Plain<NonNullable<E>>, never>
+    : NonNullable<E> extends readonly unknown[] ? Plain<NonNullable<E>> : Filter<NonNullable<E>>
+  : KindOf<E> extends 'Deterministic' ? DeterministicCondition<Comparand<E>> : RandomEncryptedFieldsAreNotQueryable;
+
+type PullFields<T> = {
+  [X in UpdateEntries<T> as ServerSideKey<X, IsArray<X['value']>>]?: X['kind'] extends 'plain' ? PullCondition<ElementOf<X['value']>> : ServerCannotComputeOnEncryptedValues;
+};
+
+/** $pullAll compares whole elements, which cannot be encrypted when anything inside them is encrypted. */
+type PullAllFields<T> = {
+  [X in UpdateEntries<T> as ServerSideKey<X, IsArray<X['value']>>]?: X['kind'] extends 'plain'
+    ? ([X['inner']] extends [never] ? readonly Plain<ElementOf<X['value']>>[] : ServerCannotComputeOnEncryptedValues)
+    : ServerCannotComputeOnEncryptedValues;
+};
+
+type PopFields<T> = {
+  [X in UpdateEntries<T> as ServerSideKey<X, IsArray<X['value']>>]?: X['kind'] extends 'plain' ? 1 | -1 : ServerCannotComputeOnEncryptedValues;
+};
+
+/**
+ * A rename keeps documents valid for the model: the source must be optional (it disappears),
+ * the target a plaintext path of the model that accepts the source's type. Encrypted fields
+ * are bound to their path by the schema (and per-document key pointers), so they never move.
+ */
+type RenameFields<T> = {
+  [X in RenameEntries<T> as ServerSideKey<X, undefined extends X['value'] ? true : false>]?: X['kind'] extends 'plain'
+    ? ([X['inner']] extends [never] ? RenameTarget<RenameEntries<T>, X> : EncryptedFieldsCannotBeRenamed)
+    : EncryptedFieldsCannotBeRenamed;
+};
+
+type RenameTarget<E extends PathEntry, Source extends PathEntry> = E extends PathEntry<infer P, infer V, 'plain', never>
+  ? P extends Source['path'] ? never : [Exclude<Source['value'], undefined>] extends [V] ? P : never
+  : never;
+
+/**
+ * An update of model T. Values written into encrypted fields ($set, $setOnInsert, $push,
+ * $addToSet) are encrypted by the repository; operators the server evaluates against the
+ * stored value refuse encrypted fields. `_id` cannot be updated.
+ */
+export interface UpdateFilter<T> {
+  $set?: SetFields<T>;
+  $setOnInsert?: SetFields<T>;
+  $unset?: UnsetFields<T>;
+  $inc?: NumericFields<T>;
+  $mul?: NumericFields<T>;
+  $min?: BoundFields<T>;
+  $max?: BoundFields<T>;
+  $currentDate?: CurrentDateFields<T>;
+  $push?: PushFields<T>;
+  $addToSet?: AddToSetFields<T>;
+  $pull?: PullFields<T>;
+  $pullAll?: PullAllFields<T>;
+  $pop?: PopFields<T>;
+  $rename?: RenameFields<T>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sort and projection
+
+export type SortDirection = 1 | -1;
+
+/** Sorting compares stored values, so encrypted fields and documents holding them are refused. */
+export type Sort<T> = {
+  [X in FieldEntries<T> as X['path']]?: X['kind'] extends 'plain'
+    ? ([X['inner']] extends [never] ? SortDirection : EncryptedFieldsCannotBeSorted)
+    : EncryptedFieldsCannotBeSorted;
+};
+
+/** Encrypted fields can be projected: they come back as ciphertext and are decrypted on read. */
+export type Projection<T> = {
+  [X in FieldEntries<T> as X['path']]?: 0 | 1 | boolean;
+};
+
+type Included = 1 | true;
+type Excluded = 0 | false;
+
+/** Any field other than `_id` set to 1 or true makes a projection an inclusion projection, as in MongoDB. */
+type IsInclusion<P> = true extends { [K in keyof P]-?: K extends '_id' ? false : P[K] extends Included ? true : false }[keyof P] ? true : false;
+
+/** The part of projection P below `${K}.`, with that prefix removed. */
+type SubProjection<P, K extends string> = { [Q in keyof P as Q extends `${K}.${infer R}` ? R : never]: P[Q] };
+type HasSubpaths<P, K extends string> = [Extract<keyof P, `${K}.${string}`>] extends [never] ? false : true;
+
+/** Applies a sub-projection through optional values and arrays, down to documents. */
+type ProjectInto<V, S, Inclusion extends boolean> = V extends unknown
+  ? [KindOf<V>] extends ['plain']
+    ? V extends Leaf
+      ? V
+      : V extends readonly (infer E)[] ? ProjectInto<E, S, Inclusion>[] : ProjectDocument<V, S, Inclusion, false>
+    : V
+  : never;
+
+type ProjectDocument<T, P, Inclusion extends boolean, Root extends boolean> = {
+  [K in keyof T as K extends DataKeys<T> ? (KeepKey<P, K, Inclusion, Root> extends true ? K : never) : never]:
+    K extends string ? (HasSubpaths<P, K> extends true ? ProjectInto<T[K], SubProjection<P, K>, Inclusion> : T[K]) : never;
+};
+
+/** The root `_id` stays unless excluded by name; MongoDB gives nested `_id` fields no such treatment. */
+type KeepKey<P, K extends PropertyKey, Inclusion extends boolean, Root extends boolean> = K extends keyof P
+  ? (P[K] extends Excluded ? false : true)
+  : [Root, K] extends [true, '_id'] ? true : Inclusion extends true ? (K extends string ? HasSubpaths<P, K> : false) : true;
+
+/**
+ * The shape of a document read with projection P (data properties, declared types). P must
+ * have literal values (`as const`, or a `const` type parameter): a widened `number` cannot tell
+ * inclusion from exclusion.
+ */
+export type Projected<T, P> = ProjectDocument<T, P, IsInclusion<P>, true>;
+
+// ---------------------------------------------------------------------------------------------
+// Documents
+
+/** What replaceOne takes: the plain data of T without `_id`, which a replacement cannot change. */
+export type Replacement<T> = { [K in keyof Plain<T> as K extends '_id' ? never : K]: Plain<T>[K] };
+
+/** What insertOne takes: the plain data of T, with `_id` optional (the driver generates an ObjectId). */
+export type InsertDoc<T> = '_id' extends DataKeys<T> ? Replacement<T> & { _id?: Plain<T>['_id' & keyof Plain<T>] } : Plain<T>;
