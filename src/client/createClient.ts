@@ -54,12 +54,12 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
     const dataClient = new MongoClient(dataTls.driverUri, driverOptions);
     opened.push(dataClient);
     if (config.queryLog) attachQueryLog(dataClient, typeof config.queryLog === 'function' ? config.queryLog : (line) => console.log(line));
-    await connect(dataClient, 'the database');
+    await connect(dataClient, 'the database', dataTls.tls);
     let keyVaultClient = dataClient;
     if (config.keyVault?.uri && vaultTls) {
       keyVaultClient = new MongoClient(vaultTls.driverUri, { ...config.driverOptions, ...tlsToDriverOptions(vaultTls.tls) });
       opened.push(keyVaultClient);
-      await connect(keyVaultClient, 'the key vault');
+      await connect(keyVaultClient, 'the key vault cluster', vaultTls.tls);
     }
     const encryption = new ClientEncryption(keyVaultClient, { keyVaultNamespace, kmsProviders: kmsProviders as never, tlsOptions: kmsTls as never });
     const engine = new CryptoEngine(encryption, kmsProviders, kmsTls);
@@ -86,13 +86,13 @@ function connectionSettings(uri: string, tls: TlsOptions | undefined, environmen
   return { tls: checked.tls, driverUri: resolved.driverUri };
 }
 
-async function connect(client: MongoClient, what: string): Promise<void> {
+async function connect(client: MongoClient, what: string, tls: TlsOptions): Promise<void> {
   try {
     await client.connect();
     await client.db('admin').command({ ping: 1 });
   } catch (err) {
     if (err instanceof StrongboxError) throw err;
-    throw translateTlsError(err, { target: what }) ?? new ConfigError('CONNECT_FAILED', `Could not connect to ${what}: ${(err as Error).message}`, {
+    throw translateTlsError(err, { target: what, tls }) ?? new ConfigError('CONNECT_FAILED', `Could not connect to ${what}: ${(err as Error).message}`, {
       fix: 'check the uri, that the server is running and reachable, and run `strongbox doctor`.',
       cause: err,
     });

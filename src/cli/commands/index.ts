@@ -1,4 +1,5 @@
 import type { StrongboxConfig } from '../../client/config';
+import { doctorCliCommand } from './doctorCli';
 import { schemaCliCommand } from './schemaCli';
 
 export interface CommandContext {
@@ -18,4 +19,5 @@ export interface Command {
 
 export const COMMANDS: Record<string, Command> = {
   schema: schemaCliCommand,
+  doctor: doctorCliCommand,
 };
