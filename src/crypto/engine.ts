@@ -1,13 +1,10 @@
 import { Binary, BSON, type ClientEncryption, type Document } from 'mongodb';
 import { DecryptionError, EncryptionError } from '../errors';
 import { inspectEncryptedBlob, isEncryptedBinary, type StoredAlgorithm } from './blob';
+import type { Algorithm } from '../metadata/types';
+import { ALGORITHM_NAMES } from '../schema/encryptSchema';
 import { createNativeMongoCrypt, runContext, type NativeMongoCrypt } from './driverInternals';
 
-export type Algorithm = 'Deterministic' | 'Random';
-export const ALGORITHM_NAMES: Record<Algorithm, string> = {
-  Deterministic: 'AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic',
-  Random: 'AEAD_AES_256_CBC_HMAC_SHA_512-Random',
-};
 
 export type UndecryptableReason = 'missing-key' | 'wrong-master-key' | 'kms-unreachable' | 'key-vault-unreachable' | 'corrupt';
 

@@ -1,5 +1,5 @@
 import type { Binary, ClientEncryption, Collection, MongoClient } from 'mongodb';
-import { KeyError, UnsupportedByServerError } from '../errors';
+import { KeyError } from '../errors';
 
 export interface KeyVaultNamespace { db: string; collection: string; }
 
@@ -79,8 +79,17 @@ export class KeyVault {
   }
 
   private async createOrFind(altName: string): Promise<Binary> {
-    await this.ensureIndex();
-    const existing = await this.findKeyId(altName);
+    let existing: Binary | undefined;
+    try {
+      await this.ensureIndex();
+      existing = await this.findKeyId(altName);
+    } catch (err) {
+      // Fail closed, and say so: the caller's write needs this key and must not happen without it.
+      throw new KeyError('KEY_VAULT_UNREACHABLE', `Could not look up the data key "${altName}" in the key vault ${this.namespace.db}.${this.namespace.collection}: ${(err as Error).message}. Nothing was written.`, {
+        fix: 'check that the key vault server is reachable (keyVault.uri and its TLS settings) and run `strongbox doctor`; retry once it is back.',
+        cause: err,
+      });
+    }
     if (existing) return existing;
     try {
       return await this.encryption.createDataKey(this.wrapping.provider as 'local', {
@@ -104,11 +113,4 @@ export class KeyVault {
 export function isNotImplemented(err: unknown): boolean {
   const code = (err as { code?: number }).code;
   return code === 238 || code === 115 || /not implemented|not supported/i.test((err as Error)?.message ?? '');
-}
-
-export function unsupported(feature: string, err: unknown): UnsupportedByServerError {
-  return new UnsupportedByServerError('SERVER_UNSUPPORTED', `The server does not support ${feature}.`, {
-    fix: 'run against MongoDB (Community, Enterprise or Atlas), or leave this step out.',
-    cause: err,
-  });
 }

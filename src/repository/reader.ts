@@ -1,6 +1,6 @@
 import type { Document } from 'mongodb';
 import { isEncryptedBinary, inspectEncryptedBlob } from '../crypto/blob';
-import { describeUndecryptable, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
+import { describeUndecryptable, isPlainDocument, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
 import { DecryptionError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import type { ModelMetadata } from '../metadata/types';
@@ -67,7 +67,7 @@ function findEncrypted(value: unknown, path: string): UndecryptableField[] {
     return [{ path, keyId: info?.keyId, algorithm: info?.algorithm, reason: 'corrupt', detail: 'left encrypted after decryption' }];
   }
   if (Array.isArray(value)) return value.flatMap((v, i) => findEncrypted(v, path ? `${path}.${i}` : String(i)));
-  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  if (isPlainDocument(value)) {
     return Object.entries(value).flatMap(([k, v]) => findEncrypted(v, path ? `${path}.${k}` : k));
   }
   return [];
