@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Binary, ObjectId } from 'mongodb';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
+import type { InsertDoc } from '../../src/repository/types';
 import { rawClient, testClient } from '../harness/client';
 import { requires, uniqueDbName } from '../harness/server';
 import { defineModels } from './models';
@@ -14,7 +15,7 @@ test.before(async () => { client = await testClient([Patient]); });
 test.after.always(async () => { await client?.close(); });
 
 let seq = 0;
-function patient(overrides: Partial<Record<keyof PatientT, unknown>> = {}) {
+function patient(overrides: Partial<InsertDoc<PatientT>> = {}): InsertDoc<PatientT> {
   const n = ++seq;
   return {
     name: `Patient ${n}`,
@@ -27,7 +28,7 @@ function patient(overrides: Partial<Record<keyof PatientT, unknown>> = {}) {
     score: n,
     medical: { bloodType: 'O+', allergies: ['pollen'] },
     ...overrides,
-  } as never;
+  } as InsertDoc<PatientT>;
 }
 
 const repo = () => client.repository(Patient);
@@ -59,11 +60,11 @@ test('what is stored: every encrypted field, nested and in arrays, is BinData su
   } finally { await raw.close(); }
 });
 
-async function threeMarked(label: string, overrides: (i: number) => object = () => ({})) {
+async function threeMarked(label: string, overrides: (i: number) => Partial<InsertDoc<PatientT>> = () => ({})) {
   const marker = `${label}-${Date.now()}-${seq}`;
-  const docs = [0, 1, 2].map((i) => patient({ tags: [marker], ...overrides(i) })) as Array<Record<string, any>>;
-  await repo().insertMany(docs as never[]);
-  const names = async (filter: object) => (await repo().find({ tags: marker, ...filter } as never, { sort: { name: 1 } }).toArray()).map((p) => p.name);
+  const docs = [0, 1, 2].map((i) => patient({ tags: [marker], ...overrides(i) })) ;
+  await repo().insertMany(docs);
+  const names = async (filter: object) => (await repo().find({ tags: marker, ...filter }, { sort: { name: 1 } }).toArray()).map((p) => p.name);
   return { marker, docs, names };
 }
 
@@ -104,52 +105,52 @@ test('projection, sort, skip, limit and streaming in batches', async (t) => {
 
 test('updates: $set encrypts (top level, nested, arrays), $unset, $inc on plain fields, $push/$addToSet with encrypted elements', async (t) => {
   const saved = await repo().insertOne(patient());
-  await repo().updateOne({ _id: saved._id }, { $set: { phone: '+1-555-9999', 'address.zip': '99999', ssn: '999-99-9999' }, $inc: { age: 1 } } as never);
+  await repo().updateOne({ _id: saved._id }, { $set: { phone: '+1-555-9999', 'address.zip': '99999', ssn: '999-99-9999' }, $inc: { age: 1 } });
   let p = (await repo().findOne({ phone: '+1-555-9999' }))!;
   t.is(String(p._id), String(saved._id));
   t.deepEqual([p.address.zip, p.ssn, p.age], ['99999', '999-99-9999', saved.age + 1]);
-  await repo().updateOne({ _id: saved._id }, { $push: { contacts: { kind: 'work', phone: '555-7777', note: 'desk' } }, $addToSet: { tags: 'vip' } } as never);
+  await repo().updateOne({ _id: saved._id }, { $push: { contacts: { kind: 'work', phone: '555-7777', note: 'desk' } }, $addToSet: { tags: 'vip' } });
   p = (await repo().findOne({ 'contacts.phone': '555-7777' }))!;
   t.deepEqual(p.contacts.map((c) => [c.kind, c.phone, c.note]), [['home', saved.contacts[0].phone, saved.contacts[0].note], ['work', '555-7777', 'desk']]);
   t.true(p.tags.includes('vip'));
-  await repo().updateOne({ _id: saved._id }, { $unset: { ssn: '' } } as never);
+  await repo().updateOne({ _id: saved._id }, { $unset: { ssn: '' } });
   t.is((await repo().findById(saved._id))!.ssn as unknown, undefined);
-  const many = await repo().updateMany({ phone: '+1-555-9999' }, { $set: { name: 'Renamed' } } as never);
+  const many = await repo().updateMany({ phone: '+1-555-9999' }, { $set: { name: 'Renamed' } });
   t.is(many.modifiedCount, 1);
 });
 
 requires('pullDocumentCondition')('$pull with an equality on an encrypted field of the elements', async (t) => {
   const saved = await repo().insertOne(patient({ contacts: [{ kind: 'home', phone: '555-1', note: 'a' }, { kind: 'work', phone: '555-2', note: 'b' }] }));
-  await repo().updateOne({ _id: saved._id }, { $pull: { contacts: { phone: '555-2' } } } as never);
+  await repo().updateOne({ _id: saved._id }, { $pull: { contacts: { phone: '555-2' } } });
   t.deepEqual((await repo().findById(saved._id))!.contacts.map((c) => c.phone), ['555-1']);
 });
 
 requires('positionalOperator')('positional $ into an array element encrypts the nested field', async (t) => {
   const saved = await repo().insertOne(patient({ contacts: [{ kind: 'home', phone: '555-1', note: 'a' }, { kind: 'work', phone: '555-2', note: 'b' }] }));
-  await repo().updateOne({ _id: saved._id, 'contacts.phone': '555-2' } as never, { $set: { 'contacts.$.note': 'moved' } } as never);
+  await repo().updateOne({ _id: saved._id, 'contacts.phone': '555-2' }, { $set: { 'contacts.$.note': 'moved' } });
   t.deepEqual((await repo().findById(saved._id))!.contacts.map((c) => c.note), ['a', 'moved']);
 });
 
 requires('arrayFilters')('arrayFilters conditions on encrypted fields are encrypted too', async (t) => {
   const saved = await repo().insertOne(patient({ contacts: [{ kind: 'home', phone: '555-1', note: 'a' }, { kind: 'work', phone: '555-2', note: 'b' }] }));
-  await repo().updateOne({ _id: saved._id }, { $set: { 'contacts.$[c].note': 'changed' } } as never, { arrayFilters: [{ 'c.phone': '555-2' }] });
+  await repo().updateOne({ _id: saved._id }, { $set: { 'contacts.$[c].note': 'changed' } }, { arrayFilters: [{ 'c.phone': '555-2' }] });
   t.deepEqual((await repo().findById(saved._id))!.contacts.map((c) => c.note), ['a', 'changed']);
 });
 
 test('replaceOne, upsert and the findOneAnd… family', async (t) => {
   const saved = await repo().insertOne(patient());
-  const replacement = patient({ name: 'Replaced', phone: '+1-555-5050' }) as Record<string, unknown>;
-  await repo().replaceOne({ _id: saved._id }, replacement as never);
+  const replacement = patient({ name: 'Replaced', phone: '+1-555-5050' });
+  await repo().replaceOne({ _id: saved._id }, replacement);
   const r = (await repo().findOne({ phone: '+1-555-5050' }))!;
   t.is(r.name, 'Replaced');
   t.is(r.ssn as unknown, replacement.ssn);
 
-  const up = await repo().upsert({ phone: '+1-555-6060' }, { $setOnInsert: { name: 'Upserted', ssn: '111-11-1111' } } as never);
+  const up = await repo().upsert({ phone: '+1-555-6060' }, { $setOnInsert: { name: 'Upserted', ssn: '111-11-1111' } });
   t.truthy(up.upsertedId);
   const u = (await repo().findOne({ phone: '+1-555-6060' }))!;
   t.deepEqual([u.name, u.ssn], ['Upserted', '111-11-1111']);
 
-  const after = await repo().findOneAndUpdate({ phone: '+1-555-6060' }, { $set: { ssn: '222-22-2222' } } as never, { returnDocument: 'after' });
+  const after = await repo().findOneAndUpdate({ phone: '+1-555-6060' }, { $set: { ssn: '222-22-2222' } }, { returnDocument: 'after' });
   t.is(after!.ssn, '222-22-2222');
   const before = await repo().findOneAndReplace({ phone: '+1-555-6060' }, patient({ name: 'Again', phone: '+1-555-6060' }), { returnDocument: 'before' });
   t.is(before!.name, 'Upserted');
@@ -161,8 +162,8 @@ test('replaceOne, upsert and the findOneAnd… family', async (t) => {
 
 test('deleteOne and deleteMany by Deterministic equality', async (t) => {
   const marker = `del-${Date.now()}`;
-  const docs = [patient({ tags: [marker] }), patient({ tags: [marker] }), patient({ tags: [marker] })] as Array<Record<string, any>>;
-  await repo().insertMany(docs as never[]);
+  const docs = [patient({ tags: [marker] }), patient({ tags: [marker] }), patient({ tags: [marker] })] ;
+  await repo().insertMany(docs);
   t.is((await repo().deleteOne({ phone: docs[0].phone })).deletedCount, 1);
   t.is((await repo().deleteMany({ phone: { $in: [docs[1].phone, docs[2].phone] } })).deletedCount, 2);
   t.is(await repo().count({ tags: marker }), 0);
@@ -191,13 +192,13 @@ requires('groupAccumulators')('aggregate: $push of an encrypted field collects d
 
 test('bulkWrite encodes every kind of operation', async (t) => {
   const marker = `bulk-${Date.now()}`;
-  const a = patient({ tags: [marker] }) as Record<string, any>;
-  const b = patient({ tags: [marker] }) as Record<string, any>;
-  await repo().insertOne(b as never);
+  const a = patient({ tags: [marker] });
+  const b = patient({ tags: [marker] });
+  await repo().insertOne(b);
   const result = await repo().bulkWrite([
-    { insertOne: { document: a as never } },
-    { updateOne: { filter: { phone: b.phone } as never, update: { $set: { ssn: '333-33-3333' } } as never } },
-    { deleteMany: { filter: { phone: '+1-000' } as never } },
+    { insertOne: { document: a } },
+    { updateOne: { filter: { phone: b.phone }, update: { $set: { ssn: '333-33-3333' } } } },
+    { deleteMany: { filter: { phone: '+1-000' } } },
   ]);
   t.is(result.insertedCount, 1);
   t.is(result.modifiedCount, 1);
@@ -208,8 +209,8 @@ test('bulkWrite encodes every kind of operation', async (t) => {
 requires('transactions')('sessions and transactions pass through', async (t) => {
   const session = client.dataClient.startSession();
   try {
-    const doc = patient() as Record<string, any>;
-    await session.withTransaction(async () => { await repo().insertOne(doc as never, { session }); });
+    const doc = patient();
+    await session.withTransaction(async () => { await repo().insertOne(doc, { session }); });
     t.is((await repo().findOne({ phone: doc.phone }))!.ssn, doc.ssn);
   } finally { await session.endSession(); }
 });
