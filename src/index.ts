@@ -26,6 +26,16 @@ export { UndecryptableValue } from './repository/reader';
 
 export type { TlsOptions, KmsTlsOptions } from './tls/options';
 
+export { MigrationRunner, createMigration, streamProgress, defineLoadedMigration, loadMigrations } from './migrations';
+export type {
+  Migration, Operation, KeySpec, IndexDefinition, ValidatorJson, Safety, MigrationsConfig, RunOptions, RunnerOptions, RunReport,
+  MigrationStatus, MigrationState, LoadedMigration, ProgressFactory, CreateMigrationOptions, CreatedMigration,
+} from './migrations';
+export { ensureModelKeys, listKeys, rewrapKeys, rotateLocalMasterKey, deleteKey, keyDeletionImpact } from './keys';
+export type { EnsuredKey, KeyDescription, KeySelector, RotationResult, KeyDeletionImpact } from './keys';
+export { auditModel, formatAudit, repairPlan } from './audit';
+export type { AuditReport, PathAudit, KeyUsage, AuditOptions } from './audit';
+
 export {
   StrongboxError, SetupError, ConfigError, TlsError, ModelDefinitionError, EncryptedQueryError, InvalidInputError,
   KeyError, DecryptionError, EncryptionError, MigrationError, UnsupportedByServerError,

@@ -28,7 +28,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
 }
 
 /** Flags that never take a value, so `--dry-run up` keeps `up` positional. */
-const BOOLEAN_FLAGS = new Set(['dry-run', 'yes', 'help', 'json', 'strict', 'allow-destructive', 'confirm']);
+const BOOLEAN_FLAGS = new Set(['dry-run', 'yes', 'help', 'json', 'strict', 'allow-destructive', 'confirm', 'empty']);
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));

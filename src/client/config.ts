@@ -1,5 +1,6 @@
 import type { MongoClientOptions } from 'mongodb';
 import type { LocalKmsOptions } from '../crypto/masterKey';
+import type { MigrationsConfig } from '../migrations';
 import type { TlsOptions, KmsTlsOptions } from '../tls/options';
 
 export type Environment = 'development' | 'production';
@@ -60,6 +61,8 @@ export interface StrongboxConfig {
    * placeholders): true writes to console.log, a function receives each line.
    */
   queryLog?: boolean | ((line: string) => void);
+  /** Where migrations and the model snapshot live (default folder: migrations/). */
+  migrations?: MigrationsConfig;
   /** Where warnings go (default console.warn). */
   warn?: (message: string) => void;
 }

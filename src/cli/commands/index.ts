@@ -1,5 +1,8 @@
 import type { StrongboxConfig } from '../../client/config';
+import { auditCommand } from './audit';
 import { doctorCliCommand } from './doctorCli';
+import { keysCommand } from './keys';
+import { migrationCommand } from './migration';
 import { schemaCliCommand } from './schemaCli';
 
 export interface CommandContext {
@@ -20,4 +23,7 @@ export interface Command {
 export const COMMANDS: Record<string, Command> = {
   schema: schemaCliCommand,
   doctor: doctorCliCommand,
+  keys: keysCommand,
+  migration: migrationCommand,
+  audit: auditCommand,
 };

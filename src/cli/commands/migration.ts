@@ -1,0 +1,140 @@
+/**
+ * `strongbox migration create | up | down | status | unlock`.
+ */
+import { createClient } from '../../client/createClient';
+import type { StrongboxConfig } from '../../client/config';
+import { ConfigError } from '../../errors';
+import { MetadataRegistry } from '../../metadata/registry';
+import { createMigration } from '../../migrations/generator';
+import { MigrationLock } from '../../migrations/lock';
+import { streamProgress } from '../../migrations/progress';
+import { MigrationRunner, type RunOptions } from '../../migrations/runner';
+import { migrationSettings, type MigrationsConfig } from '../../migrations/settings';
+import { numberFlag, stringFlag, switchFlag } from './flags';
+import type { Command, CommandContext } from './index';
+
+/** The `migrations` section of the configuration. */
+export function migrationsSection(config: StrongboxConfig): MigrationsConfig | undefined {
+  return config.migrations;
+}
+
+const HELP = `Usage:
+  strongbox migration create <name> [--empty]
+      Compares the models with the last snapshot (<folder>/strongbox-snapshot.json) and writes
+      <folder>/<timestamp>_<name>.ts with up and down steps, then the new snapshot. --empty
+      writes a migration with no steps (for hand-written ones) when nothing changed.
+  strongbox migration up [--to ID] [--dry-run] [--allow-destructive] [--strict] [--wait-lock SECONDS]
+      Applies pending migrations (up to and including --to).
+  strongbox migration down [--to ID] [--dry-run] [--allow-destructive] [--strict]
+      Reverts the last applied migration, or every one after --to.
+  strongbox migration status [--json]
+  strongbox migration unlock
+      Removes the migration lock of a runner that died (it also expires by itself).
+
+  --dry-run            print every command that would be sent; send only reads
+  --allow-destructive  allow decrypting fields, dropping indexes or collections, deleting keys
+  --strict             stop where the server lacks a feature (e.g. collMod on FerretDB) instead of
+                       skipping that step with a warning
+
+The runner loads compiled migrations (.js): compile them with tsc like the rest of your code.
+Configuration (strongbox.config): migrations: { folder: 'migrations', compiledFolder:
+'dist/migrations', database: 'strongbox', batchSize: 1000, lockTtlMs: 60000 }.`;
+
+export const migrationCommand: Command = {
+  summary: 'generate, apply, revert and list migrations (backfills encryption in batches)',
+  help: HELP,
+  async run(context) {
+    const [sub, ...rest] = context.args.positional;
+    context.args.positional = rest;
+    switch (sub) {
+      case 'create': return create(context);
+      case 'up': case 'down': return run(context, sub);
+      case 'status': return status(context);
+      case 'unlock': return unlock(context);
+      default:
+        context.err(sub ? `strongbox migration: unknown subcommand "${sub}".\n\n${HELP}` : HELP);
+        return 2;
+    }
+  },
+};
+
+async function create(context: CommandContext): Promise<number> {
+  const empty = switchFlag(context, 'empty');
+  const name = context.args.positional.join('_');
+  if (!name) throw new ConfigError('CLI_MIGRATION_NAME', 'migration create needs a name.', { fix: 'strongbox migration create encrypt_ssn' });
+  const config = await context.config();
+  const settings = migrationSettings(migrationsSection(config));
+  const created = createMigration({ registry: new MetadataRegistry(config.models), folder: settings.folder, importFrom: settings.importFrom, name, empty });
+  if (!created) {
+    context.out('The models match the last snapshot: no migration written (use --empty for a hand-written one).');
+    return 0;
+  }
+  context.out(`Wrote ${created.file} (${created.plan.up.length} up step(s), ${created.plan.down.length} down step(s)) and updated the snapshot.`);
+  for (const note of created.plan.notes) context.out(`  note: ${note}`);
+  context.out('Review it, compile it (tsc), then run `strongbox migration up --dry-run` and `strongbox migration up`.');
+  return 0;
+}
+
+async function withRunner<T>(context: CommandContext, work: (runner: MigrationRunner) => Promise<T>, lockWaitMs?: number): Promise<T> {
+  const config = await context.config();
+  const client = await createClient(config);
+  try {
+    const runner = new MigrationRunner(client, {
+      settings: migrationsSection(config),
+      out: context.out,
+      progress: streamProgress(process.stderr),
+      ...(lockWaitMs === undefined ? {} : { lockWaitMs }),
+    });
+    return await work(runner);
+  } finally {
+    await client.close();
+  }
+}
+
+async function run(context: CommandContext, direction: 'up' | 'down'): Promise<number> {
+  const options: RunOptions = {
+    to: stringFlag(context, 'to'),
+    dryRun: switchFlag(context, 'dry-run'),
+    allowDestructive: switchFlag(context, 'allow-destructive'),
+    strict: switchFlag(context, 'strict'),
+  };
+  const wait = numberFlag(context, 'wait-lock');
+  const report = await withRunner(context, (runner) => (direction === 'up' ? runner.up(options) : runner.down(options)), wait === undefined ? undefined : wait * 1000);
+  if (report.skipped.length) {
+    context.out(`${report.skipped.length} step(s) were skipped because the server lacks a feature:`);
+    for (const s of report.skipped) context.out(`  - ${s}`);
+  }
+  return 0;
+}
+
+async function status(context: CommandContext): Promise<number> {
+  const json = switchFlag(context, 'json');
+  const [list, holder] = await withRunner(context, (runner) => Promise.all([runner.status(), runner.lockHolder()]));
+  if (holder && !json) context.out(`A migration runner is active: ${holder}.`);
+  if (json) {
+    context.out(JSON.stringify(list, null, 2));
+  } else if (list.length === 0) {
+    context.out('No migrations (none compiled in the configured folder, none applied).');
+  } else {
+    const label = { applied: 'applied ', pending: 'pending ', modified: 'MODIFIED', missing: 'MISSING ' } as const;
+    for (const s of list) {
+      const when = s.appliedAt ? s.appliedAt.toISOString().replace('T', ' ').slice(0, 19) : ''.padEnd(19);
+      context.out(`  ${label[s.state]}  ${when}  ${s.id}${s.skipped ? `  (${s.skipped.length} step(s) skipped: server lacked a feature)` : ''}`);
+    }
+    if (list.some((s) => s.state === 'modified')) context.out('MODIFIED: the file\'s operations changed after it was applied; revert the edit and put changes in a new migration.');
+    if (list.some((s) => s.state === 'missing')) context.out('MISSING: applied, but no compiled file has that id (not compiled, or deleted).');
+  }
+  return list.some((s) => s.state === 'modified' || s.state === 'missing') ? 1 : 0;
+}
+
+async function unlock(context: CommandContext): Promise<number> {
+  const config = await context.config();
+  const client = await createClient(config);
+  try {
+    const removed = await MigrationLock.forceRelease(client.dataClient.db(migrationSettings(migrationsSection(config)).database));
+    context.out(removed ? `Released the lock of ${removed}.` : 'No migration lock was held.');
+    return 0;
+  } finally {
+    await client.close();
+  }
+}

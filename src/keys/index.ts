@@ -1,0 +1,3 @@
+export { ensureModelKeys, listKeys, findKey, type EnsuredKey, type KeyDescription, type KeySelector } from './keys';
+export { rewrapKeys, rotateLocalMasterKey, type RotationResult } from './rotate';
+export { deleteKey, keyDeletionImpact, type KeyDeletionImpact } from './delete';

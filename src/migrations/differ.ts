@@ -1,0 +1,195 @@
+import { describeKey } from './keySpec';
+import type { CollectionSnapshot, EncryptedFieldSnapshot, ModelSnapshot } from './snapshot';
+import type { IndexDefinition, Operation, ValidatorJson } from './types';
+import { pruneValidator } from './validatorJson';
+
+/** An operation with the sentence a reader of the generated file needs above it. */
+export interface PlannedStep {
+  operation: Operation;
+  comment?: string;
+}
+
+export interface MigrationPlan {
+  up: PlannedStep[];
+  down: PlannedStep[];
+  /** Changes that produce no operation but deserve a line in the file (a removed model, say). */
+  notes: string[];
+}
+
+/**
+ * What turns the database of `before` into the database of `after`, and back. Per collection
+ * the order matters: indexes that go are dropped first; when encrypted paths change, the
+ * validator is first reduced to the rules both versions share, the data is rewritten, new
+ * indexes are built, and the new validator is set last (a validator demanding the new
+ * encryption would otherwise reject the very updates that bring it about).
+ */
+export function diffSnapshots(before: ModelSnapshot, after: ModelSnapshot): MigrationPlan {
+  const plan: MigrationPlan = { up: [], down: [], notes: [] };
+  const namespaces = [...new Set([...Object.keys(before.collections), ...Object.keys(after.collections)])].sort();
+  for (const namespace of namespaces) {
+    const old = before.collections[namespace];
+    const next = after.collections[namespace];
+    if (!next) {
+      plan.notes.push(`${namespace} (model ${old!.model}) is no longer among the models; its collection and data are left in place. To drop it, add { op: 'dropCollection', namespace: '${namespace}' } to up.`);
+      continue;
+    }
+    const changes = old ? changedCollection(namespace, old, next) : newCollection(namespace, next);
+    plan.up.push(...changes.up);
+    plan.down.unshift(...changes.down);
+    plan.notes.push(...changes.notes);
+  }
+  return plan;
+}
+
+const NONE: CollectionSnapshot = { model: '', fields: [], encrypted: [], indexes: [], validator: null };
+
+function newCollection(namespace: string, next: CollectionSnapshot): MigrationPlan {
+  const changes = changedCollection(namespace, NONE, next);
+  return {
+    up: [
+      { operation: { op: 'createCollection', namespace }, comment: `New model ${next.model}: its collection is created unless it already exists (an existing collection keeps its documents, which the steps below bring to the model).` },
+      ...changes.up,
+    ],
+    down: [
+      ...changes.down,
+      { operation: { op: 'dropCollection', namespace, onlyIfEmpty: true }, comment: 'Dropped only if empty: a collection that held documents before this migration keeps them.' },
+    ],
+    notes: changes.notes,
+  };
+}
+
+function changedCollection(namespace: string, old: CollectionSnapshot, next: CollectionSnapshot): MigrationPlan {
+  const notes: string[] = [];
+  const oldFields = new Map(old.encrypted.map((f) => [f.path, f]));
+  const nextFields = new Map(next.encrypted.map((f) => [f.path, f]));
+
+  /** Each rewrite with its inverse. */
+  const rewrites: Array<{ up: PlannedStep; down: PlannedStep }> = [];
+  /** Paths whose stored form changes, so validator rules on them must be lifted during the rewrite. */
+  const rewritten: string[] = [];
+
+  for (const field of next.encrypted) {
+    const previous = oldFields.get(field.path);
+    if (!previous) {
+      rewrites.push({
+        up: encrypt(namespace, field, `${field.path} becomes encrypted (${field.algorithm}, ${describeKey(field.key)}): plaintext already stored is encrypted in place, in batches.`),
+        down: decrypt(namespace, field.path, `Undoes the encryption of ${field.path}: values are decrypted in place.`),
+      });
+      rewritten.push(field.path);
+    } else if (previous.algorithm !== field.algorithm || !sameKey(previous, field)) {
+      const what = previous.algorithm !== field.algorithm ? `${previous.algorithm} → ${field.algorithm}` : `${describeKey(previous.key)} → ${describeKey(field.key)}`;
+      rewrites.push({
+        up: encrypt(namespace, field, `${field.path} changes encryption (${what}): values are decrypted and encrypted again; values already in the new form are skipped.`),
+        down: encrypt(namespace, previous, `Back to the previous encryption of ${field.path}.`),
+      });
+      rewritten.push(field.path);
+    } else if (previous.bsonType !== field.bsonType) {
+      notes.push(`${namespace}.${field.path}: the declared type changed from ${previous.bsonType ?? 'unspecified'} to ${field.bsonType ?? 'unspecified'}; stored values are not converted (only the validator changes). Convert them by hand if they must change type.`);
+    }
+  }
+  for (const field of old.encrypted) {
+    if (nextFields.has(field.path)) continue;
+    if (!next.fields.includes(field.path)) {
+      notes.push(`${namespace}.${field.path} is no longer declared; its stored values are left as they are (still encrypted).`);
+      continue;
+    }
+    rewrites.push({
+      up: decrypt(namespace, field.path, `${field.path} stops being encrypted: values are decrypted in place, which removes their protection.`),
+      down: encrypt(namespace, field, `Encrypts ${field.path} again (${field.algorithm}, ${describeKey(field.key)}).`),
+    });
+    rewritten.push(field.path);
+  }
+  // Decryptions first: an embedded document encrypted whole must be plaintext before a field
+  // inside it can be encrypted on its own (and the other way round on the way down).
+  const ordered = [...rewrites.filter((r) => r.up.operation.op === 'decryptField'), ...rewrites.filter((r) => r.up.operation.op !== 'decryptField')];
+  const upBackfills = ordered.map((r) => r.up);
+  const downBackfills = ordered.map((r) => r.down).reverse();
+
+  const oldIndexes = new Map(old.indexes.map((i) => [i.name, i]));
+  const nextIndexes = new Map(next.indexes.map((i) => [i.name, i]));
+  const goneIndexes = old.indexes.filter((i) => !sameIndex(i, nextIndexes.get(i.name)));
+  const newIndexes = next.indexes.filter((i) => !sameIndex(i, oldIndexes.get(i.name)));
+
+  const upValidator = validatorSteps(namespace, old.validator, next.validator, rewritten);
+  const downValidator = validatorSteps(namespace, next.validator, old.validator, rewritten);
+  const up: PlannedStep[] = [
+    ...goneIndexes.map((i) => dropIndex(namespace, i, nextIndexes.has(i.name) ? `Index ${i.name} changed: it is dropped and created again below.` : `Index ${i.name} is no longer declared.`)),
+    ...upValidator.before,
+    ...upBackfills,
+    ...newIndexes.map((i) => createIndex(namespace, i, oldIndexes.has(i.name) ? `Index ${i.name} with its new definition.` : undefined)),
+    ...upValidator.after,
+  ];
+  const down: PlannedStep[] = [
+    ...newIndexes.map((i) => dropIndex(namespace, i, `Undoes index ${i.name}.`)),
+    ...downValidator.before,
+    ...downBackfills,
+    ...goneIndexes.map((i) => createIndex(namespace, i, `Restores index ${i.name}.`)),
+    ...downValidator.after,
+  ];
+  return { up, down, notes };
+}
+
+/**
+ * Validator steps around a rewrite of `rewritten` paths: a validator still demanding the old
+ * form of a rewritten path would reject the very updates that rewrite it, and one demanding the
+ * new form would reject them until the rewrite is done. So before the rewrite the validator is
+ * reduced to the rules both versions share, and the new one is set after it. When the new
+ * validator has no rules on the rewritten paths it is safe at once, and is set before.
+ */
+function validatorSteps(namespace: string, from: ValidatorJson | null, to: ValidatorJson | null, rewritten: string[]): { before: PlannedStep[]; after: PlannedStep[] } {
+  const same = (a: ValidatorJson | null, b: ValidatorJson | null) => JSON.stringify(a) === JSON.stringify(b);
+  if (same(from, to)) return { before: [], after: [] };
+  const interim = pruneValidator(from, rewritten);
+  if (rewritten.length === 0 || same(interim, from)) return { before: [], after: [finalValidator(namespace, to)] };
+  if (same(interim, to)) return { before: [finalValidator(namespace, to)], after: [] };
+  return { before: [interimValidator(namespace, interim)], after: [finalValidator(namespace, to)] };
+}
+
+function encrypt(namespace: string, field: EncryptedFieldSnapshot, comment: string): PlannedStep {
+  return {
+    operation: {
+      op: 'encryptField', namespace, path: field.path, algorithm: field.algorithm,
+      ...(field.bsonType === undefined ? {} : { bsonType: field.bsonType }),
+      key: field.key,
+    },
+    comment,
+  };
+}
+
+function decrypt(namespace: string, path: string, comment: string): PlannedStep {
+  return { operation: { op: 'decryptField', namespace, path }, comment };
+}
+
+function createIndex(namespace: string, index: IndexDefinition, comment?: string): PlannedStep {
+  return { operation: { op: 'createIndex', namespace, index }, ...(comment ? { comment } : {}) };
+}
+
+function dropIndex(namespace: string, index: IndexDefinition, comment: string): PlannedStep {
+  return { operation: { op: 'dropIndex', namespace, name: index.name }, comment };
+}
+
+function interimValidator(namespace: string, validator: ValidatorJson | null): PlannedStep {
+  return {
+    operation: { op: 'setValidator', namespace, validator },
+    comment: validator
+      ? 'While values are rewritten, the validator keeps only the rules the old and new models share.'
+      : 'While values are rewritten, server-side validation is lifted (no rule is shared by the old and new models).',
+  };
+}
+
+function finalValidator(namespace: string, validator: ValidatorJson | null): PlannedStep {
+  return {
+    operation: { op: 'setValidator', namespace, validator },
+    comment: validator
+      ? 'Server-side enforcement (collMod): writes whose encrypted fields are not ciphertext of the declared kind are rejected.'
+      : 'No encrypted field is left to enforce: the validator is removed.',
+  };
+}
+
+function sameKey(a: EncryptedFieldSnapshot, b: EncryptedFieldSnapshot): boolean {
+  return JSON.stringify(a.key) === JSON.stringify(b.key);
+}
+
+function sameIndex(a: IndexDefinition, b: IndexDefinition | undefined): boolean {
+  return b !== undefined && JSON.stringify(a) === JSON.stringify(b);
+}

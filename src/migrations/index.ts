@@ -1,0 +1,15 @@
+export type {
+  Migration, Operation, OperationKind, KeySpec, IndexDefinition, ValidatorJson, Json, Safety, LoadedMigration,
+  CreateCollectionOperation, DropCollectionOperation, CreateIndexOperation, DropIndexOperation, SetValidatorOperation,
+  EncryptFieldOperation, DecryptFieldOperation, DeleteKeyOperation,
+} from './types';
+export { MigrationRunner, type RunnerOptions, type RunOptions, type RunReport, type MigrationStatus, type MigrationState } from './runner';
+export { createMigration, type CreateMigrationOptions, type CreatedMigration } from './generator';
+export { takeSnapshot, readSnapshot, SNAPSHOT_FILE, type ModelSnapshot, type CollectionSnapshot } from './snapshot';
+export { diffSnapshots, type MigrationPlan, type PlannedStep } from './differ';
+export { renderMigration } from './render';
+export { loadMigrations, defineLoadedMigration } from './loader';
+export { migrationSettings, type MigrationsConfig, type MigrationSettings, type BackfillWrite } from './settings';
+export { streamProgress, silentProgress, type Progress, type ProgressFactory } from './progress';
+export { MigrationLock } from './lock';
+export { safetyOf } from './operations/safety';

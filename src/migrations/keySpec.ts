@@ -1,0 +1,57 @@
+import { UUID } from 'mongodb';
+import { MigrationError } from '../errors';
+import type { MetadataRegistry } from '../metadata/registry';
+import type { KeyRef } from '../metadata/types';
+import { buildEncryptionPlan } from '../schema/encryptionPlan';
+import type { KeySpec } from './types';
+
+/** The data form of a model's key reference, as snapshots and migration files hold it. */
+export function keySpecOf(key: KeyRef): KeySpec {
+  switch (key.kind) {
+    case 'altName': return { altName: key.altName };
+    case 'altNameFromField': return { altNameField: key.pointer };
+    case 'id': return { id: key.id.toUUID().toHexString() };
+    case 'altNameFunction': return { fromModel: true };
+  }
+}
+
+/**
+ * The key reference a migration step encrypts with. `fromModel` reads the configured model,
+ * because a key chosen by code cannot be written into a file.
+ */
+export function keyRefOf(spec: KeySpec, where: { namespace: string; path: string }, registry: MetadataRegistry): KeyRef {
+  if ('altName' in spec) return { kind: 'altName', altName: spec.altName };
+  if ('altNameField' in spec) return { kind: 'altNameFromField', pointer: spec.altNameField, path: parsePointer(spec.altNameField, where) };
+  if ('id' in spec) {
+    if (!UUID.isValid(spec.id)) throw invalidKey(where, `key id ${JSON.stringify(spec.id)} is not a UUID`);
+    return { kind: 'id', id: new UUID(spec.id) };
+  }
+  const model = registry.byNamespace(where.namespace);
+  const encrypted = model && buildEncryptionPlan(model).lookup(where.path).encrypted;
+  if (!encrypted) {
+    throw new MigrationError('MIGRATION_MODEL_KEY_UNKNOWN', `The step on ${where.namespace}.${where.path} takes its key from the model, but no configured model encrypts that path.`, {
+      fix: 'add the model to the configuration\'s models, or name the key in the migration ({ altName: … }).',
+    });
+  }
+  return encrypted.key;
+}
+
+/** Human text for a key, for comments, dry runs and reports. */
+export function describeKey(spec: KeySpec): string {
+  if ('altName' in spec) return `key '${spec.altName}'`;
+  if ('altNameField' in spec) return `the per-document key named by ${spec.altNameField}`;
+  if ('id' in spec) return `key id ${spec.id}`;
+  return "the model's key function";
+}
+
+/** RFC 6901: '/a/b' names field b of a; '~1' stands for '/' and '~0' for '~'. */
+function parsePointer(pointer: string, where: { namespace: string; path: string }): string[] {
+  if (!pointer.startsWith('/') || pointer.length < 2) throw invalidKey(where, `altNameField ${JSON.stringify(pointer)} is not a JSON pointer such as '/employeeNo'`);
+  return pointer.slice(1).split('/').map((token) => token.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function invalidKey(where: { namespace: string; path: string }, problem: string): MigrationError {
+  return new MigrationError('MIGRATION_KEY_SPEC', `The step on ${where.namespace}.${where.path}: ${problem}.`, {
+    fix: "name the key as { altName: 'name' }, { altNameField: '/field' } or { id: '<uuid>' }.",
+  });
+}

@@ -1,0 +1,45 @@
+import { MigrationError } from '../../errors';
+import type { Operation, OperationKind } from '../types';
+import { createCollection, dropCollection } from './collections';
+import type { OperationHandler } from './context';
+import { decryptField, encryptField } from './fields';
+import { createIndex, dropIndex } from './indexes';
+import { deleteKey } from './keys';
+import { setValidator } from './validator';
+
+const HANDLERS: { [K in OperationKind]: OperationHandler<Extract<Operation, { op: K }>> } = {
+  createCollection, dropCollection, createIndex, dropIndex, setValidator, encryptField, decryptField, deleteKey,
+};
+
+export function handlerFor<O extends Operation>(operation: O): OperationHandler<O> {
+  return HANDLERS[operation.op] as unknown as OperationHandler<O>;
+}
+
+/** Required fields per operation, checked when a migration is loaded: hand edits fail early and clearly. */
+const REQUIRED: { [K in OperationKind]: string[] } = {
+  createCollection: ['namespace'],
+  dropCollection: ['namespace'],
+  createIndex: ['namespace', 'index'],
+  dropIndex: ['namespace', 'name'],
+  setValidator: ['namespace', 'validator'],
+  encryptField: ['namespace', 'path', 'algorithm', 'key'],
+  decryptField: ['namespace', 'path'],
+  deleteKey: ['key'],
+};
+
+export function validateOperation(value: unknown, where: string): asserts value is Operation {
+  const op = (value as { op?: unknown })?.op;
+  if (typeof op !== 'string' || !(op in REQUIRED)) {
+    throw new MigrationError('MIGRATION_OPERATION_UNKNOWN', `${where}: ${JSON.stringify(op)} is not an operation.`, {
+      fix: `use one of ${Object.keys(REQUIRED).join(', ')}.`,
+    });
+  }
+  const missing = REQUIRED[op as OperationKind].filter((field) => (value as Record<string, unknown>)[field] === undefined);
+  if (missing.length) {
+    throw new MigrationError('MIGRATION_OPERATION_INVALID', `${where}: the ${op} operation lacks ${missing.join(', ')}.`, { fix: 'complete it (see docs/migrations.md for every operation\'s fields).' });
+  }
+  const algorithm = (value as { algorithm?: unknown }).algorithm;
+  if (op === 'encryptField' && algorithm !== 'Deterministic' && algorithm !== 'Random') {
+    throw new MigrationError('MIGRATION_OPERATION_INVALID', `${where}: algorithm ${JSON.stringify(algorithm)} is not 'Deterministic' or 'Random'.`, { fix: "write algorithm: 'Random' (or 'Deterministic')." });
+  }
+}

@@ -1,0 +1,97 @@
+/*
+ * What a migration file holds: operations as plain data. A generated file is a TypeScript
+ * module whose default export is a `Migration`; it imports only types, so its compiled
+ * JavaScript is nothing but the data and needs no runtime package to load.
+ */
+import type { Algorithm, BsonType, IndexDirection } from '../metadata/types';
+
+/** A data key as a migration names it. Ids differ between environments, so alt names are preferred. */
+export type KeySpec =
+  | { altName: string }
+  /** One key per document: a JSON pointer to the (plaintext) field holding the key alt name, e.g. '/employeeNo'. */
+  | { altNameField: string }
+  /** A data key id (UUID). */
+  | { id: string }
+  /** The key function of the configured model for this field: a key chosen by code has no data form. */
+  | { fromModel: true };
+
+export interface IndexDefinition {
+  name: string;
+  key: Record<string, IndexDirection>;
+  unique?: boolean;
+  sparse?: boolean;
+  expireAfterSeconds?: number;
+  partialFilterExpression?: Record<string, unknown>;
+}
+
+/** JSON with no BSON types: what migration files and snapshots can hold. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/**
+ * A `$jsonSchema` validator as JSON. Data keys appear as `{ $keyAltName: 'hr' }` (looked up, or
+ * created, in the target environment's key vault when the step runs) or `{ $uuid: '…' }`.
+ */
+export interface ValidatorJson { $jsonSchema: { [key: string]: Json } }
+
+/** "db.collection" */
+export type Namespace = string;
+
+export interface CreateCollectionOperation { op: 'createCollection'; namespace: Namespace }
+export interface DropCollectionOperation {
+  op: 'dropCollection';
+  namespace: Namespace;
+  /** Drop only an empty collection (leave it, with a note, when it holds documents). */
+  onlyIfEmpty?: boolean;
+}
+export interface CreateIndexOperation { op: 'createIndex'; namespace: Namespace; index: IndexDefinition }
+export interface DropIndexOperation { op: 'dropIndex'; namespace: Namespace; name: string }
+/** collMod: replaces the collection's validator; null removes it. */
+export interface SetValidatorOperation { op: 'setValidator'; namespace: Namespace; validator: ValidatorJson | null }
+/**
+ * Brings every value at `path` to this encryption: plaintext is encrypted, ciphertext with
+ * another algorithm or key is decrypted and encrypted again, matching ciphertext is left alone.
+ * Covers a field becoming encrypted, an algorithm or key change, and repairs after an audit.
+ */
+export interface EncryptFieldOperation {
+  op: 'encryptField';
+  namespace: Namespace;
+  /** Dotted path; through arrays of embedded documents it names the field in every element. */
+  path: string;
+  algorithm: Algorithm;
+  bsonType?: BsonType;
+  key: KeySpec;
+}
+/** Decrypts every value at `path`: the field stops being encrypted. */
+export interface DecryptFieldOperation { op: 'decryptField'; namespace: Namespace; path: string }
+/** Deletes a data key: everything encrypted with it becomes unreadable for good. */
+export interface DeleteKeyOperation { op: 'deleteKey'; key: { altName: string } | { id: string } }
+
+export type Operation =
+  | CreateCollectionOperation | DropCollectionOperation | CreateIndexOperation | DropIndexOperation
+  | SetValidatorOperation | EncryptFieldOperation | DecryptFieldOperation | DeleteKeyOperation;
+
+export type OperationKind = Operation['op'];
+
+export interface Migration {
+  up: Operation[];
+  down: Operation[];
+}
+
+/** A migration with its identity, as the runner sees it. */
+export interface LoadedMigration {
+  /** The file name without extension, e.g. 20250102T030405_encrypt_ssn; migrations run in id order. */
+  id: string;
+  migration: Migration;
+  /** Of the operations (not the file text): reformatting or comments do not change it. */
+  checksum: string;
+  /** Where it was loaded from, for messages. */
+  file?: string;
+}
+
+/**
+ * How an operation affects data:
+ * - additive: creates something; nothing existing changes.
+ * - widening: changes how existing data is stored or checked, losing nothing (encrypting, validators).
+ * - destructive: can lose data or protection (drops, decrypting, deleting a key); runs only when allowed.
+ */
+export type Safety = 'additive' | 'widening' | 'destructive';

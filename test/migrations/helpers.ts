@@ -1,0 +1,20 @@
+import { BSON, type Document } from 'mongodb';
+import type { MigrationPlan } from '../../src/migrations/differ';
+import { defineLoadedMigration } from '../../src/migrations/loader';
+import type { LoadedMigration } from '../../src/migrations/types';
+
+/** A planned migration as the runner takes it (what loading the generated file gives). */
+export function loaded(id: string, plan: MigrationPlan): LoadedMigration {
+  return defineLoadedMigration(id, { up: plan.up.map((s) => s.operation), down: plan.down.map((s) => s.operation) });
+}
+
+/** Collects output lines. */
+export function lines(): { out: (line: string) => void; text: () => string; all: string[] } {
+  const all: string[] = [];
+  return { out: (line) => all.push(line), text: () => all.join('\n'), all };
+}
+
+/** Documents in _id order as exact BSON (hex), to compare stored data byte for byte. */
+export function exactBson(docs: Document[]): string[] {
+  return docs.map((d) => Buffer.from(BSON.serialize(d)).toString('hex')).sort();
+}
