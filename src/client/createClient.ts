@@ -4,7 +4,7 @@ import { delimiter, join } from 'node:path';
 import { ConfigError, StrongboxError } from '../errors';
 import { CryptoEngine } from '../crypto/engine';
 import { KeyVault, parseNamespace } from '../crypto/keyVault';
-import { loadLocalMasterKey } from '../crypto/masterKey';
+import { concealKey, loadLocalMasterKey } from '../crypto/masterKey';
 import { MetadataRegistry } from '../metadata/registry';
 import { checkKmsTlsOptions, kmsTlsToDriverOptions } from '../tls/kms';
 import type { TlsOptions } from '../tls/options';
@@ -51,13 +51,13 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
       ...(config.queryLog ? { monitorCommands: true } : {}),
       ...tlsToDriverOptions(dataTls.tls),
     };
-    const dataClient = new MongoClient(dataTls.driverUri, driverOptions);
+    const dataClient = driverClient(dataTls.driverUri, driverOptions, 'the database');
     opened.push(dataClient);
     if (config.queryLog) attachQueryLog(dataClient, typeof config.queryLog === 'function' ? config.queryLog : (line) => console.log(line));
     await connect(dataClient, 'the database', dataTls.tls);
     let keyVaultClient = dataClient;
     if (config.keyVault?.uri && vaultTls) {
-      keyVaultClient = new MongoClient(vaultTls.driverUri, { ...config.driverOptions, ...tlsToDriverOptions(vaultTls.tls) });
+      keyVaultClient = driverClient(vaultTls.driverUri, { ...config.driverOptions, ...tlsToDriverOptions(vaultTls.tls) }, 'the key vault cluster');
       opened.push(keyVaultClient);
       await connect(keyVaultClient, 'the key vault cluster', vaultTls.tls);
     }
@@ -76,6 +76,32 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
     await Promise.all(opened.map((c) => c.close().catch(() => undefined)));
     throw err;
   }
+}
+
+/**
+ * The driver parses the connection string and driverOptions when the client is constructed. Its
+ * errors can quote the whole connection string, password included, so the message is redacted
+ * and the driver's error is not kept as the cause.
+ */
+function driverClient(uri: string, options: MongoClientOptions, what: string): MongoClient {
+  try {
+    return new MongoClient(uri, options);
+  } catch (err) {
+    throw new ConfigError('CONFIG_URI_INVALID', `The connection string or driverOptions for ${what} are not valid: ${redactCredentials(String((err as Error)?.message ?? err), uri)}`, {
+      fix: 'check the connection string (mongodb://host:port/?options, with special characters in the user name and password percent-encoded) and driverOptions.',
+    });
+  }
+}
+
+/** The text with the connection string's user-info (raw and percent-decoded, whole and the password alone) replaced. */
+function redactCredentials(text: string, uri: string): string {
+  const authority = uri.replace(/^[a-z+]*:\/\//i, '').split(/[/?]/)[0] ?? '';
+  const at = authority.lastIndexOf('@');
+  if (at < 0) return text;
+  const userinfo = authority.slice(0, at);
+  const password = userinfo.slice(userinfo.indexOf(':') + 1);
+  const forms = [userinfo, password].flatMap((s) => { try { return [s, decodeURIComponent(s)]; } catch { return [s]; } });
+  return forms.filter((s) => s.length > 0).sort((a, b) => b.length - a.length).reduce((out, secret) => out.split(secret).join('<credentials>'), text);
 }
 
 /** TLS options from the URI and the object merged, checked (files, conflicts, production rules). */
@@ -106,7 +132,7 @@ function buildKmsProviders(kms: KmsConfig | undefined, environment: 'development
     });
   }
   const providers: Document = {};
-  if (kms.local) providers.local = { key: loadLocalMasterKey(kms.local, { environment, warn }) };
+  if (kms.local) providers.local = { key: concealKey(loadLocalMasterKey(kms.local, { environment, warn })) };
   if (kms.aws) providers.aws = { ...kms.aws };
   if (kms.azure) providers.azure = { ...kms.azure };
   if (kms.gcp) providers.gcp = { ...kms.gcp };

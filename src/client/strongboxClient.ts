@@ -1,4 +1,5 @@
 import { MongoClient, type AutoEncryptionOptions, type Binary, type ClientEncryption, type Document } from 'mongodb';
+import { inspect } from 'node:util';
 import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
 import type { MetadataRegistry } from '../metadata/registry';
@@ -32,6 +33,18 @@ export class StrongboxClient {
   private automatic?: Promise<MongoClient>;
 
   constructor(private readonly parts: ClientParts) {}
+
+  /**
+   * What console.log and JSON.stringify show: a summary. The driver objects inside hold the TLS
+   * key passphrase and KMS credentials in their options, and logging a client must not print them.
+   */
+  [inspect.custom](): string {
+    return `StrongboxClient { mode: '${this.mode}', environment: '${this.environment}', models: [${[...this.registry].map((m) => m.namespace).join(', ')}], keyVault: '${this.keyVault.namespace.db}.${this.keyVault.namespace.collection}' }`;
+  }
+
+  toJSON(): object {
+    return { mode: this.mode, environment: this.environment, models: [...this.registry].map((m) => m.namespace) };
+  }
 
   get registry(): MetadataRegistry { return this.parts.registry; }
   get mode(): EncryptionMode { return this.parts.mode; }

@@ -30,6 +30,9 @@ export function classifyCryptError(err: unknown): UndecryptableReason {
   const name = String((err as Error)?.name ?? '');
   if (/not all keys requested were satisfied|key.*not found/i.test(message)) return 'missing-key';
   if (/HMAC validation failure|decrypt.*key|unwrap/i.test(message)) return 'wrong-master-key';
+  // The key vault is read through a driver client, whose failures carry these names; a refused
+  // connection there says ECONNREFUSED too, so the name decides before the KMS patterns do.
+  if (/^Mongo(ServerSelection|Network|TopologyClosed|NotConnected)/.test(name)) return 'key-vault-unreachable';
   if (/KMS|ECONNREFUSED|ETIMEDOUT|ECONNRESET|socket|kmip/i.test(message) || /KMS/.test(name)) return 'kms-unreachable';
   if (/ServerSelection|MongoNetwork|topology/i.test(name + message)) return 'key-vault-unreachable';
   return 'corrupt';
@@ -91,21 +94,40 @@ export class CryptoEngine {
    * per document index, the values that could not be decrypted (left as their BinData).
    */
   async decryptDocuments(docs: Document[]): Promise<{ docs: Document[]; failures: Map<number, UndecryptableField[]> }> {
-    const failures = new Map<number, UndecryptableField[]>();
-    if (docs.length === 0) return { docs, failures };
+    if (docs.length === 0) return { docs, failures: new Map() };
     try {
       const context = this.crypt.makeDecryptionContext(BSON.serialize({ d: docs }));
-      return { docs: BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions)).d, failures };
+      return { docs: BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions)).d, failures: new Map() };
     } catch {
-      // Slow path: find exactly which values fail, keep everything else readable.
-      const out: Document[] = [];
-      for (let i = 0; i < docs.length; i++) {
-        const problems: UndecryptableField[] = [];
-        out.push(await this.decryptEachValue(docs[i], '', problems) as Document);
-        if (problems.length) failures.set(i, problems);
-      }
-      return { docs: out, failures };
+      return this.decryptValueByValue(docs);
     }
+  }
+
+  /**
+   * decryptDocuments for documents still in BSON, as a `raw: true` cursor hands them out: the
+   * bytes go to libmongocrypt as the server sent them and are deserialized once, decrypted,
+   * instead of being deserialized by the driver, serialized again here and deserialized again.
+   */
+  async decryptRawDocuments(raw: Uint8Array[]): Promise<{ docs: Document[]; failures: Map<number, UndecryptableField[]> }> {
+    if (raw.length === 0) return { docs: [], failures: new Map() };
+    try {
+      const context = this.crypt.makeDecryptionContext(wrapInArray(raw));
+      return { docs: BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions)).d, failures: new Map() };
+    } catch {
+      return this.decryptValueByValue(raw.map((bytes) => BSON.deserialize(bytes)));
+    }
+  }
+
+  /** Slow path after a batch failed: find exactly which values fail, keep everything else readable. */
+  private async decryptValueByValue(docs: Document[]): Promise<{ docs: Document[]; failures: Map<number, UndecryptableField[]> }> {
+    const failures = new Map<number, UndecryptableField[]>();
+    const out: Document[] = [];
+    for (let i = 0; i < docs.length; i++) {
+      const problems: UndecryptableField[] = [];
+      out.push(await this.decryptEachValue(docs[i], '', problems) as Document);
+      if (problems.length) failures.set(i, problems);
+    }
+    return { docs: out, failures };
   }
 
   private async decryptEachValue(value: unknown, path: string, problems: UndecryptableField[]): Promise<unknown> {
@@ -128,6 +150,32 @@ export class CryptoEngine {
     }
     return value;
   }
+}
+
+/**
+ * The BSON of `{ d: [doc0, doc1, …] }` built around already-serialized documents: an array is a
+ * document whose keys are "0", "1", …, each element being type 0x03 (document), key, bytes.
+ */
+function wrapInArray(docs: Uint8Array[]): Uint8Array {
+  let arrayLength = 4 + 1;
+  for (let i = 0; i < docs.length; i++) arrayLength += 1 + String(i).length + 1 + docs[i].length;
+  const total = 4 + 1 + 2 + arrayLength + 1;
+  const out = Buffer.allocUnsafe(total);
+  let at = out.writeInt32LE(total, 0);
+  out[at++] = 0x04; // array
+  out[at++] = 0x64; // "d"
+  out[at++] = 0x00;
+  at = out.writeInt32LE(arrayLength, at);
+  for (let i = 0; i < docs.length; i++) {
+    out[at++] = 0x03; // embedded document
+    at += out.write(String(i), at, 'latin1');
+    out[at++] = 0x00;
+    out.set(docs[i], at);
+    at += docs[i].length;
+  }
+  out[at++] = 0x00; // end of the array
+  out[at] = 0x00; // end of the outer document
+  return out;
 }
 
 function undecryptable(path: string, value: Binary, err: unknown): UndecryptableField {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { inspect } from 'node:util';
 import { KeyError } from '../errors';
 
 /** libmongocrypt's local KMS provider wants exactly 96 bytes of key material. */
@@ -27,7 +28,8 @@ function decode(material: Uint8Array | string, origin: string): Buffer {
   const text = material.trim();
   if (/^[A-Za-z0-9+/=\s]+$/.test(text)) {
     const bytes = Buffer.from(text, 'base64');
-    if (bytes.length === LOCAL_MASTER_KEY_BYTES) return bytes;
+    // Node's decoder skips characters it cannot use (a stray one at the end): only the exact encoding is the key.
+    if (bytes.length === LOCAL_MASTER_KEY_BYTES && bytes.toString('base64') === text.replace(/\s+/g, '')) return bytes;
   }
   throw new KeyError('KEY_MASTER_WRONG_LENGTH', `The local master key from ${origin} is not ${LOCAL_MASTER_KEY_BYTES} bytes of base64.`, {
     fix: `generate one with: node -e "console.log(require('crypto').randomBytes(${LOCAL_MASTER_KEY_BYTES}).toString('base64'))"`,
@@ -92,6 +94,18 @@ export function loadLocalMasterKey(options: LocalKmsOptions, context: MasterKeyC
     `strongbox: WARNING: generated a development master key in ${devFile}. Anyone with this file can decrypt the data; ` +
       `keep it out of version control, and configure a real key (kms.local.keyFile, ${MASTER_KEY_ENV} or a cloud KMS) for production.`,
   );
+  return key;
+}
+
+/**
+ * Marks key material so that util.inspect, console.log and JSON.stringify show a placeholder
+ * wherever the Buffer ends up: the driver keeps it in its KMS options, so logging a client, a
+ * repository or `client.encryption` would otherwise print the key. Its bytes are unchanged.
+ */
+export function concealKey(key: Buffer): Buffer {
+  const placeholder = `<local master key: ${key.length} bytes, not shown>`;
+  Object.defineProperty(key, inspect.custom, { value: () => placeholder });
+  Object.defineProperty(key, 'toJSON', { value: () => placeholder });
   return key;
 }
 

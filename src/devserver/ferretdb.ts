@@ -20,7 +20,24 @@ export interface LocalServer {
   /** e.g. "FerretDB v1.24.2 (MongoDB 7.0.77 wire compatible)". */
   readonly description: string;
   readonly logFile: string;
+  readonly port: number;
+  readonly tlsPort: number;
+  /** SQLite files; removed by stop() unless the caller passed it in. */
+  readonly dataDir: string;
   stop(): Promise<void>;
+  /** Ends the server abruptly (SIGKILL), as a crash would, leaving its data directory in place. */
+  kill(): Promise<void>;
+}
+
+export interface LocalServerOptions {
+  startTimeoutMs?: number;
+  /**
+   * Restarting a killed server with its data (fault tests): the same ports and an existing
+   * data directory, which then belongs to the caller. Default: free ports, a fresh directory.
+   */
+  port?: number;
+  tlsPort?: number;
+  dataDir?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -40,7 +57,7 @@ export async function freePort(): Promise<number> {
  * plain port and a TLS port that demands a client certificate. Telemetry is disabled: it
  * would otherwise try to reach the internet.
  */
-export async function startLocalServer(options: { startTimeoutMs?: number } = {}): Promise<LocalServer> {
+export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
   const binary = join(toolsDir, 'bin', 'ferretdb');
   const caFile = join(pkiDir, 'ca.pem');
   for (const [file, what] of [[binary, 'FerretDB binary'], [caFile, 'test PKI']] as const) {
@@ -50,8 +67,9 @@ export async function startLocalServer(options: { startTimeoutMs?: number } = {}
       });
     }
   }
-  const dataDir = mkdtempSync(join(tmpdir(), 'strongbox-ferretdb-'));
-  const [port, tlsPort] = [await freePort(), await freePort()];
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'strongbox-ferretdb-'));
+  const [port, tlsPort] = [options.port ?? await freePort(), options.tlsPort ?? await freePort()];
   const logFile = join(dataDir, 'ferretdb.log');
   const logFd = openSync(logFile, 'a');
   const child: ChildProcess = spawn(binary, [
@@ -75,7 +93,13 @@ export async function startLocalServer(options: { startTimeoutMs?: number } = {}
       await done;
       clearTimeout(timer);
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+  const kill = async () => {
+    if (exited) return;
+    const done = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await done;
   };
   // Never leave a server behind, whatever way this process ends.
   process.once('exit', () => { if (!exited) child.kill('SIGKILL'); });
@@ -116,6 +140,10 @@ export async function startLocalServer(options: { startTimeoutMs?: number } = {}
     clientCertificateKeyFile: join(pkiDir, 'client.pem'),
     description,
     logFile,
+    port,
+    tlsPort,
+    dataDir,
     stop,
+    kill,
   };
 }

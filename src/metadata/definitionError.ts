@@ -18,6 +18,17 @@ function describeSite(site: Site): string {
   return `${own} (in ${site.model.name}${site.path ? `.${site.path}` : ''})`;
 }
 
+/** A value the user gave, for a message; never throws (JSON.stringify does for BigInt and cycles). */
+export function show(value: unknown): string {
+  try {
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json;
+  } catch { /* a BigInt or a cycle */ }
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol') return value.toString();
+  return `a ${typeof value}`;
+}
+
 /** "Class.property: cause. Fix: …" — every definition error reads the same way. */
 export function definitionError(code: string, site: Site, cause: string, fix: string): ModelDefinitionError {
   return new ModelDefinitionError(code, `${describeSite(site)}: ${cause}.`, { fix });

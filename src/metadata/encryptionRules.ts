@@ -1,5 +1,5 @@
 import { DETERMINISTIC_REFUSED, NEVER_ENCRYPTED } from './bsonTypes';
-import { definitionError, type Site } from './definitionError';
+import { definitionError, show, type Site } from './definitionError';
 import { parseKeyOptions } from './keys';
 import type { EncryptedOptions } from './options';
 import type { Algorithm, BsonType, EncryptionSpec, KeyRef } from './types';
@@ -18,7 +18,7 @@ export function encryptionSpecOf(
 ): EncryptionSpec {
   const { algorithm } = options;
   if (!ALGORITHMS.includes(algorithm)) {
-    throw definitionError('MODEL_ALGORITHM_UNKNOWN', site, `${JSON.stringify(algorithm)} is not an encryption algorithm`,
+    throw definitionError('MODEL_ALGORITHM_UNKNOWN', site, `${show(algorithm)} is not an encryption algorithm`,
       `@Encrypted({ algorithm: 'Deterministic' }) to allow equality queries, or 'Random' for the strongest protection`);
   }
   checkTypeCount(options, site);

@@ -1,5 +1,5 @@
 import { inferBsonType, isBsonType, NUMBER_STORAGE } from './bsonTypes';
-import { definitionError, type Site } from './definitionError';
+import { definitionError, show, type Site } from './definitionError';
 import type { RawProperty } from './store';
 import type { BsonType } from './types';
 
@@ -62,7 +62,7 @@ function explicitBsonType(prop: RawProperty, site: Site): BsonType | undefined {
 
 function checked(value: unknown, site: Site, decorator: string, option: string): BsonType {
   if (isBsonType(value)) return value;
-  throw definitionError('MODEL_BSONTYPE_UNKNOWN', site, `${JSON.stringify(value)} is not a BSON type`,
+  throw definitionError('MODEL_BSONTYPE_UNKNOWN', site, `${show(value)} is not a BSON type`,
     `@${decorator}({ ${option}: … }) with one of 'string', 'int', 'long', 'double', 'decimal', 'bool', 'date', 'objectId', 'binData', 'object', 'array', 'timestamp', 'regex'`);
 }
 

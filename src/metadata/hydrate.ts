@@ -33,7 +33,9 @@ function compile(shape: ModelShape): Hydrator {
     if (!field.embedded) continue;
     const embedded = field.embedded;
     // Resolved lazily: building every nested mapper up front would recurse through the whole tree for nothing.
-    const one = (value: unknown): unknown => (isPlainDocument(value) ? hydratorFor(embedded)(value) : value);
+    // Kept once resolved, so each embedded document does not pay a WeakMap lookup.
+    let resolved: Hydrator | undefined;
+    const one = (value: unknown): unknown => (isPlainDocument(value) ? (resolved ??= hydratorFor(embedded))(value) : value);
     nested.set(field.name, field.isArray ? (value) => (Array.isArray(value) ? value.map(one) : one(value)) : one);
   }
   return (doc) => {

@@ -1,4 +1,4 @@
-import { definitionError, type Site } from './definitionError';
+import { definitionError, show, type Site } from './definitionError';
 import { encryptionSpecOf } from './encryptionRules';
 import { valueTypeOf } from './fieldTypes';
 import { parseKeyOptions } from './keys';
@@ -127,6 +127,11 @@ function checkDeclaration(prop: RawProperty, site: Site): void {
       typeof prop.key === 'symbol' ? 'a symbol-keyed property cannot be stored in a document' : 'a static property is not part of a document',
       'decorate an instance property with a string name');
   }
+  const unstorable = fieldNameProblem(prop.key);
+  if (unstorable) {
+    throw definitionError('MODEL_FIELD_NAME_INVALID', site, `${show(prop.key)} cannot be a field name: ${unstorable}`,
+      'rename the property (field names are stored as written)');
+  }
   const roles = prop.decorators.filter((d) => ROLES.includes(d));
   const repeated = prop.decorators.filter((d, i) => d !== 'Index' && prop.decorators.indexOf(d) !== i);
   if (roles.length > 1 || repeated.length > 0) {
@@ -138,6 +143,16 @@ function checkDeclaration(prop: RawProperty, site: Site): void {
     throw definitionError('MODEL_ID_NAME', site, 'field names are stored as written, so @Id on a property not named _id would not be the document id',
       'rename the property to _id');
   }
+}
+
+/** Why MongoDB, the repository's dotted paths or plain JavaScript objects cannot carry this name. */
+function fieldNameProblem(name: string): string | undefined {
+  if (name === '') return 'it is empty';
+  if (name.startsWith('$')) return 'MongoDB reads a leading $ as an operator';
+  if (name.includes('.')) return 'MongoDB reads a dot as a path into an embedded document';
+  if (name.includes('\0')) return 'MongoDB refuses the NUL character in field names';
+  if (name === '__proto__' || name === 'constructor' || name === 'prototype') return "it would reach an object's prototype when documents are read and written";
+  return undefined;
 }
 
 function embeddedClass(prop: RawProperty, site: Site, stack: Function[]): Function {
@@ -185,11 +200,11 @@ const DB_NAME_FORBIDDEN = /[/\\. "$\0]/;
 
 function checkNamespace({ db, collection }: ModelOptions, site: Site): void {
   if (typeof db !== 'string' || db === '' || DB_NAME_FORBIDDEN.test(db) || db.length >= 64) {
-    throw definitionError('MODEL_NAMESPACE_INVALID', site, `${JSON.stringify(db)} is not a valid database name`,
+    throw definitionError('MODEL_NAMESPACE_INVALID', site, `${show(db)} is not a valid database name`,
       `@Model({ db: 'hr', collection: … }): 1–63 characters without / \\ . space " $`);
   }
   if (typeof collection !== 'string' || collection === '' || collection.includes('$') || collection.includes('\0') || collection.startsWith('system.')) {
-    throw definitionError('MODEL_NAMESPACE_INVALID', site, `${JSON.stringify(collection)} is not a valid collection name`,
+    throw definitionError('MODEL_NAMESPACE_INVALID', site, `${show(collection)} is not a valid collection name`,
       `@Model({ db: …, collection: 'employees' }): non-empty, without $, not starting with system.`);
   }
 }

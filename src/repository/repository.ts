@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { ObjectId, type AnyBulkWriteOperation, type BulkWriteResult, type ClientSession, type Collection, type DeleteResult, type Document, type MongoClient, type UpdateResult } from 'mongodb';
 import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
@@ -8,7 +9,7 @@ import { encodeDocument } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { encodeFilter } from './encoding/filterEncoder';
 import { invalid, safeEntries } from './encoding/guards';
-import { assertSortable, encodePipeline } from './encoding/pipelineEncoder';
+import { assertSortable, encodePipeline, encodeProjection } from './encoding/pipelineEncoder';
 import { encodeUpdate, keyContextOf } from './encoding/updateEncoder';
 import { DocumentReader, type UndecryptablePolicy } from './reader';
 import type { Filter, InsertDoc, Projection, Replacement, Sort, UpdateFilter } from './types';
@@ -61,6 +62,15 @@ export class Repository<T extends object> {
     this.reader = new DocumentReader<T>(model, context.engine, options.onUndecryptable ?? 'throw');
   }
 
+  /** A summary for console.log: the driver objects inside hold connection secrets (the TLS key passphrase). */
+  [inspect.custom](): string {
+    return `Repository<${this.model.target.name}> { namespace: '${this.model.namespace}' }`;
+  }
+
+  toJSON(): object {
+    return { model: this.model.target.name, namespace: this.model.namespace };
+  }
+
   async insertOne(document: InsertDoc<T>, options: SessionOption = {}): Promise<T> {
     const [plain, stored] = await this.prepareInsert(document);
     await this.collection.insertOne(stored, options);
@@ -84,13 +94,16 @@ export class Repository<T extends object> {
   }
 
   find(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T> = {}): StrongboxCursor<T> {
-    const cursor = this.collection.find({}, { ...options, sort: undefined, projection: options.projection as Document });
+    // raw: the driver hands out each document's BSON, which goes to libmongocrypt untouched and is deserialized once.
+    const cursor = this.collection.find({}, { ...options, sort: undefined, projection: undefined, raw: true });
     // Encoding is async; its errors surface on the first read of the cursor (find itself never throws).
     const ready = (async () => {
       if (options.sort !== undefined) { this.checkSort(options.sort); cursor.sort(options.sort as Document); }
+      const projection = await encodeProjection(this.encryptor, options.projection);
+      if (projection) cursor.project(projection);
       cursor.filter(await encodeFilter(this.encryptor, filter));
     })();
-    return new StrongboxCursor<T>(cursor, async (docs) => this.reader.read(docs), ready);
+    return new StrongboxCursor<T>(cursor, async (docs) => this.reader.readRaw(docs as unknown as Uint8Array[]), ready);
   }
 
   async count(filter: Filter<T> = {} as Filter<T>, options: SessionOption & { limit?: number } = {}): Promise<number> {
@@ -124,19 +137,20 @@ export class Repository<T extends object> {
   async findOneAndUpdate(filter: Filter<T>, update: UpdateFilter<T>, options: FindOneAndOptions<T> = {}): Promise<T | null> {
     this.checkSort(options.sort);
     const [f, u] = await this.prepareUpdate(filter, update);
-    return this.readOne(await this.collection.findOneAndUpdate(f, u, { ...this.findOneAndOptions(options), includeResultMetadata: false }));
+    return this.readOne(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
   }
 
   async findOneAndReplace(filter: Filter<T>, replacement: Replacement<T>, options: FindOneAndOptions<T> = {}): Promise<T | null> {
     this.checkSort(options.sort);
     const [f, r] = await Promise.all([encodeFilter(this.encryptor, filter), this.encodeReplacement(replacement)]);
-    return this.readOne(await this.collection.findOneAndReplace(f, r, { ...this.findOneAndOptions(options), includeResultMetadata: false }));
+    return this.readOne(await this.collection.findOneAndReplace(f, r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
   }
 
   async findOneAndDelete(filter: Filter<T>, options: Omit<FindOneAndOptions<T>, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
     this.checkSort(options.sort);
     const f = await encodeFilter(this.encryptor, filter);
-    return this.readOne(await this.collection.findOneAndDelete(f, { session: options.session, sort: options.sort as Document, projection: options.projection as Document, includeResultMetadata: false }));
+    const projection = await encodeProjection(this.encryptor, options.projection);
+    return this.readOne(await this.collection.findOneAndDelete(f, { session: options.session, sort: options.sort as Document, projection, includeResultMetadata: false }));
   }
 
   async deleteOne(filter: Filter<T>, options: SessionOption = {}): Promise<DeleteResult> {
@@ -230,8 +244,9 @@ export class Repository<T extends object> {
     }));
   }
 
-  private findOneAndOptions(options: FindOneAndOptions<T>) {
-    return { session: options.session, upsert: options.upsert, sort: options.sort as Document, projection: options.projection as Document, returnDocument: options.returnDocument ?? 'after' } as const;
+  private async findOneAndOptions(options: FindOneAndOptions<T>) {
+    const projection = await encodeProjection(this.encryptor, options.projection);
+    return { session: options.session, upsert: options.upsert, sort: options.sort as Document, projection, returnDocument: options.returnDocument ?? 'after' } as const;
   }
 
   private async readOne(doc: Document | null): Promise<T | null> {

@@ -52,6 +52,14 @@ export function checkKmsTlsOptions(byProvider: KmsTlsOptionsByProvider, now: Dat
         fix: `remove it; a KMS connection accepts only ${Object.keys(DRIVER_NAMES).join(', ')}. To trust a private CA, set ${kmsLabel(provider, 'caFile')}.`,
       }));
     }
+    const mistyped = (Object.keys(DRIVER_NAMES) as (keyof KmsTlsOptions)[]).filter((name) => tls[name] !== undefined && (typeof tls[name] !== 'string' || tls[name] === ''));
+    for (const name of mistyped) {
+      // Named by type only (it may be a passphrase); a number would be read as a file descriptor.
+      errors.push(new ConfigError('TLS_OPTION_TYPE', `${kmsLabel(provider, name)} must be a non-empty string, got ${tls[name] === null ? 'null' : typeof tls[name]}.`, {
+        fix: `give ${kmsLabel(provider, name)} as a string, or remove it.`,
+      }));
+    }
+    if (mistyped.length > 0) continue;
     if (tls.caFile !== undefined) {
       const e = checkCaFile(tls.caFile, kmsLabel(provider, 'caFile'));
       if (e) errors.push(e);

@@ -101,6 +101,12 @@ export function tlsToUriQuery(tls: TlsOptions): string {
  * silently preferring either would hide a mistake.
  */
 export function mergeTls(uriTls: TlsOptions, objectTls: TlsOptions): TlsOptions {
+  // `tls: true` in a JavaScript configuration would otherwise be read as "no options": no TLS at all.
+  if (objectTls === null || typeof objectTls !== 'object' || Array.isArray(objectTls)) {
+    throw new ConfigError('TLS_OPTIONS_NOT_OBJECT', `The TLS options must be an object, got ${Array.isArray(objectTls) ? 'an array' : typeof objectTls}.`, {
+      fix: "write tls: { enabled: true, caFile: 'ca.pem' } (or tls=true in the connection string).",
+    });
+  }
   const merged: Record<string, unknown> = {};
   for (const { name, uriName } of TLS_OPTION_SPECS) {
     const [fromUri, fromObject] = [uriTls[name], objectTls[name]];

@@ -4,7 +4,7 @@
  */
 import { ConfigError } from '../errors';
 import { checkCaFile, checkCertificateKeyFile, checkCrlFile, type TlsWarning } from './files';
-import { INSECURE_OPTIONS, label, subOptionsSet, tlsIsOn, type TlsOptions } from './options';
+import { INSECURE_OPTIONS, TLS_OPTION_SPECS, label, subOptionsSet, tlsIsOn, type TlsOptions } from './options';
 import { resolveTls } from './uri';
 
 export type { TlsWarning } from './files';
@@ -36,6 +36,9 @@ export function checkTlsOptions(options: TlsOptions, context: TlsValidationConte
       return { tls: options, errors: [err as ConfigError], warnings: [] };
     }
   }
+  const typeErrors = checkTypes(tls);
+  // The other rules compare with true and read files: they assume every option has its type.
+  if (typeErrors.length > 0) return { tls, errors: typeErrors, warnings: [] };
   const errors: ConfigError[] = [];
   const warnings: TlsWarning[] = [];
   checkCombinations(tls, errors, warnings);
@@ -49,6 +52,27 @@ export function validateTlsOptions(options: TlsOptions, context: TlsValidationCo
   const { tls, errors, warnings } = checkTlsOptions(options, context);
   if (errors.length > 0) throw errors[0];
   return { tls, warnings };
+}
+
+/**
+ * JavaScript and JSON configurations get past the types. A string 'true' would slip past the
+ * production refusal (it refuses `true`) while the driver reads it as true, and a number given as
+ * a file is a file descriptor to Node (0 is standard input). So each option must have its kind.
+ * The message names the type only: the value may be a passphrase.
+ */
+function checkTypes(tls: TlsOptions): ConfigError[] {
+  const errors: ConfigError[] = [];
+  for (const { name, kind } of TLS_OPTION_SPECS) {
+    const value: unknown = tls[name];
+    if (value === undefined) continue;
+    const fits = kind === 'boolean' ? typeof value === 'boolean' : typeof value === 'string' && value !== '';
+    if (fits) continue;
+    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : value === '' ? 'an empty string' : `a ${typeof value}`;
+    errors.push(new ConfigError('TLS_OPTION_TYPE', `${label(name)} must be ${kind === 'boolean' ? 'true or false' : 'a non-empty string'}, got ${got}.`, {
+      fix: kind === 'boolean' ? `write ${label(name)} as the boolean true or false, not in quotes.` : `give ${label(name)} as a path string, or remove it.`,
+    }));
+  }
+  return errors;
 }
 
 function checkCombinations(tls: TlsOptions, errors: ConfigError[], warnings: TlsWarning[]): void {

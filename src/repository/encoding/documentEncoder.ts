@@ -1,7 +1,7 @@
 import type { Document } from 'mongodb';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import type { FieldEncryptor } from './fieldEncryptor';
-import { invalid, safeEntries } from './guards';
+import { assertLiteral, invalid, safeEntries } from './guards';
 
 /**
  * Turns a document of the model into what is stored: every encrypted field encrypted (all
@@ -18,9 +18,21 @@ export async function encodeDocument(encryptor: FieldEncryptor, shape: ModelShap
   for (const [key, value] of safeEntries(doc, where)) {
     if (value === undefined) continue;
     const field = shape.fields.get(key);
+    if (field && !field.encrypted && !field.embedded) {
+      // A plain value needs no awaiting: checked and set here instead of through a promise per field.
+      // A refused value still surfaces through Promise.all below, in field order as before.
+      try {
+        // Only objects can hold operators; the error context string is built just for them.
+        if (value !== null && typeof value === 'object') assertLiteral(value, `${encryptor.model.target.name}.${prefix ? `${prefix}.${key}` : key}`);
+        out[key] = value;
+      } catch (err) {
+        pending.push(Promise.reject(err));
+      }
+      continue;
+    }
     const path = prefix ? `${prefix}.${key}` : key;
     if (!field) {
-      if (key === '_id' && !prefix) { out[key] = value; continue; }
+      if (key === '_id' && !prefix) { assertLiteral(value, `${encryptor.model.target.name}._id`); out[key] = value; continue; }
       throw invalid('INPUT_UNKNOWN_FIELD', `${encryptor.model.target.name} has no field "${path}".`, `declare it on the model (@Field, @Embedded, @Encrypted) or remove it from the document.`);
     }
     pending.push(encodeField(encryptor, field, path, value, root).then((encoded) => { if (encoded !== undefined) out[key] = encoded; }));
@@ -34,7 +46,10 @@ export async function encodeField(encryptor: FieldEncryptor, field: FieldMetadat
   // Null stands for "absent"; it carries no secret, and Deterministic cannot encrypt it anyway.
   if (value === null || value === undefined) return field.encrypted ? undefined : value;
   if (field.encrypted) return encryptor.encrypt(field, path, value, root);
-  if (!field.embedded) return value;
+  if (!field.embedded) {
+    assertLiteral(value, `${encryptor.model.target.name}.${path}`);
+    return value;
+  }
   const shape = field.embedded;
   if (field.isArray) {
     if (!Array.isArray(value)) {

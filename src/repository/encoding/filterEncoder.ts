@@ -3,12 +3,14 @@ import { EncryptedQueryError } from '../../errors';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import { encodeDocument } from './documentEncoder';
 import type { FieldEncryptor } from './fieldEncryptor';
-import { invalid, isOperatorObject, safeEntries } from './guards';
+import { assertLiteral, invalid, isOperatorObject, safeEntries } from './guards';
 import { resolvePath } from './pathResolver';
 
 /** Operators that compare a Deterministic field for (in)equality; their operands get encrypted. */
 const EQUALITY_OPERATORS = new Set(['$eq', '$ne', '$in', '$nin']);
 const PASS_THROUGH_TOP_LEVEL = new Set(['$text', '$comment']);
+/** Operators whose operand is a value compared as stored ($in and $nin: an array of values). */
+const VALUE_OPERANDS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin']);
 
 /**
  * Rewrites a filter so it can run on encrypted data: equality operands of Deterministic fields
@@ -59,7 +61,7 @@ async function encodeCondition(encryptor: FieldEncryptor, path: string, value: u
   const resolved = resolvePath(model, path, 'filter');
   const field = resolved.field;
   if (resolved.encrypted) return encodeEncryptedCondition(encryptor, resolved.encrypted, path, value);
-  if (!field?.embedded || !hasEncrypted(field.embedded)) return value;
+  if (!field?.embedded || !hasEncrypted(field.embedded)) return checkPlainCondition(value, `${model.target.name}.${path}`);
 
   // An embedded document (or array of them) with encrypted fields inside.
   const shape = field.embedded;
@@ -77,6 +79,22 @@ async function encodeCondition(encryptor: FieldEncryptor, path: string, value: u
     }
   }
   return out;
+}
+
+/**
+ * A condition on a plain field goes to the server as written, except that what stands where a
+ * value belongs must be a value: `{ name: { $eq: input } }` never turns `input` into an operator.
+ */
+function checkPlainCondition(value: unknown, where: string): unknown {
+  if (!isOperatorObject(value)) {
+    assertLiteral(value, where);
+    return value;
+  }
+  for (const [op, operand] of safeEntries(value, where)) {
+    if (VALUE_OPERANDS.has(op)) assertLiteral(operand, `${where} ${op}`);
+    else if (op === '$not') checkPlainCondition(operand, where);
+  }
+  return value;
 }
 
 async function encodeEncryptedCondition(encryptor: FieldEncryptor, field: FieldMetadata, path: string, value: unknown): Promise<unknown> {

@@ -3,8 +3,10 @@ import { InvalidInputError } from '../../errors';
 /** Keys that would reach Object.prototype or a constructor when copied onto plain objects. */
 const POLLUTING_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+/** Refuses a polluting key, or a dotted path with a polluting segment ('meta.__proto__.x'). */
 export function assertSafeKey(key: string, where: string): void {
-  if (POLLUTING_KEYS.has(key)) {
+  // Runs for every key written: a key without a dot is tested whole, without splitting it into an array.
+  if (key.includes('.') ? key.split('.').some((segment) => POLLUTING_KEYS.has(segment)) : POLLUTING_KEYS.has(key)) {
     throw new InvalidInputError('INPUT_POLLUTING_KEY', `${where}: the key "${key}" is not allowed (it could pollute object prototypes).`, {
       fix: 'rename the field; if the key comes from user input, validate it before building the query.',
     });
@@ -27,6 +29,37 @@ export function isOperatorObject(value: unknown): value is Record<string, unknow
   if (proto !== Object.prototype && proto !== null) return false;
   const keys = Object.keys(value);
   return keys.length > 0 && keys.every((k) => k.startsWith('$'));
+}
+
+/**
+ * A value where the application means a value (an $eq operand, a document's field, a $set value)
+ * must not be operator-shaped: the server reads `{ $ne: null }` as an operator in some positions,
+ * and a stored `$` key turns into one the day the value is put back into a filter.
+ */
+export function assertLiteral(value: unknown, where: string): void {
+  if (Array.isArray(value)) {
+    for (const item of value) assertLiteral(item, where);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  const proto = Object.getPrototypeOf(value);
+  // BSON values, dates and regular expressions are values whatever their fields are.
+  if (proto !== Object.prototype && proto !== null) return;
+  for (const key of Object.keys(value)) {
+    assertSafeKey(key, where);
+    if (key.startsWith('$')) {
+      throw new InvalidInputError('INPUT_OPERATOR_IN_VALUE', `${where}: the value contains the key "${key}"; an operator is not allowed where a value belongs.`, {
+        fix: 'pass plain values; if the value comes from user input, check that it has the type the model declares.',
+      });
+    }
+    if (key.includes('.') || key.includes('\0')) {
+      // A dotted key inside a value becomes a path the day the value is used as an update.
+      throw new InvalidInputError('INPUT_KEY_IN_VALUE', `${where}: the value contains a key with ${key.includes('.') ? 'a dot' : 'a NUL character'}, which MongoDB would read as a path or refuse.`, {
+        fix: 'use keys without dots; if the value comes from user input, check that it has the type the model declares.',
+      });
+    }
+    assertLiteral((value as Record<string, unknown>)[key], where);
+  }
 }
 
 export function invalid(code: string, message: string, fix: string): InvalidInputError {

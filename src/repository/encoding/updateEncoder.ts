@@ -3,7 +3,7 @@ import { EncryptedQueryError } from '../../errors';
 import { encodeArrayElement, encodeDocument, encodeField } from './documentEncoder';
 import type { FieldEncryptor } from './fieldEncryptor';
 import { encodeFilter, hasEncrypted } from './filterEncoder';
-import { invalid, isOperatorObject, safeEntries } from './guards';
+import { assertSafeKey, invalid, isOperatorObject, safeEntries } from './guards';
 import { resolvePath } from './pathResolver';
 
 /** Operators that compute on the stored value: meaningless on ciphertext. */
@@ -81,6 +81,8 @@ async function encodeOperand(encryptor: FieldEncryptor, op: string, path: string
     default:
       if (COMPUTING.has(op)) {
         if (field?.encrypted) throw refused(op, where, field.encrypted.algorithm, 'read the value, compute in the application, and $set the result');
+        // $min/$max store the operand as given when it wins: encrypted fields inside it would be stored in the clear.
+        if (field?.embedded && hasEncrypted(field.embedded)) throw refused(op, where, 'encrypted fields inside', 'read the document, compare in the application, and $set the result');
         return value;
       }
       throw invalid('INPUT_UNKNOWN_OPERATOR', `${op} is not an update operator Strongbox supports.`, 'use $set, $setOnInsert, $unset, $inc, $mul, $min, $max, $currentDate, $push, $addToSet, $pull, $pullAll, $pop or $rename.');
@@ -98,6 +100,8 @@ function refused(op: string, where: string, algorithm: string, fix: string): Enc
 export function keyContextOf(filter: unknown, update: unknown): Document {
   const context: Document = {};
   const put = (path: string, value: unknown) => {
+    // Runs before the encoders check the update: a '__proto__.x' path would otherwise reach Object.prototype here.
+    assertSafeKey(path, 'update');
     const segments = path.split('.');
     let node = context;
     for (const seg of segments.slice(0, -1)) node = (node[seg] ??= {}) as Document;
