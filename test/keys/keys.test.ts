@@ -15,7 +15,7 @@ import { deleteKey, keyDeletionImpact } from '../../src/keys/delete';
 import { ensureModelKeys, listKeys } from '../../src/keys/keys';
 import { rewrapKeys, rotateLocalMasterKey } from '../../src/keys/rotate';
 import { Encrypted, Field, Id, Model, type Deterministic, type Random } from '../../src/metadata';
-import { masterKeyFile, rawClient } from '../harness/client';
+import { masterKeyFile } from '../harness/client';
 import { startKmipServer } from '../harness/kmip';
 import { testServer, uniqueDbName } from '../harness/server';
 import { pki } from '../harness/tlsFront';

@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import { Binary, ObjectId } from 'mongodb';
 import { ModelDefinitionError } from '../../src/errors';
 import {
-  ArrayField, BsonType, CompoundIndex, Deterministic, Embedded, EmbeddedArray, Encrypted, Field, Id, Index,
+  BsonType, CompoundIndex, Deterministic, Embedded, EmbeddedArray, Encrypted, Field, Id, Index,
   MetadataRegistry, Model, Random,
 } from '../../src/metadata';
 

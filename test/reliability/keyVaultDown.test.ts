@@ -6,26 +6,20 @@
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { Binary, type ObjectId } from 'mongodb';
+import { Binary } from 'mongodb';
 import { createClient } from '../../src/client/createClient';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { startLocalServer, type LocalServer } from '../../src/devserver/ferretdb';
 import { ConfigError, DecryptionError, StrongboxError } from '../../src/errors';
-import { Encrypted, Field, Id, Model, type Random } from '../../src/metadata';
 import { masterKeyFile, rawClient } from '../harness/client';
 import { testServer, uniqueDbName } from '../harness/server';
+import { defineTenantRecord, labelledSecret } from './support';
 
 const DB = uniqueDbName(__filename);
 
-/** One data key per tenant, named by the document's `tenant` field: new tenants need new keys. */
-@Model({ db: DB, collection: 'records' })
-class TenantRecord {
-  @Id() _id!: ObjectId;
-  @Field() tenant!: string;
-  @Encrypted({ algorithm: 'Random', bsonType: 'string', keyAltName: '/tenant' }) secret!: Random<string>;
-}
+const TenantRecord = defineTenantRecord(DB);
 
-const secret = (label: string) => `«${label}-${randomBytes(4).toString('hex')}»`;
+const secret = labelledSecret;
 const keyFile = masterKeyFile();
 const namespace = `sb_vault_${randomBytes(3).toString('hex')}.__keyVault`;
 

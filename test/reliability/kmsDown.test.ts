@@ -15,6 +15,7 @@ import { Encrypted, Field, Id, Model, type Deterministic, type Random } from '..
 import { startKmipServer, type KmipServer } from '../harness/kmip';
 import { rawClient } from '../harness/client';
 import { testServer, uniqueDbName } from '../harness/server';
+import { defineTenantRecord, labelledSecret } from './support';
 import { pki } from '../harness/tlsFront';
 
 const DB = uniqueDbName(__filename);
@@ -27,15 +28,9 @@ class Patient {
   @Encrypted({ algorithm: 'Random', bsonType: 'string' }) diagnosis!: Random<string>;
 }
 
-/** Per-tenant keys: a new tenant needs a new data key, which only the KMS can wrap. */
-@Model({ db: DB, collection: 'records' })
-class TenantRecord {
-  @Id() _id!: ObjectId;
-  @Field() tenant!: string;
-  @Encrypted({ algorithm: 'Random', bsonType: 'string', keyAltName: '/tenant' }) secret!: Random<string>;
-}
+const TenantRecord = defineTenantRecord(DB);
 
-const secret = (label: string) => `«${label}-${randomBytes(4).toString('hex')}»`;
+const secret = labelledSecret;
 const namespace = `sb_kmskeys_${randomBytes(3).toString('hex')}.__keyVault`;
 
 let kmip: KmipServer;

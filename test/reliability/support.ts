@@ -21,6 +21,20 @@ export function defineAccount(db: string, keyAltName = 'accounts') {
   return Account;
 }
 
+/** One data key per tenant, named by the document's `tenant` field: a new tenant needs a new key. */
+export function defineTenantRecord(db: string) {
+  @Model({ db, collection: 'records' })
+  class TenantRecord {
+    @Id() _id!: ObjectId;
+    @Field() tenant!: string;
+    @Encrypted({ algorithm: 'Random', bsonType: 'string', keyAltName: '/tenant' }) secret!: Random<string>;
+  }
+  return TenantRecord;
+}
+
+/** A distinctive plaintext that can only appear in a command or stored document if it leaked. */
+export const labelledSecret = (label: string) => `«${label}-${randomBytes(4).toString('hex')}»`;
+
 /** Per-run random salt: a plaintext can only be found in a command or a stored document if it leaked. */
 const salt = randomBytes(4).toString('hex');
 
