@@ -90,7 +90,11 @@ export class Repository<T extends object> {
   }
 
   findById(id: unknown, options: Omit<FindOptions<T>, 'limit' | 'batchSize'> = {}): Promise<T | null> {
-    return this.findOne({ _id: id } as Filter<T>, options);
+    // The driver drops undefined from filters: { _id: undefined } would match any document.
+    if (id === undefined || id === null) {
+      return Promise.reject(invalid('INPUT_ID_MISSING', `findById on ${this.model.target.name} got ${id === null ? 'null' : 'undefined'} instead of an id.`, 'pass the _id of the document to read.'));
+    }
+    return this.findOne({ _id: id } as unknown as Filter<T>, options);
   }
 
   find(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T> = {}): StrongboxCursor<T> {
