@@ -85,7 +85,8 @@ export class Repository<T extends object> {
   }
 
   async findOne(filter: Filter<T> = {} as Filter<T>, options: Omit<FindOptions<T>, 'limit' | 'batchSize'> = {}): Promise<T | null> {
-    const [first] = await this.find(filter, { ...options, limit: 1 }).toArray();
+    // One batch and no server cursor left open, as the driver's own findOne asks for.
+    const [first] = await this.openCursor(filter, { ...options, limit: 1 }, true).toArray();
     return first ?? null;
   }
 
@@ -98,8 +99,12 @@ export class Repository<T extends object> {
   }
 
   find(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T> = {}): StrongboxCursor<T> {
+    return this.openCursor(filter, options, false);
+  }
+
+  private openCursor(filter: Filter<T>, options: FindOptions<T>, singleBatch: boolean): StrongboxCursor<T> {
     // raw: the driver hands out each document's BSON, which goes to libmongocrypt untouched and is deserialized once.
-    const cursor = this.collection.find({}, { ...options, sort: undefined, projection: undefined, raw: true });
+    const cursor = this.collection.find({}, { ...options, sort: undefined, projection: undefined, raw: true, ...(singleBatch ? { singleBatch } : {}) });
     // Encoding is async; its errors surface on the first read of the cursor (find itself never throws).
     const ready = (async () => {
       if (options.sort !== undefined) { this.checkSort(options.sort); cursor.sort(options.sort as Document); }

@@ -160,6 +160,18 @@ test('replaceOne, upsert and the findOneAnd… family', async (t) => {
   t.is(await repo().findOne({ phone: '+1-555-6060' }), null);
 });
 
+test('stored documents keep the field order of the input, encrypted fields included', async (t) => {
+  const { phone, ...rest } = patient();
+  const input = { phone, ...rest, contacts: [{ note: 'first', kind: 'work', phone: '555-0000' }] };
+  const saved = await repo().insertOne(input);
+  const raw = await rawClient();
+  try {
+    const doc = (await raw.db(DB).collection('patients').findOne({ _id: saved._id }))!;
+    t.deepEqual(Object.keys(doc).filter((k) => k !== '_id'), Object.keys(input));
+    t.deepEqual(Object.keys(doc.contacts[0]), ['note', 'kind', 'phone']);
+  } finally { await raw.close(); }
+});
+
 test('deleteOne and deleteMany by Deterministic equality', async (t) => {
   const marker = `del-${Date.now()}`;
   const docs = [patient({ tags: [marker] }), patient({ tags: [marker] }), patient({ tags: [marker] })] ;
