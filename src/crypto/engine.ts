@@ -50,6 +50,10 @@ export function describeUndecryptable(field: UndecryptableField, where: string):
  */
 export class CryptoEngine {
   private readonly crypt: NativeMongoCrypt;
+  /** Data keys libmongocrypt has fetched (hex of the key id). */
+  private readonly fetchedKeys = new Set<string>();
+  /** The encryption fetching a key, which others under the same key wait for. */
+  private readonly firstUses = new Map<string, Promise<Binary>>();
 
   constructor(
     /** The driver's handle, for key management and as the key vault/KMS executor. */
@@ -60,7 +64,36 @@ export class CryptoEngine {
     this.crypt = createNativeMongoCrypt(kmsProviders, (d) => BSON.serialize(d));
   }
 
+  /**
+   * Encrypts one value. The first encryption under a data key goes alone: libmongocrypt reads
+   * the key from the key vault (and, with a remote KMS, has the KMS unwrap it) and caches it, so
+   * a document's values encrypted concurrently under a new key cost one key-vault read and one
+   * KMS call instead of one each. (libmongocrypt drops its cache after 60 s; concurrent
+   * encryptions after that may fetch the key again: extra reads, same results.)
+   */
   async encrypt(value: unknown, algorithm: Algorithm, keyId: Binary): Promise<Binary> {
+    const key = keyId.toString('hex');
+    if (!this.fetchedKeys.has(key)) {
+      const first = this.firstUses.get(key);
+      if (first) {
+        // A failed first use proves nothing about this one, which then tries on its own.
+        await first.catch(() => undefined);
+      } else {
+        const attempt = this.encryptValue(value, algorithm, keyId);
+        this.firstUses.set(key, attempt);
+        try {
+          const ciphertext = await attempt;
+          this.fetchedKeys.add(key);
+          return ciphertext;
+        } finally {
+          this.firstUses.delete(key);
+        }
+      }
+    }
+    return this.encryptValue(value, algorithm, keyId);
+  }
+
+  private async encryptValue(value: unknown, algorithm: Algorithm, keyId: Binary): Promise<Binary> {
     try {
       const context = this.crypt.makeExplicitEncryptionContext(BSON.serialize({ v: value }), { keyId: keyId.buffer, algorithm: ALGORITHM_NAMES[algorithm] });
       const out = BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions), { promoteValues: false });
