@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { StrongboxConfig } from '../client/config';
 import { ConfigError } from '../errors';
 
-export const CONFIG_ENV = 'STRONGBOX_CONFIG';
+const CONFIG_ENV = 'STRONGBOX_CONFIG';
 
 /**
  * Candidate files, in order. TypeScript projects compile their strongbox.config.ts with tsc
@@ -49,7 +49,7 @@ export async function loadConfig(explicitPath?: string, cwd = process.cwd()): Pr
   return applyEnvironmentOverrides(config);
 }
 
-export function applyEnvironmentOverrides(config: StrongboxConfig, env: NodeJS.ProcessEnv = process.env): StrongboxConfig {
+function applyEnvironmentOverrides(config: StrongboxConfig, env: NodeJS.ProcessEnv = process.env): StrongboxConfig {
   const out: StrongboxConfig = { ...config };
   if (env.STRONGBOX_URI) out.uri = env.STRONGBOX_URI;
   if (env.STRONGBOX_TLS_CERTIFICATE_KEY_FILE_PASSWORD) out.tls = { ...out.tls, certificateKeyFilePassword: env.STRONGBOX_TLS_CERTIFICATE_KEY_FILE_PASSWORD };

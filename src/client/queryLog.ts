@@ -8,7 +8,7 @@ const KEY_MATERIAL_FIELDS = new Set(['keyMaterial']);
  * Renders a value as mongosh source. Encrypted values become a placeholder string naming the
  * algorithm and key, so the line stays pasteable but carries neither plaintext nor ciphertext.
  */
-export function toShell(value: unknown, key?: string): string {
+function toShell(value: unknown, key?: string): string {
   if (key !== undefined && KEY_MATERIAL_FIELDS.has(key)) return '"<key material>"';
   if (isEncryptedBinary(value)) {
     const info = inspectEncryptedBlob(value);
@@ -39,7 +39,7 @@ export function toShell(value: unknown, key?: string): string {
 }
 
 /** One command as the mongosh call that does the same. */
-export function commandToShell(db: string, command: Document): string {
+function commandToShell(db: string, command: Document): string {
   const name = Object.keys(command)[0];
   const coll = typeof command[name] === 'string' ? command[name] as string : undefined;
   const target = `db.getSiblingDB(${JSON.stringify(db)})${coll ? `.getCollection(${JSON.stringify(coll)})` : ''}`;

@@ -1,7 +1,7 @@
 import { Binary, UUID } from 'mongodb';
 
 /** BSON binary subtype for client-side encrypted values (the spec's "ciphertext"). */
-export const ENCRYPTED_SUBTYPE = 6;
+const ENCRYPTED_SUBTYPE = 6;
 
 export type StoredAlgorithm = 'Deterministic' | 'Random';
 

@@ -25,7 +25,7 @@ const LIKELY_CAUSE: Record<UndecryptableReason, string> = {
   corrupt: 'the stored ciphertext is damaged or was not produced by client-side encryption',
 };
 
-export function classifyCryptError(err: unknown): UndecryptableReason {
+function classifyCryptError(err: unknown): UndecryptableReason {
   const message = String((err as Error)?.message ?? err);
   const name = String((err as Error)?.name ?? '');
   if (/not all keys requested were satisfied|key.*not found/i.test(message)) return 'missing-key';

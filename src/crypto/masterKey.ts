@@ -7,7 +7,7 @@ import { KeyError } from '../errors';
 /** libmongocrypt's local KMS provider wants exactly 96 bytes of key material. */
 export const LOCAL_MASTER_KEY_BYTES = 96;
 export const MASTER_KEY_ENV = 'STRONGBOX_LOCAL_MASTER_KEY';
-export const DEFAULT_DEV_KEY_FILE = '.strongbox/master.key';
+const DEFAULT_DEV_KEY_FILE = '.strongbox/master.key';
 
 export interface LocalKmsOptions {
   /** Path to a file holding the 96-byte key, raw or base64. */
@@ -110,7 +110,7 @@ export function concealKey(key: Buffer): Buffer {
 }
 
 /** Warns when a key file can be read by other users of the machine. */
-export function warnIfWorldReadable(path: string, warn: (message: string) => void): void {
+function warnIfWorldReadable(path: string, warn: (message: string) => void): void {
   try {
     if (statSync(path).mode & 0o004) warn(`strongbox: WARNING: ${path} holds key material and is readable by every user on this machine. Fix: chmod 600 ${path}`);
   } catch { /* missing files are reported elsewhere */ }

@@ -40,7 +40,7 @@ export interface LocalServerOptions {
   dataDir?: string;
 }
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.unref();

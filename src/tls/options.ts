@@ -89,7 +89,7 @@ export const TLS_OPTION_SPECS: readonly TlsOptionSpec[] = [
   { name: 'disableOcspEndpointCheck', uriName: 'tlsDisableOCSPEndpointCheck', kind: 'boolean' },
 ];
 
-export function uriNameOf(name: TlsOptionName): string {
+function uriNameOf(name: TlsOptionName): string {
   return TLS_OPTION_SPECS.find((s) => s.name === name)!.uriName;
 }
 

@@ -109,7 +109,7 @@ export function assertSortable(encryptor: FieldEncryptor, sort: unknown): void {
  * only) or moved ('$path'), nothing else. A literal or computed value there would be sent in the
  * clear, and a client reading the result could take it for decrypted data.
  */
-export function checkOutputs(encryptor: FieldEncryptor, spec: Document, role: string, flagsAllowed: boolean, prefix = ''): void {
+function checkOutputs(encryptor: FieldEncryptor, spec: Document, role: string, flagsAllowed: boolean, prefix = ''): void {
   const model = encryptor.model;
   for (const [key, value] of safeEntries(spec, `${model.target.name} ${role}`)) {
     const path = prefix ? `${prefix}.${key}` : key;
