@@ -5,6 +5,8 @@ import type { Algorithm } from '../metadata/types';
 import { ALGORITHM_NAMES } from '../schema/encryptSchema';
 import { createNativeMongoCrypt, runContext, type NativeMongoCrypt } from './driverInternals';
 
+/** How long libmongocrypt keeps a fetched data key (its default key cache expiration). */
+const KEY_CACHE_MS = 60_000;
 
 export type UndecryptableReason = 'missing-key' | 'wrong-master-key' | 'kms-unreachable' | 'key-vault-unreachable' | 'corrupt';
 
@@ -50,8 +52,9 @@ export function describeUndecryptable(field: UndecryptableField, where: string):
  */
 export class CryptoEngine {
   private readonly crypt: NativeMongoCrypt;
-  /** Data keys libmongocrypt has fetched (hex of the key id). */
-  private readonly fetchedKeys = new Set<string>();
+  /** When libmongocrypt last fetched each data key (hex of the key id), while its cache holds it. */
+  private readonly fetchedAt = new Map<string, number>();
+  private lastSweep = Date.now();
   /** The encryption fetching a key, which others under the same key wait for. */
   private readonly firstUses = new Map<string, Promise<Binary>>();
 
@@ -68,12 +71,12 @@ export class CryptoEngine {
    * Encrypts one value. The first encryption under a data key goes alone: libmongocrypt reads
    * the key from the key vault (and, with a remote KMS, has the KMS unwrap it) and caches it, so
    * a document's values encrypted concurrently under a new key cost one key-vault read and one
-   * KMS call instead of one each. (libmongocrypt drops its cache after 60 s; concurrent
-   * encryptions after that may fetch the key again: extra reads, same results.)
+   * KMS call instead of one each. libmongocrypt forgets a key 60 s after fetching it; so does
+   * this gate, so the next use fetches it once again.
    */
   async encrypt(value: unknown, algorithm: Algorithm, keyId: Binary): Promise<Binary> {
     const key = keyId.toString('hex');
-    if (!this.fetchedKeys.has(key)) {
+    if (!this.isKeyCached(key)) {
       const first = this.firstUses.get(key);
       if (first) {
         // A failed first use proves nothing about this one, which then tries on its own.
@@ -83,7 +86,7 @@ export class CryptoEngine {
         this.firstUses.set(key, attempt);
         try {
           const ciphertext = await attempt;
-          this.fetchedKeys.add(key);
+          this.rememberFetched(key);
           return ciphertext;
         } finally {
           this.firstUses.delete(key);
@@ -91,6 +94,21 @@ export class CryptoEngine {
       }
     }
     return this.encryptValue(value, algorithm, keyId);
+  }
+
+  private isKeyCached(key: string): boolean {
+    const at = this.fetchedAt.get(key);
+    return at !== undefined && Date.now() - at < KEY_CACHE_MS;
+  }
+
+  private rememberFetched(key: string): void {
+    const now = Date.now();
+    // With a key per customer, keys used once would pile up: drop the expired ones once a cache period.
+    if (now - this.lastSweep >= KEY_CACHE_MS) {
+      for (const [k, at] of this.fetchedAt) if (now - at >= KEY_CACHE_MS) this.fetchedAt.delete(k);
+      this.lastSweep = now;
+    }
+    this.fetchedAt.set(key, now);
   }
 
   private async encryptValue(value: unknown, algorithm: Algorithm, keyId: Binary): Promise<Binary> {
