@@ -2,15 +2,19 @@ import { inspect } from 'node:util';
 import { ObjectId, type AnyBulkWriteOperation, type BulkWriteResult, type ClientSession, type Collection, type DeleteResult, type Document, type MongoClient, type UpdateResult } from 'mongodb';
 import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
+import { InvalidInputError, StrongboxError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import type { ModelMetadata } from '../metadata/types';
 import { StrongboxCursor } from './cursor';
 import { encodeDocument } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
-import { encodeFilter } from './encoding/filterEncoder';
-import { invalid, safeEntries } from './encoding/guards';
-import { assertSortable, encodePipeline, encodeProjection } from './encoding/pipelineEncoder';
-import { encodeUpdate, keyContextOf } from './encoding/updateEncoder';
+import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
+import { assertLiteral, invalid, safeEntries } from './encoding/guards';
+import { encryptMarked, Markings } from './encoding/markings';
+import { checkOptions, type OptionsEntry } from './encoding/options';
+import { analyzePipeline, analyzeProjection, assertSortable } from './encoding/pipelineEncoder';
+import { ModelScope } from './encoding/scope';
+import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths } from './encoding/updateEncoder';
 import { DocumentReader, type UndecryptablePolicy } from './reader';
 import type { Filter, InsertDoc, Projection, Replacement, Sort, UpdateFilter } from './types';
 
@@ -55,10 +59,12 @@ export class Repository<T extends object> {
   readonly collection: Collection<Document>;
   private readonly encryptor: FieldEncryptor;
   private readonly reader: DocumentReader<T>;
+  private readonly scope: ModelScope;
 
   constructor(readonly model: ModelMetadata, context: RepositoryContext, options: RepositoryOptions = {}) {
     this.collection = context.dataClient.db(model.db).collection(model.collection);
     this.encryptor = new FieldEncryptor(model, context.engine, context.keyVault);
+    this.scope = new ModelScope(model);
     this.reader = new DocumentReader<T>(model, context.engine, options.onUndecryptable ?? 'throw');
   }
 
@@ -72,12 +78,14 @@ export class Repository<T extends object> {
   }
 
   async insertOne(document: InsertDoc<T>, options: SessionOption = {}): Promise<T> {
+    this.options('insert', options);
     const [plain, stored] = await this.prepareInsert(document);
     await this.collection.insertOne(stored, options);
     return hydrate<T>(this.model, plain);
   }
 
   async insertMany(documents: ReadonlyArray<InsertDoc<T>>, options: SessionOption = {}): Promise<T[]> {
+    this.options('insert', options);
     if (!Array.isArray(documents)) throw invalid('INPUT_NOT_ARRAY', `insertMany on ${this.model.target.name} needs an array of documents.`, 'pass an array.');
     const prepared = await Promise.all(documents.map((d) => this.prepareInsert(d)));
     if (prepared.length) await this.collection.insertMany(prepared.map(([, stored]) => stored), { ...options, ordered: true });
@@ -95,7 +103,13 @@ export class Repository<T extends object> {
     if (id === undefined || id === null) {
       return Promise.reject(invalid('INPUT_ID_MISSING', `findById on ${this.model.target.name} got ${id === null ? 'null' : 'undefined'} instead of an id.`, 'pass the _id of the document to read.'));
     }
-    return this.findOne({ _id: id } as unknown as Filter<T>, options);
+    try {
+      // An id is a value: an operator object ({ $ne: x }) would match some other document.
+      assertLiteral(id, `findById on ${this.model.target.name}`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.findOne({ _id: { $eq: id } } as unknown as Filter<T>, options);
   }
 
   find(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T> = {}): StrongboxCursor<T> {
@@ -104,33 +118,39 @@ export class Repository<T extends object> {
 
   private openCursor(filter: Filter<T>, options: FindOptions<T>, singleBatch: boolean): StrongboxCursor<T> {
     // raw: the driver hands out each document's BSON, which goes to libmongocrypt untouched and is deserialized once.
-    const cursor = this.collection.find({}, { ...options, sort: undefined, projection: undefined, raw: true, ...(singleBatch ? { singleBatch } : {}) });
-    // Encoding is async; its errors surface on the first read of the cursor (find itself never throws).
+    const { session, skip, limit, batchSize, comment, collation, hint, maxTimeMS } = options as FindOptions<T> & Document;
+    const forwarded = Object.fromEntries(Object.entries({ session, skip, limit, batchSize, comment, collation, hint, maxTimeMS }).filter(([, v]) => v !== undefined));
+    const cursor = this.collection.find({}, { ...forwarded, raw: true, ...(singleBatch ? { singleBatch } : {}) });
+    // Analysis and encryption are async; their errors surface on the first read of the cursor (find itself never throws).
     const ready = (async () => {
-      if (options.sort !== undefined) { this.checkSort(options.sort); cursor.sort(options.sort as Document); }
-      const projection = await encodeProjection(this.encryptor, options.projection);
+      this.options('find', options);
+      const { filter: f, projection } = await this.analyze('find', (analysis) => {
+        if (options.sort !== undefined) assertSortable(this.scope, options.sort);
+        return { filter: analyzeFilter(analysis, this.scope, filter), projection: analyzeProjection(analysis, this.model, options.projection) };
+      });
+      if (options.sort !== undefined) cursor.sort(options.sort as Document);
       if (projection) cursor.project(projection);
-      cursor.filter(await encodeFilter(this.encryptor, filter));
+      cursor.filter(f);
     })();
     return new StrongboxCursor<T>(cursor, async (docs) => this.reader.readRaw(docs as unknown as Uint8Array[]), ready);
   }
 
   async count(filter: Filter<T> = {} as Filter<T>, options: SessionOption & { limit?: number } = {}): Promise<number> {
-    return this.collection.countDocuments(await encodeFilter(this.encryptor, filter), options);
+    this.options('count', options);
+    return this.collection.countDocuments(await this.filter('count', filter), options);
   }
 
   async exists(filter: Filter<T>, options: SessionOption = {}): Promise<boolean> {
-    return (await this.collection.findOne(await encodeFilter(this.encryptor, filter), { ...options, projection: { _id: 1 } })) !== null;
+    this.options('count', options);
+    return (await this.collection.findOne(await this.filter('exists', filter), { ...options, projection: { _id: 1 } })) !== null;
   }
 
   async updateOne(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions = {}): Promise<UpdateResult> {
-    const [f, u, arrayFilters] = await this.prepareUpdate(filter, update, options.arrayFilters);
-    return this.collection.updateOne(f, u, { ...options, arrayFilters });
+    return this.update('updateOne', filter, update, options);
   }
 
   async updateMany(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions = {}): Promise<UpdateResult> {
-    const [f, u, arrayFilters] = await this.prepareUpdate(filter, update, options.arrayFilters);
-    return this.collection.updateMany(f, u, { ...options, arrayFilters });
+    return this.update('updateMany', filter, update, options);
   }
 
   /** updateOne with upsert: inserts (with $setOnInsert values) when nothing matches. */
@@ -139,49 +159,59 @@ export class Repository<T extends object> {
   }
 
   async replaceOne(filter: Filter<T>, replacement: Replacement<T>, options: SessionOption & { upsert?: boolean } = {}): Promise<UpdateResult> {
-    const [f, r] = await Promise.all([encodeFilter(this.encryptor, filter), this.encodeReplacement(replacement)]);
-    return this.collection.replaceOne(f, r, options) as Promise<UpdateResult>;
+    this.options('replace', options);
+    const [f, r] = await Promise.all([this.filter('replaceOne', filter), this.encodeReplacement(replacement)]);
+    return this.collection.replaceOne(this.bindReplacementKeys(f, replacement), r, options) as Promise<UpdateResult>;
   }
 
   async findOneAndUpdate(filter: Filter<T>, update: UpdateFilter<T>, options: FindOneAndOptions<T> = {}): Promise<T | null> {
-    this.checkSort(options.sort);
-    const [f, u] = await this.prepareUpdate(filter, update);
-    return this.readOne(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
+    this.options('findOneAnd', options);
+    const keyed = await this.keyedUpdate('findOneAndUpdate', filter, update, options);
+    if (!keyed) return null;
+    const [f, u, arrayFilters] = keyed;
+    return this.readOne(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }));
   }
 
   async findOneAndReplace(filter: Filter<T>, replacement: Replacement<T>, options: FindOneAndOptions<T> = {}): Promise<T | null> {
-    this.checkSort(options.sort);
-    const [f, r] = await Promise.all([encodeFilter(this.encryptor, filter), this.encodeReplacement(replacement)]);
-    return this.readOne(await this.collection.findOneAndReplace(f, r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
+    this.options('findOneAnd', options);
+    const [f, r] = await Promise.all([this.filter('findOneAndReplace', filter), this.encodeReplacement(replacement)]);
+    return this.readOne(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
   }
 
   async findOneAndDelete(filter: Filter<T>, options: Omit<FindOneAndOptions<T>, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
-    this.checkSort(options.sort);
-    const f = await encodeFilter(this.encryptor, filter);
-    const projection = await encodeProjection(this.encryptor, options.projection);
-    return this.readOne(await this.collection.findOneAndDelete(f, { session: options.session, sort: options.sort as Document, projection, includeResultMetadata: false }));
+    this.options('findOneAnd', options);
+    const f = await this.filter('findOneAndDelete', filter);
+    const { projection, sort } = await this.findOneAndOptions(options);
+    return this.readOne(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }));
   }
 
   async deleteOne(filter: Filter<T>, options: SessionOption = {}): Promise<DeleteResult> {
-    return this.collection.deleteOne(await encodeFilter(this.encryptor, filter), options);
+    this.options('delete', options);
+    return this.collection.deleteOne(await this.filter('deleteOne', filter), options);
   }
 
   async deleteMany(filter: Filter<T>, options: SessionOption = {}): Promise<DeleteResult> {
-    return this.collection.deleteMany(await encodeFilter(this.encryptor, filter), options);
+    this.options('delete', options);
+    return this.collection.deleteMany(await this.filter('deleteMany', filter), options);
   }
 
   /**
-   * Runs a pipeline ($match encoded like filters; sorting, grouping and computing on encrypted
-   * fields refused). Results keep the pipeline's shape, so they are decrypted but not hydrated.
+   * Runs a pipeline, analyzed stage by stage against the shape of the documents (see
+   * docs/queries.md). Results keep the pipeline's shape, so they are decrypted but not hydrated.
    */
   aggregate<R extends Document = Document>(pipeline: Document[], options: SessionOption & { batchSize?: number } = {}): StrongboxCursor<R> {
-    const encoded = encodePipeline(this.encryptor, pipeline);
-    const cursor = this.collection.aggregate([], options);
-    const ready = encoded.then((stages) => { for (const stage of stages) cursor.addStage(stage); });
+    const cursor = this.collection.aggregate([], this.safeOptions(options));
+    const ready = (async () => {
+      const variables = this.options('aggregate', options);
+      const stages = await this.analyze('aggregate', (analysis) => analyzePipeline(analysis, this.model, pipeline, this.scope, variables));
+      for (const stage of stages) cursor.addStage(stage);
+    })();
     return new StrongboxCursor<R>(cursor, async (docs) => (await this.reader.decrypt(docs)) as R[], ready);
   }
 
   async bulkWrite(operations: ReadonlyArray<BulkOperation<T>>, options: SessionOption & { ordered?: boolean } = {}): Promise<BulkWriteResult> {
+    this.options('bulkWrite', options);
+    if (!Array.isArray(operations)) throw invalid('INPUT_NOT_ARRAY', `bulkWrite on ${this.model.target.name} needs an array of operations.`, 'pass [{ insertOne: { document } }, …].');
     const encoded = await Promise.all(operations.map((op) => this.encodeBulkOperation(op)));
     return this.collection.bulkWrite(encoded, options);
   }
@@ -190,18 +220,32 @@ export class Repository<T extends object> {
     const entries = op && typeof op === 'object' ? safeEntries(op, 'bulkWrite operation') : [];
     if (entries.length !== 1) throw invalid('INPUT_BULK_OPERATION', 'Each bulkWrite operation must have exactly one of insertOne, updateOne, updateMany, replaceOne, deleteOne, deleteMany.', 'write { insertOne: { document } } and so on.');
     const [kind, spec] = entries[0] as [string, Document];
+    const fields = (allowed: string[]) => {
+      if (spec === null || typeof spec !== 'object') throw invalid('INPUT_BULK_OPERATION', `bulkWrite ${kind} needs an object.`, `write { ${kind}: { … } }.`);
+      const extra = Object.keys(spec).filter((k) => !allowed.includes(k));
+      if (extra.length) throw invalid('INPUT_UNKNOWN_OPTION', `bulkWrite ${kind} does not take ${extra.join(', ')}.`, `use ${allowed.join(', ')}.`);
+    };
     switch (kind) {
-      case 'insertOne': return { insertOne: { document: (await this.prepareInsert(spec.document))[1] } };
+      case 'insertOne':
+        fields(['document']);
+        return { insertOne: { document: (await this.prepareInsert(spec.document))[1] } };
       case 'updateOne': case 'updateMany': {
-        const [filter, update] = await this.prepareUpdate(spec.filter, spec.update);
-        return { [kind]: { filter, update, upsert: spec.upsert } } as AnyBulkWriteOperation<Document>;
+        fields(['filter', 'update', 'upsert', 'arrayFilters']);
+        if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', `upsert of bulkWrite ${kind} must be true or false.`, 'pass true or false.');
+        const root = pinnedKeyRoot(this.scope, spec.filter);
+        this.requirePinnedKeys(spec.update, root, `bulkWrite ${kind}`);
+        const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, spec.filter, spec.update, spec.arrayFilters, root);
+        return { [kind]: { filter, update, upsert: spec.upsert, ...(arrayFilters ? { arrayFilters } : {}) } } as AnyBulkWriteOperation<Document>;
       }
       case 'replaceOne': {
-        const [filter, replacement] = await Promise.all([encodeFilter(this.encryptor, spec.filter), this.encodeReplacement(spec.replacement)]);
-        return { replaceOne: { filter, replacement, upsert: spec.upsert } };
+        fields(['filter', 'replacement', 'upsert']);
+        if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', 'upsert of bulkWrite replaceOne must be true or false.', 'pass true or false.');
+        const [filter, replacement] = await Promise.all([this.filter('bulkWrite replaceOne', spec.filter), this.encodeReplacement(spec.replacement)]);
+        return { replaceOne: { filter: this.bindReplacementKeys(filter, spec.replacement), replacement, upsert: spec.upsert } };
       }
       case 'deleteOne': case 'deleteMany':
-        return { [kind]: { filter: await encodeFilter(this.encryptor, spec.filter) } } as AnyBulkWriteOperation<Document>;
+        fields(['filter']);
+        return { [kind]: { filter: await this.filter(`bulkWrite ${kind}`, spec.filter) } } as AnyBulkWriteOperation<Document>;
       default:
         throw invalid('INPUT_BULK_OPERATION', `bulkWrite does not know the operation "${kind}".`, 'use insertOne, updateOne, updateMany, replaceOne, deleteOne or deleteMany.');
     }
@@ -214,47 +258,131 @@ export class Repository<T extends object> {
     const plain: Document = { ...document };
     const idField = this.model.fields.get('_id');
     if (plain._id === undefined && (!idField || idField.bsonType === undefined || idField.bsonType === 'objectId')) plain._id = new ObjectId();
-    return [plain, await encodeDocument(this.encryptor, this.model, plain, plain)];
+    return [plain, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, this.model, plain, plain))];
   }
 
   private async encodeReplacement(replacement: unknown): Promise<Document> {
     if (replacement && typeof replacement === 'object' && Object.keys(replacement).some((k) => k.startsWith('$'))) {
       throw invalid('INPUT_REPLACEMENT_OPERATORS', `A replacement ${this.model.target.name} cannot contain update operators.`, 'use updateOne for $set/$unset, or pass a whole document.');
     }
-    return encodeDocument(this.encryptor, this.model, replacement, (replacement ?? {}) as Document);
+    return sanitized('replace', this.model, () => encodeDocument(this.encryptor, this.model, replacement, (replacement ?? {}) as Document));
   }
 
-  private async prepareUpdate(filter: unknown, update: unknown, arrayFilters?: Document[]): Promise<[Document, Document, Document[] | undefined]> {
-    const f = await encodeFilter(this.encryptor, filter);
-    const u = await encodeUpdate(this.encryptor, update, keyContextOf(filter, update));
-    return [f, u, arrayFilters && await this.encodeArrayFilters(update as Document, arrayFilters)];
-  }
-
-  /** arrayFilters name elements of arrays (`$[x]`); their conditions are filters relative to that array's path. */
-  private async encodeArrayFilters(update: Document, arrayFilters: Document[]): Promise<Document[]> {
-    const arrayPathOf = new Map<string, string>();
-    for (const spec of Object.values(update)) {
-      for (const path of Object.keys((spec ?? {}) as Document)) {
-        for (const match of path.matchAll(/\$\[([A-Za-z][A-Za-z0-9]*)\]/g)) arrayPathOf.set(match[1], path.slice(0, match.index! - 1));
-      }
+  /**
+   * A replacement carries its own key fields: it may only replace a stored document that already
+   * has the same ones, or values encrypted under one customer's key would land in another's document.
+   */
+  private bindReplacementKeys(filter: Document, replacement: unknown): Document {
+    const pins: Document[] = [];
+    for (const keyPath of keyFieldPaths(this.scope)) {
+      const value = valueAt(replacement, keyPath);
+      if (value !== undefined) pins.push({ [keyPath]: { $eq: value } });
     }
-    return Promise.all(arrayFilters.map(async (condition) => {
-      const out: Document = {};
-      for (const [key, value] of safeEntries(condition, 'arrayFilters')) {
-        const [identifier, ...rest] = key.split('.');
-        const arrayPath = arrayPathOf.get(identifier);
-        if (arrayPath === undefined) throw invalid('INPUT_ARRAY_FILTER', `arrayFilters names "${identifier}", which no $[${identifier}] in the update uses.`, 'match the identifiers of arrayFilters and the update paths.');
-        const relative = rest.length ? { [rest.join('.')]: value } : undefined;
-        if (!relative) { out[key] = value; continue; }
-        const encoded = await encodeFilter(this.encryptor, relative, arrayPath.replace(/\.\$\[[^\]]*\]/g, ''));
-        out[key] = encoded[rest.join('.')];
-      }
-      return out;
-    }));
+    return pins.length ? { $and: [filter, ...pins] } : filter;
+  }
+
+  /** Runs a synchronous analysis, then encrypts what it marked; errors that are not Strongbox's own never echo input. */
+  private async analyze<R>(what: string, analyze: (analysis: Analysis) => R): Promise<R> {
+    const analysis: Analysis = { encryptor: this.encryptor, markings: new Markings() };
+    return sanitized(what, this.model, async () => encryptMarked(this.encryptor, analyze(analysis), analysis.markings));
+  }
+
+  private filter(what: string, filter: unknown): Promise<Document> {
+    return this.analyze(what, (analysis) => analyzeFilter(analysis, this.scope, filter));
+  }
+
+  private options(entry: OptionsEntry, options: unknown): Set<string> {
+    return checkOptionsSanitized(entry, options, this.scope);
+  }
+
+  /** The driver-level options of aggregate, already checked: only what the table allows is forwarded. */
+  private safeOptions(options: Document): Document {
+    const { session, batchSize, allowDiskUse, comment, collation, hint, let: variables, maxTimeMS } = options;
+    return Object.fromEntries(Object.entries({ session, batchSize, allowDiskUse, comment, collation, hint, let: variables, maxTimeMS }).filter(([, v]) => v !== undefined));
+  }
+
+  private async prepareUpdate(what: string, filter: unknown, update: unknown, arrayFilters: unknown, keyRoot: Document): Promise<[Document, Document, Document[] | undefined]> {
+    return this.analyze(what, (analysis) => [
+      analyzeFilter(analysis, this.scope, filter),
+      analyzeUpdate(analysis, this.scope, update, keyRoot),
+      analyzeArrayFilters(analysis, this.scope, update, arrayFilters),
+    ] as [Document, Document, Document[] | undefined]);
+  }
+
+  private requirePinnedKeys(update: unknown, root: Document, what: string): void {
+    const missing = unpinnedKeyPaths(this.scope, update, root);
+    if (missing.length) {
+      throw invalid('INPUT_KEY_NOT_PINNED', `${what} on ${this.model.target.name} writes values encrypted under per-document keys, but its filter does not pin ${missing.join(', ')} with an equality, so the key of every matched document is not known.`,
+        `add ${missing.map((p) => `${p}: <value>`).join(', ')} to the filter, or use updateOne / updateMany, which read each matched document's key first.`);
+    }
+  }
+
+  /**
+   * An update that writes values under per-document keys: with the key fields pinned by the
+   * filter it runs as one command; otherwise the matched documents' keys are read first and the
+   * update runs once per key, each time conditional on the key field, so every value is encrypted
+   * under the key of the document it lands in.
+   */
+  private async update(what: 'updateOne' | 'updateMany', filter: unknown, update: unknown, options: UpdateOptions): Promise<UpdateResult> {
+    this.options('update', options);
+    const { arrayFilters: rawArrayFilters, ...driverOptions } = options;
+    const root = pinnedKeyRoot(this.scope, filter);
+    const missing = unpinnedKeyPaths(this.scope, update, root);
+    if (missing.length === 0) {
+      const [f, u, arrayFilters] = await this.prepareUpdate(what, filter, update, rawArrayFilters, root);
+      return this.collection[what](f, u, { ...driverOptions, ...(arrayFilters ? { arrayFilters } : {}) });
+    }
+    const keyPath = this.singleKeyPath(missing, what, options.upsert);
+    // Refusals come before any read: the analysis runs once with a placeholder key.
+    await this.prepareUpdate(what, filter, update, rawArrayFilters, keyRootFor(keyPath, 'placeholder'));
+    const encodedFilter = await this.filter(what, filter);
+    const keys = what === 'updateOne'
+      ? [valueAt(await this.collection.findOne(encodedFilter, { session: options.session, projection: { [keyPath]: 1 } }), keyPath)].filter((k) => k !== undefined)
+      : await this.collection.distinct(keyPath, encodedFilter, { session: options.session });
+    const total: UpdateResult = { acknowledged: true, matchedCount: 0, modifiedCount: 0, upsertedCount: 0, upsertedId: null };
+    for (const key of keys) {
+      if (typeof key !== 'string' || key.length === 0) continue; // such documents cannot hold values under a per-document key
+      const [f, u, arrayFilters] = await this.prepareUpdate(what, filter, update, rawArrayFilters, keyRootFor(keyPath, key));
+      const result = await this.collection[what]({ $and: [f, { [keyPath]: { $eq: key } }] }, u, { ...driverOptions, ...(arrayFilters ? { arrayFilters } : {}) });
+      total.matchedCount += result.matchedCount;
+      total.modifiedCount += result.modifiedCount;
+      if (what === 'updateOne' && result.matchedCount > 0) break;
+    }
+    return total;
+  }
+
+  /** findOneAndUpdate: the one document's key is read first when the filter does not pin it; null when nothing matches. */
+  private async keyedUpdate(what: string, filter: unknown, update: unknown, options: FindOneAndOptions<T> & { arrayFilters?: unknown }): Promise<[Document, Document, Document[] | undefined] | null> {
+    const root = pinnedKeyRoot(this.scope, filter);
+    const missing = unpinnedKeyPaths(this.scope, update, root);
+    if (missing.length === 0) return this.prepareUpdate(what, filter, update, options.arrayFilters, root);
+    const keyPath = this.singleKeyPath(missing, what, options.upsert);
+    await this.prepareUpdate(what, filter, update, options.arrayFilters, keyRootFor(keyPath, 'placeholder'));
+    const encodedFilter = await this.filter(what, filter);
+    const { sort } = await this.findOneAndOptions(options);
+    const target = await this.collection.findOne(encodedFilter, { session: options.session, sort, projection: { _id: 1, [keyPath]: 1 } });
+    const key = valueAt(target, keyPath);
+    if (!target || typeof key !== 'string' || key.length === 0) return null;
+    const [f, u, arrayFilters] = await this.prepareUpdate(what, filter, update, options.arrayFilters, keyRootFor(keyPath, key));
+    return [{ $and: [f, { _id: { $eq: target._id }, [keyPath]: { $eq: key } }] }, u, arrayFilters];
+  }
+
+  private singleKeyPath(missing: string[], what: string, upsert: boolean | undefined): string {
+    if (missing.length > 1 || upsert) {
+      throw invalid('INPUT_KEY_NOT_PINNED', `${what} on ${this.model.target.name} writes values under per-document keys (${missing.join(', ')}) that its filter does not pin${upsert ? ', and an upsert would create a document whose key is unknown' : ''}.`,
+        `add ${missing.map((p) => `${p}: <value>`).join(', ')} to the filter.`);
+    }
+    return missing[0];
   }
 
   private async findOneAndOptions(options: FindOneAndOptions<T>) {
-    const projection = await encodeProjection(this.encryptor, options.projection);
+    if (options.returnDocument !== undefined && options.returnDocument !== 'before' && options.returnDocument !== 'after') {
+      throw invalid('INPUT_OPTIONS', `returnDocument must be 'before' or 'after'.`, "pass 'before' or 'after'.");
+    }
+    const projection = await this.analyze('projection', (analysis) => {
+      if (options.sort !== undefined) assertSortable(this.scope, options.sort);
+      return analyzeProjection(analysis, this.model, options.projection);
+    });
     return { session: options.session, upsert: options.upsert, sort: options.sort as Document, projection, returnDocument: options.returnDocument ?? 'after' } as const;
   }
 
@@ -262,8 +390,45 @@ export class Repository<T extends object> {
     if (!doc) return null;
     return (await this.reader.read([doc]))[0];
   }
+}
 
-  private checkSort(sort: unknown): void {
-    if (sort !== undefined) assertSortable(this.encryptor, sort);
+function valueAt(doc: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, seg) => (node && typeof node === 'object' ? (node as Document)[seg] : undefined), doc);
+}
+
+function keyRootFor(keyPath: string, key: string): Document {
+  const root: Document = {};
+  setPath(root, keyPath, key);
+  return root;
+}
+
+function checkOptionsSanitized(entry: OptionsEntry, options: unknown, scope: ModelScope): Set<string> {
+  try {
+    return checkOptions(entry, options, scope);
+  } catch (err) {
+    throw sanitize(err, entry, scope.name);
   }
+}
+
+/**
+ * Runs analysis or encoding so that only Strongbox's own errors come out: a TypeError or a BSON
+ * error thrown on malformed input may quote the input, which can be plaintext of an encrypted
+ * field, so it is replaced by an error that names the operation and nothing of the value.
+ */
+async function sanitized<R>(what: string, model: ModelMetadata, run: () => Promise<R>): Promise<R> {
+  try {
+    return await run();
+  } catch (err) {
+    throw sanitize(err, what, model.target.name);
+  }
+}
+
+function sanitize(err: unknown, what: string, model: string): unknown {
+  if (err instanceof StrongboxError) return err;
+  if (err instanceof TypeError || err instanceof RangeError || (err instanceof Error && err.name.startsWith('BSON'))) {
+    return new InvalidInputError('INPUT_MALFORMED', `${what} on ${model} got input of a shape it cannot process (${err.name}); nothing was sent.`, {
+      fix: 'check the arguments against the model and docs/queries.md; the original message is withheld because it may quote a value of an encrypted field.',
+    });
+  }
+  return err;
 }

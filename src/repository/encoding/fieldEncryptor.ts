@@ -18,44 +18,68 @@ export class FieldEncryptor {
    * @param root the whole document being written, for keys chosen per document; undefined in
    *   queries, where only fixed keys can be used.
    */
+  /**
+   * Everything encrypt() checks before it needs the key vault: the value's type and, for
+   * per-document keys, the key name. Analyzers call it while deciding, so bad input is refused
+   * before any traffic.
+   */
+  check(field: FieldMetadata, path: string, value: unknown, root: Document | undefined): void {
+    const where = `${this.model.target.name}.${path}`;
+    if (!isEncryptedBinary(value)) coerceForEncryption(value, field.encrypted!.bsonType, where);
+    else this.checkCiphertext(field.encrypted!, value, where);
+    this.keyFor(field.encrypted!, root, where);
+  }
+
+  /**
+   * @param root the whole document being written, for keys chosen per document; undefined in
+   *   queries, where only fixed keys can be used.
+   */
   async encrypt(field: FieldMetadata, path: string, value: unknown, root: Document | undefined): Promise<Binary> {
     const spec = field.encrypted!;
     const where = `${this.model.target.name}.${path}`;
-    if (isEncryptedBinary(value)) {
-      // Already ciphertext (copied from another document): accept it only if it matches the model.
-      const info = inspectEncryptedBlob(value);
-      if (!info || info.algorithm !== spec.algorithm) {
-        throw invalid('INPUT_FOREIGN_CIPHERTEXT', `${where} received an encrypted value that is not ${spec.algorithm} ciphertext.`, 'pass the plaintext value; Strongbox encrypts it.');
-      }
-      return value;
-    }
+    if (isEncryptedBinary(value)) return this.checkCiphertext(spec, value, where);
     const plaintext = coerceForEncryption(value, spec.bsonType, where);
     const keyId = await this.keyIdFor(spec, root, where);
     return this.engine.encrypt(plaintext, spec.algorithm, keyId);
   }
 
+  private checkCiphertext(spec: EncryptionSpec, value: Binary, where: string): Binary {
+    // Already ciphertext (copied from another document): accept it only if it matches the model.
+    const info = inspectEncryptedBlob(value);
+    if (!info || info.algorithm !== spec.algorithm) {
+      throw invalid('INPUT_FOREIGN_CIPHERTEXT', `${where} received an encrypted value that is not ${spec.algorithm} ciphertext.`, 'pass the plaintext value; Strongbox encrypts it.');
+    }
+    return value;
+  }
+
   async keyIdFor(spec: EncryptionSpec, root: Document | undefined, where: string): Promise<Binary> {
+    const key = this.keyFor(spec, root, where);
+    return 'id' in key ? key.id : this.keyVault.ensureDataKey(key.altName);
+  }
+
+  /** The data key a value is encrypted with, without touching the key vault. */
+  private keyFor(spec: EncryptionSpec, root: Document | undefined, where: string): { id: Binary } | { altName: string } {
     const key = spec.key;
     switch (key.kind) {
-      case 'id': return key.id;
-      case 'altName': return this.keyVault.ensureDataKey(key.altName);
+      case 'id': return { id: key.id };
+      case 'altName': return { altName: key.altName };
       case 'altNameFromField': {
         const name = root === undefined ? undefined : key.path.reduce<unknown>((v, seg) => (v as Document | undefined)?.[seg], root);
         if (typeof name !== 'string' || name.length === 0) {
           throw invalid('INPUT_KEY_FIELD_MISSING', `${where} is encrypted with a per-document key named by "${key.pointer}", but ${root === undefined ? 'this operation has no document to read it from' : 'the document has no non-empty string there'}.`,
-            `include ${key.path.join('.')} in the document (or, for updates, in $set or as an equality in the filter).`);
+            `include ${key.path.join('.')} in the document (for updates: pin it with an equality in the filter).`);
         }
-        return this.keyVault.ensureDataKey(name);
+        return { altName: name };
       }
       case 'altNameFunction': {
         if (root === undefined) {
-          throw invalid('INPUT_KEY_FUNCTION_NO_DOC', `${where} chooses its key with a function, which needs the document, but this operation has none.`, 'write the field with insert/replace, or $set together with the fields the key function reads.');
+          throw invalid('INPUT_KEY_FUNCTION_NO_DOC', `${where} chooses its key with a function, which needs the document, but this operation has none.`, 'write the field with insert or replace, which give the whole document.');
         }
         const name = key.fn(root);
         if (typeof name !== 'string' || name.length === 0) {
           throw invalid('INPUT_KEY_FUNCTION_RESULT', `${where}: the keyAltName function returned ${typeof name} instead of a non-empty string.`, 'make the function return the key alt name for every document.');
         }
-        return this.keyVault.ensureDataKey(name);
+        return { altName: name };
       }
     }
   }

@@ -1,147 +1,218 @@
 import type { Document } from 'mongodb';
 import { EncryptedQueryError } from '../../errors';
-import type { FieldMetadata, ModelShape } from '../../metadata/types';
-import { encodeDocument } from './documentEncoder';
+import type { FieldMetadata } from '../../metadata/types';
+import { FILTER_OPERATORS, FILTER_TOP_LEVEL, IMPLICIT_EQUALITY, type PolicyKind, type Treatment } from '../policy/table';
+import { checkExpression } from './expressions';
 import type { FieldEncryptor } from './fieldEncryptor';
-import { assertLiteral, invalid, isOperatorObject, safeEntries } from './guards';
-import { resolvePath } from './pathResolver';
+import { assertLiteral, invalid, isOperatorObject, isPlainObject, safeEntries } from './guards';
+import type { Markings } from './markings';
+import type { ResolvedPath } from './pathResolver';
+import { hasEncrypted, hasRandom, type Scope } from './scope';
 
-/** Operators that compare a Deterministic field for (in)equality; their operands get encrypted. */
-const EQUALITY_OPERATORS = new Set(['$eq', '$ne', '$in', '$nin']);
-const PASS_THROUGH_TOP_LEVEL = new Set(['$text', '$comment']);
-/** Operators whose operand is a value compared as stored ($in and $nin: an array of values). */
-const VALUE_OPERANDS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin']);
+/** What every analyzer carries: the model's encryptor, the markings it produces and where values are checked. */
+export interface Analysis {
+  readonly encryptor: FieldEncryptor;
+  readonly markings: Markings;
+}
 
 /**
- * Rewrites a filter so it can run on encrypted data: equality operands of Deterministic fields
- * are encrypted (same plaintext and key give the same ciphertext, so the server can compare),
- * everything the server cannot evaluate on ciphertext is refused with an error naming the field.
+ * Analyzes a filter: operands the query policy says to encrypt (Deterministic equality, whole
+ * embedded documents) are marked for encryption; everything the policy does not allow for the
+ * field it touches is refused with an error naming the field, the operator and the fix.
+ * `prefix` is the path of the array whose elements an $elemMatch / $pull condition is about.
  */
-export async function encodeFilter(encryptor: FieldEncryptor, filter: unknown, prefix = ''): Promise<Document> {
-  const model = encryptor.model;
+export function analyzeFilter(analysis: Analysis, scope: Scope, filter: unknown, prefix = ''): Document {
   if (filter === undefined) return {};
-  if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) {
-    throw invalid('INPUT_FILTER_NOT_OBJECT', `The filter for ${model.target.name} must be an object.`, 'pass a filter such as { name: "Ada" }.');
+  if (!isPlainObject(filter)) {
+    throw invalid('INPUT_FILTER_NOT_OBJECT', `The filter for ${scope.name} must be an object.`, 'pass a filter such as { name: "Ada" }.');
   }
   const out: Document = {};
-  for (const [key, value] of safeEntries(filter, `${model.target.name} filter`)) {
+  for (const [key, value] of safeEntries(filter, `${scope.name} filter`)) {
     if (key.startsWith('$')) {
-      out[key] = await encodeTopLevelOperator(encryptor, key, value, prefix);
+      out[key] = analyzeTopLevel(analysis, scope, key, value, prefix);
       continue;
     }
     const path = prefix ? `${prefix}.${key}` : key;
-    out[key] = await encodeCondition(encryptor, path, value);
+    out[key] = analyzeCondition(analysis, scope, path, value);
   }
   return out;
 }
 
-async function encodeTopLevelOperator(encryptor: FieldEncryptor, op: string, value: unknown, prefix: string): Promise<unknown> {
-  const model = encryptor.model;
-  switch (op) {
-    case '$and': case '$or': case '$nor':
-      if (!Array.isArray(value)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} in a ${model.target.name} filter needs an array of filters.`, `write { ${op}: [ {…}, {…} ] }.`);
-      return Promise.all(value.map((sub) => encodeFilter(encryptor, sub, prefix)));
-    case '$where':
-      throw invalid('INPUT_WHERE_REFUSED', `$where (server-side JavaScript) is refused in ${model.target.name} filters: it can run arbitrary code and cannot see encrypted values.`, 'express the condition with query operators.');
-    case '$expr':
-      if (hasEncrypted(model)) {
-        throw new EncryptedQueryError('QUERY_EXPR_ON_ENCRYPTED_MODEL', `$expr is refused in ${model.target.name} filters: its expressions could read encrypted fields, which the server sees only as ciphertext.`, {
+function analyzeTopLevel(analysis: Analysis, scope: Scope, op: string, value: unknown, prefix: string): unknown {
+  const rule = FILTER_TOP_LEVEL[op];
+  switch (rule) {
+    case 'filters':
+      if (!Array.isArray(value) || value.length === 0) throw invalid('INPUT_OPERATOR_OPERAND', `${op} in a ${scope.name} filter needs a non-empty array of filters.`, `write { ${op}: [ {…}, {…} ] }.`);
+      return value.map((sub) => analyzeFilter(analysis, scope, sub, prefix));
+    case 'text':
+      if (prefix) break;
+      if (!isPlainObject(value) || typeof value.$search !== 'string') throw invalid('INPUT_OPERATOR_OPERAND', `$text in a ${scope.name} filter needs { $search: '…' }.`, 'write { $text: { $search: "words" } }.');
+      assertLiteral(value, `${scope.name} $text`);
+      return value;
+    case 'comment':
+      if (typeof value !== 'string') throw invalid('INPUT_OPERATOR_OPERAND', `$comment in a ${scope.name} filter must be a string.`, 'write { $comment: "why this query" }.');
+      return value;
+    case 'expression':
+      if (scope.mayHoldCiphertext) {
+        throw new EncryptedQueryError('QUERY_EXPR_ON_ENCRYPTED_MODEL', `$expr is refused in ${scope.name} filters: its expressions could read encrypted fields, which the server sees only as ciphertext.`, {
           fix: 'use query operators on plain fields, or filter in the application after reading.',
         });
       }
+      checkExpression(scope, value, '$expr', new Set());
       return value;
+    case 'refuse':
+      throw new EncryptedQueryError(op === '$where' ? 'QUERY_WHERE_REFUSED' : 'QUERY_OPERATOR_REFUSED', `${op} is refused in ${scope.name} filters: ${op === '$where' ? 'server-side JavaScript can run arbitrary code and cannot see encrypted values' : 'it is evaluated by the server in ways Strongbox cannot check against encrypted fields'}.`, {
+        fix: 'express the condition with query operators.',
+      });
     default:
-      if (PASS_THROUGH_TOP_LEVEL.has(op)) return value;
-      throw invalid('INPUT_UNKNOWN_OPERATOR', `${op} is not a filter operator Strongbox accepts at the top level of a ${model.target.name} filter.`, 'use $and, $or, $nor, $text or $comment there, or field conditions.');
+      break;
+  }
+  throw invalid('INPUT_UNKNOWN_OPERATOR', `${op} is not a filter operator Strongbox accepts at the top level of a ${scope.name} filter${prefix ? ` condition on ${prefix}` : ''}.`, 'use $and, $or, $nor, $text or $comment there, or field conditions.');
+}
+
+/** The kind of the field a path names, for the policy table. */
+export function kindOf(scope: Scope, resolved: ResolvedPath, path: string): PolicyKind {
+  if (resolved.tainted) return 'Random';
+  if (resolved.encrypted) return resolved.encrypted.encrypted!.algorithm;
+  if (resolved.field?.embedded && hasEncrypted(resolved.field.embedded)) return 'container';
+  return keyFieldPaths(scope).has(path) ? 'keyField' : 'plain';
+}
+
+const keyFields = new WeakMap<object, Set<string>>();
+
+/** Paths of fields whose value names the data key of other fields (per-document keys). */
+export function keyFieldPaths(scope: Scope): Set<string> {
+  let paths = keyFields.get(scope.shape);
+  if (!paths) {
+    paths = new Set();
+    const visit = (fields: ReadonlyMap<string, FieldMetadata>) => {
+      for (const f of fields.values()) {
+        if (f.encrypted?.key.kind === 'altNameFromField') paths!.add(f.encrypted.key.path.join('.'));
+        if (f.embedded) visit(f.embedded.fields);
+      }
+    };
+    visit(scope.shape.fields);
+    keyFields.set(scope.shape, paths);
+  }
+  return paths;
+}
+
+function analyzeCondition(analysis: Analysis, scope: Scope, path: string, value: unknown): unknown {
+  const resolved = scope.resolve(path, 'filter');
+  const kind = kindOf(scope, resolved, path);
+  const where = `${scope.name}.${path}`;
+  if (value instanceof RegExp || (value !== null && typeof value === 'object' && (value as { _bsontype?: string })._bsontype === 'BSONRegExp')) {
+    if (kind === 'plain' || kind === 'keyField') return value;
+    throw refusal(where, kind, 'a regular expression', 'a pattern cannot match ciphertext');
+  }
+  if (!isOperatorObject(value)) return apply(analysis, scope, IMPLICIT_EQUALITY, kind, resolved, path, value, 'equality');
+  const out: Document = {};
+  for (const [op, operand] of safeEntries(value, where)) {
+    const row = FILTER_OPERATORS[op];
+    if (!row) throw invalid('INPUT_UNKNOWN_OPERATOR', `${op} is not a query operator Strongbox accepts (on ${where}).`, `use one of ${Object.keys(FILTER_OPERATORS).join(', ')}.`);
+    if (op === '$options' && !('$regex' in value)) throw invalid('INPUT_OPERATOR_OPERAND', `$options on ${where} needs $regex next to it.`, 'write { $regex: "…", $options: "i" }.');
+    out[op] = apply(analysis, scope, row, kind, resolved, path, operand, op);
+  }
+  return out;
+}
+
+function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Record<PolicyKind, Treatment>, kind: PolicyKind, resolved: ResolvedPath, path: string, operand: unknown, op: string): unknown {
+  const where = `${scope.name}.${path}`;
+  const treatment = row[kind];
+  const field = resolved.encrypted ?? resolved.field;
+  switch (treatment) {
+    case 'refuse':
+      throw refusal(where, kind, op === 'equality' ? 'equality' : op, row.reason);
+    case 'value':
+      assertLiteral(operand, `${where} ${op}`);
+      return operand;
+    case 'values':
+      if (!Array.isArray(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} needs an array.`, `write { ${op}: [a, b] }.`);
+      assertLiteral(operand, `${where} ${op}`);
+      return operand;
+    case 'flag':
+      assertFlag(operand, `${where} ${op}`);
+      return operand;
+    case 'encrypt':
+      return markValue(analysis, field!, path, operand);
+    case 'encryptEach':
+      if (!Array.isArray(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} needs an array.`, `write { ${op}: [a, b] }.`);
+      return operand.map((item) => markValue(analysis, field!, path, item));
+    case 'document':
+    case 'documents':
+      return wholeDocuments(analysis, scope, field!, path, operand, op, treatment === 'documents');
+    case 'condition':
+      if (!isOperatorObject(operand) && !(operand instanceof RegExp)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} needs an operator condition or a regular expression.`, `write { ${op}: { $gt: … } }.`);
+      return operand instanceof RegExp ? operand : analyzeCondition(analysis, scope, path, operand);
+    case 'elementFilter':
+      return elementCondition(analysis, scope, field, path, operand, op);
   }
 }
 
-async function encodeCondition(encryptor: FieldEncryptor, path: string, value: unknown): Promise<unknown> {
-  const model = encryptor.model;
-  const resolved = resolvePath(model, path, 'filter');
-  const field = resolved.field;
-  if (resolved.encrypted) return encodeEncryptedCondition(encryptor, resolved.encrypted, path, value);
-  if (!field?.embedded || !hasEncrypted(field.embedded)) return checkPlainCondition(value, `${model.target.name}.${path}`);
-
-  // An embedded document (or array of them) with encrypted fields inside.
-  const shape = field.embedded;
-  if (!isOperatorObject(value)) return encodeWholeDocument(encryptor, field, shape, path, value);
-  const out: Document = {};
-  for (const [op, operand] of safeEntries(value, `${model.target.name}.${path}`)) {
-    if (op === '$elemMatch' && field.isArray) out[op] = await encodeFilter(encryptor, operand, path);
-    else if (op === '$exists' || op === '$size' || op === '$type') out[op] = operand;
-    else if (op === '$eq' || op === '$ne') out[op] = await encodeWholeDocument(encryptor, field, shape, path, operand);
-    else if ((op === '$in' || op === '$nin') && Array.isArray(operand)) out[op] = await Promise.all(operand.map((o) => encodeWholeDocument(encryptor, field, shape, path, o)));
-    else {
-      throw new EncryptedQueryError('QUERY_OPERATOR_ON_ENCRYPTED_SUBTREE', `${op} on ${model.target.name}.${path} cannot be evaluated: documents there contain encrypted fields.`, {
-        fix: '$elemMatch on arrays, or equality conditions on the individual Deterministic fields (e.g. "' + path + '.<field>").',
-      });
-    }
+/** A comparand of a Deterministic field: encrypted with the field's fixed key (queries have no document to take a per-document key from). */
+function markValue(analysis: Analysis, field: FieldMetadata, path: string, operand: unknown): unknown {
+  if (operand === null || operand === undefined) {
+    throw invalid('INPUT_NULL_ENCRYPTED', `${analysis.encryptor.model.target.name}.${path} is encrypted: null cannot be encrypted, so it cannot be compared with.`, `use { '${path}': { $exists: false } } to find documents without it.`);
   }
-  return out;
+  return analysis.markings.value(field, path, operand, undefined, analysis.encryptor);
 }
 
 /**
- * A condition on a plain field goes to the server as written, except that what stands where a
- * value belongs must be a value: `{ name: { $eq: input } }` never turns `input` into an operator.
+ * An $elemMatch (or $pull) condition: on arrays of documents a filter on the elements; on arrays
+ * of scalars an operator condition on the element, which follows the element's rules.
  */
-function checkPlainCondition(value: unknown, where: string): unknown {
-  if (!isOperatorObject(value)) {
-    assertLiteral(value, where);
-    return value;
-  }
-  for (const [op, operand] of safeEntries(value, where)) {
-    if (VALUE_OPERANDS.has(op)) assertLiteral(operand, `${where} ${op}`);
-    else if (op === '$not') checkPlainCondition(operand, where);
-  }
-  return value;
+export function elementCondition(analysis: Analysis, scope: Scope, field: FieldMetadata | undefined, path: string, operand: unknown, op: string): unknown {
+  const where = `${scope.name}.${path}`;
+  if (!isPlainObject(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} needs a condition object.`, `write { ${op}: { … } }.`);
+  if (field?.embedded || !isOperatorObject(operand)) return analyzeFilter(analysis, scope, operand, path);
+  return analyzeCondition(analysis, scope, path, operand);
 }
 
-async function encodeEncryptedCondition(encryptor: FieldEncryptor, field: FieldMetadata, path: string, value: unknown): Promise<unknown> {
-  const where = `${encryptor.model.target.name}.${path}`;
-  const algorithm = field.encrypted!.algorithm;
-  if (algorithm === 'Random') {
-    throw new EncryptedQueryError('QUERY_RANDOM_FIELD', `${where} is encrypted with Random, so it cannot be used in a filter: the same value encrypts differently every time.`, {
-      fix: 'query by another field, or declare the field Deterministic if equality queries on it are needed (and its values are not low-cardinality).',
-    });
-  }
-  if (value instanceof RegExp) {
-    throw new EncryptedQueryError('QUERY_DETERMINISTIC_OPERATOR', `${where} is Deterministic-encrypted: a regular expression cannot match ciphertext.`, { fix: 'use equality ($eq, $ne, $in, $nin) with the exact value.' });
-  }
-  if (!isOperatorObject(value)) return encryptor.encrypt(field, path, value, undefined);
-  const out: Document = {};
-  for (const [op, operand] of safeEntries(value, where)) {
-    if (op === '$eq' || op === '$ne') out[op] = await encryptor.encrypt(field, path, operand, undefined);
-    else if (op === '$in' || op === '$nin') {
-      if (!Array.isArray(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} needs an array.`, `write { ${op}: [a, b] }.`);
-      out[op] = await Promise.all(operand.map((o) => encryptor.encrypt(field, path, o, undefined)));
-    } else if (op === '$exists') out[op] = operand;
-    else {
-      throw new EncryptedQueryError('QUERY_DETERMINISTIC_OPERATOR', `${where} is Deterministic-encrypted, which supports equality only; ${op} cannot be evaluated on ciphertext.`, {
-        fix: `use ${[...EQUALITY_OPERATORS].join(', ')} (or $exists), or filter in the application after reading.`,
-      });
-    }
-  }
-  return out;
-}
-
-/** Equality with a whole embedded document: only possible when everything encrypted inside is Deterministic. */
-async function encodeWholeDocument(encryptor: FieldEncryptor, field: FieldMetadata, shape: ModelShape, path: string, value: unknown): Promise<unknown> {
-  if (hasRandom(shape)) {
-    throw new EncryptedQueryError('QUERY_RANDOM_FIELD', `${encryptor.model.target.name}.${path} contains Random-encrypted fields, so whole-document equality on it can never match.`, {
+/** Equality with whole embedded documents: possible only when everything encrypted inside is Deterministic. */
+function wholeDocuments(analysis: Analysis, scope: Scope, field: FieldMetadata, path: string, operand: unknown, op: string, many: boolean): unknown {
+  const where = `${scope.name}.${path}`;
+  if (hasRandom(field.embedded!)) {
+    throw new EncryptedQueryError('QUERY_RANDOM_FIELD', `${where} contains Random-encrypted fields, so ${op === 'equality' ? 'whole-document equality' : op} on it can never match.`, {
       fix: 'filter on its individual plain or Deterministic fields instead.',
     });
   }
-  if (field.isArray && Array.isArray(value)) return Promise.all(value.map((v) => encodeDocument(encryptor, shape, v, {}, path)));
-  return encodeDocument(encryptor, shape, value, {}, path);
+  const one = (doc: unknown): unknown => {
+    if (isPlainObject(doc) && Object.keys(doc).length === 1 && '$elemMatch' in doc && op === '$all') {
+      return { $elemMatch: analyzeFilter(analysis, scope, doc.$elemMatch, path) };
+    }
+    if (!isPlainObject(doc)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} compares whole documents: each operand must be a document of the model.`, 'pass documents with every field, or filter on the individual fields.');
+    return analysis.markings.document(field, path, doc, {}, field.isArray);
+  };
+  if (!many) {
+    if (field.isArray && Array.isArray(operand)) return operand.map(one);
+    return one(operand);
+  }
+  if (!Array.isArray(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} needs an array of documents.`, `write { ${op}: [ {…} ] }.`);
+  return operand.map((item) => (field.isArray && Array.isArray(item) ? item.map(one) : one(item)));
 }
 
-export function hasEncrypted(shape: ModelShape): boolean {
-  for (const f of shape.fields.values()) if (f.encrypted || (f.embedded && hasEncrypted(f.embedded))) return true;
-  return false;
+/** A flag operand carries no value of the field: a boolean, a number, a string (a type name or regex options), or an array of those. */
+function assertFlag(operand: unknown, where: string): void {
+  const ok = (v: unknown) => typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string' || v === 1 || v === '';
+  if (ok(operand) || (Array.isArray(operand) && operand.every(ok))) return;
+  throw invalid('INPUT_OPERATOR_OPERAND', `${where} takes a flag (a boolean, a number or a type name), not ${operand === null ? 'null' : typeof operand}.`, 'pass true/false, a number or a type name.');
 }
 
-function hasRandom(shape: ModelShape): boolean {
-  for (const f of shape.fields.values()) if (f.encrypted?.algorithm === 'Random' || (f.embedded && hasRandom(f.embedded))) return true;
-  return false;
+export function refusal(where: string, kind: PolicyKind, what: string, reason: string): EncryptedQueryError {
+  const code = kind === 'Random' ? 'QUERY_RANDOM_FIELD' : kind === 'Deterministic' ? 'QUERY_DETERMINISTIC_OPERATOR' : kind === 'container' ? 'QUERY_OPERATOR_ON_ENCRYPTED_SUBTREE' : 'QUERY_KEY_FIELD';
+  const message = kind === 'Random'
+    ? `${where} is encrypted with Random, so ${what} cannot be used on it: ${reason}.`
+    : kind === 'Deterministic'
+      ? `${where} is Deterministic-encrypted: ${what} cannot be evaluated on ciphertext (${reason}).`
+      : kind === 'container'
+        ? `${what} on ${where} cannot be evaluated: documents there contain encrypted fields (${reason}).`
+        : `${what} on ${where} is refused: it names the data key of encrypted fields (${reason}).`;
+  const fix = kind === 'Deterministic'
+    ? 'use equality ($eq, $ne, $in, $nin, or a plain value) with the exact value, or filter in the application after reading.'
+    : kind === 'Random'
+      ? 'query by another field, or declare the field Deterministic if equality queries on it are needed (and its values are not low-cardinality).'
+      : kind === 'container'
+        ? `use $elemMatch on arrays, or equality conditions on the individual Deterministic fields (e.g. "${where.slice(where.indexOf('.') + 1)}.<field>").`
+        : 'leave the key field alone; changing a document\'s key is a migration that re-encrypts its values.';
+  return new EncryptedQueryError(code, message, { fix });
 }

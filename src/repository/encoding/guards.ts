@@ -23,6 +23,13 @@ export function safeEntries(value: object, where: string): Array<[string, unknow
   return entries;
 }
 
+/** An object literal (not a class instance such as a BSON value, a Date or a RegExp). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 export function isOperatorObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);

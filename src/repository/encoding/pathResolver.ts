@@ -1,5 +1,5 @@
 import { walkPath } from '../../metadata/paths';
-import type { FieldMetadata, ModelMetadata } from '../../metadata/types';
+import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import { EncryptedQueryError } from '../../errors';
 import { invalid } from './guards';
 
@@ -10,6 +10,8 @@ export interface ResolvedPath {
   encrypted?: FieldMetadata;
   /** The path names an element of an array field ('tags.0', 'contacts.$'). */
   endsInElement: boolean;
+  /** A pipeline put something there that may hold ciphertext Strongbox cannot describe. */
+  tainted?: boolean;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface ResolvedPath {
  * only sees one ciphertext there. Unknown paths are refused too, unless they lead into a field
  * declared as a free-form object.
  */
-export function resolvePath(model: ModelMetadata, path: string, operation: string): ResolvedPath {
+export function resolvePath(model: ModelShape, path: string, operation: string): ResolvedPath {
   const segments = path.split('.');
   const walk = walkPath(model, segments);
   const encryptedIndex = walk.chain.findIndex((f) => f.encrypted);

@@ -1,191 +1,449 @@
 import type { Document } from 'mongodb';
 import { EncryptedQueryError } from '../../errors';
 import { walkPath } from '../../metadata/paths';
-import type { FieldEncryptor } from './fieldEncryptor';
-import { encodeFilter, hasEncrypted } from './filterEncoder';
-import { invalid, safeEntries } from './guards';
+import type { FieldMetadata, ModelMetadata } from '../../metadata/types';
+import { MOVING_ACCUMULATORS, PIPELINE_STAGES } from '../policy/table';
+import { checkExpression } from './expressions';
+import { analyzeFilter, elementCondition, type Analysis } from './filterEncoder';
+import { invalid, isPlainObject, safeEntries } from './guards';
+import { computedField, DerivedScope, hasEncrypted, isTainted, ModelScope, taintedField, type Scope } from './scope';
 
-/** Stages whose specification is a document; anything else would only fail further down, untyped. */
-const OBJECT_SPEC_STAGES = new Set(['$group', '$project', '$addFields', '$set', '$replaceRoot', '$lookup', '$facet', '$bucket', '$bucketAuto', '$unionWith', '$graphLookup', '$geoNear']);
-
-/** Stages whose field references only move values around (ciphertext stays ciphertext, decrypted on the way back). */
-const MOVING_ACCUMULATORS = new Set(['$push', '$addToSet', '$first', '$last', '$top', '$bottom', '$firstN', '$lastN']);
+const NO_VARIABLES: ReadonlySet<string> = new Set();
 
 /**
- * Rewrites an aggregation pipeline: $match stages are encoded like filters; sorting or grouping
- * by an encrypted field, and expressions that compute on encrypted values, are refused. Plain
- * references that only move an encrypted value are allowed: results are decrypted on return.
+ * Analyzes an aggregation pipeline stage by stage, following the shape of the documents: after
+ * each stage Strongbox knows which output paths hold ciphertext, of which kind and key (a moved
+ * encrypted field keeps both), which hold only plaintext, and which may hold ciphertext it
+ * cannot describe. A later $match encrypts a value only where the path provably names an
+ * encrypted field; expressions may not reach anything that may hold ciphertext; literals may not
+ * be written where the model keeps encrypted values. Stages not in the policy table are refused.
  */
-export async function encodePipeline(encryptor: FieldEncryptor, pipeline: unknown): Promise<Document[]> {
-  const model = encryptor.model;
+export function analyzePipeline(analysis: Analysis, model: ModelMetadata, pipeline: unknown, start: Scope = new ModelScope(model), variables: ReadonlySet<string> = NO_VARIABLES): Document[] {
   if (!Array.isArray(pipeline)) throw invalid('INPUT_PIPELINE_NOT_ARRAY', `An aggregation pipeline on ${model.target.name} must be an array of stages.`, 'pass [ { $match: … }, … ].');
+  let scope = start;
   const out: Document[] = [];
-  for (const stage of pipeline) {
-    const entries = stage && typeof stage === 'object' ? safeEntries(stage, `${model.target.name} pipeline`) : [];
-    if (entries.length !== 1) throw invalid('INPUT_PIPELINE_STAGE', `Each stage of a pipeline on ${model.target.name} must be an object with exactly one stage operator.`, 'write stages like { $match: { … } }.');
+  for (const [index, stage] of pipeline.entries()) {
+    const entries = isPlainObject(stage) ? safeEntries(stage, `${model.target.name} pipeline`) : [];
+    if (entries.length !== 1) throw invalid('INPUT_PIPELINE_STAGE', `Stage ${index} of a pipeline on ${model.target.name} must be an object with exactly one stage operator.`, 'write stages like { $match: { … } }.');
     const [name, spec] = entries[0];
-    out.push({ [name]: await encodeStage(encryptor, name, spec) });
+    const where = `${name} (stage ${index})`;
+    const policy = PIPELINE_STAGES[name];
+    if (policy === undefined) {
+      throw invalid('INPUT_UNKNOWN_STAGE', `${name} (${where} of a pipeline on ${model.target.name}) is not a stage Strongbox knows.`, `use one of the stages docs/queries.md lists: ${Object.keys(PIPELINE_STAGES).filter((s) => PIPELINE_STAGES[s] === 'tracked').join(', ')}.`);
+    }
+    if (policy === 'refuse') {
+      throw new EncryptedQueryError('QUERY_PIPELINE_STAGE_REFUSED', `${name} (${where}) is refused in pipelines on ${model.target.name}: ${name === '$out' || name === '$merge' ? 'the server would write the results without Strongbox encrypting them' : 'it reads or writes outside what the repository can check against the model'}.`, {
+        fix: name === '$out' || name === '$merge'
+          ? 'read the results and write them through a repository (insertMany, bulkWrite), which encrypts them.'
+          : 'run it through the raw driver collection (repository.collection) if the data involved holds no encrypted fields.',
+      });
+    }
+    const [encoded, next] = analyzeStage({ analysis, model, scope, where, variables }, name, spec);
+    out.push({ [name]: encoded });
+    scope = next;
   }
   return out;
 }
 
-async function encodeStage(encryptor: FieldEncryptor, name: string, spec: unknown): Promise<unknown> {
-  const check = (expression: unknown, role: string) => refuseEncryptedReference(encryptor, expression, `${name} ${role}`);
-  if (OBJECT_SPEC_STAGES.has(name) && !isPlainObject(spec)) {
-    throw invalid('INPUT_PIPELINE_STAGE', `The ${name} stage of a pipeline on ${encryptor.model.target.name} needs a document.`, `write { ${name}: { … } }.`);
-  }
+interface StageContext {
+  analysis: Analysis;
+  model: ModelMetadata;
+  scope: Scope;
+  where: string;
+  /** Variables the `let` option defines. */
+  variables: ReadonlySet<string>;
+}
+
+type Fields = Map<string, FieldMetadata>;
+
+function analyzeStage(ctx: StageContext, name: string, spec: unknown): [unknown, Scope] {
+  const { scope, where } = ctx;
+  const derived = (fields: ReadonlyMap<string, FieldMetadata>, openTainted = scope instanceof DerivedScope && scope.openTainted) =>
+    new DerivedScope(scope.name, scope.shape.target, fields, openTainted);
   switch (name) {
     case '$match':
-      return encodeFilter(encryptor, spec);
+      return [analyzeFilter(ctx.analysis, scope, spec), scope];
     case '$sort':
-      assertSortable(encryptor, spec);
-      return spec;
+      assertSortable(scope, spec);
+      return [spec, scope];
+    case '$limit': case '$skip':
+      if (typeof spec !== 'number') throw invalid('INPUT_PIPELINE_STAGE', `${where} needs a number.`, `write { ${name}: 10 }.`);
+      return [spec, scope];
+    case '$sample':
+      if (!isPlainObject(spec) || typeof spec.size !== 'number' || Object.keys(spec).length !== 1) throw invalid('INPUT_PIPELINE_STAGE', `${where} needs { size: <number> }.`, 'write { $sample: { size: 10 } }.');
+      return [spec, scope];
+    case '$count':
+      if (typeof spec !== 'string' || spec.length === 0 || spec.startsWith('$') || spec.includes('.')) throw invalid('INPUT_PIPELINE_STAGE', `${where} needs the name of the output field.`, 'write { $count: "total" }.');
+      return [spec, derived(new Map([[spec, computedField(spec)]]), false)];
+    case '$project': {
+      const spec_ = requireDocument(spec, where);
+      return [spec_, derived(projectFields(ctx, spec_), scope instanceof DerivedScope && scope.openTainted)];
+    }
+    case '$addFields': case '$set': {
+      const fields = new Map(scope.shape.fields) as Fields;
+      for (const [key, value] of safeEntries(requireDocument(spec, where), where)) setOutput(ctx, fields, key, value);
+      return [spec, derived(fields)];
+    }
+    case '$unset': {
+      const names = typeof spec === 'string' ? [spec] : Array.isArray(spec) && spec.every((s) => typeof s === 'string') ? (spec as string[]) : undefined;
+      if (!names) throw invalid('INPUT_PIPELINE_STAGE', `${where} needs a field name or an array of them.`, 'write { $unset: ["a", "b"] }.');
+      const fields = new Map(scope.shape.fields) as Fields;
+      for (const n of names) if (!n.includes('.')) fields.delete(n);
+      return [spec, derived(fields)];
+    }
+    case '$replaceRoot': case '$replaceWith': {
+      const newRoot = name === '$replaceRoot' ? requireDocument(spec, where).newRoot : spec;
+      if (name === '$replaceRoot' && Object.keys(spec as Document).length !== 1) throw invalid('INPUT_PIPELINE_STAGE', `${where} takes only newRoot.`, 'write { $replaceRoot: { newRoot: … } }.');
+      return [spec, replaceRoot(ctx, newRoot)];
+    }
     case '$group': {
-      const group = spec as Document;
-      check(group._id, '_id');
-      for (const [field, accumulator] of Object.entries(group)) {
-        if (field === '_id' || !accumulator || typeof accumulator !== 'object') continue;
-        for (const [op, arg] of Object.entries(accumulator as Document)) if (!MOVING_ACCUMULATORS.has(op)) check(arg, `${field}.${op}`);
-      }
-      return spec;
+      const group = requireDocument(spec, where);
+      if (!('_id' in group)) throw invalid('INPUT_PIPELINE_STAGE', `${where} needs an _id (use null to group everything).`, 'write { $group: { _id: "$field", … } }.');
+      const fields: Fields = new Map([['_id', groupKey(ctx, group._id, '_id')]]);
+      for (const [key, accumulator] of safeEntries(group, where)) if (key !== '_id') fields.set(key, accumulate(ctx, key, accumulator));
+      return [spec, derived(fields, false)];
     }
-    case '$sortByCount': case '$bucket': case '$bucketAuto':
-      check(name === '$sortByCount' ? spec : (spec as Document).groupBy, 'grouping');
-      return spec;
-    case '$project': case '$addFields': case '$set': case '$replaceRoot': case '$replaceWith': case '$redact':
-      for (const value of Object.values(spec as Document)) if (isExpressionObject(value)) check(value, 'expression');
-      if (name === '$project' || name === '$addFields' || name === '$set') checkOutputs(encryptor, spec as Document, name, name === '$project');
-      else if (name !== '$redact') {
-        const newRoot = name === '$replaceRoot' ? (spec as Document).newRoot : spec;
-        if (isOutputDocument(newRoot)) checkOutputs(encryptor, newRoot, name, false);
-      }
-      return spec;
-    case '$out': case '$merge':
-      // The server writes what the pipeline produces, bypassing encryption: literals would be stored in the clear.
-      throw new EncryptedQueryError('QUERY_PIPELINE_WRITES', `${name} is refused in pipelines on ${encryptor.model.target.name}: the server would write the results without Strongbox encrypting them.`, {
-        fix: 'read the results and write them through a repository (insertMany, bulkWrite), which encrypts them.',
-      });
-    case '$geoNear': {
-      const geoNear = spec as Document;
-      return geoNear.query === undefined ? spec : { ...geoNear, query: await encodeFilter(encryptor, geoNear.query) };
+    case '$sortByCount':
+      groupKey(ctx, spec, 'grouping');
+      return [spec, derived(new Map([['_id', computedField('_id')], ['count', computedField('count')]]), false)];
+    case '$bucket': case '$bucketAuto': {
+      const bucket = requireDocument(spec, where);
+      groupKey(ctx, bucket.groupBy, 'groupBy');
+      checkLiterals(bucket, ['boundaries', 'default', 'buckets', 'granularity'], where);
+      const fields: Fields = new Map([['_id', computedField('_id')]]);
+      if (bucket.output === undefined) fields.set('count', computedField('count'));
+      else for (const [key, accumulator] of safeEntries(requireDocument(bucket.output, `${where} output`), where)) fields.set(key, accumulate(ctx, key, accumulator));
+      return [spec, derived(fields, false)];
     }
-    case '$unionWith': case '$graphLookup': {
-      // Their sub-pipeline or filter runs on another collection, whose model (and keys) this repository does not know.
-      const sub = name === '$unionWith' ? (spec as Document).pipeline : (spec as Document).restrictSearchWithMatch;
-      if (sub !== undefined) throw invalid('INPUT_PIPELINE_SUBPIPELINE', `${name} with a ${name === '$unionWith' ? 'pipeline' : 'restrictSearchWithMatch filter'} is not supported through Strongbox repositories.`, 'run that part through the other collection\'s repository and combine the results in the application.');
-      check(spec, 'stage');
-      return spec;
+    case '$unwind': {
+      const options = typeof spec === 'string' ? { path: spec } : requireDocument(spec, where);
+      if (typeof options.path !== 'string' || !options.path.startsWith('$')) throw invalid('INPUT_PIPELINE_STAGE', `${where} needs a path like "$items".`, 'write { $unwind: "$items" }.');
+      const path = options.path.slice(1);
+      scope.resolve(path, where);
+      const fields = new Map(scope.shape.fields) as Fields;
+      const top = fields.get(path);
+      if (top?.isArray && !top.encrypted) fields.set(path, { ...top, isArray: false });
+      if (typeof options.includeArrayIndex === 'string') setComputed(ctx, fields, options.includeArrayIndex);
+      return [spec, derived(fields)];
     }
     case '$lookup': {
-      const lookup = spec as Document;
-      if (typeof lookup.localField === 'string') check(`$${lookup.localField}`, 'localField');
-      if (Array.isArray(lookup.pipeline)) throw invalid('INPUT_PIPELINE_SUBPIPELINE', '$lookup with a sub-pipeline is not supported through Strongbox repositories.', 'use localField/foreignField, or the raw driver collection for unencrypted collections.');
-      return spec;
+      const lookup = requireDocument(spec, where);
+      const allowed = ['from', 'localField', 'foreignField', 'as'];
+      const extra = Object.keys(lookup).filter((k) => !allowed.includes(k));
+      if (extra.length) throw invalid('INPUT_PIPELINE_SUBPIPELINE', `${where}: $lookup with ${extra.join(', ')} is not supported through Strongbox repositories (its sub-pipeline runs on a collection whose model this repository does not know).`, 'use from/localField/foreignField/as, or combine results from the other repository in the application.');
+      if (typeof lookup.localField !== 'string' || typeof lookup.as !== 'string' || typeof lookup.from !== 'string' || typeof lookup.foreignField !== 'string') throw invalid('INPUT_PIPELINE_STAGE', `${where} needs from, localField, foreignField and as (strings).`, 'write { $lookup: { from, localField, foreignField, as } }.');
+      if (scope.holdsEncrypted(lookup.localField)) throw reaches(scope, lookup.localField, `${where} localField`, 'joins compare stored values');
+      scope.resolve(lookup.localField, where);
+      // The joined documents come from a collection this repository knows nothing about: they may hold ciphertext anywhere.
+      const fields = new Map(scope.shape.fields) as Fields;
+      fields.set(lookup.as.split('.')[0], taintedField(lookup.as.split('.')[0]));
+      return [spec, derived(fields)];
+    }
+    case '$unionWith': {
+      const union = typeof spec === 'string' ? { coll: spec } : requireDocument(spec, where);
+      if (union.pipeline !== undefined) throw invalid('INPUT_PIPELINE_SUBPIPELINE', `${where}: $unionWith with a pipeline is not supported through Strongbox repositories.`, 'run that part through the other collection\'s repository and combine the results in the application.');
+      return [spec, new DerivedScope(scope.name, scope.shape.target, scope.shape.fields, true)];
     }
     case '$facet': {
       const facets: Document = {};
-      for (const [facet, sub] of safeEntries(spec as object, `${name}`)) facets[facet] = await encodePipeline(encryptor, sub);
-      return facets;
+      const fields: Fields = new Map();
+      for (const [facet, sub] of safeEntries(requireDocument(spec, where), where)) {
+        facets[facet] = analyzePipeline(ctx.analysis, ctx.model, sub, scope, ctx.variables);
+        fields.set(facet, scope.mayHoldCiphertext ? taintedField(facet) : computedField(facet));
+      }
+      return [facets, derived(fields, false)];
     }
-    case '$limit': case '$skip': case '$count': case '$sample': case '$unwind': case '$unset':
-      return spec;
+    case '$setWindowFields': {
+      const windows = requireDocument(spec, where);
+      if (windows.partitionBy !== undefined) groupKey(ctx, windows.partitionBy, 'partitionBy');
+      if (windows.sortBy !== undefined) assertSortable(scope, windows.sortBy);
+      const fields = new Map(scope.shape.fields) as Fields;
+      for (const [key, output] of safeEntries(requireDocument(windows.output, `${where} output`), where)) {
+        assertWritable(ctx, key);
+        const { window, ...accumulator } = requireDocument(output, `${where} output ${key}`);
+        checkLiterals({ window }, ['window'], where);
+        fields.set(key, accumulate(ctx, key, accumulator));
+      }
+      return [spec, derived(fields)];
+    }
+    case '$fill': {
+      const fill = requireDocument(spec, where);
+      if (fill.partitionBy !== undefined) groupKey(ctx, fill.partitionBy, 'partitionBy');
+      for (const f of asArray(fill.partitionByFields)) refuseEncryptedPath(ctx, f, 'partitionByFields');
+      if (fill.sortBy !== undefined) assertSortable(scope, fill.sortBy);
+      const fields = new Map(scope.shape.fields) as Fields;
+      for (const [key, how] of safeEntries(requireDocument(fill.output, `${where} output`), where)) {
+        assertWritable(ctx, key);
+        const method = requireDocument(how, `${where} output ${key}`);
+        if (method.value !== undefined) checkExpression(scope, method.value, where, ctx.variables);
+        setComputed(ctx, fields, key);
+      }
+      return [spec, derived(fields)];
+    }
+    case '$densify': {
+      const densify = requireDocument(spec, where);
+      refuseEncryptedPath(ctx, densify.field, 'field');
+      for (const f of asArray(densify.partitionByFields)) refuseEncryptedPath(ctx, f, 'partitionByFields');
+      checkLiterals(densify, ['range'], where);
+      return [spec, scope];
+    }
+    case '$redact':
+      if (scope.mayHoldCiphertext) {
+        throw new EncryptedQueryError('QUERY_PIPELINE_STAGE_REFUSED', `${where} is refused in pipelines on ${scope.name}: $redact evaluates its expression at every level of every document, where encrypted values lie.`, {
+          fix: 'filter with $match on plain fields, or redact in the application after reading.',
+        });
+      }
+      checkExpression(scope, spec, where, ctx.variables);
+      return [spec, scope];
+    case '$geoNear': {
+      const geo = requireDocument(spec, where);
+      const out: Document = { ...geo };
+      if (geo.query !== undefined) out.query = analyzeFilter(ctx.analysis, scope, geo.query);
+      if (geo.key !== undefined) refuseEncryptedPath(ctx, geo.key, 'key');
+      checkLiterals(geo, ['near', 'maxDistance', 'minDistance', 'distanceMultiplier', 'spherical'], where);
+      const fields = new Map(scope.shape.fields) as Fields;
+      for (const f of [geo.distanceField, geo.includeLocs]) if (typeof f === 'string') setComputed(ctx, fields, f);
+      return [out, derived(fields)];
+    }
     default:
-      check(spec, 'stage');
-      return spec;
+      // Listed as tracked in the table but not handled here would be a bug: refuse rather than pass.
+      throw invalid('INPUT_UNKNOWN_STAGE', `${name} is not handled.`, 'report this as a Strongbox bug.');
   }
+}
+
+/** $project: inclusion keeps the listed fields (and _id), exclusion drops them; computed and moved fields follow their sources. */
+function projectFields(ctx: StageContext, spec: Document): Fields {
+  const entries = safeEntries(spec, ctx.where);
+  const isFlag = (v: unknown) => v === 0 || v === 1 || typeof v === 'boolean';
+  const inclusion = entries.some(([k, v]) => k !== '_id' && !(v === 0 || v === false));
+  const source = ctx.scope.shape.fields;
+  if (!inclusion) {
+    const fields = new Map(source) as Fields;
+    for (const [key] of entries) if (!key.includes('.')) fields.delete(key);
+    return fields;
+  }
+  const fields: Fields = new Map();
+  const id = source.get('_id');
+  if (id && !entries.some(([k, v]) => k === '_id' && (v === 0 || v === false))) fields.set('_id', id);
+  for (const [key, value] of entries) {
+    if (isFlag(value)) {
+      if (value === 0 || value === false) continue;
+      // 'address.city': 1 keeps part of address; keeping all of it describes a superset, which is safe.
+      const top = key.split('.')[0];
+      const kept = source.get(top);
+      if (kept) fields.set(top, kept);
+      else ctx.scope.resolve(key, ctx.where);
+      continue;
+    }
+    setOutput(ctx, fields, key, value);
+  }
+  return fields;
+}
+
+/**
+ * One output field of $project / $addFields / $set: a moved path ('$field') keeps what the source
+ * holds; anything else is checked as an expression and must not land where the model keeps
+ * encrypted values (a literal there would reach the server in plaintext).
+ */
+function setOutput(ctx: StageContext, fields: Fields, key: string, value: unknown): void {
+  const top = key.split('.')[0];
+  if (typeof value === 'string' && value.startsWith('$')) {
+    const moved = movedField(ctx.scope, value, top, ctx.variables);
+    if (key.includes('.')) {
+      if (moved.encrypted || isTainted(moved) || moved.embedded) fields.set(top, taintedField(top));
+      else assertWritable(ctx, key);
+    } else fields.set(top, moved);
+    return;
+  }
+  if (isPlainObject(value) && Object.keys(value).length > 0 && Object.keys(value).every((k) => !k.startsWith('$'))) {
+    // A nested output document: each of its fields follows the same rules.
+    const nested: Fields = new Map();
+    for (const [sub, subValue] of safeEntries(value, ctx.where)) setOutput(ctx, nested, `${key}.${sub}`, subValue);
+    const holds = [...nested.values()].some((f) => f.encrypted || isTainted(f) || f.embedded);
+    fields.set(top, holds ? taintedField(top) : computedField(top));
+    return;
+  }
+  assertWritable(ctx, key);
+  if (value === 0 || value === 1 || typeof value === 'boolean') {
+    const kept = ctx.scope.shape.fields.get(top);
+    if (kept) fields.set(top, kept);
+    return;
+  }
+  checkExpression(ctx.scope, value, ctx.where, ctx.variables);
+  if (!key.includes('.') || !fields.has(top)) fields.set(top, computedField(top));
+}
+
+/** What a field set to '$path' (or '$$ROOT' / '$$CURRENT') holds. */
+function movedField(scope: Scope, reference: string, name: string, variables: ReadonlySet<string>): FieldMetadata {
+  if (reference.startsWith('$$')) {
+    const [variable, ...rest] = reference.slice(2).split('.');
+    if (variable !== 'ROOT' && variable !== 'CURRENT') {
+      checkExpression(scope, reference, 'a moved variable', variables);
+      return computedField(name);
+    }
+    if (rest.length === 0) return scope.mayHoldCiphertext ? taintedField(name) : computedField(name);
+    return movedField(scope, `$${rest.join('.')}`, name, variables);
+  }
+  const path = reference.slice(1);
+  const resolved = scope.resolve(path, 'a moved field');
+  if (resolved.tainted) return taintedField(name);
+  const walk = walkPath(scope.shape, path.split('.'));
+  // Through an array, a path collects one value per element: an array of ciphertexts is not the field itself.
+  const throughArray = walk.chain.slice(0, -1).some((f) => f.isArray);
+  const field = resolved.encrypted ?? resolved.field;
+  if (!field) return computedField(name);
+  const holds = field.encrypted || (field.embedded && hasEncrypted(field.embedded));
+  if (!holds) return computedField(name);
+  if (throughArray || resolved.endsInElement) return taintedField(name);
+  return { ...field, name };
+}
+
+/** $group's _id, $bucket's groupBy, partitionBy: the server compares these values, so none may be ciphertext. */
+function groupKey(ctx: StageContext, expression: unknown, role: string): FieldMetadata {
+  checkExpression(ctx.scope, expression, `${ctx.where} ${role}`, ctx.variables);
+  return computedField('_id');
+}
+
+/** An accumulator output: moving accumulators keep a moved encrypted value (or a collection of them); others compute and must not see ciphertext. */
+function accumulate(ctx: StageContext, key: string, accumulator: unknown): FieldMetadata {
+  const where = `${ctx.where} ${key}`;
+  const entries = isPlainObject(accumulator) ? safeEntries(accumulator, where) : [];
+  if (entries.length !== 1 || !entries[0][0].startsWith('$')) throw invalid('INPUT_PIPELINE_STAGE', `${where} must be an accumulator object like { $sum: 1 }.`, 'write { field: { $first: "$x" } }.');
+  const [op, argument] = entries[0];
+  const moving = MOVING_ACCUMULATORS[op];
+  assertWritable(ctx, key);
+  if (moving) {
+    const sources = isPlainObject(argument) && !Object.keys(argument).some((k) => k.startsWith('$')) ? argument : { input: argument };
+    let holds = false;
+    for (const [name, value] of safeEntries(sources, where)) {
+      if (name === 'sortBy') { assertSortable(ctx.scope, value); continue; }
+      if (typeof value === 'string' && value.startsWith('$')) {
+        const moved = movedField(ctx.scope, value, key, ctx.variables);
+        if (moved.encrypted || isTainted(moved) || moved.embedded) {
+          if (moving === 'same' && name === 'input') return moved;
+          holds = true;
+        }
+        continue;
+      }
+      checkExpression(ctx.scope, value, where, ctx.variables);
+    }
+    return holds ? taintedField(key) : computedField(key);
+  }
+  checkExpression(ctx.scope, accumulator, where, ctx.variables);
+  return computedField(key);
+}
+
+/** $replaceRoot / $replaceWith: the new documents are what the expression yields. */
+function replaceRoot(ctx: StageContext, newRoot: unknown): Scope {
+  const { scope } = ctx;
+  if (typeof newRoot === 'string' && newRoot.startsWith('$')) {
+    if (newRoot === '$$ROOT' || newRoot === '$$CURRENT') return scope;
+    const moved = movedField(scope, newRoot, 'root', ctx.variables);
+    if (isTainted(moved) || moved.encrypted) return new DerivedScope(scope.name, scope.shape.target, new Map(), true);
+    if (moved.embedded && !moved.isArray) return new DerivedScope(scope.name, scope.shape.target, moved.embedded.fields);
+    return new DerivedScope(scope.name, scope.shape.target, new Map());
+  }
+  if (isPlainObject(newRoot) && Object.keys(newRoot).length > 0 && Object.keys(newRoot).every((k) => !k.startsWith('$'))) {
+    const fields: Fields = new Map();
+    for (const [key, value] of safeEntries(newRoot, ctx.where)) setOutput(ctx, fields, key, value);
+    return new DerivedScope(scope.name, scope.shape.target, fields);
+  }
+  checkExpression(scope, newRoot, ctx.where, ctx.variables);
+  return new DerivedScope(scope.name, scope.shape.target, new Map());
+}
+
+/** A computed value may not be written where the documents or the model keep encrypted values. */
+function assertWritable(ctx: StageContext, path: string): void {
+  const model = walkPath(ctx.model, path.split('.'));
+  const inModel = model.chain.some((f) => f.encrypted) || (model.unresolved.length === 0 && model.chain.length > 0 && model.chain[model.chain.length - 1].embedded !== undefined && hasEncrypted(model.chain[model.chain.length - 1].embedded!));
+  if (inModel || ctx.scope.holdsEncrypted(path)) {
+    throw new EncryptedQueryError('QUERY_PIPELINE_WRITES_ENCRYPTED', `${ctx.where} writes a literal or computed value to ${ctx.scope.name}.${path}, where encrypted values are kept: it would reach the server in plaintext.`, {
+      fix: 'keep (1), drop (0) or move (\'$field\') stored values there; compute new values in the application after reading, or write them with updateOne/$set, which encrypts them.',
+    });
+  }
+}
+
+function setComputed(ctx: StageContext, fields: Fields, name: string): void {
+  assertWritable(ctx, name);
+  const top = name.split('.')[0];
+  if (!fields.has(top) || !name.includes('.')) fields.set(top, computedField(top));
+}
+
+function refuseEncryptedPath(ctx: StageContext, path: unknown, role: string): void {
+  if (typeof path !== 'string') throw invalid('INPUT_PIPELINE_STAGE', `${ctx.where} ${role} must be a field path.`, 'name a plain field.');
+  if (ctx.scope.holdsEncrypted(path)) throw reaches(ctx.scope, path, `${ctx.where} ${role}`, 'the server compares these values');
+  ctx.scope.resolve(path, ctx.where);
 }
 
 /** Sorting compares stored values; ciphertext order says nothing about plaintext order. */
-export function assertSortable(encryptor: FieldEncryptor, sort: unknown): void {
-  if (sort === null || typeof sort !== 'object' || Array.isArray(sort)) {
-    throw invalid('INPUT_SORT', `A sort on ${encryptor.model.target.name} must be an object like { field: 1 }.`, 'pass { field: 1 } or { field: -1 }.');
-  }
-  for (const [path] of safeEntries(sort, 'sort')) refuseEncryptedReference(encryptor, `$${path}`, '$sort key');
-}
-
-/**
- * Output fields of $project, $addFields, $set, $replaceRoot/$replaceWith and find projections:
- * where the model keeps encrypted values, a stored value may be kept or dropped (1/0, projections
- * only) or moved ('$path'), nothing else. A literal or computed value there would be sent in the
- * clear, and a client reading the result could take it for decrypted data.
- */
-function checkOutputs(encryptor: FieldEncryptor, spec: Document, role: string, flagsAllowed: boolean, prefix = ''): void {
-  const model = encryptor.model;
-  for (const [key, value] of safeEntries(spec, `${model.target.name} ${role}`)) {
-    const path = prefix ? `${prefix}.${key}` : key;
-    if (isOutputDocument(value)) {
-      checkOutputs(encryptor, value, role, flagsAllowed, path);
-      continue;
-    }
-    if (!holdsEncrypted(encryptor, path)) continue;
-    const moved = typeof value === 'string' && value.startsWith('$');
-    const flag = flagsAllowed && (value === 0 || value === 1 || typeof value === 'boolean');
-    if (!moved && !flag) {
-      throw new EncryptedQueryError('QUERY_PIPELINE_WRITES_ENCRYPTED', `${role} sets ${model.target.name}.${path}, which holds encrypted values, to a literal or computed value: it would reach the server in plaintext.`, {
-        fix: `keep (1), drop (0) or move ('$field') stored values there; compute new values in the application after reading, or write them with updateOne/$set, which encrypts them.`,
+export function assertSortable(scope: Scope, sort: unknown): void {
+  if (!isPlainObject(sort)) throw invalid('INPUT_SORT', `A sort on ${scope.name} must be an object like { field: 1 }.`, 'pass { field: 1 } or { field: -1 }.');
+  for (const [path, direction] of safeEntries(sort, 'sort')) {
+    const metaSort = isPlainObject(direction) && Object.keys(direction).length === 1 && direction.$meta === 'textScore';
+    if (!metaSort && direction !== 1 && direction !== -1) throw invalid('INPUT_SORT', `The sort direction of ${scope.name}.${path} must be 1 or -1.`, 'pass { field: 1 } or { field: -1 }.');
+    if (metaSort) continue;
+    if (scope.holdsEncrypted(path)) {
+      throw new EncryptedQueryError('QUERY_SORT_ON_ENCRYPTED', `The $sort key uses ${scope.name}.${path}, which is or holds encrypted values: ciphertext order says nothing about plaintext order.`, {
+        fix: 'sort by plain fields, or sort in the application after reading (results are decrypted there).',
       });
     }
+    scope.resolve(path, 'sort');
   }
+}
+
+function reaches(scope: Scope, path: string, where: string, why: string): EncryptedQueryError {
+  return new EncryptedQueryError('QUERY_PIPELINE_ON_ENCRYPTED', `${where} uses ${scope.name}.${path}, which is or may hold encrypted values: ${why}, and the server only has ciphertext there.`, {
+    fix: 'use plain fields here, or do this step in the application after reading (results are decrypted there).',
+  });
+}
+
+function requireDocument(spec: unknown, where: string): Document {
+  if (!isPlainObject(spec)) throw invalid('INPUT_PIPELINE_STAGE', `${where} needs a document.`, 'see the MongoDB manual for the stage\'s form.');
+  return spec;
+}
+
+function asArray(value: unknown): unknown[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+/** Options of a stage that are constants: they must not smuggle operators or field references. */
+function checkLiterals(spec: Document, keys: string[], where: string): void {
+  const visit = (v: unknown): void => {
+    if (typeof v === 'string' && v.startsWith('$')) throw invalid('INPUT_PIPELINE_STAGE', `${where}: a constant option holds a field reference or an operator.`, 'pass constants there.');
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (isPlainObject(v)) for (const [k, inner] of safeEntries(v, where)) { visit(k); visit(inner); }
+  };
+  for (const key of keys) visit(spec[key]);
 }
 
 /**
- * A find projection: an $elemMatch condition is encoded like a filter on the array's elements (its
- * Deterministic operands encrypted, so it can match), $slice is kept, and everything else follows
- * the rules of a $project stage.
+ * A find projection: $elemMatch conditions are analyzed like filters on the array's elements
+ * (Deterministic operands encrypted so they can match), $slice and $meta are kept, and everything
+ * else follows the rules of a $project stage.
  */
-export async function encodeProjection(encryptor: FieldEncryptor, projection: unknown): Promise<Document | undefined> {
-  const model = encryptor.model;
+export function analyzeProjection(analysis: Analysis, model: ModelMetadata, projection: unknown): Document | undefined {
   if (projection === undefined) return undefined;
-  if (!isPlainObject(projection)) throw invalid('INPUT_PROJECTION', `A projection on ${model.target.name} must be an object like { field: 1 }.`, 'pass { field: 1 } to include fields or { field: 0 } to leave them out.');
+  const scope = new ModelScope(model);
+  const where = `the projection on ${model.target.name}`;
+  const spec = requireDocument(projection, where);
   const out: Document = {};
   const others: Document = {};
-  for (const [path, value] of safeEntries(projection, `${model.target.name} projection`)) {
+  for (const [path, value] of safeEntries(spec, where)) {
     const only = isPlainObject(value) && Object.keys(value).length === 1 ? Object.keys(value)[0] : undefined;
-    if (only === '$elemMatch') out[path] = { $elemMatch: await encodeFilter(encryptor, (value as Document).$elemMatch, path) };
-    else if (only === '$slice') out[path] = value;
-    else out[path] = others[path] = value;
+    if (only === '$elemMatch') {
+      const field = scope.resolve(path, 'projection');
+      if (!field.field?.isArray || field.encrypted) throw invalid('INPUT_PROJECTION', `$elemMatch in ${where} needs an array field of the model; ${path} is not one.`, 'use $elemMatch on an array field.');
+      out[path] = { $elemMatch: elementCondition(analysis, scope, field.field, path, (value as Document).$elemMatch, '$elemMatch') };
+    } else if (only === '$slice') {
+      const slice = (value as Document).$slice;
+      const numeric = typeof slice === 'number' || (Array.isArray(slice) && slice.length === 2 && slice.every((n) => typeof n === 'number'));
+      if (!numeric) throw invalid('INPUT_PROJECTION', `$slice in ${where} takes a number or [skip, limit].`, 'write { field: { $slice: 5 } }.');
+      scope.resolve(path, 'projection');
+      out[path] = value;
+    } else if (only === '$meta' && (value as Document).$meta === 'textScore') {
+      out[path] = value;
+    } else out[path] = others[path] = value;
   }
-  for (const value of Object.values(others)) if (isExpressionObject(value)) refuseEncryptedReference(encryptor, value, 'projection expression');
-  checkOutputs(encryptor, others, 'The projection', true);
+  projectFields({ analysis, model, scope, where, variables: NO_VARIABLES }, others);
   return out;
-}
-
-/** A path that is, lies inside, or holds an encrypted field. */
-function holdsEncrypted(encryptor: FieldEncryptor, path: string): boolean {
-  const { chain, unresolved } = walkPath(encryptor.model, path.split('.'));
-  if (chain.some((f) => f.encrypted)) return true;
-  const last = chain[chain.length - 1];
-  return unresolved.length === 0 && last?.embedded !== undefined && hasEncrypted(last.embedded);
-}
-
-/** A nested specification of output fields (not an operator expression). */
-function isOutputDocument(value: unknown): value is Document {
-  return isPlainObject(value) && Object.keys(value).length > 0 && Object.keys(value).every((k) => !k.startsWith('$'));
-}
-
-function isPlainObject(value: unknown): value is Document {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-function isExpressionObject(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function refuseEncryptedReference(encryptor: FieldEncryptor, expression: unknown, role: string): void {
-  const model = encryptor.model;
-  const visit = (node: unknown): void => {
-    if (typeof node === 'string' && node.startsWith('$') && !node.startsWith('$$')) {
-      const segments = node.slice(1).split('.');
-      const field = walkPath(model, segments).chain.find((f) => f.encrypted);
-      if (field) {
-        throw new EncryptedQueryError('QUERY_PIPELINE_ON_ENCRYPTED', `The aggregation ${role} uses ${model.target.name}.${node.slice(1)}, which is ${field.encrypted!.algorithm}-encrypted: the server cannot sort, group or compute on ciphertext.`, {
-          fix: 'group or sort by plain fields, or do this step in the application after reading (results are decrypted there).',
-        });
-      }
-    } else if (Array.isArray(node)) node.forEach(visit);
-    else if (node && typeof node === 'object') Object.values(node).forEach(visit);
-  };
-  visit(expression);
 }

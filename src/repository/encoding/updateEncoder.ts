@@ -1,123 +1,268 @@
 import type { Document } from 'mongodb';
 import { EncryptedQueryError } from '../../errors';
-import { encodeArrayElement, encodeDocument, encodeField } from './documentEncoder';
-import type { FieldEncryptor } from './fieldEncryptor';
-import { encodeFilter, hasEncrypted } from './filterEncoder';
-import { assertSafeKey, invalid, isOperatorObject, safeEntries } from './guards';
-import { resolvePath } from './pathResolver';
+import type { FieldMetadata, ModelShape } from '../../metadata/types';
+import { UPDATE_OPERATORS, type PolicyKind } from '../policy/table';
+import { analyzeFilter, elementCondition, keyFieldPaths, kindOf, type Analysis } from './filterEncoder';
+import { assertLiteral, assertSafeKey, invalid, isOperatorObject, isPlainObject, safeEntries } from './guards';
+import type { ModelScope } from './scope';
+import { hasRandom } from './scope';
 
-/** Operators that compute on the stored value: meaningless on ciphertext. */
-const COMPUTING = new Set(['$inc', '$mul', '$min', '$max', '$currentDate', '$bit']);
+const PUSH_MODIFIERS = new Set(['$each', '$position', '$slice', '$sort']);
 
 /**
- * Rewrites an update document: values written into encrypted fields ($set, $setOnInsert,
- * $push, $addToSet) are encrypted; operators that compute on stored values are refused on
- * encrypted fields. `keyContext` is what is known of the target document (for keys chosen per
- * document): the $set values and the filter's equalities.
+ * Analyzes an update document: values written into encrypted fields are marked for encryption,
+ * operators the policy does not allow on the field they touch are refused, and the field that
+ * names a document's data key cannot be changed. `keyRoot` is what is known for certain of every
+ * matched document's key fields (from the filter's equalities); values under a per-document key
+ * are encrypted with that key and no other.
  */
-export async function encodeUpdate(encryptor: FieldEncryptor, update: unknown, keyContext: Document): Promise<Document> {
-  const model = encryptor.model;
+export function analyzeUpdate(analysis: Analysis, scope: ModelScope, update: unknown, keyRoot: Document): Document {
   if (!isOperatorObject(update)) {
-    throw invalid('INPUT_UPDATE_NOT_OPERATORS', `An update of ${model.target.name} must consist of update operators ($set, $unset, …).`, 'wrap the fields in $set, or use replaceOne to replace the whole document.');
+    throw invalid('INPUT_UPDATE_NOT_OPERATORS', `An update of ${scope.name} must consist of update operators ($set, $unset, …).`, 'wrap the fields in $set, or use replaceOne to replace the whole document.');
   }
   const out: Document = {};
-  for (const [op, spec] of safeEntries(update, `${model.target.name} update`)) {
-    if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
-      throw invalid('INPUT_OPERATOR_OPERAND', `${op} in an update of ${model.target.name} needs an object of paths.`, `write { ${op}: { path: value } }.`);
+  for (const [op, spec] of safeEntries(update, `${scope.name} update`)) {
+    const row = UPDATE_OPERATORS[op];
+    if (!row) throw invalid('INPUT_UNKNOWN_OPERATOR', `${op} is not an update operator Strongbox supports.`, `use ${Object.keys(UPDATE_OPERATORS).join(', ')}.`);
+    if (!isPlainObject(spec) || Object.keys(spec).length === 0) {
+      throw invalid('INPUT_OPERATOR_OPERAND', `${op} in an update of ${scope.name} needs an object of paths.`, `write { ${op}: { path: value } }.`);
     }
     const encoded: Document = {};
-    const pending: Array<Promise<void>> = [];
-    for (const [path, value] of safeEntries(spec, `${model.target.name} ${op}`)) {
-      pending.push(encodeOperand(encryptor, op, path, value, keyContext).then((v) => { encoded[path] = v; }));
+    for (const [path, value] of safeEntries(spec, `${scope.name} ${op}`)) {
+      const resolved = scope.resolve(path, op);
+      const kind = writtenKind(scope, resolved, path);
+      const treatment = row[kind];
+      const where = `${scope.name}.${path}`;
+      if (treatment === 'refuse') throw updateRefusal(op, where, kind, row.reason);
+      encoded[path] = analyzeOperand(analysis, scope, op, path, value, resolved.encrypted ?? resolved.field, resolved.endsInElement, kind, keyRoot);
     }
-    await Promise.all(pending);
     out[op] = encoded;
   }
   return out;
 }
 
-async function encodeOperand(encryptor: FieldEncryptor, op: string, path: string, value: unknown, keyContext: Document): Promise<unknown> {
-  const model = encryptor.model;
-  const resolved = resolvePath(model, path, op);
-  const field = resolved.field;
-  const where = `${model.target.name}.${path}`;
+/** keyField also covers a path that contains a key field ($set of the whole embedded document holding it). */
+function writtenKind(scope: ModelScope, resolved: ReturnType<ModelScope['resolve']>, path: string): PolicyKind {
+  const kind = kindOf(scope, resolved, path);
+  if (kind !== 'plain' && kind !== 'container') return kind;
+  const bare = path.split('.').filter((s) => !/^(\d+|\$|\$\[.*\])$/.test(s)).join('.');
+  for (const keyPath of keyFieldPaths(scope)) if (keyPath === bare || keyPath.startsWith(`${bare}.`)) return 'keyField';
+  return kind;
+}
+
+function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path: string, value: unknown, field: FieldMetadata | undefined, endsInElement: boolean, kind: PolicyKind, keyRoot: Document): unknown {
+  const where = `${scope.name}.${path}`;
   switch (op) {
     case '$set':
     case '$setOnInsert':
-      if (!field) return value;
-      if (resolved.endsInElement && field.embedded) return encodeDocument(encryptor, field.embedded, value, keyContext, path);
-      if (value === null && field.encrypted) {
-        throw invalid('INPUT_NULL_ENCRYPTED', `${op} of null into ${where}, an encrypted field, is refused (null cannot be encrypted).`, `use { $unset: { '${path}': '' } } to remove the value.`);
+      if (kind === 'plain') { assertLiteral(value, where); return value; }
+      if (kind === 'container') {
+        checkDocumentKeys(scope, field!.embedded!, where);
+        return analysis.markings.document(field!, path, value, keyRoot, endsInElement && field!.isArray);
       }
-      return encodeField(encryptor, field, path, value, keyContext);
+      if (value === null || value === undefined) {
+        throw invalid('INPUT_NULL_ENCRYPTED', `${op} of ${value === null ? 'null' : 'undefined'} into ${where}, an encrypted field, is refused (null cannot be encrypted).`, `use { $unset: { '${path}': '' } } to remove the value.`);
+      }
+      checkDocumentKey(field!, where);
+      return analysis.markings.value(field!, path, value, keyRoot, analysis.encryptor);
     case '$unset':
+      if (value !== '' && value !== 1 && value !== true) throw invalid('INPUT_OPERATOR_OPERAND', `$unset of ${where} takes "" (or 1 / true), not a value.`, `write { $unset: { '${path}': '' } }.`);
+      return value;
+    case '$inc': case '$mul': case '$min': case '$max': case '$bit':
+      assertLiteral(value, `${where} ${op}`);
+      return value;
+    case '$currentDate':
+      if (value !== true && !(isPlainObject(value) && Object.keys(value).length === 1 && (value.$type === 'date' || value.$type === 'timestamp'))) {
+        throw invalid('INPUT_OPERATOR_OPERAND', `$currentDate of ${where} takes true or { $type: 'date' | 'timestamp' }.`, `write { $currentDate: { '${path}': true } }.`);
+      }
       return value;
     case '$push':
-    case '$addToSet': {
-      if (field?.encrypted) throw refused(op, where, field.encrypted.algorithm, 'read the array, change it and $set it back');
-      if (!field?.embedded || !hasEncrypted(field.embedded)) return value;
-      if (isOperatorObject(value) && '$each' in value) {
-        const each = value.$each;
-        if (!Array.isArray(each)) throw invalid('INPUT_OPERATOR_OPERAND', `$each in ${op} on ${where} needs an array.`, 'write { $each: [ … ] }.');
-        return { ...value, $each: await Promise.all(each.map((item) => encodeArrayElement(encryptor, field, path, item, keyContext))) };
-      }
-      return encodeArrayElement(encryptor, field, path, value, keyContext);
-    }
+    case '$addToSet':
+      return pushed(analysis, scope, op, path, value, field, kind, keyRoot);
     case '$pull':
-      if (field?.encrypted) throw refused(op, where, field.encrypted.algorithm, 'read the array, change it and $set it back');
-      if (!field?.embedded || !hasEncrypted(field.embedded)) return value;
-      return encodeFilter(encryptor, value, path);
+      if (isPlainObject(value)) return elementCondition(analysis, scope, field, path, value, op);
+      assertLiteral(value, `${where} $pull`);
+      return value;
     case '$pullAll':
+      if (!Array.isArray(value)) throw invalid('INPUT_OPERATOR_OPERAND', `$pullAll of ${where} needs an array.`, `write { $pullAll: { '${path}': [a, b] } }.`);
+      assertLiteral(value, `${where} $pullAll`);
+      return value;
     case '$pop':
-      if (field?.encrypted) throw refused(op, where, field.encrypted.algorithm, 'read the array, change it and $set it back');
-      if (op === '$pullAll' && field?.embedded && hasEncrypted(field.embedded)) throw refused(op, where, 'encrypted fields inside', 'use $pull with equality on Deterministic fields');
+      if (value !== 1 && value !== -1) throw invalid('INPUT_OPERATOR_OPERAND', `$pop of ${where} takes 1 or -1.`, `write { $pop: { '${path}': 1 } }.`);
       return value;
     case '$rename': {
-      const target = field?.encrypted ? undefined : typeof value === 'string' ? resolvePath(model, value, op).encrypted : undefined;
-      const encrypted = field?.encrypted ?? target?.encrypted;
-      if (encrypted) throw refused(op, where, encrypted.algorithm, 'migrate the field with a Strongbox migration (it re-encrypts under the new name\'s settings)');
+      if (typeof value !== 'string' || value.length === 0) throw invalid('INPUT_OPERATOR_OPERAND', `$rename of ${where} needs the new path as a string.`, `write { $rename: { '${path}': 'newName' } }.`);
+      assertSafeKey(value, `${scope.name} $rename`);
+      const target = scope.resolve(value, op);
+      const targetKind = writtenKind(scope, target, value);
+      if (targetKind !== 'plain') throw updateRefusal(op, `${scope.name}.${value}`, targetKind, UPDATE_OPERATORS.$rename.reason);
       return value;
     }
     default:
-      if (COMPUTING.has(op)) {
-        if (field?.encrypted) throw refused(op, where, field.encrypted.algorithm, 'read the value, compute in the application, and $set the result');
-        // $min/$max store the operand as given when it wins: encrypted fields inside it would be stored in the clear.
-        if (field?.embedded && hasEncrypted(field.embedded)) throw refused(op, where, 'encrypted fields inside', 'read the document, compare in the application, and $set the result');
-        return value;
-      }
-      throw invalid('INPUT_UNKNOWN_OPERATOR', `${op} is not an update operator Strongbox supports.`, 'use $set, $setOnInsert, $unset, $inc, $mul, $min, $max, $currentDate, $push, $addToSet, $pull, $pullAll, $pop or $rename.');
+      throw invalid('INPUT_UNKNOWN_OPERATOR', `${op} is not an update operator Strongbox supports.`, 'see docs/queries.md for the operators on each kind of field.');
   }
 }
 
-function refused(op: string, where: string, algorithm: string, fix: string): EncryptedQueryError {
-  return new EncryptedQueryError('QUERY_UPDATE_ON_ENCRYPTED', `${op} cannot be applied to ${where} (${algorithm}): the server only holds ciphertext there.`, { fix: `${fix}.` });
+/** $push / $addToSet: elements pushed into an array of documents are encoded as documents (their encrypted fields encrypted). */
+function pushed(analysis: Analysis, scope: ModelScope, op: string, path: string, value: unknown, field: FieldMetadata | undefined, kind: PolicyKind, keyRoot: Document): unknown {
+  const where = `${scope.name}.${path}`;
+  const container = kind === 'container';
+  if (container && op === '$addToSet' && hasRandom(field!.embedded!)) {
+    throw updateRefusal(op, where, 'container', 'duplicates cannot be found among documents holding Random ciphertext; use $push');
+  }
+  const element = (item: unknown): unknown => {
+    if (!container) { assertLiteral(item, `${where} ${op}`); return item; }
+    checkDocumentKeys(scope, field!.embedded!, where);
+    return analysis.markings.document(field!, path, item, keyRoot, true);
+  };
+  if (!isOperatorObject(value)) return element(value);
+  const out: Document = {};
+  for (const [modifier, operand] of safeEntries(value, `${where} ${op}`)) {
+    if (!PUSH_MODIFIERS.has(modifier) || (op === '$addToSet' && modifier !== '$each')) {
+      throw invalid('INPUT_OPERATOR_OPERAND', `${modifier} is not a modifier of ${op} (on ${where}).`, op === '$push' ? 'use $each, $position, $slice or $sort.' : 'use $each.');
+    }
+    if (modifier === '$each') {
+      if (!Array.isArray(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `$each in ${op} on ${where} needs an array.`, 'write { $each: [ … ] }.');
+      out.$each = operand.map(element);
+    } else if (modifier === '$sort') {
+      if (container && !(operand === 1 || operand === -1) && isPlainObject(operand)) {
+        for (const sub of Object.keys(operand)) if (scope.holdsEncrypted(`${path}.${sub}`)) throw updateRefusal('$push $sort', `${where}.${sub}`, 'Deterministic', 'ciphertext order says nothing about plaintext order');
+      }
+      assertLiteral(operand, `${where} $sort`);
+      out.$sort = operand;
+    } else {
+      if (typeof operand !== 'number') throw invalid('INPUT_OPERATOR_OPERAND', `${modifier} in ${op} on ${where} takes a number.`, `write { ${modifier}: 3 }.`);
+      out[modifier] = operand;
+    }
+  }
+  if (!('$each' in out)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} modifiers on ${where} need $each.`, 'write { $each: [ … ], … }.');
+  return out;
+}
+
+/** A key chosen by a function reads the whole document, which an update does not have. */
+function checkDocumentKey(field: FieldMetadata, where: string): void {
+  if (field.encrypted?.key.kind === 'altNameFunction') {
+    throw new EncryptedQueryError('QUERY_KEY_FUNCTION_IN_UPDATE', `${where} chooses its data key with a function of the whole document, which an update does not have.`, {
+      fix: 'write the field with replaceOne (or save the whole document), which gives the function the document.',
+    });
+  }
+}
+
+function checkDocumentKeys(scope: ModelScope, shape: ModelShape, where: string, seen = new Set<ModelShape>()): void {
+  seen.add(shape);
+  for (const f of shape.fields.values()) {
+    checkDocumentKey(f, where);
+    if (f.embedded && !seen.has(f.embedded)) checkDocumentKeys(scope, f.embedded, where, seen);
+  }
+}
+
+function updateRefusal(op: string, where: string, kind: PolicyKind, reason: string): EncryptedQueryError {
+  if (kind === 'keyField') {
+    return new EncryptedQueryError('QUERY_KEY_FIELD_CHANGE', `${op} of ${where} is refused: it names (or holds the field naming) the data key of encrypted fields in the same document, and changing it would leave those values under another document's key.`, {
+      fix: 'changing a document\'s key is a migration that re-encrypts its values; to create a document under a key, put the key field in insertOne, or pin it with an equality in the upsert filter.',
+    });
+  }
+  const what = kind === 'container' ? 'encrypted fields inside' : `${kind}-encrypted`;
+  return new EncryptedQueryError(kind === 'container' ? 'QUERY_UPDATE_ON_ENCRYPTED_SUBTREE' : 'QUERY_UPDATE_ON_ENCRYPTED', `${op} cannot be applied to ${where} (${what}): ${reason}.`, {
+    fix: kind === 'container' ? 'read the document, change it in the application and $set it back (its encrypted fields are encrypted).' : 'read the value, change it in the application and $set the result (it is encrypted).',
+  });
 }
 
 /**
- * What an update tells about its target document, for per-document keys: plain equalities of
- * the filter and the $set / $setOnInsert values (dotted paths expanded).
+ * The key fields a filter pins for every matched document: top-level equalities on the paths
+ * that name per-document keys. Values under those keys can be encrypted without reading the
+ * documents; any other key would be a guess.
  */
-export function keyContextOf(filter: unknown, update: unknown): Document {
-  const context: Document = {};
-  const put = (path: string, value: unknown) => {
-    // Runs before the encoders check the update: a '__proto__.x' path would otherwise reach Object.prototype here.
-    assertSafeKey(path, 'update');
-    const segments = path.split('.');
-    let node = context;
-    for (const seg of segments.slice(0, -1)) node = (node[seg] ??= {}) as Document;
-    node[segments[segments.length - 1]] = value;
+export function pinnedKeyRoot(scope: ModelScope, filter: unknown): Document {
+  const root: Document = {};
+  if (!isPlainObject(filter)) return root;
+  for (const keyPath of keyFieldPaths(scope)) {
+    const condition = filter[keyPath];
+    const value = isOperatorObject(condition) ? (Object.keys(condition).length === 1 ? condition.$eq : undefined) : condition;
+    if (typeof value === 'string' && value.length > 0) setPath(root, keyPath, value);
+  }
+  return root;
+}
+
+/** Key paths an update writes values under (per-document keys), that `root` does not pin. */
+export function unpinnedKeyPaths(scope: ModelScope, update: unknown, root: Document): string[] {
+  const missing = new Set<string>();
+  if (!isPlainObject(update)) return [];
+  const collect = (field: FieldMetadata | undefined, seen = new Set<FieldMetadata>()) => {
+    if (!field || seen.has(field)) return;
+    seen.add(field);
+    if (field.encrypted?.key.kind === 'altNameFromField') {
+      const keyPath = field.encrypted.key.path.join('.');
+      if (getPath(root, keyPath) === undefined) missing.add(keyPath);
+    }
+    if (field.embedded) for (const f of field.embedded.fields.values()) collect(f, seen);
   };
-  if (filter && typeof filter === 'object') {
-    for (const [k, v] of Object.entries(filter)) {
-      if (k.startsWith('$')) continue;
-      if (isOperatorObject(v)) { if ('$eq' in v) put(k, v.$eq); } else put(k, v);
+  for (const op of ['$set', '$setOnInsert', '$push', '$addToSet']) {
+    const spec = update[op];
+    if (!isPlainObject(spec)) continue;
+    for (const path of Object.keys(spec)) {
+      try {
+        const resolved = scope.resolve(path, op);
+        collect(resolved.encrypted ?? resolved.field);
+      } catch {
+        // The analysis reports a bad path with its own error.
+      }
     }
   }
-  if (update && typeof update === 'object') {
-    for (const op of ['$setOnInsert', '$set'] as const) {
-      const spec = (update as Document)[op];
-      if (spec && typeof spec === 'object') for (const [k, v] of Object.entries(spec)) put(k, v);
+  return [...missing];
+}
+
+export function setPath(root: Document, path: string, value: unknown): void {
+  const segments = path.split('.');
+  let node = root;
+  for (const seg of segments.slice(0, -1)) node = (node[seg] ??= {}) as Document;
+  node[segments[segments.length - 1]] = value;
+}
+
+function getPath(root: Document, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, seg) => (isPlainObject(node) ? node[seg] : undefined), root);
+}
+
+/**
+ * arrayFilters: each document is about one identifier `$[id]` of the update, whose conditions are
+ * conditions on that array's elements — a whole-element condition (`{ c: {…} }`) or paths inside
+ * the element (`{ 'c.phone': … }`). An identifier used on two different arrays is refused: its
+ * conditions could not be analyzed against both.
+ */
+export function analyzeArrayFilters(analysis: Analysis, scope: ModelScope, update: unknown, arrayFilters: unknown): Document[] | undefined {
+  if (arrayFilters === undefined) return undefined;
+  if (!Array.isArray(arrayFilters)) throw invalid('INPUT_ARRAY_FILTER', `arrayFilters on ${scope.name} must be an array of conditions.`, "write [{ 'x.field': value }] for an update path with $[x].");
+  const arrays = new Map<string, string>();
+  for (const spec of isPlainObject(update) ? Object.values(update) : []) {
+    for (const path of isPlainObject(spec) ? Object.keys(spec) : []) {
+      const segments = path.split('.');
+      segments.forEach((segment, i) => {
+        const match = /^\$\[([a-z][A-Za-z0-9]*)\]$/.exec(segment);
+        if (!match) return;
+        const arrayPath = segments.slice(0, i).filter((s) => !/^(\d+|\$|\$\[.*\])$/.test(s)).join('.');
+        const known = arrays.get(match[1]);
+        if (known !== undefined && known !== arrayPath) {
+          throw invalid('INPUT_ARRAY_FILTER', `The arrayFilters identifier "${match[1]}" is used on two arrays of ${scope.name} (${known} and ${arrayPath}).`, 'give each array its own identifier.');
+        }
+        arrays.set(match[1], arrayPath);
+      });
     }
   }
-  return context;
+  return arrayFilters.map((condition) => {
+    if (!isPlainObject(condition) || Object.keys(condition).length === 0) throw invalid('INPUT_ARRAY_FILTER', `Each of the arrayFilters on ${scope.name} must be a non-empty condition object.`, "write { 'x.field': value }.");
+    const out: Document = {};
+    let identifier: string | undefined;
+    for (const [key, value] of safeEntries(condition, 'arrayFilters')) {
+      const [id, ...rest] = key.split('.');
+      if (key.startsWith('$')) throw invalid('INPUT_ARRAY_FILTER', `arrayFilters on ${scope.name} take conditions on identifiers, not ${id}.`, "write { 'x.field': value } for each identifier.");
+      if (identifier !== undefined && id !== identifier) throw invalid('INPUT_ARRAY_FILTER', `One arrayFilters condition on ${scope.name} names two identifiers (${identifier}, ${id}).`, 'write one condition object per identifier.');
+      identifier = id;
+      const arrayPath = arrays.get(id);
+      if (arrayPath === undefined) throw invalid('INPUT_ARRAY_FILTER', `arrayFilters names "${id}", which no $[${id}] in the update uses.`, 'match the identifiers of arrayFilters and the update paths.');
+      const relative = rest.join('.');
+      const analyzed = analyzeFilter(analysis, scope, { [relative ? `${arrayPath}.${relative}` : arrayPath]: value });
+      out[key] = Object.values(analyzed)[0];
+    }
+    return out;
+  });
 }

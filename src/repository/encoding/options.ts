@@ -1,0 +1,68 @@
+import { COLLATION_KEYS, OPTIONS, type OptionTreatment } from '../policy/table';
+import { checkExpression } from './expressions';
+import { invalid, isPlainObject, safeEntries } from './guards';
+import { DerivedScope, type Scope } from './scope';
+
+export type OptionsEntry = keyof typeof OPTIONS;
+
+/**
+ * Checks the options of a repository call against the policy table: each known option must hold
+ * what it is for (a number, a flag, a string comment, collation settings, an index hint), and an
+ * option the table does not list is refused rather than passed to the driver. Returns the names
+ * `let` defines, for the expressions that may use them.
+ */
+export function checkOptions(entry: OptionsEntry, options: unknown, scope: Scope): Set<string> {
+  const variables = new Set<string>();
+  if (options === undefined) return variables;
+  const where = `the options of ${entry} on ${scope.name}`;
+  if (!isPlainObject(options)) throw invalid('INPUT_OPTIONS', `${where} must be an object.`, 'pass an options object such as { session }.');
+  const allowed = OPTIONS[entry];
+  for (const [name, value] of safeEntries(options, where)) {
+    if (value === undefined) continue;
+    const treatment: OptionTreatment | undefined = allowed[name];
+    if (!treatment) {
+      throw invalid('INPUT_UNKNOWN_OPTION', `${name} is not an option Strongbox accepts in ${entry} on ${scope.name}.`, `use ${Object.keys(allowed).join(', ')}; options the query policy does not know are refused, since some carry values to the server in the clear.`);
+    }
+    const bad = (what: string) => invalid('INPUT_OPTIONS', `The ${name} option of ${entry} on ${scope.name} must be ${what}.`, `pass ${what}.`);
+    switch (treatment) {
+      case 'number': if (typeof value !== 'number' || !Number.isFinite(value)) throw bad('a number'); break;
+      case 'boolean': if (typeof value !== 'boolean') throw bad('true or false'); break;
+      case 'comment': if (typeof value !== 'string') throw bad('a string'); break;
+      case 'collation':
+        if (!isPlainObject(value) || typeof value.locale !== 'string') throw bad('a collation such as { locale: "en", strength: 2 }');
+        for (const [key, setting] of safeEntries(value, where)) {
+          if (!COLLATION_KEYS.has(key) || (setting !== null && typeof setting === 'object')) throw bad(`a collation of the settings ${[...COLLATION_KEYS].join(', ')}`);
+        }
+        break;
+      case 'hint':
+        if (typeof value === 'string') break;
+        if (!isPlainObject(value)) throw bad('an index name or an index key pattern');
+        for (const [path, direction] of safeEntries(value, where)) {
+          if (direction !== 1 && direction !== -1 && typeof direction !== 'string') throw bad('an index key pattern such as { field: 1 }');
+          scope.resolve(path, 'hint');
+        }
+        break;
+      case 'let':
+        if (!isPlainObject(value)) throw bad('an object of variables');
+        for (const [variable, expression] of safeEntries(value, where)) {
+          // Variables are constants evaluated without a document: no field can be reached from them.
+          checkExpression(NO_DOCUMENT, expression, `the let variable ${variable}`, new Set());
+          if (referencesFields(expression)) throw bad('constants (field paths cannot be used in let)');
+          variables.add(variable);
+        }
+        break;
+      case 'session': case 'typed': case 'arrayFilters':
+        break;
+    }
+  }
+  return variables;
+}
+
+const NO_DOCUMENT = new DerivedScope('let', Object, new Map());
+
+function referencesFields(expression: unknown): boolean {
+  if (typeof expression === 'string') return expression.startsWith('$') && !expression.startsWith('$$');
+  if (Array.isArray(expression)) return expression.some(referencesFields);
+  if (isPlainObject(expression)) return Object.values(expression).some(referencesFields);
+  return false;
+}

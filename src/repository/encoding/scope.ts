@@ -1,0 +1,107 @@
+import type { FieldMetadata, ModelMetadata, ModelShape } from '../../metadata/types';
+import { walkPath } from '../../metadata/paths';
+import { resolvePath, type ResolvedPath } from './pathResolver';
+
+/**
+ * What a query position is evaluated against: the model itself (filters, updates, the start of a
+ * pipeline) or the documents a pipeline has reshaped so far. Either way it answers, for a path,
+ * which declared field is there and whether it holds ciphertext.
+ */
+export interface Scope {
+  /** The model's class name, for messages. */
+  readonly name: string;
+  resolve(path: string, operation: string): ResolvedPath;
+  /** The path is, lies inside, or holds an encrypted (or possibly encrypted) value. */
+  holdsEncrypted(path: string): boolean;
+  /** Some path of these documents may hold ciphertext. */
+  readonly mayHoldCiphertext: boolean;
+  /** The declared fields at the top level, for stages that keep or drop them. */
+  readonly shape: ModelShape;
+}
+
+export function hasEncrypted(shape: ModelShape, seen = new Set<ModelShape>()): boolean {
+  seen.add(shape);
+  for (const f of shape.fields.values()) {
+    if (f.encrypted || isTainted(f)) return true;
+    if (f.embedded && !seen.has(f.embedded) && hasEncrypted(f.embedded, seen)) return true;
+  }
+  return false;
+}
+
+export function hasRandom(shape: ModelShape, seen = new Set<ModelShape>()): boolean {
+  seen.add(shape);
+  for (const f of shape.fields.values()) {
+    if (f.encrypted?.algorithm === 'Random' || isTainted(f)) return true;
+    if (f.embedded && !seen.has(f.embedded) && hasRandom(f.embedded, seen)) return true;
+  }
+  return false;
+}
+
+/** Fields a pipeline produced whose content Strongbox cannot describe but which may hold ciphertext. */
+const tainted = new WeakSet<FieldMetadata>();
+
+export function taintedField(name: string): FieldMetadata {
+  const field: FieldMetadata = { name, isArray: false, optional: true, isId: false };
+  tainted.add(field);
+  return field;
+}
+
+/** A field a pipeline computed from plaintext only: anything may lie below it, all of it plain. */
+export function computedField(name: string): FieldMetadata {
+  return { name, isArray: false, optional: true, isId: false };
+}
+
+export function isTainted(field: FieldMetadata): boolean {
+  return tainted.has(field);
+}
+
+function holds(scope: ModelScope | DerivedScope, path: string): boolean {
+  const { chain, unresolved } = walkPath(scope.shape, path.split('.'));
+  if (chain.some((f) => f.encrypted || isTainted(f))) return true;
+  // Nothing declared there: only documents of unknown origin may hold ciphertext at such a path.
+  if (chain.length === 0 && unresolved.length > 0) return scope instanceof DerivedScope && scope.openTainted;
+  const last = chain[chain.length - 1];
+  return unresolved.length === 0 && last?.embedded !== undefined && hasEncrypted(last.embedded);
+}
+
+/** The model as stored: unknown paths are typos and refused. */
+export class ModelScope implements Scope {
+  readonly name: string;
+  readonly mayHoldCiphertext: boolean;
+  constructor(readonly shape: ModelMetadata) {
+    this.name = shape.target.name;
+    this.mayHoldCiphertext = hasEncrypted(shape);
+  }
+  resolve(path: string, operation: string): ResolvedPath {
+    return resolvePath(this.shape, path, operation);
+  }
+  holdsEncrypted(path: string): boolean {
+    return holds(this, path);
+  }
+}
+
+/**
+ * The documents after a reshaping stage: the fields Strongbox could follow (moved encrypted
+ * fields keep their kind and key), computed plain fields, and fields that may hold ciphertext
+ * it cannot describe (tainted). A path not listed does not exist, so it is plain — unless an
+ * earlier stage brought in documents Strongbox knows nothing about (`openTainted`).
+ */
+export class DerivedScope implements Scope {
+  readonly mayHoldCiphertext: boolean;
+  readonly shape: ModelShape;
+  constructor(readonly name: string, target: Function, fields: ReadonlyMap<string, FieldMetadata>, readonly openTainted = false) {
+    this.shape = { target, fields };
+    this.mayHoldCiphertext = openTainted || hasEncrypted(this.shape);
+  }
+  resolve(path: string, operation: string): ResolvedPath {
+    const walk = walkPath(this.shape, path.split('.'));
+    if (walk.chain.some(isTainted) || (walk.chain.length === 0 && this.openTainted)) return { endsInElement: walk.endsInElement, tainted: true };
+    if (walk.chain.some((f) => f.encrypted)) return resolvePath(this.shape, path, operation);
+    const last = walk.chain[walk.chain.length - 1];
+    // Below a known field, an unknown path does not exist: plain.
+    return { field: walk.unresolved.length ? undefined : last, endsInElement: walk.endsInElement, tainted: false };
+  }
+  holdsEncrypted(path: string): boolean {
+    return holds(this, path);
+  }
+}
