@@ -168,7 +168,8 @@ function leafFilter(c: Chooser, shape: Shape): Doc {
     case 7: return { address: c.one([secretOf(c, 'address'), { $eq: secretOf(c, 'address') }, { $in: [secretOf(c, 'address')] }]) };
     case 8: return { $expr: secretExpr(c, shape) };
     case 9: return { $where: c.one([`this.phone == '${c.s()}'`, `function() { return this.ssn === '${c.s()}'; }`]) };
-    case 10: return c.one([{ $jsonSchema: { properties: { phone: { enum: [c.s()] } } } }, { $text: { $search: c.s() } }, { $zzUnknownTop: { phone: c.s() } }]);
+    // $text is not bound to a field, so its search string is a plain value here.
+    case 10: return c.one([{ $jsonSchema: { properties: { phone: { enum: [c.s()] } } } }, { $text: { $search: 'pub' } }, { $zzUnknownTop: { phone: c.s() } }]);
     case 11: { const [path] = pathOf(c, shape); return shape.get(path) === 'plain' ? plainCondition(c, path) : { [path]: condition(c, shape.get(path)!) }; }
     case 12: return plainCondition(c, c.one(['name', 'age', 'customerId', 'tags']));
     default: return { medical: c.one([secretOf(c, 'medical'), { bloodType: c.s(), allergies: [] }]) };
@@ -207,7 +208,7 @@ function updateOperator(c: Chooser): Doc {
     case 0: case 1: return { $set: fields(1 + c.next(2)) };
     case 2: return { $setOnInsert: fields(1 + c.next(2)) };
     case 3: return { $unset: { [c.one(SET_TARGETS)[0]]: '' } };
-    case 4: return { [c.one(['$inc', '$mul'])]: { [c.one(['pin', 'contacts.$[].phone', 'age', 'medical.allergies'])]: c.n() } };
+    case 4: return { [c.one(['$inc', '$mul'])]: { [c.one(['pin', 'contacts.$[].phone', 'address.zip', 'medical.allergies'])]: c.n() } };
     case 5: return { [c.one(['$min', '$max'])]: c.one([{ pin: c.n() }, { phone: c.s() }, { address: secretOf(c, 'address') }, { 'contacts.$[c].phone': c.s() }]) };
     case 6: return { $push: c.one([{ contacts: secretOf(c, 'contact') }, { contacts: { $each: [secretOf(c, 'contact')], $slice: 2, $sort: { phone: 1 }, $position: 0 } }, { 'medical.allergies': c.s() }, { contacts: { $each: [secretOf(c, 'contact')], $sort: { kind: 1 } } }]) };
     case 7: return { $addToSet: c.one([{ contacts: secretOf(c, 'contact') }, { contacts: { $each: [secretOf(c, 'contact')] } }, { 'medical.allergies': c.s() }]) };
@@ -358,7 +359,7 @@ function pipelineStage(c: Chooser, shape: Shape, depth: number, updatePipeline =
     case 20: return { $densify: { field: 'pin', range: { step: 1, bounds: [c.n(), c.n() + 10] } } };
     case 21: return { $unionWith: { coll: 'accounts', pipeline: [{ $match: { [pathOf(c, MODEL, true)[0]]: c.s() } }] } };
     case 22: { const stage = c.one<Doc>([{ $sort: sortOf(c) }, { $limit: 3 }, { $skip: 1 }, { $count: 'n' }, { $sample: { size: 1 } }]); if (stage.$count) reshape([['n', 'plain']]); return stage; }
-    case 23: return c.one<Doc>([{ $zzUnknownStage: { phone: c.s() } }, { $search: { text: { query: c.s(), path: 'phone' } } }, { $documents: [{ phone: c.s() }] }]);
+    case 23: return c.one<Doc>([{ $zzUnknownStage: { phone: c.s() } }, { $search: { text: { query: c.s(), path: 'phone' } } }]);
     case 24: { const [path] = pathOf(c, shape, true); return { $project: { [path]: c.one([{ $literal: c.s() }, c.s()]) } }; }
     default: return { $match: { $expr: secretExpr(c, shape) } };
   }
