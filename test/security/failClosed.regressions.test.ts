@@ -283,6 +283,11 @@ test.serial('per-document keys: $rename onto the key field does not choose the k
   await keyStaysBound(t, 'rename', (names) => ['one', { name: names[0] }, { $rename: { name: 'customerId' }, $set: { vault: SECRET() } }]);
 });
 
+test.serial('per-document keys: the key-naming field cannot be renamed over or unset once it names a key', async (t) => {
+  await keyStaysBound(t, 'rename-alone', (names) => ['one', { name: names[0] }, { $rename: { name: 'customerId' } }]);
+  await keyStaysBound(t, 'unset', (names) => ['many', { name: { $in: names } }, { $unset: { customerId: '' } }]);
+});
+
 test.serial('per-document keys: $set of the key field is refused or does not choose the key', async (t) => {
   await keyStaysBound(t, 'set', (names) => ['one', { name: names[0] }, { $set: { customerId: 'mallory', vault: SECRET() } }]);
 });
