@@ -296,9 +296,9 @@ function valueOptions(c: Chooser, filter: Doc): [Doc, Doc] {
     options.let = { sv: secretOf(c, kind) };
     filter = { ...filter, $expr: { $eq: [ref, '$$sv'] } };
   }
-  if (c.next(3) === 0) options.hint = c.one([{ phone: 1 }, '_id_', { 'contacts.phone': 1 }]);
-  if (c.next(3) === 0) options.comment = c.one(['pub', { tag: 'pub' }]);
-  if (c.next(3) === 0) options.collation = { locale: 'en', strength: 2 };
+  if (c.next(3) === 1) options.hint = c.one([{ phone: 1 }, '_id_', { 'contacts.phone': 1 }]);
+  if (c.next(3) === 1) options.comment = c.one(['pub', { tag: 'pub' }]);
+  if (c.next(3) === 1) options.collation = { locale: 'en', strength: 2 };
   return [filter, options];
 }
 
@@ -311,6 +311,8 @@ function pipelineStage(c: Chooser, shape: Shape, depth: number, updatePipeline =
   const drop = (path: string) => { for (const p of [...shape.keys()]) if (p === path || p.startsWith(`${path}.`)) shape.delete(p); };
   const taint = (path: string, kind: Kind) => { drop(path); shape.set(path, kind); };
   /** Stages that replace the documents: only their outputs remain. */
+  /** A literal written to `field`: a secret only while the current shape holds an encrypted value there. */
+  const literal = (field: string): unknown => { const kind = shape.get(field); return kind && kind !== 'plain' ? secretOf(c, kind) : 'pub'; };
   const reshape = (outputs: Array<[string, Kind]>) => { shape.clear(); for (const [p, k] of outputs) shape.set(p, k); };
   const choices = updatePipeline ? 8 : 26;
   switch (c.next(choices)) {
@@ -320,14 +322,14 @@ function pipelineStage(c: Chooser, shape: Shape, depth: number, updatePipeline =
     case 3: { const [ref, kind] = encRef(c, shape); const to = alias === 'name' ? 'a1' : alias; reshape([['name', 'plain'], [to, kind]]); return { $project: { [to]: ref, name: 1 } }; }
     case 4: return { $set: { x: secretExpr(c, shape) } };
     case 5: return c.one([
-      { $replaceWith: { $mergeObjects: ['$$ROOT', { ssn: c.s() }] } },
-      { $replaceRoot: { newRoot: { $mergeObjects: [{ phone: c.s() }, '$$ROOT'] } } },
-      { $replaceWith: { $setField: { field: 'phone', input: '$$ROOT', value: c.s() } } },
+      { $replaceWith: { $mergeObjects: ['$$ROOT', { ssn: literal('ssn') }] } },
+      { $replaceRoot: { newRoot: { $mergeObjects: [{ phone: literal('phone') }, '$$ROOT'] } } },
+      { $replaceWith: { $setField: { field: 'phone', input: '$$ROOT', value: literal('phone') } } },
     ]);
     case 6: { const [path] = pathOf(c, shape, true); drop(path); return { $unset: path }; }
     case 7: reshape([['zip', 'string'], ['street', 'plain'], ['city', 'plain']]); return { $replaceRoot: { newRoot: '$address' } };
     case 8: { const [ref, kind] = encRef(c, shape); const stage = { $group: { _id: ref, first: { $first: c.one(['$ssn', '$pin', '$contacts']) } } }; reshape([['_id', kind], ['first', 'string']]); return stage; }
-    case 9: { const field = c.one(['ssn', 'phone']); reshape([['_id', 'plain'], [field, 'string']]); return { $group: { _id: null, [field]: { [c.one(['$first', '$last', '$max', '$push'])]: c.s() } } }; }
+    case 9: { const field = c.one(['ssn', 'phone']); const value = literal(field); reshape([['_id', 'plain'], [field, 'plain']]); return { $group: { _id: null, [field]: { [c.one(['$first', '$last', '$max', '$push'])]: value } } }; }
     case 10: reshape([['_id', 'plain'], ['acc', 'plain']]); return { $group: { _id: null, acc: { $accumulator: { init: 'function() { return 0; }', accumulate: 'function(s, a, b) { return s; }', accumulateArgs: ['$phone', c.s()], merge: 'function(a, b) { return a; }', lang: 'js' } } } };
     case 11: { const stage = { $group: { _id: '$name', n: { $sum: { $cond: [secretExpr(c, shape), 1, 0] } } } }; reshape([['_id', 'plain'], ['n', 'plain']]); return stage; }
     case 12: {
@@ -349,11 +351,14 @@ function pipelineStage(c: Chooser, shape: Shape, depth: number, updatePipeline =
     }
     case 15: { const [ref] = encRef(c, shape); reshape([['_id', 'string'], ['count', 'plain']]); return { $bucket: { groupBy: ref, boundaries: [c.s(), c.s()].sort(), default: 'other' } }; }
     case 16: return { $setWindowFields: c.one<Doc>([
-      { sortBy: { age: 1 }, output: { [c.one(['phone', 'ssn'])]: { $first: c.s() } } },
+      ((field: string) => ({ sortBy: { age: 1 }, output: { [field]: { $first: literal(field) } } }))(c.one(['phone', 'ssn'])),
       { sortBy: { age: 1 }, output: { x: { $shift: { output: '$phone', by: 1, default: c.s() } } } },
-      { partitionBy: '$phone', sortBy: { age: 1 }, output: { pin: { $sum: c.n() } } },
+      { partitionBy: '$phone', sortBy: { age: 1 }, output: { pin: { $sum: literal('pin') } } },
     ]) };
-    case 17: return { $fill: c.one<Doc>([{ output: { [c.one(['phone', 'ssn', 'address.zip'])]: { value: c.s() } } }, { sortBy: { age: 1 }, output: { pin: { value: c.n() } } }]) };
+    case 17: return { $fill: c.one<Doc>([
+      ((field: string) => ({ output: { [field]: { value: literal(field) } } }))(c.one(['phone', 'ssn', 'address.zip'])),
+      { sortBy: { age: 1 }, output: { pin: { value: literal('pin') } } },
+    ]) };
     case 18: return { $redact: { $cond: [secretExpr(c, shape), '$$KEEP', '$$PRUNE'] } };
     case 19: { const [ref, kind] = encRef(c, shape); reshape([['_id', kind], ['count', 'plain']]); return { $sortByCount: ref }; }
     case 20: return { $densify: { field: 'pin', range: { step: 1, bounds: [c.n(), c.n() + 10] } } };
@@ -386,7 +391,7 @@ function documentOf(c: Chooser): Doc {
 function findOptions(c: Chooser, filter: Doc, withLimit: boolean): [Doc, Doc] {
   const [f, options] = valueOptions(c, filter);
   if (c.flip()) options.projection = projectionOf(c);
-  if (c.next(3) === 0) options.sort = sortOf(c);
+  if (c.next(3) === 1) options.sort = sortOf(c);
   if (withLimit) options.limit = 5;
   return [f, options];
 }
