@@ -11,6 +11,7 @@ export interface PendingIndex {
 export function validateIndexes(shape: ModelShape, pending: PendingIndex[]): IndexSpec[] {
   for (const { site, spec } of pending) {
     for (const path of Object.keys(spec.key)) checkIndexPath(shape, path, site);
+    if (spec.partialFilterExpression !== undefined) checkPartialFilter(shape, spec.partialFilterExpression, site);
   }
   return pending.map(({ spec }) => spec);
 }
@@ -38,4 +39,36 @@ function checkIndexPath(shape: ModelShape, path: string, site: Site): void {
       `the index key '${path}' is Random-encrypted: every write produces a different ciphertext, so the index could never match a query`,
       `drop the index, or use @Encrypted({ algorithm: 'Deterministic', bsonType: … }) if equality lookups are needed`);
   }
+}
+
+/**
+ * A partial index's filter is stored by the server in its index catalog as written. A condition on
+ * an encrypted field would put plaintext there (and never match the ciphertext the documents
+ * hold), so any path that reaches an encrypted field is refused; the value itself is never quoted.
+ */
+function checkPartialFilter(shape: ModelShape, filter: unknown, site: Site): void {
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) { node.forEach(visit); return; }
+    if (node === null || typeof node !== 'object') return;
+    for (const [key, value] of Object.entries(node)) {
+      if (key.startsWith('$')) { visit(value); continue; }
+      const { chain, unresolved } = walkPath(shape, key.split('.'));
+      const last = chain[chain.length - 1];
+      const holdsEncrypted = chain.some((f) => f.encrypted) || (unresolved.length === 0 && last?.embedded !== undefined && shapeHoldsEncrypted(last.embedded));
+      if (holdsEncrypted) {
+        throw definitionError('MODEL_INDEX_PARTIAL_ON_ENCRYPTED', site,
+          `the partialFilterExpression names '${key}', which is or holds an encrypted field: the server would store the condition's value in plaintext in its index catalog, and it could never match ciphertext`,
+          'write the partial filter on plain fields only (for example a plain status flag next to the encrypted value)');
+      }
+    }
+  };
+  visit(filter);
+}
+
+function shapeHoldsEncrypted(shape: ModelShape, seen = new Set<ModelShape>()): boolean {
+  seen.add(shape);
+  for (const f of shape.fields.values()) {
+    if (f.encrypted || (f.embedded && !seen.has(f.embedded) && shapeHoldsEncrypted(f.embedded, seen))) return true;
+  }
+  return false;
 }

@@ -96,14 +96,31 @@ const MODEL_REFS: Array<[unknown, Kind]> = [
 function encRef(c: Chooser, shape: Shape): [unknown, Kind] {
   const renamed = [...shape.entries()].filter(([p, k]) => k !== 'plain' && !MODEL.has(p));
   if (renamed.length && c.flip()) { const [p, k] = c.one(renamed); return [c.flip() ? `$${p}` : `$$ROOT.${p}`, k]; }
-  return c.one(MODEL_REFS);
+  // A model reference reaches an encrypted value only while the current documents still hold the field it names.
+  const live = MODEL_REFS.filter(([ref]) => referencedFields(ref).some((f) => { const k = shape.get(f); return k !== undefined && k !== 'plain'; }));
+  if (live.length) return c.one(live);
+  if (renamed.length) { const [p, k] = c.one(renamed); return [`$${p}`, k]; }
+  return ['$name', 'plain'];
+}
+
+/** The model fields an expression names, directly or through $$ROOT / $getField; '$$ROOT' alone names every field. */
+function referencedFields(ref: unknown): string[] {
+  const text = JSON.stringify(ref);
+  if (/"\$\$ROOT"/.test(text)) return [...MODEL.keys()];
+  return [...MODEL.keys()].filter((f) => new RegExp(`[$."]${f.replace('.', '\\.')}[".]`).test(text));
 }
 
 /** An expression in which a secret meets an encrypted value. */
 function secretExpr(c: Chooser, shape: Shape): unknown {
+  // Once no encrypted value is left in the documents (after $count, say), no literal meets one.
+  if (![...shape.values()].some((k) => k !== 'plain')) return { $eq: ['$name', 'pub'] };
   const [ref, kind] = encRef(c, shape);
   const s = () => secretOf(c, kind);
-  switch (c.next(18)) {
+  const holds = (field: string) => { const k = shape.get(field); return k !== undefined && k !== 'plain'; };
+  let choice = c.next(18);
+  // Forms that name model fields directly fall back to the reference form when those fields are gone.
+  if (((choice === 9 || choice === 10) && !holds('contacts')) || ((choice === 5 || choice >= 17) && !(holds('phone') && holds('ssn') && holds('pin')))) choice = 0;
+  switch (choice) {
     case 0: return { [c.one(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$cmp'])]: c.flip() ? [ref, s()] : [s(), ref] };
     case 1: return { $in: [s(), ref] };
     case 2: return { $in: [ref, [s(), s()]] };
@@ -361,11 +378,11 @@ function pipelineStage(c: Chooser, shape: Shape, depth: number, updatePipeline =
     ]) };
     case 18: return { $redact: { $cond: [secretExpr(c, shape), '$$KEEP', '$$PRUNE'] } };
     case 19: { const [ref, kind] = encRef(c, shape); reshape([['_id', kind], ['count', 'plain']]); return { $sortByCount: ref }; }
-    case 20: return { $densify: { field: 'pin', range: { step: 1, bounds: [c.n(), c.n() + 10] } } };
+    case 20: { const held = shape.get('pin') === 'int'; const low = held ? c.n() : 1; return { $densify: { field: 'pin', range: { step: 1, bounds: [low, low + 10] } } }; }
     case 21: return { $unionWith: { coll: 'accounts', pipeline: [{ $match: { [pathOf(c, MODEL, true)[0]]: c.s() } }] } };
     case 22: { const stage = c.one<Doc>([{ $sort: sortOf(c) }, { $limit: 3 }, { $skip: 1 }, { $count: 'n' }, { $sample: { size: 1 } }]); if (stage.$count) reshape([['n', 'plain']]); return stage; }
     case 23: return c.one<Doc>([{ $zzUnknownStage: { phone: c.s() } }, { $search: { text: { query: c.s(), path: 'phone' } } }]);
-    case 24: { const [path] = pathOf(c, shape, true); return { $project: { [path]: c.one([{ $literal: c.s() }, c.s()]) } }; }
+    case 24: { const [path, kind] = pathOf(c, shape, true); const value = kind === 'plain' ? 'pub' : c.s(); return { $project: { [path]: c.one([{ $literal: value }, value]) } }; }
     default: return { $match: { $expr: secretExpr(c, shape) } };
   }
 }
