@@ -106,8 +106,11 @@ function encRef(c: Chooser, shape: Shape): [unknown, Kind] {
 /** The model fields an expression names, directly or through $$ROOT / $getField; '$$ROOT' alone names every field. */
 function referencedFields(ref: unknown): string[] {
   const text = JSON.stringify(ref);
-  if (/"\$\$ROOT"/.test(text)) return [...MODEL.keys()];
-  return [...MODEL.keys()].filter((f) => new RegExp(`[$."]${f.replace('.', '\\.')}[".]`).test(text));
+  if (/"\$\$(ROOT|CURRENT)"/.test(text)) return [...MODEL.keys()];
+  const roots = new Set<string>();
+  for (const m of text.matchAll(/"\$(?:\$ROOT\.|\$CURRENT\.)?([A-Za-z]+(?:\.[A-Za-z]+)*)"/g)) roots.add(m[1]);
+  for (const m of text.matchAll(/"(?:\$getField|field)":"([A-Za-z]+)"/g)) roots.add(m[1]);
+  return [...MODEL.keys()].filter((f) => [...roots].some((r) => r === f || r.startsWith(`${f}.`) || f.startsWith(`${r}.`)));
 }
 
 /** An expression in which a secret meets an encrypted value. */
@@ -147,6 +150,9 @@ function secretExpr(c: Chooser, shape: Shape): unknown {
 
 function condition(c: Chooser, kind: Kind): unknown {
   const v = () => hostileSecret(c, kind);
+  // Secrets go only where an encrypted value lies; on a plain path every form compares plain values.
+  const s = () => (kind === 'plain' ? 'pub' : c.s());
+  const n = () => (kind === 'plain' ? 7 : c.n());
   switch (c.next(20)) {
     case 0: return v();
     case 1: return { $eq: v() };
@@ -156,17 +162,17 @@ function condition(c: Chooser, kind: Kind): unknown {
     case 5: return { [c.one(['$gt', '$gte', '$lt', '$lte'])]: v() };
     case 6: return { $all: [v()] };
     case 7: return { $not: { $eq: v() } };
-    case 8: return { $regex: c.s() };
+    case 8: return { $regex: s() };
     case 9: return { $elemMatch: { $eq: v() } };
     case 10: return { $exists: true };
     case 11: return { $type: 'binData' };
-    case 12: return { $mod: [c.n(), 0] };
-    case 13: return { $bitsAllSet: c.n() };
+    case 12: return { $mod: [n(), 0] };
+    case 13: return { $bitsAllSet: n() };
     case 14: return { $zzUnknown: v() };
     case 15: return { $in: [{ $gt: v() }] };
     case 16: return { $eq: [v()] };
-    case 17: return { $not: new RegExp(c.s().replace(/[^\w]/g, '')) };
-    case 18: return { $in: [new RegExp(c.s().replace(/[^\w]/g, ''))] };
+    case 17: return { $not: new RegExp(s().replace(/[^\w]/g, '')) };
+    case 18: return { $in: [new RegExp(s().replace(/[^\w]/g, ''))] };
     default: return { $size: 1 };
   }
 }
@@ -177,7 +183,11 @@ function plainCondition(c: Chooser, path: string): Doc {
 }
 
 function leafFilter(c: Chooser, shape: Shape): Doc {
-  switch (c.next(14)) {
+  // After a reshaping stage only paths of the current documents are compared with secrets.
+  const reshaped = shape !== MODEL && !(shape.has('contacts.phone') && shape.has('address.zip') && shape.has('medical'));
+  const pick = c.next(14);
+  if (reshaped && ![0, 1, 2, 3, 8, 11, 12].includes(pick)) return plainCondition(c, 'name');
+  switch (pick) {
     case 0: case 1: case 2: case 3: { const [path, kind] = pathOf(c, shape, true); return { [path]: condition(c, kind) }; }
     case 4: { const [path, kind] = c.one(EXTRA_FILTER_PATHS); return { [path]: condition(c, kind) }; }
     case 5: return { contacts: { $elemMatch: c.one([{ phone: condition(c, 'string') }, { kind: 'home', note: c.s() }, { $or: [{ phone: c.s() }, { kind: 'x' }] }, { phone: { $in: [c.s()] } }]) } };
@@ -344,8 +354,8 @@ function pipelineStage(c: Chooser, shape: Shape, depth: number, updatePipeline =
       { $replaceWith: { $setField: { field: 'phone', input: '$$ROOT', value: literal('phone') } } },
     ]);
     case 6: { const [path] = pathOf(c, shape, true); drop(path); return { $unset: path }; }
-    case 7: reshape([['zip', 'string'], ['street', 'plain'], ['city', 'plain']]); return { $replaceRoot: { newRoot: '$address' } };
-    case 8: { const [ref, kind] = encRef(c, shape); const stage = { $group: { _id: ref, first: { $first: c.one(['$ssn', '$pin', '$contacts']) } } }; reshape([['_id', kind], ['first', 'string']]); return stage; }
+    case 7: reshape(shape.has('address.zip') ? [['zip', 'string'], ['street', 'plain'], ['city', 'plain']] : []); return { $replaceRoot: { newRoot: '$address' } };
+    case 8: { const [ref, kind] = encRef(c, shape); const first = c.one(['ssn', 'pin', 'contacts']); const held = shape.get(first) ?? shape.get(`${first}.phone`); const stage = { $group: { _id: ref, first: { $first: `$${first}` } } }; reshape([['_id', kind], ['first', held && held !== 'plain' ? 'string' : 'plain']]); return stage; }
     case 9: { const field = c.one(['ssn', 'phone']); const value = literal(field); reshape([['_id', 'plain'], [field, 'plain']]); return { $group: { _id: null, [field]: { [c.one(['$first', '$last', '$max', '$push'])]: value } } }; }
     case 10: reshape([['_id', 'plain'], ['acc', 'plain']]); return { $group: { _id: null, acc: { $accumulator: { init: 'function() { return 0; }', accumulate: 'function(s, a, b) { return s; }', accumulateArgs: ['$phone', c.s()], merge: 'function(a, b) { return a; }', lang: 'js' } } } };
     case 11: { const stage = { $group: { _id: '$name', n: { $sum: { $cond: [secretExpr(c, shape), 1, 0] } } } }; reshape([['_id', 'plain'], ['n', 'plain']]); return stage; }
@@ -366,10 +376,10 @@ function pipelineStage(c: Chooser, shape: Shape, depth: number, updatePipeline =
       reshape(ENCRYPTED_PATHS.flatMap(([p, k]): Array<[string, Kind]> => [[`f1.${p}`, k], [`f2.${p}`, k]]));
       return stage;
     }
-    case 15: { const [ref] = encRef(c, shape); reshape([['_id', 'string'], ['count', 'plain']]); return { $bucket: { groupBy: ref, boundaries: [c.s(), c.s()].sort(), default: 'other' } }; }
+    case 15: { const [ref, kind] = encRef(c, shape); reshape([['_id', kind === 'plain' ? 'plain' : 'string'], ['count', 'plain']]); return { $bucket: { groupBy: ref, boundaries: kind === 'plain' ? ['a', 'b'] : [c.s(), c.s()].sort(), default: 'other' } }; }
     case 16: return { $setWindowFields: c.one<Doc>([
       ((field: string) => ({ sortBy: { age: 1 }, output: { [field]: { $first: literal(field) } } }))(c.one(['phone', 'ssn'])),
-      { sortBy: { age: 1 }, output: { x: { $shift: { output: '$phone', by: 1, default: c.s() } } } },
+      { sortBy: { age: 1 }, output: { x: { $shift: { output: '$phone', by: 1, default: literal('phone') } } } },
       { partitionBy: '$phone', sortBy: { age: 1 }, output: { pin: { $sum: literal('pin') } } },
     ]) };
     case 17: return { $fill: c.one<Doc>([

@@ -34,7 +34,7 @@ export function checkExpression(scope: Scope, expression: unknown, where: string
 
 function checkOperator(scope: Scope, op: string, operand: unknown, where: string, variables: ReadonlySet<string>): void {
   if (SERVER_JAVASCRIPT.has(op)) {
-    if (!scope.mayHoldCiphertext) return;
+    if (!scope.mayHoldCiphertext && !scope.modelEncrypted) return;
     throw new EncryptedQueryError('QUERY_SERVER_JAVASCRIPT', `${op} is refused in aggregations on ${scope.name}: server-side JavaScript can read any value it is given, and Strongbox cannot tell which values it would reach.`, {
       fix: 'express the computation with aggregation operators on plain fields, or compute in the application after reading.',
     });

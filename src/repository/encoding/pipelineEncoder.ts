@@ -354,9 +354,14 @@ function replaceRoot(ctx: StageContext, newRoot: unknown): Scope {
 
 /** A computed value may not be written where the documents or the model keep encrypted values. */
 function assertWritable(ctx: StageContext, path: string): void {
-  const model = walkPath(ctx.model, path.split('.'));
-  const inModel = model.chain.some((f) => f.encrypted) || (model.unresolved.length === 0 && model.chain.length > 0 && model.chain[model.chain.length - 1].embedded !== undefined && hasEncrypted(model.chain[model.chain.length - 1].embedded!));
-  if (inModel || ctx.scope.holdsEncrypted(path)) {
+  const holds = (shape: ModelMetadata | Scope['shape']) => {
+    const walk = walkPath(shape, path.split('.'));
+    const last = walk.chain[walk.chain.length - 1];
+    const container = last?.embedded !== undefined && hasEncrypted(last.embedded);
+    // An undeclared path inside a document holding encrypted fields is refused too: nothing says what it may hold.
+    return walk.chain.some((f) => f.encrypted || isTainted(f)) || container;
+  };
+  if (holds(ctx.model) || holds(ctx.scope.shape) || ctx.scope.holdsEncrypted(path)) {
     throw new EncryptedQueryError('QUERY_PIPELINE_WRITES_ENCRYPTED', `${ctx.where} writes a literal or computed value to ${ctx.scope.name}.${path}, where encrypted values are kept: it would reach the server in plaintext.`, {
       fix: 'keep (1), drop (0) or move (\'$field\') stored values there; compute new values in the application after reading, or write them with updateOne/$set, which encrypts them.',
     });

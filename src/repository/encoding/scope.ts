@@ -15,6 +15,8 @@ export interface Scope {
   holdsEncrypted(path: string): boolean;
   /** Some path of these documents may hold ciphertext. */
   readonly mayHoldCiphertext: boolean;
+  /** The model the documents come from declares encrypted fields (whatever a pipeline kept of them). */
+  readonly modelEncrypted: boolean;
   /** The declared fields at the top level, for stages that keep or drop them. */
   readonly shape: ModelShape;
 }
@@ -64,13 +66,18 @@ function holds(scope: ModelScope | DerivedScope, path: string): boolean {
   return unresolved.length === 0 && last?.embedded !== undefined && hasEncrypted(last.embedded);
 }
 
+/** Model classes that declare encrypted fields, so scopes derived from them know it. */
+const encryptedModels = new WeakSet<Function>();
+
 /** The model as stored: unknown paths are typos and refused. */
 export class ModelScope implements Scope {
   readonly name: string;
   readonly mayHoldCiphertext: boolean;
+  readonly modelEncrypted: boolean;
   constructor(readonly shape: ModelMetadata) {
     this.name = shape.target.name;
-    this.mayHoldCiphertext = hasEncrypted(shape);
+    this.mayHoldCiphertext = this.modelEncrypted = hasEncrypted(shape);
+    if (this.modelEncrypted) encryptedModels.add(shape.target);
   }
   resolve(path: string, operation: string): ResolvedPath {
     return resolvePath(this.shape, path, operation);
@@ -88,10 +95,12 @@ export class ModelScope implements Scope {
  */
 export class DerivedScope implements Scope {
   readonly mayHoldCiphertext: boolean;
+  readonly modelEncrypted: boolean;
   readonly shape: ModelShape;
   constructor(readonly name: string, target: Function, fields: ReadonlyMap<string, FieldMetadata>, readonly openTainted = false) {
     this.shape = { target, fields };
     this.mayHoldCiphertext = openTainted || hasEncrypted(this.shape);
+    this.modelEncrypted = encryptedModels.has(target);
   }
   resolve(path: string, operation: string): ResolvedPath {
     const walk = walkPath(this.shape, path.split('.'));
