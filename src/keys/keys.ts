@@ -59,7 +59,8 @@ export async function listKeys(client: StrongboxClient): Promise<KeyDescription[
 
 /** A key vault document as a description (never its key material). */
 export function describeKey(doc: Omit<KeyVaultDocument, 'keyMaterial'>, usage: Map<string, string[]>): KeyDescription {
-  const altNames = doc.keyAltNames ?? [];
+  // A set: libmongocrypt stores the names of a new key in reverse order.
+  const altNames = [...(doc.keyAltNames ?? [])].sort();
   return {
     id: doc._id.toUUID().toHexString(),
     altNames,

@@ -103,7 +103,12 @@ export async function removeKeyAltName(client: StrongboxClient, selector: KeySel
       fix: 'change the models first (and migrate their data), or pass force: true (CLI: --force) if this is intended.',
     });
   }
-  await client.encryption.removeKeyAltName(key.id, altName);
+  // What the driver's removeKeyAltName does, in two plain updates: it sends one pipeline update,
+  // which servers without update pipelines (FerretDB v1) refuse. The specification wants the
+  // field gone once the last name is, so that the unique partial index ignores the key.
+  const keys = keyVaultDocuments(client);
+  await keys.updateOne({ _id: key.id, keyAltNames: altName }, { $pull: { keyAltNames: altName }, $currentDate: { updateDate: true } });
+  await keys.updateOne({ _id: key.id, keyAltNames: { $size: 0 } }, { $unset: { keyAltNames: '' } });
   client.keyVault.forget(altName);
   return getKey(client, { id });
 }
