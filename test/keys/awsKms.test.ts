@@ -100,6 +100,10 @@ test('rotation local → AWS → local keeps every document readable, each time 
   try {
     await both.repository(Account).insertMany(accounts(8));
     before = await readAll(both, Account);
+    // An explicit key under the AWS master key while new keys default to local.
+    const explicit = await createKey(both, { altNames: 'aws-explicit', masterKey: awsMasterKey(aws) });
+    t.deepEqual(explicit.masterKey, { provider: 'aws', region: aws.region, key: aws.keyArn, endpoint: aws.endpoint });
+    await both.keyVault.collection.deleteOne({ keyAltNames: 'aws-explicit' });
     const { provider: _, ...masterKey } = awsMasterKey(aws) as { provider: string };
     const toAws = await rewrapKeys(both, { provider: 'aws', masterKey });
     t.is(toAws.rewrapped.length, 2);
