@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One idempotent set-up for both README commands: system library, npm packages with the
 # encryption binding really built, the local test server (FerretDB) and the test PKI; with
-# --tests also the KMIP server the tests use. Quick when everything is already there.
+# --tests also the KMIP server and the AWS KMS emulator the tests use. Quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FERRETDB_VERSION=v1.24.2
@@ -55,5 +55,6 @@ fi
 # 4. Test PKI (CA, server/client certificates, broken ones for the TLS tests).
 bash scripts/pki.sh "$TOOLS/pki" >&2
 
-# 5. Tests only: a real KMIP key server (PyKMIP in a project-local venv) for KMS over TLS.
-if [ "${1:-}" = "--tests" ]; then bash scripts/kmip.sh >&2; fi
+# 5. Tests only: a real KMIP key server (PyKMIP) and an AWS KMS emulator (moto), each in a
+#    project-local venv, for KMS over TLS.
+if [ "${1:-}" = "--tests" ]; then bash scripts/kmip.sh >&2; bash scripts/aws-kms.sh >&2; fi

@@ -31,8 +31,8 @@ export type {
   Migration, Operation, KeySpec, IndexDefinition, ValidatorJson, Safety, MigrationsConfig, RunOptions, RunnerOptions, RunReport,
   MigrationStatus, MigrationState, LoadedMigration, ProgressFactory, CreateMigrationOptions, CreatedMigration,
 } from './migrations';
-export { ensureModelKeys, listKeys, rewrapKeys, rotateLocalMasterKey, deleteKey, keyDeletionImpact } from './keys';
-export type { EnsuredKey, KeyDescription, KeySelector, RotationResult, KeyDeletionImpact } from './keys';
+export { ensureModelKeys, listKeys, createKey, getKey, addKeyAltName, removeKeyAltName, rewrapKeys, rotateLocalMasterKey, deleteKey, keyDeletionImpact } from './keys';
+export type { EnsuredKey, KeyDescription, KeySelector, CreateKeyOptions, RotationResult, KeyDeletionImpact } from './keys';
 export { auditModel, formatAudit, repairPlan } from './audit';
 export type { AuditReport, PathAudit, KeyUsage, AuditOptions } from './audit';
 

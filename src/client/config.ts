@@ -7,7 +7,13 @@ export type Environment = 'development' | 'production';
 export type EncryptionMode = 'explicit' | 'automatic';
 export type KmsProviderName = 'local' | 'aws' | 'azure' | 'gcp' | 'kmip';
 
-export interface AwsKmsOptions { accessKeyId: string; secretAccessKey: string; sessionToken?: string; }
+/** Credentials of the `aws` provider; the region, key ARN and endpoint belong to the master key description. */
+export interface AwsKmsOptions {
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** For temporary credentials (AWS STS, an assumed role): sent with every KMS request. */
+  sessionToken?: string;
+}
 export interface AzureKmsOptions { tenantId: string; clientId: string; clientSecret: string; identityPlatformEndpoint?: string; }
 export interface GcpKmsOptions { email: string; privateKey: string | Buffer; endpoint?: string; }
 export interface KmipKmsOptions { /** host:port of the KMIP server. */ endpoint: string; }
@@ -26,7 +32,17 @@ export interface KmsConfig {
 /** Master key descriptions used when Strongbox creates data keys, per provider. */
 export type MasterKeyDescription =
   | { provider: 'local' }
-  | { provider: 'aws'; region: string; key: string; endpoint?: string }
+  | {
+    provider: 'aws';
+    region: string;
+    /** The KMS key's ARN. */
+    key: string;
+    /**
+     * `host[:port]` of the KMS endpoint instead of kms.<region>.amazonaws.com (a VPC endpoint,
+     * FIPS endpoint or a test emulator), without `https://`. Always TLS; the host needs a dot.
+     */
+    endpoint?: string;
+  }
   | { provider: 'azure'; keyVaultEndpoint: string; keyName: string; keyVersion?: string }
   | { provider: 'gcp'; projectId: string; location: string; keyRing: string; keyName: string; keyVersion?: string; endpoint?: string }
   | { provider: 'kmip'; keyId?: string; endpoint?: string };

@@ -29,7 +29,8 @@ export class KeyVault {
     private readonly client: MongoClient,
     readonly namespace: KeyVaultNamespace,
     private readonly encryption: ClientEncryption,
-    private readonly wrapping: DataKeyWrapping,
+    /** How new data keys are wrapped unless a master key is named. */
+    readonly wrapping: DataKeyWrapping,
   ) {}
 
   get collection(): Collection {
@@ -38,9 +39,11 @@ export class KeyVault {
 
   /**
    * MongoDB prescribes a unique index on keyAltNames, partial on its existence so that keys
-   * without alt names do not collide. Servers without partial indexes (FerretDB v1) get a plain
-   * unique index: Strongbox always names its keys, so the guarantee is the same for them.
-   * Returns a note when the fallback was used.
+   * without alt names do not collide; with it the server refuses any alt name another key has.
+   * Servers without partial indexes (FerretDB v1) get a plain unique index, which there compares
+   * whole alt-name lists only (['a', 'b'] and ['c', 'a'] both pass): Strongbox's key management
+   * checks every alt name before writing (src/keys/manage.ts). Returns a note when the fallback
+   * was used.
    */
   ensureIndex(): Promise<string | undefined> {
     this.indexChecked ??= (async () => {
@@ -50,7 +53,7 @@ export class KeyVault {
       } catch (err) {
         if (!isNotImplemented(err)) throw err;
         await this.collection.createIndex({ keyAltNames: 1 }, { unique: true, name: 'keyAltNames_1' });
-        return 'the server has no partial indexes; the key vault got a plain unique index on keyAltNames (equivalent, since every Strongbox key has an alt name)';
+        return 'the server has no partial indexes; the key vault got a plain unique index on keyAltNames, and Strongbox checks each alt name itself before writing (the server alone would not refuse one alt name shared by two keys with different lists)';
       }
     })();
     return this.indexChecked;

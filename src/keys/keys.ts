@@ -54,20 +54,25 @@ export interface KeyDescription {
 export async function listKeys(client: StrongboxClient): Promise<KeyDescription[]> {
   const usage = usageByAltName(client);
   const docs = await keyVaultDocuments(client).find({}, { projection: { keyMaterial: 0 } }).sort({ creationDate: 1 }).toArray();
-  return docs.map((d) => {
-    const altNames = d.keyAltNames ?? [];
-    return {
-      id: d._id.toUUID().toHexString(),
-      altNames,
-      masterKey: d.masterKey,
-      creationDate: d.creationDate,
-      updateDate: d.updateDate,
-      usedBy: altNames.flatMap((n) => usage.get(n) ?? []),
-    };
-  });
+  return docs.map((d) => describeKey(d, usage));
 }
 
-function usageByAltName(client: StrongboxClient): Map<string, string[]> {
+/** A key vault document as a description (never its key material). */
+export function describeKey(doc: Omit<KeyVaultDocument, 'keyMaterial'>, usage: Map<string, string[]>): KeyDescription {
+  // A set: libmongocrypt stores the names of a new key in reverse order.
+  const altNames = [...(doc.keyAltNames ?? [])].sort();
+  return {
+    id: doc._id.toUUID().toHexString(),
+    altNames,
+    masterKey: doc.masterKey,
+    creationDate: doc.creationDate,
+    updateDate: doc.updateDate,
+    usedBy: altNames.flatMap((n) => usage.get(n) ?? []),
+  };
+}
+
+/** Fixed key alt names of the configured models, with the encrypted paths naming each. */
+export function usageByAltName(client: StrongboxClient): Map<string, string[]> {
   const usage = new Map<string, string[]>();
   for (const model of client.registry) {
     for (const path of buildEncryptionPlan(model).paths) {

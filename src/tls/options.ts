@@ -40,14 +40,16 @@ export interface TlsOptions {
   crlFile?: string;
   /**
    * URI `tlsAllowInvalidCertificates`. Accept a server certificate that fails validation
-   * (untrusted chain, expired, revoked) while still checking the host name (Node
-   * `rejectUnauthorized: false`). Development only; only meaningful when `insecure` is not true.
+   * (untrusted chain, expired, revoked) (Node `rejectUnauthorized: false`, which with Node also
+   * skips the host name check). Development only. The URI Options specification forbids it next
+   * to `insecure`, `disableOcspEndpointCheck` or `disableCertificateRevocationCheck`, whatever
+   * their values.
    */
   allowInvalidCertificates?: boolean;
   /**
    * URI `tlsAllowInvalidHostnames`. Accept a server certificate that does not name the host
-   * (Node `checkServerIdentity` replaced by a no-op). Development only; only meaningful when
-   * `insecure` is not true.
+   * (Node `checkServerIdentity` replaced by a no-op). Development only. Forbidden next to
+   * `insecure` (any value) by the URI Options specification.
    */
   allowInvalidHostnames?: boolean;
   /**
@@ -63,6 +65,13 @@ export interface TlsOptions {
    * it, and never passes it on: it has no effect on the connection.
    */
   disableOcspEndpointCheck?: boolean;
+  /**
+   * URI `tlsDisableCertificateRevocationCheck`. In drivers that check revocation, turns off every
+   * revocation check (CRL and OCSP alike). The Node driver checks revocation only against
+   * `crlFile` and refuses this option, so Strongbox accepts it, validates it (it contradicts a
+   * `crlFile`) and never passes it on.
+   */
+  disableCertificateRevocationCheck?: boolean;
 }
 
 export type TlsOptionName = keyof TlsOptions;
@@ -87,6 +96,7 @@ export const TLS_OPTION_SPECS: readonly TlsOptionSpec[] = [
   { name: 'allowInvalidHostnames', uriName: 'tlsAllowInvalidHostnames', kind: 'boolean' },
   { name: 'insecure', uriName: 'tlsInsecure', kind: 'boolean' },
   { name: 'disableOcspEndpointCheck', uriName: 'tlsDisableOCSPEndpointCheck', kind: 'boolean' },
+  { name: 'disableCertificateRevocationCheck', uriName: 'tlsDisableCertificateRevocationCheck', kind: 'boolean' },
 ];
 
 function uriNameOf(name: TlsOptionName): string {

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { MongoClientOptions } from 'mongodb';
 import { ConfigError } from '../errors';
+import { tlsConflictError } from './conflicts';
 import { crlAsPem, isPemCrl } from './files';
 import { TLS_OPTION_SPECS, label, tlsIsOn, type TlsOptionName, type TlsOptions } from './options';
 
@@ -64,17 +65,20 @@ export function parseTlsUri(uri: string): ParsedTlsUri {
     }
     const parsed = parseValue(spec, key, value);
     const earlier = seenAs.get(spec.name);
-    if (earlier !== undefined) {
-      const sameTlsSwitch = spec.name === 'enabled' && tls.enabled === parsed;
-      if (!sameTlsSwitch) {
-        throw new ConfigError('TLS_URI_DUPLICATE_OPTION', `The connection string sets ${label(spec.name)} twice ('${earlier}' and '${key}').`, {
-          fix: 'keep one of them.',
-        });
-      }
+    if (earlier !== undefined && !(spec.name === 'enabled' && tls.enabled === parsed)) {
+      // URI Options specification: every `tls` and `ssl` must have the same value (then repeating
+      // them is fine); other repeated keys are undefined behaviour there, so refused here.
+      const message = spec.name === 'enabled'
+        ? `The connection string turns TLS both on and off: '${earlier}=${String(tls.enabled)}' and '${key}=${value}' (\`ssl\` is an alias of \`tls\`; all must agree).`
+        : `The connection string sets ${label(spec.name)} twice ('${earlier}' and '${key}').`;
+      throw new ConfigError('TLS_URI_DUPLICATE_OPTION', message, { fix: spec.name === 'enabled' ? 'give tls (or ssl) one value everywhere, or keep only one of them.' : 'keep one of them.' });
     }
     seenAs.set(spec.name, key);
     tls[spec.name] = parsed;
   }
+  // The specification wants conflicting options refused while parsing.
+  const conflict = tlsConflictError(tls as TlsOptions);
+  if (conflict) throw conflict;
   return {
     tls: tls as TlsOptions,
     srv: /^mongodb\+srv:\/\//i.test(uri),
@@ -148,10 +152,9 @@ export function tlsToDriverOptions(tls: TlsOptions): Partial<MongoClientOptions>
   if (tls.crlFile !== undefined) Object.assign(out, crlOption(tls.crlFile));
   if (tls.allowInvalidCertificates !== undefined) out.tlsAllowInvalidCertificates = tls.allowInvalidCertificates;
   if (tls.allowInvalidHostnames !== undefined) out.tlsAllowInvalidHostnames = tls.allowInvalidHostnames;
-  // `tlsInsecure: false` is the driver's default, and the driver refuses it next to the
-  // allowInvalid* options although seed 000 allows exactly that combination.
-  if (tls.insecure === true) out.tlsInsecure = true;
-  // disableOcspEndpointCheck: the driver rejects it and does no OCSP, so there is nothing to pass.
+  if (tls.insecure !== undefined) out.tlsInsecure = tls.insecure;
+  // disableOcspEndpointCheck and disableCertificateRevocationCheck: the driver rejects both and
+  // checks revocation only against a CRL file, so there is nothing to pass.
   return out;
 }
 

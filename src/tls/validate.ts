@@ -1,8 +1,10 @@
 /**
- * The rules of seed 000, checked before any network traffic. Every problem becomes one
- * ConfigError that names the option (typed and URI name), the cause and the fix.
+ * The TLS rules of MongoDB's client TLS guide and URI Options specification, checked before any
+ * network traffic. Every problem becomes one ConfigError that names the option (typed and URI
+ * name), the cause and the fix.
  */
 import { ConfigError } from '../errors';
+import { tlsConflictError } from './conflicts';
 import { checkCaFile, checkCertificateKeyFile, checkCrlFile, type TlsWarning } from './files';
 import { INSECURE_OPTIONS, TLS_OPTION_SPECS, label, subOptionsSet, tlsIsOn, type TlsOptions } from './options';
 import { resolveTls } from './uri';
@@ -39,6 +41,9 @@ export function checkTlsOptions(options: TlsOptions, context: TlsValidationConte
   const typeErrors = checkTypes(tls);
   // The other rules compare with true and read files: they assume every option has its type.
   if (typeErrors.length > 0) return { tls, errors: typeErrors, warnings: [] };
+  // Alone, as when parsing a connection string: the same options get the same verdict either way.
+  const conflict = tlsConflictError(tls);
+  if (conflict) return { tls, errors: [conflict], warnings: [] };
   const errors: ConfigError[] = [];
   const warnings: TlsWarning[] = [];
   checkCombinations(tls, errors, warnings);
@@ -76,25 +81,21 @@ function checkTypes(tls: TlsOptions): ConfigError[] {
 }
 
 function checkCombinations(tls: TlsOptions, errors: ConfigError[], warnings: TlsWarning[]): void {
-  if (tls.insecure === true) {
-    // Seed 000: these refine validation only when tlsInsecure is false or absent. Next to
-    // insecure they are either redundant or contradict it; the driver refuses them too.
-    for (const name of ['allowInvalidCertificates', 'allowInvalidHostnames', 'disableOcspEndpointCheck'] as const) {
-      if (tls[name] !== undefined) {
-        errors.push(new ConfigError('TLS_CONFLICTING_OPTIONS', `${label('insecure')} is true and ${label(name)} is set too; ${label(name)} is only meaningful when ${label('insecure')} is false or absent.`, {
-          fix: `remove ${label(name)} (insecure already disables all certificate and host name checks), or remove ${label('insecure')}.`,
-        }));
-      }
-    }
-  }
   if (tls.crlFile !== undefined && tls.disableOcspEndpointCheck === false) {
     // Node does no OCSP, so "OCSP on" can only be the explicit request for endpoint checks;
-    // seed 000 says a handshake uses a CRL or OCSP, never both.
+    // MongoDB's TLS guide says a handshake uses a CRL or OCSP, never both.
     errors.push(new ConfigError('TLS_CRL_WITH_OCSP', `${label('crlFile')} is set and ${label('disableOcspEndpointCheck')} is explicitly false (OCSP endpoint checks requested); CRL and OCSP cannot be used in the same handshake.`, {
       fix: `choose one revocation check: keep ${label('crlFile')} and remove ${label('disableOcspEndpointCheck')} (the Node driver does no OCSP anyway), or drop the CRL.`,
     }));
-  } else if (tls.disableOcspEndpointCheck !== undefined && tls.insecure !== true) {
+  } else if (tls.disableOcspEndpointCheck !== undefined) {
     warnings.push({ code: 'TLS_OCSP_NOT_PERFORMED', message: `${label('disableOcspEndpointCheck')} has no effect: the Node driver performs no OCSP checking, stapled or by endpoint. Use ${label('crlFile')} to check revocation.` });
+  }
+  if (tls.crlFile !== undefined && tls.disableCertificateRevocationCheck === true) {
+    errors.push(new ConfigError('TLS_CRL_WITH_REVOCATION_CHECK_DISABLED', `${label('crlFile')} is set but ${label('disableCertificateRevocationCheck')} is true: the CRL asks for a revocation check that the other option turns off.`, {
+      fix: `to check revocation keep ${label('crlFile')} and remove ${label('disableCertificateRevocationCheck')}; to skip it, remove ${label('crlFile')}.`,
+    }));
+  } else if (tls.disableCertificateRevocationCheck !== undefined && tls.crlFile === undefined) {
+    warnings.push({ code: 'TLS_REVOCATION_NOT_PERFORMED', message: `${label('disableCertificateRevocationCheck')} has no effect: the Node driver checks revocation only against ${label('crlFile')} (no OCSP), and none is set.` });
   }
   if (tls.enabled === false) {
     for (const name of subOptionsSet(tls)) {

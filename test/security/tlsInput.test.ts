@@ -83,6 +83,14 @@ test('typed options written into a URI read back as the same options; both forms
   fc.assert(fc.property(typedOptions, (options) => {
     tried++;
     const uri = `mongodb://localhost/?${tlsToUriQuery(options)}`;
+    // Options the URI Options specification forbids together: both forms refuse them alike.
+    const conflict = checkTlsOptions(options, { environment: 'development' }).errors.find((e) => e.code === 'TLS_CONFLICTING_OPTIONS');
+    if (conflict) {
+      let refusal: unknown;
+      try { tlsFromUri(uri); } catch (err) { refusal = err; }
+      if ((refusal as Error | undefined)?.message !== conflict.message) throw new Error(`the URI form of ${JSON.stringify(options)} was not refused like the typed form`);
+      return;
+    }
     const back = tlsFromUri(uri);
     if (JSON.stringify(back) !== JSON.stringify(Object.fromEntries(TLS_OPTION_SPECS.filter((s) => options[s.name] !== undefined).map((s) => [s.name, options[s.name]])))) {
       throw new Error(`round trip changed ${JSON.stringify(options)} into ${JSON.stringify(back)}`);

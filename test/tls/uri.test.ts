@@ -9,6 +9,12 @@ import { pki } from '../harness/tlsFront';
 
 const numRuns = 150;
 
+const SPEC_CONFLICTS = [
+  ['insecure', 'allowInvalidCertificates'], ['insecure', 'allowInvalidHostnames'], ['insecure', 'disableOcspEndpointCheck'],
+  ['insecure', 'disableCertificateRevocationCheck'], ['allowInvalidCertificates', 'disableOcspEndpointCheck'],
+  ['allowInvalidCertificates', 'disableCertificateRevocationCheck'], ['disableOcspEndpointCheck', 'disableCertificateRevocationCheck'],
+] as const;
+
 // Characters that URIs treat specially, plus non-ASCII, so encoding mistakes show up.
 const text = fc.string({ unit: fc.constantFrom('a', 'Z', '0', '/', '.', '-', '_', ' ', '&', '=', '+', '%', '#', '?', ',', ':', '@', 'é', '😀'), minLength: 1, maxLength: 12 });
 const path = text.map((s) => `/tmp/${s}`);
@@ -23,7 +29,10 @@ const anyTls: fc.Arbitrary<TlsOptions> = fc.record({
   allowInvalidHostnames: fc.boolean(),
   insecure: fc.boolean(),
   disableOcspEndpointCheck: fc.boolean(),
-}, { requiredKeys: [], noNullPrototype: true });
+  disableCertificateRevocationCheck: fc.boolean(),
+}, { requiredKeys: [], noNullPrototype: true })
+  // The URI Options specification forbids these pairs together (test/tls/conformance.test.ts).
+  .filter((tls) => !SPEC_CONFLICTS.some(([a, b]) => tls[a] !== undefined && tls[b] !== undefined));
 
 test('typed options → URI query → typed options is the identity', (t) => {
   fc.assert(fc.property(anyTls, (tls) => {
@@ -44,19 +53,16 @@ function meaning(o: MongoClientOptions & { crl?: unknown; passphrase?: unknown }
   };
 }
 
-// The driver refuses tlsInsecure next to either allowInvalid* option, even `tlsInsecure=false`;
-// Strongbox's validation refuses the true case, so only combinations both accept are compared.
 const driverAcceptedTls = anyTls
   .map((tls) => ({ ...tls, crlFile: tls.crlFile === undefined ? undefined : pki('crl.pem') }))
-  .map((tls) => JSON.parse(JSON.stringify(tls)) as TlsOptions)
-  .filter((tls) => tls.insecure === undefined || (tls.allowInvalidCertificates === undefined && tls.allowInvalidHostnames === undefined));
+  .map((tls) => JSON.parse(JSON.stringify(tls)) as TlsOptions);
 
 test('typed → driver options means what the same options written in the URI mean to the driver', (t) => {
   fc.assert(fc.property(driverAcceptedTls, (tls) => {
     const fromObject = new MongoClient('mongodb://db.example.com/', tlsToDriverOptions(tls)).options;
     // What the driver makes of the URI form, with Strongbox's two documented differences applied:
-    // the OCSP flag is never passed on, and a TLS sub-option turns TLS on.
-    const uriTls: TlsOptions = { ...tls, disableOcspEndpointCheck: undefined };
+    // the revocation flags are never passed on, and a TLS sub-option turns TLS on.
+    const uriTls: TlsOptions = { ...tls, disableOcspEndpointCheck: undefined, disableCertificateRevocationCheck: undefined };
     if (uriTls.enabled === undefined && subOptionsSet(tls).length > 0) uriTls.enabled = true;
     const fromUri = new MongoClient(`mongodb://db.example.com/?${tlsToUriQuery(uriTls)}`).options;
     t.deepEqual(meaning(fromObject), meaning(fromUri));
@@ -127,14 +133,15 @@ test('a DER CRL reaches the driver as the PEM Node can parse; a PEM CRL as its p
   t.deepEqual(tlsToDriverOptions({ crlFile: pki('crl.pem') }), { tls: true, tlsCRLFile: pki('crl.pem') });
 });
 
-test('insecure=false next to allowInvalidCertificates (allowed by seed 000) is accepted by the driver', (t) => {
-  const options = new MongoClient('mongodb://h/', tlsToDriverOptions({ insecure: false, allowInvalidCertificates: true })).options;
-  t.is(options.rejectUnauthorized, false);
-  t.is(options.tls, true);
+test('insecure=false next to allowInvalidCertificates is refused, as the driver itself refuses it', (t) => {
+  t.is(t.throws(() => tlsFromUri('mongodb://h/?tlsInsecure=false&tlsAllowInvalidCertificates=true'), { instanceOf: ConfigError }).code, 'TLS_CONFLICTING_OPTIONS');
+  t.throws(() => new MongoClient('mongodb://h/?tlsInsecure=false&tlsAllowInvalidCertificates=true'));
+  t.throws(() => new MongoClient('mongodb://h/', { tlsInsecure: false, tlsAllowInvalidCertificates: true }));
 });
 
-test('the OCSP flag is never handed to the driver', (t) => {
+test('the OCSP and revocation flags are never handed to the driver', (t) => {
   t.deepEqual(tlsToDriverOptions({ enabled: true, disableOcspEndpointCheck: true }), { tls: true });
+  t.deepEqual(tlsToDriverOptions({ enabled: true, disableCertificateRevocationCheck: false }), { tls: true });
   t.deepEqual(tlsToDriverOptions({}), {});
   t.deepEqual(tlsToDriverOptions({ enabled: false }), { tls: false });
 });
