@@ -12,6 +12,7 @@ import { resolveTls, tlsToDriverOptions } from '../tls/uri';
 import { validateTlsOptions } from '../tls/validate';
 import { translateTlsError } from '../tls/translate';
 import { DEFAULT_KEY_VAULT_NAMESPACE, resolveEnvironment, type KmsConfig, type MasterKeyDescription, type StrongboxConfig } from './config';
+import { assertDriverCompatible } from './driverCompatibility';
 import { attachQueryLog } from './queryLog';
 import { StrongboxClient } from './strongboxClient';
 
@@ -20,6 +21,7 @@ import { StrongboxClient } from './strongboxClient';
  * the key vault and the encryption engine. Every failure is a StrongboxError saying what to fix.
  */
 export async function createClient(config: StrongboxConfig): Promise<StrongboxClient> {
+  assertDriverCompatible();
   const environment = resolveEnvironment(config);
   const warn = config.warn ?? ((m: string) => console.warn(m));
   const mode = config.mode ?? 'explicit';
