@@ -14,7 +14,10 @@ rmSync(lib, { recursive: true, force: true });
 const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 
+const require = createRequire(import.meta.url);
 for (const entry of ['index', 'testing']) {
-  writeFileSync(join(lib, `${entry}.mjs`), `export * from './${entry}.js';\n`);
+  // Named re-exports (not `export *`), so the CommonJS marker __esModule is not one of them.
+  const names = Object.keys(require(join(lib, `${entry}.js`))).filter((name) => name !== '__esModule');
+  writeFileSync(join(lib, `${entry}.mjs`), `export { ${names.join(', ')} } from './${entry}.js';\n`);
   writeFileSync(join(lib, `${entry}.d.mts`), `export * from './${entry}.js';\n`);
 }

@@ -5,9 +5,19 @@
  * errors the way a user can act on them.
  */
 import 'reflect-metadata';
+import { assertDriverCompatible } from '../client/driverCompatibility';
 import { StrongboxError } from '../errors';
+import { packageVersion } from '../packageRoot';
 import { COMMANDS, type CommandContext } from './commands';
 import { loadConfig } from './config';
+
+/**
+ * Exit codes of every command (docs/install.md lists them for scripts and CI):
+ * 0 success; 1 a check found a problem (doctor, audit, migration check/status); 2 usage error
+ * (unknown command or flag value, missing argument); 3 Strongbox refused or failed with an error
+ * that names its cause and fix (configuration, setup, server).
+ */
+export const EXIT = { ok: 0, problemFound: 1, usage: 2, failed: 3 } as const;
 
 export interface ParsedArgs { positional: string[]; flags: Map<string, string | true>; }
 
@@ -17,6 +27,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') { positional.push(...argv.slice(i + 1)); break; }
+    if (arg === '-h') { flags.set('help', true); continue; }
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       if (eq > 0) flags.set(arg.slice(2, eq), arg.slice(eq + 1));
@@ -28,7 +39,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
 }
 
 /** Flags that never take a value, so `--dry-run up` keeps `up` positional. */
-const BOOLEAN_FLAGS = new Set(['dry-run', 'yes', 'help', 'json', 'strict', 'allow-destructive', 'confirm', 'empty']);
+const BOOLEAN_FLAGS = new Set(['dry-run', 'yes', 'help', 'version', 'json', 'strict', 'allow-destructive', 'confirm', 'empty']);
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
@@ -40,17 +51,23 @@ function usage(): string {
     '',
     'Options for every command:',
     '  --config PATH   compiled configuration module (default: strongbox.config.js, dist/strongbox.config.js; or $STRONGBOX_CONFIG)',
-    '  --help          the command\'s own help',
+    '  --help, -h      the command\'s own help',
+    '  --version       the installed Strongbox version',
+    '',
+    'Exit codes: 0 success; 1 a check found a problem (doctor, audit, migration check/status);',
+    '2 usage error; 3 an error that names its cause and fix (configuration, set-up, server).',
   ].join('\n');
 }
 
 export async function main(argv: string[], io: { out: (line: string) => void; err: (line: string) => void } = { out: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number> {
   const args = parseArgs(argv);
   const [name, ...rest] = args.positional;
-  if (!name || name === 'help' || (args.flags.has('help') && !name)) { io.out(usage()); return name ? 0 : 2; }
+  if (args.flags.has('version') && !name) { io.out(packageVersion()); return EXIT.ok; }
+  if (name === 'help' || (args.flags.has('help') && !name)) { io.out(usage()); return EXIT.ok; }
+  if (!name) { io.err(usage()); return EXIT.usage; }
   const command = COMMANDS[name];
-  if (!command) { io.err(`strongbox: unknown command "${name}".\n\n${usage()}`); return 2; }
-  if (args.flags.has('help')) { io.out(command.help); return 0; }
+  if (!command) { io.err(`strongbox: unknown command "${name}".\n\n${usage()}`); return EXIT.usage; }
+  if (args.flags.has('help')) { io.out(command.help); return EXIT.ok; }
   const context: CommandContext = {
     args: { positional: rest, flags: args.flags },
     out: io.out,
@@ -58,9 +75,13 @@ export async function main(argv: string[], io: { out: (line: string) => void; er
     config: () => loadConfig(typeof args.flags.get('config') === 'string' ? (args.flags.get('config') as string) : undefined),
   };
   try {
+    assertDriverCompatible();
     return await command.run(context);
   } catch (err) {
-    if (err instanceof StrongboxError) { io.err(`strongbox ${name}: ${err.message} [${err.code}]`); return 1; }
+    if (err instanceof StrongboxError) {
+      io.err(`strongbox ${name}: ${err.message} [${err.code}]`);
+      return err.code.startsWith('CLI_') ? EXIT.usage : EXIT.failed;
+    }
     throw err;
   }
 }

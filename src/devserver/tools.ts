@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { packageRoot } from '../packageRoot';
 
 /** The FerretDB release the development server runs (built from the Go module proxy). */
 export const FERRETDB_VERSION = 'v1.24.2';
@@ -14,13 +15,6 @@ export interface DevTools {
 
 export function devTools(dir: string): DevTools {
   return { dir, binary: join(dir, 'bin', 'ferretdb'), pkiDir: join(dir, 'pki') };
-}
-
-/** The root of the package this file belongs to: the nearest folder above with a package.json. */
-function packageRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
 }
 
 /** `.tools` of a Strongbox checkout, written by scripts/setup.sh (absent in an installed package). */

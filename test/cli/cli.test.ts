@@ -59,7 +59,7 @@ test('usage errors: unknown command, missing configuration', async (t) => {
   t.is(unknown.code, 2);
   t.regex(unknown.err, /unknown command "frobnicate"/);
   const missing = await run(['schema', '--config', '/nonexistent/strongbox.config.js']);
-  t.is(missing.code, 1);
+  t.is(missing.code, 3, 'an error naming its cause and fix, not a usage error');
   t.regex(missing.err, /does not exist.*\[CONFIG_NOT_FOUND\]/s);
   const ts = await run(['schema', '--config', resolve(__dirname, '..', '..', '..', 'strongbox.config.ts')]);
   t.regex(ts.err, /TypeScript source.*\[CONFIG_TYPESCRIPT_SOURCE\]/s);

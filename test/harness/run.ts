@@ -9,6 +9,7 @@ import { MongoClient } from 'mongodb';
 import { startLocalServer, type LocalServer } from '../../src/devserver/ferretdb';
 import { probeFeatures } from './features';
 import { tlsFromEnv } from './env';
+import { ResultTally } from './tally';
 
 async function main(): Promise<number> {
   const started = Date.now();
@@ -52,14 +53,11 @@ async function main(): Promise<number> {
     const ava = resolve(__dirname, '..', '..', '..', 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
     const code = await new Promise<number>((res) => {
       const child = spawn(process.execPath, [ava, ...process.argv.slice(2)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => { process.stdout.write(chunk); out += chunk.toString(); });
-      child.on('exit', (status) => {
-        // Ava's closing counts are incomplete when something fails, so count the result lines themselves.
-        const count = (line: RegExp) => out.split('\n').filter((l) => line.test(l)).length;
-        const passed = count(/^\s*✔/);
-        const skipped = count(/^\s*- \[skip\]/);
-        const failed = count(/^\s*✘/);
+      const tally = new ResultTally();
+      child.stdout.on('data', (chunk: Buffer) => { process.stdout.write(chunk); tally.write(chunk); });
+      // 'close' comes after the process exited AND its output streams ended: every line is in.
+      child.on('close', (status) => {
+        const { passed, failed, skipped } = tally.end();
         const failedTotal = failed === 0 && status !== 0 ? 1 : failed;
         console.log(`\nserver: ${description}; wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
         console.log(`tests: ${passed} passed, ${failedTotal} failed, ${skipped} skipped`);
