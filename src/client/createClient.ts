@@ -7,13 +7,14 @@ import { KeyVault, parseNamespace } from '../crypto/keyVault';
 import { concealKey, loadLocalMasterKey } from '../crypto/masterKey';
 import { MetadataRegistry } from '../metadata/registry';
 import { checkKmsTlsOptions, kmsTlsToDriverOptions } from '../tls/kms';
-import type { TlsOptions } from '../tls/options';
+import { tlsIsOn, type TlsOptions } from '../tls/options';
 import { resolveTls, tlsToDriverOptions } from '../tls/uri';
 import { validateTlsOptions } from '../tls/validate';
 import { translateTlsError } from '../tls/translate';
 import { DEFAULT_KEY_VAULT_NAMESPACE, resolveEnvironment, type KmsConfig, type MasterKeyDescription, type StrongboxConfig } from './config';
 import { assertDriverCompatible } from './driverCompatibility';
 import { attachQueryLog } from './queryLog';
+import { diagnoseListener, singleAddress } from './reachability';
 import { StrongboxClient } from './strongboxClient';
 
 /**
@@ -56,12 +57,12 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
     const dataClient = driverClient(dataTls.driverUri, driverOptions, 'the database');
     opened.push(dataClient);
     if (config.queryLog) attachQueryLog(dataClient, typeof config.queryLog === 'function' ? config.queryLog : (line) => console.log(line));
-    await connect(dataClient, 'the database', dataTls.tls);
+    await connect(dataClient, 'the database', dataTls);
     let keyVaultClient = dataClient;
     if (config.keyVault?.uri && vaultTls) {
       keyVaultClient = driverClient(vaultTls.driverUri, { ...config.driverOptions, ...tlsToDriverOptions(vaultTls.tls) }, 'the key vault cluster');
       opened.push(keyVaultClient);
-      await connect(keyVaultClient, 'the key vault cluster', vaultTls.tls);
+      await connect(keyVaultClient, 'the key vault cluster', vaultTls);
     }
     const encryption = new ClientEncryption(keyVaultClient, { keyVaultNamespace, kmsProviders: kmsProviders as never, tlsOptions: kmsTls as never });
     const engine = new CryptoEngine(encryption, kmsProviders, kmsTls);
@@ -114,10 +115,18 @@ function connectionSettings(uri: string, tls: TlsOptions | undefined, environmen
   return { tls: checked.tls, driverUri: resolved.driverUri };
 }
 
-async function connect(client: MongoClient, what: string, tls: TlsOptions): Promise<void> {
+/**
+ * Connects and pings. A probe of the listener runs alongside: when it already knows why the
+ * connection cannot work (nothing listening, TLS on one side only), that error is thrown at once
+ * instead of the driver's server-selection timeout.
+ */
+async function connect(client: MongoClient, what: string, { tls, driverUri }: { tls: TlsOptions; driverUri: string }): Promise<void> {
+  const connected = client.connect().then(() => client.db('admin').command({ ping: 1 }));
+  connected.catch(() => undefined); // when the probe wins, the caller closes the client and this rejects unobserved
+  const address = singleAddress(driverUri);
+  const diagnosis = address ? diagnoseListener(address, tlsIsOn(tls), what).catch(() => undefined) : undefined;
   try {
-    await client.connect();
-    await client.db('admin').command({ ping: 1 });
+    await Promise.race([connected, diagnosis?.then((problem) => { if (problem) throw problem; return connected; }) ?? connected]);
   } catch (err) {
     if (err instanceof StrongboxError) throw err;
     throw translateTlsError(err, { target: what, tls }) ?? new ConfigError('CONNECT_FAILED', `Could not connect to ${what}: ${(err as Error).message}`, {
