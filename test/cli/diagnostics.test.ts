@@ -8,7 +8,8 @@ import { createServer } from 'node:net';
 import { runDoctor } from '../../src/cli/commands/doctor';
 import { createClient } from '../../src/client/createClient';
 import { startLocalServer, type LocalServer } from '../../src/devserver/ferretdb';
-import { StrongboxError } from '../../src/errors';
+import { ModelDefinitionError, StrongboxError } from '../../src/errors';
+import { Field, Id, MetadataRegistry, Model } from '../../src';
 import { masterKeyFile } from '../harness/client';
 
 const test = anyTest as TestFn<{ server: LocalServer; closedPort: number }>;
@@ -59,4 +60,18 @@ test('a healthy TLS port still connects: the probe does not get in the way', asy
   const client = await createClient({ uri: server.tlsUri, tls: { caFile: server.caFile, certificateKeyFile: server.clientCertificateKeyFile }, kms: { local: { keyFile: masterKeyFile() } }, models: [], warn: () => undefined });
   await client.close();
   t.pass();
+});
+
+test('a model without decorator metadata (as tsx or esbuild run it) names the likely runner and the fix', (t) => {
+  // What esbuild emits for decorators: the decorator calls, and no design:type metadata.
+  class Visit { _id!: unknown; reason!: string; }
+  Id()(Visit.prototype, '_id');
+  Field()(Visit.prototype, 'reason');
+  Model({ db: 'clinic', collection: 'visits' })(Visit);
+  const err = t.throws(() => new MetadataRegistry([Visit]), { instanceOf: ModelDefinitionError });
+  t.is(err?.code, 'MODEL_DECORATOR_METADATA_MISSING');
+  t.regex(err!.message, /^Visit\.reason: /);
+  t.regex(err!.message, /tsx, esbuild/);
+  t.regex(err!.message, /emitDecoratorMetadata/);
+  t.regex(err!.message, /Fix: compile with tsc/);
 });
