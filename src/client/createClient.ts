@@ -115,18 +115,27 @@ function connectionSettings(uri: string, tls: TlsOptions | undefined, environmen
   return { tls: checked.tls, driverUri: resolved.driverUri };
 }
 
+/** How long connecting waits for the listener probe before starting the driver anyway. */
+const PROBE_HEAD_START_MS = 300;
+
 /**
- * Connects and pings. A probe of the listener runs alongside: when it already knows why the
- * connection cannot work (nothing listening, TLS on one side only), that error is thrown at once
- * instead of the driver's server-selection timeout.
+ * Connects and pings. A probe of the listener goes first: when it knows within a moment why the
+ * connection cannot work (nothing listening, TLS on one side only), that error is thrown before the
+ * driver starts (a driver connection attempt in flight would keep the process alive until its
+ * connect timeout even after close). A slower probe keeps racing the driver, so its answer still
+ * beats the server-selection timeout.
  */
 async function connect(client: MongoClient, what: string, { tls, driverUri }: { tls: TlsOptions; driverUri: string }): Promise<void> {
-  const connected = client.connect().then(() => client.db('admin').command({ ping: 1 }));
-  connected.catch(() => undefined); // when the probe wins, the caller closes the client and this rejects unobserved
   const address = singleAddress(driverUri);
-  const diagnosis = address ? diagnoseListener(address, tlsIsOn(tls), what).catch(() => undefined) : undefined;
+  const diagnosis = address ? diagnoseListener(address, tlsIsOn(tls), what).catch(() => undefined) : Promise.resolve(undefined);
   try {
-    await Promise.race([connected, diagnosis?.then((problem) => { if (problem) throw problem; return connected; }) ?? connected]);
+    let headStart: NodeJS.Timeout | undefined;
+    const early = await Promise.race([diagnosis, new Promise<'pending'>((resolve) => { headStart = setTimeout(resolve, PROBE_HEAD_START_MS, 'pending'); })]);
+    clearTimeout(headStart);
+    if (early instanceof StrongboxError) throw early;
+    const connected = client.connect().then(() => client.db('admin').command({ ping: 1 }));
+    connected.catch(() => undefined); // when the probe wins, the caller closes the client and this rejects unobserved
+    await Promise.race([connected, diagnosis.then((problem) => { if (problem) throw problem; return connected; })]);
   } catch (err) {
     if (err instanceof StrongboxError) throw err;
     throw translateTlsError(err, { target: what, tls }) ?? new ConfigError('CONNECT_FAILED', `Could not connect to ${what}: ${(err as Error).message}`, {
