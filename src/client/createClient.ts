@@ -17,6 +17,9 @@ import { attachQueryLog } from './queryLog';
 import { diagnoseListener, singleAddress } from './reachability';
 import { StrongboxClient } from './strongboxClient';
 
+/** Notes about the server are said once per process, however many clients it creates. */
+const notesGiven = new Set<string>();
+
 /**
  * Validates the whole configuration before any network traffic, then connects the data client,
  * the key vault and the encryption engine. Every failure is a StrongboxError saying what to fix.
@@ -68,7 +71,10 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
     const engine = new CryptoEngine(encryption, kmsProviders, kmsTls);
     const keyVault = new KeyVault(keyVaultClient, namespace, encryption, wrapping);
     const indexNote = await keyVault.ensureIndex();
-    if (indexNote) warn(`strongbox: note: ${indexNote}`);
+    if (indexNote && !notesGiven.has(indexNote)) {
+      notesGiven.add(indexNote);
+      warn(`strongbox: note: ${indexNote}`);
+    }
     return new StrongboxClient({
       registry, mode, environment, dataClient, keyVaultClient, encryption, engine, keyVault,
       autoEncryptionBase: { keyVaultNamespace, kmsProviders, tlsOptions: kmsTls, keyVaultClient: keyVaultClient === dataClient ? undefined : keyVaultClient },

@@ -4,6 +4,7 @@ import { doctorCliCommand } from './doctorCli';
 import { keysCommand } from './keys';
 import { migrationCommand } from './migration';
 import { schemaCliCommand } from './schemaCli';
+import { serverCommand } from './server';
 
 export interface CommandContext {
   args: { positional: string[]; flags: Map<string, string | true> };
@@ -26,4 +27,5 @@ export const COMMANDS: Record<string, Command> = {
   keys: keysCommand,
   migration: migrationCommand,
   audit: auditCommand,
+  server: serverCommand,
 };
