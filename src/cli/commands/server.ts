@@ -57,7 +57,10 @@ export const serverCommand: Command = {
       '',
       'Press Ctrl-C to stop.',
     ].join('\n'));
+    // Signal handlers do not keep Node running, and the server's child process is unref'd.
+    const keepAlive = setInterval(() => undefined, 60_000);
     const signal = await stop;
+    clearInterval(keepAlive);
     await server.stop();
     context.out(`Stopped (${signal}).`);
     return 0;
