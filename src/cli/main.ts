@@ -9,15 +9,14 @@ import { assertDriverCompatible } from '../client/driverCompatibility';
 import { StrongboxError } from '../errors';
 import { packageVersion } from '../packageRoot';
 import { COMMANDS, type CommandContext } from './commands';
-import { loadConfig } from './config';
+import { configPath, loadConfig } from './config';
 
 /**
- * Exit codes of every command (docs/install.md lists them for scripts and CI):
- * 0 success; 1 a check found a problem (doctor, audit, migration check/status); 2 usage error
- * (unknown command or flag value, missing argument); 3 Strongbox refused or failed with an error
- * that names its cause and fix (configuration, setup, server).
+ * Exit codes of every command (docs/install.md lists them for scripts and CI): 0 success; 1 a
+ * check found a problem (doctor, audit, migration check/status) or the command stopped with an
+ * error that names its cause and fix; 2 usage error (unknown command, missing argument, bad flag).
  */
-export const EXIT = { ok: 0, problemFound: 1, usage: 2, failed: 3 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 export interface ParsedArgs { positional: string[]; flags: Map<string, string | true>; }
 
@@ -54,8 +53,8 @@ function usage(): string {
     '  --help, -h      the command\'s own help',
     '  --version       the installed Strongbox version',
     '',
-    'Exit codes: 0 success; 1 a check found a problem (doctor, audit, migration check/status);',
-    '2 usage error; 3 an error that names its cause and fix (configuration, set-up, server).',
+    'Exit codes: 0 success; 1 a check found a problem (doctor, audit, migration check/status)',
+    'or an error that names its cause and fix; 2 usage error.',
   ].join('\n');
 }
 
@@ -68,11 +67,13 @@ export async function main(argv: string[], io: { out: (line: string) => void; er
   const command = COMMANDS[name];
   if (!command) { io.err(`strongbox: unknown command "${name}".\n\n${usage()}`); return EXIT.usage; }
   if (args.flags.has('help')) { io.out(command.help); return EXIT.ok; }
+  const explicitConfig = typeof args.flags.get('config') === 'string' ? (args.flags.get('config') as string) : undefined;
   const context: CommandContext = {
     args: { positional: rest, flags: args.flags },
     out: io.out,
     err: io.err,
-    config: () => loadConfig(typeof args.flags.get('config') === 'string' ? (args.flags.get('config') as string) : undefined),
+    config: () => loadConfig(explicitConfig),
+    configPath: () => configPath(explicitConfig),
   };
   try {
     assertDriverCompatible();

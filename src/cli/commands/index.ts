@@ -12,6 +12,8 @@ export interface CommandContext {
   err: (line: string) => void;
   /** Loads the project's configuration (only commands that need it call this). */
   config: () => Promise<StrongboxConfig>;
+  /** The configuration file config() loads, when one is found. */
+  configPath: () => string | undefined;
 }
 
 export interface Command {
