@@ -95,11 +95,11 @@ export async function diagnoseListener(address: Address, tlsOn: boolean, what: s
   const listener = await probeListener(address, timeoutMs);
   switch (listener) {
     case 'refused':
-      return new ConfigError('CONNECT_REFUSED', `Nothing is listening on ${where} (ECONNREFUSED: connection refused), so ${what} is down or the port is wrong.`, {
+      return new ConfigError('CONNECT_FAILED', `Nothing is listening on ${where} (ECONNREFUSED: connection refused), so ${what} is down or the port is wrong.`, {
         fix: `start the server (for development: 'npx strongbox server'), or correct the host and port in the connection string.`,
       });
     case 'unresolvable':
-      return new ConfigError('CONNECT_HOST_UNKNOWN', `The host name ${address.host} of ${what} does not resolve.`, { fix: 'correct the host in the connection string, or check DNS.' });
+      return new ConfigError('CONNECT_FAILED', `The host name ${address.host} of ${what} does not resolve.`, { fix: 'correct the host in the connection string, or check DNS.' });
     case 'plain-mongodb':
       return tlsOn
         ? new TlsError('TLS_SERVER_NOT_TLS', `TLS is on, but ${where} answers plain MongoDB without TLS, so the TLS handshake with ${what} can never succeed.`, {

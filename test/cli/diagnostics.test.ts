@@ -28,7 +28,7 @@ test.after.always(async (t) => { await t.context.server?.stop(); });
 const cases = [
   { title: 'TLS on against a plain port', code: 'TLS_SERVER_NOT_TLS', message: /answers plain MongoDB without TLS/, uri: (c: { server: LocalServer }) => `mongodb://127.0.0.1:${c.server.port}/?tls=true`, tls: (c: { server: LocalServer }) => ({ caFile: c.server.caFile, certificateKeyFile: c.server.clientCertificateKeyFile }) },
   { title: 'TLS off against a TLS port', code: 'TLS_SERVER_REQUIRES_TLS', message: /TLS is off, but localhost:\d+ speaks TLS/, uri: (c: { server: LocalServer }) => `mongodb://localhost:${c.server.tlsPort}/`, tls: () => ({}) },
-  { title: 'a server that is down', code: 'CONNECT_REFUSED', message: /Nothing is listening on 127\.0\.0\.1:\d+/, uri: (c: { closedPort: number }) => `mongodb://127.0.0.1:${c.closedPort}/`, tls: () => ({}) },
+  { title: 'a server that is down', code: 'CONNECT_FAILED', message: /Nothing is listening on 127\.0\.0\.1:\d+/, uri: (c: { closedPort: number }) => `mongodb://127.0.0.1:${c.closedPort}/`, tls: () => ({}) },
 ] as const;
 
 for (const c of cases) {
