@@ -11,6 +11,12 @@ const CONFIG_ENV = 'STRONGBOX_CONFIG';
  */
 const DEFAULT_CANDIDATES = ['strongbox.config.js', 'strongbox.config.cjs', 'dist/strongbox.config.js', 'build/strongbox.config.js'];
 
+/** The configuration file the CLI loads (it may not exist; loadConfig says so). */
+export function configPath(explicitPath?: string, cwd = process.cwd()): string | undefined {
+  const given = explicitPath ?? process.env[CONFIG_ENV];
+  return given ? (isAbsolute(given) ? given : resolve(cwd, given)) : DEFAULT_CANDIDATES.map((c) => resolve(cwd, c)).find((c) => existsSync(c));
+}
+
 /**
  * Loads the project's configuration: `--config PATH`, else $STRONGBOX_CONFIG, else the first
  * default candidate in the working directory. Secrets and per-environment values can be
@@ -20,7 +26,7 @@ const DEFAULT_CANDIDATES = ['strongbox.config.js', 'strongbox.config.cjs', 'dist
  */
 export async function loadConfig(explicitPath?: string, cwd = process.cwd()): Promise<StrongboxConfig> {
   const given = explicitPath ?? process.env[CONFIG_ENV];
-  const path = given ? (isAbsolute(given) ? given : resolve(cwd, given)) : DEFAULT_CANDIDATES.map((c) => resolve(cwd, c)).find((c) => existsSync(c));
+  const path = configPath(explicitPath, cwd);
   if (!path || !existsSync(path)) {
     throw new ConfigError('CONFIG_NOT_FOUND', given ? `The configuration file ${path} does not exist.` : `No Strongbox configuration found in ${cwd} (looked for ${DEFAULT_CANDIDATES.join(', ')}).`, {
       fix: 'create strongbox.config.ts exporting your StrongboxConfig as default, compile it with tsc, and pass --config dist/strongbox.config.js (or set STRONGBOX_CONFIG).',

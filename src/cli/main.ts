@@ -5,9 +5,18 @@
  * errors the way a user can act on them.
  */
 import 'reflect-metadata';
+import { assertDriverCompatible } from '../client/driverCompatibility';
 import { StrongboxError } from '../errors';
+import { packageVersion } from '../packageRoot';
 import { COMMANDS, type CommandContext } from './commands';
-import { loadConfig } from './config';
+import { configPath, loadConfig } from './config';
+
+/**
+ * Exit codes of every command (docs/install.md lists them for scripts and CI): 0 success; 1 a
+ * check found a problem (doctor, audit, migration check/status) or the command stopped with an
+ * error that names its cause and fix; 2 usage error (unknown command, missing argument, bad flag).
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 export interface ParsedArgs { positional: string[]; flags: Map<string, string | true>; }
 
@@ -17,6 +26,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') { positional.push(...argv.slice(i + 1)); break; }
+    if (arg === '-h') { flags.set('help', true); continue; }
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       if (eq > 0) flags.set(arg.slice(2, eq), arg.slice(eq + 1));
@@ -28,7 +38,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
 }
 
 /** Flags that never take a value, so `--dry-run up` keeps `up` positional. */
-const BOOLEAN_FLAGS = new Set(['dry-run', 'yes', 'help', 'json', 'strict', 'allow-destructive', 'confirm', 'empty']);
+const BOOLEAN_FLAGS = new Set(['dry-run', 'yes', 'help', 'version', 'json', 'strict', 'allow-destructive', 'confirm', 'empty']);
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
@@ -40,27 +50,39 @@ function usage(): string {
     '',
     'Options for every command:',
     '  --config PATH   compiled configuration module (default: strongbox.config.js, dist/strongbox.config.js; or $STRONGBOX_CONFIG)',
-    '  --help          the command\'s own help',
+    '  --help, -h      the command\'s own help',
+    '  --version       the installed Strongbox version',
+    '',
+    'Exit codes: 0 success; 1 a check found a problem (doctor, audit, migration check/status)',
+    'or an error that names its cause and fix; 2 usage error.',
   ].join('\n');
 }
 
 export async function main(argv: string[], io: { out: (line: string) => void; err: (line: string) => void } = { out: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number> {
   const args = parseArgs(argv);
   const [name, ...rest] = args.positional;
-  if (!name || name === 'help' || (args.flags.has('help') && !name)) { io.out(usage()); return name ? 0 : 2; }
+  if (args.flags.has('version') && !name) { io.out(packageVersion()); return EXIT.ok; }
+  if (name === 'help' || (args.flags.has('help') && !name)) { io.out(usage()); return EXIT.ok; }
+  if (!name) { io.err(usage()); return EXIT.usage; }
   const command = COMMANDS[name];
-  if (!command) { io.err(`strongbox: unknown command "${name}".\n\n${usage()}`); return 2; }
-  if (args.flags.has('help')) { io.out(command.help); return 0; }
+  if (!command) { io.err(`strongbox: unknown command "${name}".\n\n${usage()}`); return EXIT.usage; }
+  if (args.flags.has('help')) { io.out(command.help); return EXIT.ok; }
+  const explicitConfig = typeof args.flags.get('config') === 'string' ? (args.flags.get('config') as string) : undefined;
   const context: CommandContext = {
     args: { positional: rest, flags: args.flags },
     out: io.out,
     err: io.err,
-    config: () => loadConfig(typeof args.flags.get('config') === 'string' ? (args.flags.get('config') as string) : undefined),
+    config: () => loadConfig(explicitConfig),
+    configPath: () => configPath(explicitConfig),
   };
   try {
+    assertDriverCompatible();
     return await command.run(context);
   } catch (err) {
-    if (err instanceof StrongboxError) { io.err(`strongbox ${name}: ${err.message} [${err.code}]`); return 1; }
+    if (err instanceof StrongboxError) {
+      io.err(`strongbox ${name}: ${err.message} [${err.code}]`);
+      return err.code.startsWith('CLI_') ? EXIT.usage : EXIT.failed;
+    }
     throw err;
   }
 }

@@ -7,19 +7,25 @@ import { KeyVault, parseNamespace } from '../crypto/keyVault';
 import { concealKey, loadLocalMasterKey } from '../crypto/masterKey';
 import { MetadataRegistry } from '../metadata/registry';
 import { checkKmsTlsOptions, kmsTlsToDriverOptions } from '../tls/kms';
-import type { TlsOptions } from '../tls/options';
+import { tlsIsOn, type TlsOptions } from '../tls/options';
 import { resolveTls, tlsToDriverOptions } from '../tls/uri';
 import { validateTlsOptions } from '../tls/validate';
 import { translateTlsError } from '../tls/translate';
 import { DEFAULT_KEY_VAULT_NAMESPACE, resolveEnvironment, type KmsConfig, type MasterKeyDescription, type StrongboxConfig } from './config';
+import { assertDriverCompatible } from './driverCompatibility';
 import { attachQueryLog } from './queryLog';
+import { diagnoseListener, singleAddress } from './reachability';
 import { StrongboxClient } from './strongboxClient';
+
+/** Notes about the server are said once per process, however many clients it creates. */
+const notesGiven = new Set<string>();
 
 /**
  * Validates the whole configuration before any network traffic, then connects the data client,
  * the key vault and the encryption engine. Every failure is a StrongboxError saying what to fix.
  */
 export async function createClient(config: StrongboxConfig): Promise<StrongboxClient> {
+  assertDriverCompatible();
   const environment = resolveEnvironment(config);
   const warn = config.warn ?? ((m: string) => console.warn(m));
   const mode = config.mode ?? 'explicit';
@@ -54,18 +60,21 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
     const dataClient = driverClient(dataTls.driverUri, driverOptions, 'the database');
     opened.push(dataClient);
     if (config.queryLog) attachQueryLog(dataClient, typeof config.queryLog === 'function' ? config.queryLog : (line) => console.log(line));
-    await connect(dataClient, 'the database', dataTls.tls);
+    await connect(dataClient, 'the database', dataTls);
     let keyVaultClient = dataClient;
     if (config.keyVault?.uri && vaultTls) {
       keyVaultClient = driverClient(vaultTls.driverUri, { ...config.driverOptions, ...tlsToDriverOptions(vaultTls.tls) }, 'the key vault cluster');
       opened.push(keyVaultClient);
-      await connect(keyVaultClient, 'the key vault cluster', vaultTls.tls);
+      await connect(keyVaultClient, 'the key vault cluster', vaultTls);
     }
     const encryption = new ClientEncryption(keyVaultClient, { keyVaultNamespace, kmsProviders: kmsProviders as never, tlsOptions: kmsTls as never });
     const engine = new CryptoEngine(encryption, kmsProviders, kmsTls);
     const keyVault = new KeyVault(keyVaultClient, namespace, encryption, wrapping);
     const indexNote = await keyVault.ensureIndex();
-    if (indexNote) warn(`strongbox: note: ${indexNote}`);
+    if (indexNote && !notesGiven.has(indexNote)) {
+      notesGiven.add(indexNote);
+      warn(`strongbox: note: ${indexNote}`);
+    }
     return new StrongboxClient({
       registry, mode, environment, dataClient, keyVaultClient, encryption, engine, keyVault,
       autoEncryptionBase: { keyVaultNamespace, kmsProviders, tlsOptions: kmsTls, keyVaultClient: keyVaultClient === dataClient ? undefined : keyVaultClient },
@@ -112,10 +121,27 @@ function connectionSettings(uri: string, tls: TlsOptions | undefined, environmen
   return { tls: checked.tls, driverUri: resolved.driverUri };
 }
 
-async function connect(client: MongoClient, what: string, tls: TlsOptions): Promise<void> {
+/** How long connecting waits for the listener probe before starting the driver anyway. */
+const PROBE_HEAD_START_MS = 300;
+
+/**
+ * Connects and pings. A probe of the listener goes first: when it knows within a moment why the
+ * connection cannot work (nothing listening, TLS on one side only), that error is thrown before the
+ * driver starts (a driver connection attempt in flight would keep the process alive until its
+ * connect timeout even after close). A slower probe keeps racing the driver, so its answer still
+ * beats the server-selection timeout.
+ */
+async function connect(client: MongoClient, what: string, { tls, driverUri }: { tls: TlsOptions; driverUri: string }): Promise<void> {
+  const address = singleAddress(driverUri);
+  const diagnosis = address ? diagnoseListener(address, tlsIsOn(tls), what).catch(() => undefined) : Promise.resolve(undefined);
   try {
-    await client.connect();
-    await client.db('admin').command({ ping: 1 });
+    let headStart: NodeJS.Timeout | undefined;
+    const early = await Promise.race([diagnosis, new Promise<'pending'>((resolve) => { headStart = setTimeout(resolve, PROBE_HEAD_START_MS, 'pending'); })]);
+    clearTimeout(headStart);
+    if (early instanceof StrongboxError) throw early;
+    const connected = client.connect().then(() => client.db('admin').command({ ping: 1 }));
+    connected.catch(() => undefined); // when the probe wins, the caller closes the client and this rejects unobserved
+    await Promise.race([connected, diagnosis.then((problem) => { if (problem) throw problem; return connected; })]);
   } catch (err) {
     if (err instanceof StrongboxError) throw err;
     throw translateTlsError(err, { target: what, tls }) ?? new ConfigError('CONNECT_FAILED', `Could not connect to ${what}: ${(err as Error).message}`, {

@@ -52,6 +52,8 @@ export class KeyVault {
         return undefined;
       } catch (err) {
         if (!isNotImplemented(err)) throw err;
+        // Said once, when the fallback index is made; later clients find it in place.
+        if (await this.collection.indexExists('keyAltNames_1').catch(() => false)) return undefined;
         await this.collection.createIndex({ keyAltNames: 1 }, { unique: true, name: 'keyAltNames_1' });
         return 'the server has no partial indexes; the key vault got a plain unique index on keyAltNames, and Strongbox checks each alt name itself before writing (the server alone would not refuse one alt name shared by two keys with different lists)';
       }

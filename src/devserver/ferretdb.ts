@@ -2,12 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { SetupError } from '../errors';
+import { checkoutToolsDir, resolveDevTools, type DevTools } from './tools';
 
-/** Where scripts/setup.sh puts the server binary and the test PKI. */
-export const toolsDir = resolve(__dirname, '..', '..', '..', '.tools');
+/** Where scripts/setup.sh puts the server binary and the test PKI in a Strongbox checkout. */
+export const toolsDir = checkoutToolsDir;
 export const pkiDir = join(toolsDir, 'pki');
 
 export interface LocalServer {
@@ -38,6 +39,8 @@ export interface LocalServerOptions {
   port?: number;
   tlsPort?: number;
   dataDir?: string;
+  /** Server binary and certificates; default: resolveDevTools(). */
+  tools?: DevTools;
 }
 
 async function freePort(): Promise<number> {
@@ -58,12 +61,13 @@ async function freePort(): Promise<number> {
  * would otherwise try to reach the internet.
  */
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
-  const binary = join(toolsDir, 'bin', 'ferretdb');
-  const caFile = join(pkiDir, 'ca.pem');
-  for (const [file, what] of [[binary, 'FerretDB binary'], [caFile, 'test PKI']] as const) {
+  const tools = options.tools ?? resolveDevTools();
+  const { binary, pkiDir: certificates } = tools;
+  const caFile = join(certificates, 'ca.pem');
+  for (const [file, what] of [[binary, 'FerretDB binary'], [caFile, 'development PKI']] as const) {
     if (!existsSync(file)) {
       throw new SetupError('SETUP_MISSING_TOOL', `The ${what} is missing (${file}).`, {
-        fix: "run 'bash scripts/setup.sh' (both 'npm run demo' and 'npm test' do this), or set MONGODB_URI to an existing server.",
+        fix: "run 'npx strongbox server' once, which installs it into your user cache (in a Strongbox checkout: 'bash scripts/setup.sh'), or set MONGODB_URI to an existing server.",
       });
     }
   }
@@ -75,7 +79,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const child: ChildProcess = spawn(binary, [
     '--handler=sqlite', `--sqlite-url=file:${dataDir}/`, `--state-dir=${dataDir}`,
     `--listen-addr=127.0.0.1:${port}`, `--listen-tls=127.0.0.1:${tlsPort}`,
-    `--listen-tls-cert-file=${join(pkiDir, 'server.crt')}`, `--listen-tls-key-file=${join(pkiDir, 'server.key')}`,
+    `--listen-tls-cert-file=${join(certificates, 'server.crt')}`, `--listen-tls-key-file=${join(certificates, 'server.key')}`,
     `--listen-tls-ca-file=${caFile}`,
     '--telemetry=disable', '--debug-addr=-', '--log-level=warn',
   ], { stdio: ['ignore', logFd, logFd], detached: false });
@@ -137,7 +141,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     uri,
     tlsUri: `mongodb://localhost:${tlsPort}/?tls=true`,
     caFile,
-    clientCertificateKeyFile: join(pkiDir, 'client.pem'),
+    clientCertificateKeyFile: join(certificates, 'client.pem'),
     description,
     logFile,
     port,

@@ -33,6 +33,13 @@ export function valueTypeOf(prop: RawProperty, site: Site): ValueType {
     throw definitionError('MODEL_ARRAY_ITEMS', site, 'an array field needs to say what its elements are',
       `@ArrayField({ of: 'string' }) for scalars, or @EmbeddedArray(() => Item) for documents`);
   }
+  if (bsonType === undefined && !prop.encrypted && prop.designType === undefined) {
+    // TypeScript writes design:type for every decorated property when emitDecoratorMetadata is on;
+    // none at all means the code was not compiled by tsc with that option.
+    throw definitionError('MODEL_DECORATOR_METADATA_MISSING', site,
+      'the class carries no decorator metadata (design:type), so the BSON type cannot be inferred. The likely cause is a runner that drops it (tsx, esbuild, esbuild-register, jiti, Vite) or emitDecoratorMetadata off in tsconfig.json',
+      `compile with tsc (or swc with decoratorMetadata) with "experimentalDecorators": true and "emitDecoratorMetadata": true and run the emitted JavaScript, or give the type explicitly: @Field({ bsonType: 'string' })`);
+  }
   if (bsonType === undefined && !prop.encrypted) {
     throw definitionError('MODEL_BSONTYPE_MISSING', site,
       `the BSON type cannot be inferred from the property type (design:type is ${describeDesignType(prop.designType)})`,

@@ -1,14 +1,29 @@
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { BSON } from 'mongodb';
 import { main } from '../../src/cli/main';
 import { masterKeyFile } from '../harness/client';
-import { pkiDir, testServer } from '../harness/server';
+import { pkiDir, testServer, uniqueDbName } from '../harness/server';
+
+const cli = resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');
+
+/** The CLI as a process, as a shell or CI runs it: exit code and both streams. */
+async function runProcess(argv: string[], env: NodeJS.ProcessEnv = process.env) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...argv], { env });
+    return { code: 0, out: stdout, err: stderr };
+  } catch (err) {
+    const failed = err as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, out: failed.stdout, err: failed.stderr };
+  }
+}
 
 /** Writes a compiled-style configuration module, as a project's tsc would emit it. */
-async function configFile(tlsOverride?: object): Promise<string> {
+async function configFile(tlsOverride?: object, options: { quiet?: boolean; keyVault?: string } = {}): Promise<string> {
   const server = await testServer();
   const dir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
   const file = join(dir, 'strongbox.config.js');
@@ -18,9 +33,9 @@ module.exports = { default: {
   uri: ${JSON.stringify(server.uri)},
   tls: ${JSON.stringify(tlsOverride ?? server.tls)},
   kms: { local: { keyFile: ${JSON.stringify(masterKeyFile())} } },
-  keyVault: { namespace: 'sb_cli_${process.pid}.__keyVault' },
+  keyVault: { namespace: '${options.keyVault ?? `sb_cli_${process.pid}`}.__keyVault' },
   models: [Person],
-  warn: () => undefined,
+  ${options.quiet === false ? '' : 'warn: () => undefined,'}
 } };\n`);
   return file;
 }
@@ -63,4 +78,57 @@ test('usage errors: unknown command, missing configuration', async (t) => {
   t.regex(missing.err, /does not exist.*\[CONFIG_NOT_FOUND\]/s);
   const ts = await run(['schema', '--config', resolve(__dirname, '..', '..', '..', 'strongbox.config.ts')]);
   t.regex(ts.err, /TypeScript source.*\[CONFIG_TYPESCRIPT_SOURCE\]/s);
+});
+
+test('--help, -h and --version exit 0; no command and an unknown one exit 2', async (t) => {
+  const version = (JSON.parse(readFileSync(resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  for (const argv of [['--help'], ['-h'], ['help']]) {
+    const r = await runProcess(argv);
+    t.is(r.code, 0, `${argv.join(' ')}: ${r.err}`);
+    t.regex(r.out, /^Usage: strongbox <command>/, argv.join(' '));
+    t.regex(r.out, /Exit codes: 0 success; 1 a check found a problem .*\n?.*2 usage error/);
+  }
+  const v = await runProcess(['--version']);
+  t.is(v.code, 0);
+  t.is(v.out.trim(), version);
+  for (const argv of [['audit', '-h'], ['migration', '--help'], ['server', '--help']]) {
+    const r = await runProcess(argv);
+    t.is(r.code, 0, argv.join(' '));
+    t.regex(r.out, /^Usage:\s+strongbox (audit|migration|server)/, argv.join(' '));
+  }
+  const none = await runProcess([]);
+  t.is(none.code, 2);
+  t.regex(none.err, /^Usage: strongbox <command>/);
+  t.is((await runProcess(['frobnicate'])).code, 2);
+});
+
+test('--json output of keys list, migration status and audit parses; audit without a model audits every model', async (t) => {
+  const config = await configFile();
+  const keys = await run(['keys', 'list', '--json', '--config', config]);
+  t.is(keys.code, 0, keys.err);
+  t.true(Array.isArray(JSON.parse(keys.out)));
+  const status = await run(['migration', 'status', '--json', '--config', config]);
+  t.is(status.code, 0, status.err);
+  t.deepEqual(JSON.parse(status.out), []);
+  const all = await run(['audit', '--json', '--config', config]);
+  t.is(all.code, 0, all.out + all.err);
+  const reports = JSON.parse(all.out) as Array<{ model: string; namespace: string; consistent: boolean }>;
+  t.deepEqual(reports.map((r) => [r.model, r.namespace]), [['Person', 'app.people']]);
+  const one = JSON.parse((await run(['audit', 'Person', '--json', '--config', config])).out) as { model: string };
+  t.is(one.model, 'Person', 'with a model: that one report, not an array');
+  const repairAll = await run(['audit', '--repair-migration', 'fix', '--config', config]);
+  t.is(repairAll.code, 2);
+  t.regex(repairAll.err, /\[CLI_AUDIT_REPAIR_MODEL\]/);
+});
+
+test('a note about the server is said once, not by every later command', async (t) => {
+  const config = await configFile(undefined, { quiet: false, keyVault: uniqueDbName(__filename, 'note') });
+  const first = await runProcess(['keys', 'list', '--config', config]);
+  const second = await runProcess(['keys', 'list', '--config', config]);
+  t.is(first.code, 0, first.err);
+  t.is(second.code, 0, second.err);
+  const notes = (text: string) => text.split('\n').filter((line) => line.startsWith('strongbox: note:')).length;
+  const server = await testServer();
+  t.is(notes(first.err), server.features.has('partialIndexes') ? 0 : 1, `the first run says why the key vault index is not partial: ${first.err}`);
+  t.is(notes(second.err), 0, 'the key vault index is in place: nothing new to say');
 });

@@ -45,7 +45,9 @@ module.exports = { default: () => ({
     const created = await run(config, 'migration', 'create', 'encrypt', 'ssn');
     t.is(created.code, 0, created.out);
     t.regex(created.out, /Wrote .*_encrypt_ssn\.ts \(3 up step\(s\)/);
-    t.regex((await run(config, 'migration', 'status')).out, /No migrations/, 'nothing compiled yet');
+    const uncompiled = await run(config, 'migration', 'status');
+    t.is(uncompiled.code, 1, 'a migration that is not compiled is never silently left out');
+    t.regex(uncompiled.out, /_encrypt_ssn\.ts \(not compiled\).*\[MIGRATION_NOT_COMPILED\]/s);
 
     writeFileSync(join(work, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'commonjs', target: 'ES2022', rootDir: 'migrations', outDir: 'dist', types: [], skipLibCheck: true }, include: ['migrations/*.ts'] }));
     execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', work], { encoding: 'utf8' });

@@ -3,6 +3,7 @@
  * says in one line per check what is right or what to change.
  */
 import { MongoClient } from 'mongodb';
+import { addresses, diagnoseListener, singleAddress } from '../../client/reachability';
 import type { StrongboxError } from '../../errors';
 import { inspectServerCertificate } from '../../tls/inspect';
 import { tlsIsOn, type TlsOptions } from '../../tls/options';
@@ -44,8 +45,14 @@ export async function runDoctor(config: DoctorConfig, out: (line: string) => voi
   pass('TLS configuration', describe(tls, config.environment));
 
   const timeout = config.timeoutMS ?? 3000;
+  const single = singleAddress(driverUri);
+  const listenerProblem = single && await diagnoseListener(single, tlsIsOn(tls), 'the server', Math.min(timeout, 2000));
+  if (listenerProblem) {
+    fail('connection', listenerProblem);
+    return false;
+  }
   const client = new MongoClient(driverUri, { ...tlsToDriverOptions(tls), serverSelectionTimeoutMS: timeout, connectTimeoutMS: timeout });
-  const address = firstAddress(driverUri);
+  const address = addresses(driverUri)[0];
   try {
     await client.connect();
     await client.db('admin').command({ hello: 1 });
@@ -74,12 +81,4 @@ function verification(tls: TlsOptions): string {
   if (tls.insecure || tls.allowInvalidCertificates) return 'its certificate NOT verified (insecure options)';
   if (tls.allowInvalidHostnames) return 'its certificate verified but NOT its host name';
   return 'its certificate and host name verified';
-}
-
-/** The first host of a `mongodb://` URI; SRV names say nothing about the hosts behind them. */
-function firstAddress(uri: string): { host: string; port: number } | undefined {
-  const m = /^mongodb:\/\/(?:[^@/]*@)?([^,/?]+)/i.exec(uri);
-  if (!m) return undefined;
-  const hostPort = /^\[([^\]]+)\](?::(\d+))?$/.exec(m[1]!) ?? /^([^:]+)(?::(\d+))?$/.exec(m[1]!);
-  return hostPort ? { host: hostPort[1]!, port: Number(hostPort[2] ?? 27017) } : undefined;
 }

@@ -4,6 +4,7 @@ import { doctorCliCommand } from './doctorCli';
 import { keysCommand } from './keys';
 import { migrationCommand } from './migration';
 import { schemaCliCommand } from './schemaCli';
+import { serverCommand } from './server';
 
 export interface CommandContext {
   args: { positional: string[]; flags: Map<string, string | true> };
@@ -11,6 +12,8 @@ export interface CommandContext {
   err: (line: string) => void;
   /** Loads the project's configuration (only commands that need it call this). */
   config: () => Promise<StrongboxConfig>;
+  /** The configuration file config() loads, when one is found. */
+  configPath: () => string | undefined;
 }
 
 export interface Command {
@@ -26,4 +29,5 @@ export const COMMANDS: Record<string, Command> = {
   keys: keysCommand,
   migration: migrationCommand,
   audit: auditCommand,
+  server: serverCommand,
 };

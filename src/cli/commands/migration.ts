@@ -1,15 +1,19 @@
 /**
- * `strongbox migration create | up | down | status | unlock`.
+ * `strongbox migration create | check | up | down | status | unlock`.
  */
+import { join } from 'node:path';
 import { createClient } from '../../client/createClient';
 import type { StrongboxConfig } from '../../client/config';
 import { ConfigError } from '../../errors';
 import { MetadataRegistry } from '../../metadata/registry';
+import { diffSnapshots } from '../../migrations/differ';
 import { createMigration } from '../../migrations/generator';
 import { MigrationLock } from '../../migrations/lock';
 import { streamProgress } from '../../migrations/progress';
 import { MigrationRunner, type RunOptions } from '../../migrations/runner';
 import { migrationSettings, type MigrationsConfig } from '../../migrations/settings';
+import { readSnapshot, SNAPSHOT_FILE, takeSnapshot } from '../../migrations/snapshot';
+import { assertMigrationsCompiled, assertModelsCompiled } from '../compiledSources';
 import { numberFlag, stringFlag, switchFlag } from './flags';
 import type { Command, CommandContext } from './index';
 
@@ -23,6 +27,9 @@ const HELP = `Usage:
       Compares the models with the last snapshot (<folder>/strongbox-snapshot.json) and writes
       <folder>/<timestamp>_<name>.ts with up and down steps, then the new snapshot. --empty
       writes a migration with no steps (for hand-written ones) when nothing changed.
+  strongbox migration check
+      Exit code 1 when the models differ from the last snapshot, i.e. changed without a
+      migration (for CI, after the build); 0 when they match.
   strongbox migration up [--to ID] [--dry-run] [--allow-destructive] [--strict] [--wait-lock SECONDS]
       Applies pending migrations (up to and including --to).
   strongbox migration down [--to ID] [--dry-run] [--allow-destructive] [--strict]
@@ -36,7 +43,9 @@ const HELP = `Usage:
   --strict             stop where the server lacks a feature (e.g. collMod on FerretDB) instead of
                        skipping that step with a warning
 
-The runner loads compiled migrations (.js): compile them with tsc like the rest of your code.
+The CLI loads compiled JavaScript (models need tsc's decorator metadata): compile the project
+first. Every subcommand refuses, naming the files, when compiled models or migrations are older
+than their TypeScript sources or a migration is not compiled at all.
 Configuration (strongbox.config): migrations: { folder: 'migrations', compiledFolder:
 'dist/migrations', database: 'strongbox', batchSize: 1000, lockTtlMs: 60000 }.`;
 
@@ -48,6 +57,7 @@ export const migrationCommand: Command = {
     context.args.positional = rest;
     switch (sub) {
       case 'create': return create(context);
+      case 'check': return check(context);
       case 'up': case 'down': return run(context, sub);
       case 'status': return status(context);
       case 'unlock': return unlock(context);
@@ -63,6 +73,7 @@ async function create(context: CommandContext): Promise<number> {
   const name = context.args.positional.join('_');
   if (!name) throw new ConfigError('CLI_MIGRATION_NAME', 'migration create needs a name.', { fix: 'strongbox migration create encrypt_ssn' });
   const config = await context.config();
+  assertModelsCompiled(context.configPath()!, 'strongbox migration create');
   const settings = migrationSettings(migrationsSection(config));
   const created = createMigration({ registry: new MetadataRegistry(config.models), folder: settings.folder, importFrom: settings.importFrom, name, empty });
   if (!created) {
@@ -75,8 +86,30 @@ async function create(context: CommandContext): Promise<number> {
   return 0;
 }
 
-async function withRunner<T>(context: CommandContext, work: (runner: MigrationRunner) => Promise<T>, lockWaitMs?: number): Promise<T> {
+async function check(context: CommandContext): Promise<number> {
   const config = await context.config();
+  assertModelsCompiled(context.configPath()!, 'strongbox migration check');
+  const settings = migrationSettings(migrationsSection(config));
+  const plan = diffSnapshots(readSnapshot(join(settings.folder, SNAPSHOT_FILE)), takeSnapshot(new MetadataRegistry(config.models)));
+  const changes = [...plan.up.map((step) => step.comment ?? describeOperation(step.operation)), ...plan.notes];
+  if (changes.length === 0) {
+    context.out('The models match the last snapshot: no migration is missing.');
+    return 0;
+  }
+  context.out(`The models changed since the last migration (${changes.length} change(s)):`);
+  for (const change of changes) context.out(`  - ${change}`);
+  context.out('Fix: run `strongbox migration create <name>`, review and commit the migration it writes.');
+  return 1;
+}
+
+function describeOperation(operation: { op: string; namespace?: string; path?: string }): string {
+  return [operation.op, operation.namespace, operation.path].filter(Boolean).join(' ');
+}
+
+async function withRunner<T>(context: CommandContext, command: string, work: (runner: MigrationRunner) => Promise<T>, lockWaitMs?: number): Promise<T> {
+  const config = await context.config();
+  const settings = migrationSettings(migrationsSection(config));
+  assertMigrationsCompiled(settings.folder, settings.compiledFolder, command);
   const client = await createClient(config);
   try {
     const runner = new MigrationRunner(client, {
@@ -99,7 +132,7 @@ async function run(context: CommandContext, direction: 'up' | 'down'): Promise<n
     strict: switchFlag(context, 'strict'),
   };
   const wait = numberFlag(context, 'wait-lock');
-  const report = await withRunner(context, (runner) => (direction === 'up' ? runner.up(options) : runner.down(options)), wait === undefined ? undefined : wait * 1000);
+  const report = await withRunner(context, `strongbox migration ${direction}`, (runner) => (direction === 'up' ? runner.up(options) : runner.down(options)), wait === undefined ? undefined : wait * 1000);
   if (report.skipped.length) {
     context.out(`${report.skipped.length} step(s) were skipped because the server lacks a feature:`);
     for (const s of report.skipped) context.out(`  - ${s}`);
@@ -109,7 +142,7 @@ async function run(context: CommandContext, direction: 'up' | 'down'): Promise<n
 
 async function status(context: CommandContext): Promise<number> {
   const json = switchFlag(context, 'json');
-  const [list, holder] = await withRunner(context, (runner) => Promise.all([runner.status(), runner.lockHolder()]));
+  const [list, holder] = await withRunner(context, 'strongbox migration status', (runner) => Promise.all([runner.status(), runner.lockHolder()]));
   if (holder && !json) context.out(`A migration runner is active: ${holder}.`);
   if (json) {
     context.out(JSON.stringify(list, null, 2));
