@@ -57,7 +57,13 @@ export function parseTlsUri(uri: string): ParsedTlsUri {
   for (const segment of query.split('&')) {
     if (segment === '') continue;
     // URLSearchParams decodes exactly like the driver's parser ('+' is a space, %XX a byte).
-    const [key, value] = [...new URLSearchParams(segment)][0]!;
+    const pair = [...new URLSearchParams(segment)][0];
+    // A segment with no key at all ('?' or '=' alone) is not a TLS option: the driver judges it.
+    if (pair === undefined) {
+      kept.push(segment);
+      continue;
+    }
+    const [key, value] = pair;
     const spec = SPEC_BY_URI_NAME.get(key.toLowerCase());
     if (!spec) {
       kept.push(segment);

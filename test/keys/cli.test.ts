@@ -65,6 +65,6 @@ test('keys create, add-alt-name, show, remove-alt-name; a taken alt name is refu
   t.regex(gone.err, /KEY_NOT_FOUND/);
 
   const usage = await run(config, 'add-alt-name', 'cli-d');
-  t.is(usage.code, 1);
+  t.is(usage.code, 2, 'a usage error exits 2, as every CLI_* error (docs/install.md)');
   t.regex(usage.err, /CLI_ONE_KEY/);
 });

@@ -145,3 +145,11 @@ test('the OCSP and revocation flags are never handed to the driver', (t) => {
   t.deepEqual(tlsToDriverOptions({}), {});
   t.deepEqual(tlsToDriverOptions({ enabled: false }), { tls: false });
 });
+
+test('query segments without a key ("?" or "=" alone) are left to the driver, never a TypeError', (t) => {
+  for (const uri of ['mongodb://localhost/??&=', 'mongodb://localhost/?=&tls=true', 'mongodb://localhost/?&&?']) {
+    const parsed = parseTlsUri(uri);
+    t.false(parsed.driverUri.includes('tls='), `${uri}: TLS options are taken out`);
+  }
+  t.true(parseTlsUri('mongodb://localhost/?=&tls=true').tls.enabled === true);
+});
