@@ -5,7 +5,8 @@ import type { KeyVault } from '../crypto/keyVault';
 import { hydrate } from '../metadata/hydrate';
 import type { ModelMetadata } from '../metadata/types';
 import { StrongboxCursor } from './cursor';
-import { encodeDocument } from './encoding/documentEncoder';
+import { encodeDocument, writtenValues } from './encoding/documentEncoder';
+import { checkUpdateKeepsRequired } from './encoding/requiredFields';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { encodeFilter } from './encoding/filterEncoder';
 import { invalid, safeEntries } from './encoding/guards';
@@ -211,7 +212,7 @@ export class Repository<T extends object> {
     if (document === null || typeof document !== 'object' || Array.isArray(document)) {
       throw invalid('INPUT_NOT_A_DOCUMENT', `A ${this.model.target.name} to insert must be an object.`, 'pass an object with the model\'s fields.');
     }
-    const plain: Document = { ...document };
+    const plain: Document = writtenValues(this.model, document);
     const idField = this.model.fields.get('_id');
     if (plain._id === undefined && (!idField || idField.bsonType === undefined || idField.bsonType === 'objectId')) plain._id = new ObjectId();
     return [plain, await encodeDocument(this.encryptor, this.model, plain, plain)];
@@ -225,6 +226,7 @@ export class Repository<T extends object> {
   }
 
   private async prepareUpdate(filter: unknown, update: unknown, arrayFilters?: Document[]): Promise<[Document, Document, Document[] | undefined]> {
+    update = checkUpdateKeepsRequired(this.model, update);
     const f = await encodeFilter(this.encryptor, filter);
     const u = await encodeUpdate(this.encryptor, update, keyContextOf(filter, update));
     return [f, u, arrayFilters && await this.encodeArrayFilters(update as Document, arrayFilters)];

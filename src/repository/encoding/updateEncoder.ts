@@ -46,6 +46,7 @@ async function encodeOperand(encryptor: FieldEncryptor, op: string, path: string
     case '$setOnInsert':
       if (!field) return value;
       if (resolved.endsInElement && field.embedded) return encodeDocument(encryptor, field.embedded, value, keyContext, path);
+      if (resolved.endsInElement) return encodeArrayElement(encryptor, field, path, value, keyContext);
       if (value === null && field.encrypted) {
         throw invalid('INPUT_NULL_ENCRYPTED', `${op} of null into ${where}, an encrypted field, is refused (null cannot be encrypted).`, `use { $unset: { '${path}': '' } } to remove the value.`);
       }
@@ -55,7 +56,7 @@ async function encodeOperand(encryptor: FieldEncryptor, op: string, path: string
     case '$push':
     case '$addToSet': {
       if (field?.encrypted) throw refused(op, where, field.encrypted.algorithm, 'read the array, change it and $set it back');
-      if (!field?.embedded || !hasEncrypted(field.embedded)) return value;
+      if (!field?.isArray) return value;
       if (isOperatorObject(value) && '$each' in value) {
         const each = value.$each;
         if (!Array.isArray(each)) throw invalid('INPUT_OPERATOR_OPERAND', `$each in ${op} on ${where} needs an array.`, 'write { $each: [ … ] }.');
