@@ -12,7 +12,7 @@ const compiled = new WeakMap<ModelShape, Hydrator>();
  * and keys the model does not declare are kept.
  *
  * Declared types whose driver form would not survive a write back are converted to the one
- * JavaScript type docs/models.md promises (long → bigint, symbol → BSONSymbol, int and double →
+ * JavaScript type docs/models.md promises (long → Long, symbol → BSONSymbol, int and double →
  * number), so a read-modify-write never changes the stored type.
  *
  * Same result as class-transformer's plainToInstance with the decorators' @Type/@Transform,

@@ -134,7 +134,10 @@ function walkValue(walk: Walk, field: FieldMetadata, path: string, value: unknow
     const plain = walkEmbedded(walk, field, path, value);
     return field.encrypted ? walk.encryptor.encrypt(field, path, plain, walk.root) : plain;
   }
-  if (field.encrypted) return walk.encryptor.encrypt(field, path, value, walk.root);
+  if (field.encrypted) {
+    // Checked now, so a wrong type is reported before the walk ends (and before any missing field).
+    return walk.encryptor.encrypt(field, path, toDeclaredBson(value, { bsonType: field.encrypted.bsonType, itemBsonType: field.itemBsonType }, where), walk.root);
+  }
   // Only objects can hold operators; the error context string is built just for them.
   if (typeof value === 'object') assertLiteral(value, where);
   return toDeclaredBson(value, field, where);

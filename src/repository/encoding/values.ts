@@ -124,7 +124,7 @@ function toRegex(value: unknown, where: string): RegExp | BSONRegExp {
 }
 
 /**
- * The JavaScript type a read returns for a declared type: long → bigint, int and double →
+ * The JavaScript type a read returns for a declared type: long → Long, int and double →
  * number, symbol → BSONSymbol; every other type as the driver returns it (see docs/models.md).
  */
 export function fromStoredBson(value: unknown, declared: DeclaredType): unknown {
@@ -143,8 +143,9 @@ export function needsReadConversion(bsonType: BsonType | undefined): boolean {
 function fromStoredScalar(value: unknown, bsonType: BsonType): unknown {
   switch (bsonType) {
     case 'long':
-      if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
-      if (value instanceof Long) return value.toBigInt();
+      // The driver promotes a long that fits 53 bits to a number, which a write would store as int32 or double.
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return Long.fromNumber(value);
+      if (typeof value === 'bigint') return Long.fromBigInt(value);
       return value;
     case 'int':
     case 'double':
