@@ -34,7 +34,7 @@ const LIKELY_CAUSE: Record<UndecryptableReason, string> = {
   'key-mismatch': "the ciphertext is under another data key than the one the model names for this document (copied from another field or another document's value)",
 };
 
-function classifyCryptError(err: unknown): UndecryptableReason {
+export function classifyCryptError(err: unknown): UndecryptableReason {
   const message = String((err as Error)?.message ?? err);
   const name = String((err as Error)?.name ?? '');
   if (/not all keys requested were satisfied|key.*not found/i.test(message)) return 'missing-key';

@@ -1,7 +1,7 @@
 import { BSON, type Binary, type Document } from 'mongodb';
 import { BSON_TYPE_NUMBER } from '../audit/storedValues';
 import { inspectEncryptedBlob, isEncryptedBinary } from '../crypto/blob';
-import { describeUndecryptable, isPlainDocument, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
+import { classifyCryptError, describeUndecryptable, isPlainDocument, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
 import { DecryptionError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import type { FieldMetadata, ModelMetadata, ModelShape } from '../metadata/types';
@@ -74,7 +74,13 @@ export class DocumentReader<T> {
       if (spec.bsonType !== undefined && info.originalBsonType !== BSON_TYPE_NUMBER[spec.bsonType]) {
         return problem('type-mismatch', `ciphertext of BSON type ${info.originalBsonType} where the model declares ${spec.bsonType}`);
       }
-      const expected = await this.expectedKeyId(slot.field, docs[slot.doc]);
+      let expected: string | null | undefined;
+      try {
+        expected = await this.expectedKeyId(slot.field, docs[slot.doc]);
+      } catch (err) {
+        // The key vault could not be asked which key the document names: nothing is decrypted unchecked.
+        return problem(classifyCryptError(err), 'the data key the model names could not be looked up');
+      }
       if (expected === null) return problem('missing-key', 'the data key the model names for this document is not in the key vault');
       if (expected !== undefined && expected !== info.keyId) return problem('key-mismatch', `ciphertext under data key ${info.keyId}, where the model names ${expected}`);
       return slot;
