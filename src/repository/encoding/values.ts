@@ -98,7 +98,8 @@ function toInt32(value: unknown, where: string): Int32 {
 }
 
 function toLong(value: unknown, where: string): Long {
-  if (value instanceof Long) return value;
+  // Timestamp extends Long in js-bson, but is stored as a timestamp.
+  if (value instanceof Long && !(value instanceof Timestamp)) return value;
   if (typeof value === 'bigint') {
     // Long.fromBigInt keeps the low 64 bits: 2n ** 64n + 5n would silently become 5.
     if (value < INT64_MIN || value > INT64_MAX) throw outOfRange(where, 'long', 'a bigint outside the 64-bit range');
