@@ -5,6 +5,9 @@ import type { Algorithm } from '../metadata/types';
 import { ALGORITHM_NAMES } from '../schema/encryptSchema';
 import { createNativeMongoCrypt, runContext, type NativeMongoCrypt } from './driverInternals';
 
+/** MongoDB's maximum BSON document size (maxBsonObjectSize, 16 MiB). */
+const MAX_BSON_SIZE = 16 * 1024 * 1024;
+
 /** How long libmongocrypt keeps a fetched data key (its default key cache expiration). */
 const KEY_CACHE_MS = 60_000;
 
@@ -56,7 +59,7 @@ export function classifyCryptError(err: unknown): UndecryptableReason {
 const VALUE_REFUSALS: ReadonlyArray<{ test: RegExp; code: string; cause: string; fix: string }> = [
   { test: /circular|cyclic/i, code: 'ENCRYPT_VALUE_CYCLIC', cause: 'the value contains a reference to itself (a cycle), which has no BSON form',
     fix: 'pass a tree of plain values without cycles.' },
-  { test: /too large|exceeds|maximum (bson )?size|size.*(limit|larger)|out of range|RangeError|Invalid array length|allocation/i, code: 'ENCRYPT_VALUE_TOO_LARGE',
+  { test: /too large|exceeds|maximum (bson )?size|size.*(limit|larger)|out of (range|bounds)|Invalid array length|allocation/i, code: 'ENCRYPT_VALUE_TOO_LARGE',
     cause: 'the value is larger than BSON allows (16 MiB per document, ciphertext included)', fix: 'store large data outside the document (GridFS or an object store) and encrypt a reference or a hash.' },
   { test: /deterministic|type invalid|invalid type|cannot encrypt|bson type|element of type/i, code: 'ENCRYPT_TYPE_REFUSED',
     cause: 'libmongocrypt refuses to encrypt a value of this BSON type with this algorithm', fix: 'declare a bsonType the algorithm accepts (docs/models.md lists them), or use Random.' },
@@ -154,7 +157,11 @@ export class CryptoEngine {
 
   private async encryptValue(value: unknown, algorithm: Algorithm, keyId: Binary, where: string): Promise<Binary> {
     try {
-      const context = this.crypt.makeExplicitEncryptionContext(BSON.serialize({ v: value }), { keyId: keyId.buffer, algorithm: ALGORITHM_NAMES[algorithm] });
+      const plaintext = BSON.serialize({ v: value });
+      // libmongocrypt encrypts any size; the server then refuses a document beyond its limit, and the
+      // driver fails serializing the command: refuse here, where the field is still known.
+      if (plaintext.length > MAX_BSON_SIZE) throw new RangeError('value too large for a BSON document');
+      const context = this.crypt.makeExplicitEncryptionContext(plaintext, { keyId: keyId.buffer, algorithm: ALGORITHM_NAMES[algorithm] });
       const out = BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions), { promoteValues: false });
       return out.v as Binary;
     } catch (err) {

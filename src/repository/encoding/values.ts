@@ -171,17 +171,20 @@ export function refuseProvenance(value: unknown, where: string): void {
   }
 }
 
-/** refuseProvenance for everything inside an object or array stored as it is. */
-export function refuseNestedProvenance(value: unknown, where: string): void {
-  if (Array.isArray(value)) {
-    value.forEach((item, i) => { refuseProvenance(item, `${where}.${i}`); refuseNestedProvenance(item, `${where}.${i}`); });
-  } else if (isPlainObject(value)) {
-    for (const key of Object.keys(value)) {
-      const item = (value as Record<string, unknown>)[key];
-      refuseProvenance(item, `${where}.${key}`);
-      refuseNestedProvenance(item, `${where}.${key}`);
-    }
+/**
+ * refuseProvenance for everything inside an object or array stored as it is. A cycle is not
+ * followed: BSON serialization refuses it next, with its own error.
+ */
+export function refuseNestedProvenance(value: unknown, where: string, ancestors: object[] = []): void {
+  if (!Array.isArray(value) && !isPlainObject(value)) return;
+  if (ancestors.includes(value)) return;
+  ancestors.push(value);
+  const entries: Array<[string, unknown]> = Array.isArray(value) ? value.map((item, i) => [String(i), item]) : Object.keys(value).map((key) => [key, value[key]]);
+  for (const [key, item] of entries) {
+    refuseProvenance(item, `${where}.${key}`);
+    refuseNestedProvenance(item, `${where}.${key}`, ancestors);
   }
+  ancestors.pop();
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
