@@ -19,7 +19,14 @@ interface Slot {
   key: string;
   path: string;
   blob: Binary;
-  field: FieldMetadata;
+  /** Undefined for a ciphertext a pipeline moved to a path of its own making (see decrypt()). */
+  field?: FieldMetadata;
+}
+
+/** Which ciphertexts may come out of a pipeline: the algorithm and BSON types of the model's encrypted fields. */
+interface PipelineOrigins {
+  /** 'Deterministic:2', 'Random:16', or 'Random:*' for a Random field of undeclared type. */
+  allowed: Set<string>;
 }
 
 /**
@@ -33,19 +40,34 @@ interface Slot {
  * copy a ciphertext into a field they can read back and have Strongbox decrypt it for them.
  */
 export class DocumentReader<T> {
+  private readonly origins: PipelineOrigins;
+
   constructor(
     private readonly model: ModelMetadata,
     private readonly engine: CryptoEngine,
     private readonly policy: UndecryptablePolicy,
-  ) {}
+  ) {
+    this.origins = { allowed: encryptedOrigins(model, new Set()) };
+  }
 
-  async decrypt(stored: Document[]): Promise<Document[]> {
+  /**
+   * Decrypts pipeline results, which keep the pipeline's shape: declared paths are checked as
+   * for reads of the model; a ciphertext at a path the pipeline made up (`$group` with
+   * `$push: '$ssn'`) can only be told apart by its header, so it is decrypted when its algorithm
+   * and BSON type are those of one of the model's encrypted fields. Ciphertext in a declared
+   * plain field is refused either way.
+   */
+  decrypt(stored: Document[]): Promise<Document[]> {
+    return this.decryptAlong(stored, this.origins);
+  }
+
+  private async decryptAlong(stored: Document[], origins: PipelineOrigins | undefined): Promise<Document[]> {
     const slots: Slot[] = [];
     const failures = new Map<number, UndecryptableField[]>();
     const fail = (doc: number, problem: UndecryptableField) => failures.set(doc, [...(failures.get(doc) ?? []), problem]);
-    stored.forEach((doc, i) => collect(this.model, doc, '', i, slots, fail));
+    stored.forEach((doc, i) => collect(this.model, doc, '', { doc: i, slots, fail, loose: origins !== undefined }));
 
-    const verified = await this.verify(stored, slots, fail);
+    const verified = await this.verify(stored, slots, fail, origins);
     const { values, failures: cryptFailures } = await this.engine.decryptValues(verified.map((s) => s.blob));
     verified.forEach((slot, i) => {
       const failure = cryptFailures.get(i);
@@ -55,28 +77,28 @@ export class DocumentReader<T> {
     return this.settle(stored, failures);
   }
 
-  /** decrypt() for a batch still in BSON (a `raw: true` cursor). */
-  decryptRaw(stored: Uint8Array[]): Promise<Document[]> {
-    return this.decrypt(stored.map((bytes) => BSON.deserialize(bytes)));
-  }
-
   /** The slots whose header matches the model; the others are reported and left encrypted. */
-  private async verify(docs: Document[], slots: Slot[], fail: (doc: number, problem: UndecryptableField) => void): Promise<Slot[]> {
+  private async verify(docs: Document[], slots: Slot[], fail: (doc: number, problem: UndecryptableField) => void, origins: PipelineOrigins | undefined): Promise<Slot[]> {
     const checked = await Promise.all(slots.map(async (slot) => {
       const info = inspectEncryptedBlob(slot.blob);
-      const spec = slot.field.encrypted!;
       const problem = (reason: UndecryptableReason, detail: string) => {
         fail(slot.doc, { path: slot.path, keyId: info?.keyId, algorithm: info?.algorithm, reason, detail });
         return undefined;
       };
       if (!info) return problem('corrupt', 'the header is not a stored ciphertext\'s');
+      const field = slot.field;
+      if (!field) {
+        const known = origins?.allowed.has(`${info.algorithm}:${info.originalBsonType}`) || origins?.allowed.has(`${info.algorithm}:*`);
+        return known ? slot : problem('misplaced', 'ciphertext of no encrypted field of the model');
+      }
+      const spec = field.encrypted!;
       if (info.algorithm !== spec.algorithm) return problem('algorithm-mismatch', `${info.algorithm} ciphertext where the model declares ${spec.algorithm}`);
       if (spec.bsonType !== undefined && info.originalBsonType !== BSON_TYPE_NUMBER[spec.bsonType]) {
         return problem('type-mismatch', `ciphertext of BSON type ${info.originalBsonType} where the model declares ${spec.bsonType}`);
       }
       let expected: string | null | undefined;
       try {
-        expected = await this.expectedKeyId(slot.field, docs[slot.doc]);
+        expected = await this.expectedKeyId(field, docs[slot.doc]);
       } catch (err) {
         // The key vault could not be asked which key the document names: nothing is decrypted unchecked.
         return problem(classifyCryptError(err), 'the data key the model names could not be looked up');
@@ -117,14 +139,15 @@ export class DocumentReader<T> {
     return docs;
   }
 
+  /** Documents of the model: decrypted only at declared encrypted paths, then hydrated. */
   async read(stored: Document[]): Promise<T[]> {
-    const docs = await this.decrypt(stored);
+    const docs = await this.decryptAlong(stored, undefined);
     return docs.map((doc) => hydrate<T>(this.model, doc));
   }
 
-  async readRaw(stored: Uint8Array[]): Promise<T[]> {
-    const docs = await this.decryptRaw(stored);
-    return docs.map((doc) => hydrate<T>(this.model, doc));
+  /** read() for a batch still in BSON (a `raw: true` cursor). */
+  readRaw(stored: Uint8Array[]): Promise<T[]> {
+    return this.read(stored.map((bytes) => BSON.deserialize(bytes)));
   }
 }
 
@@ -143,7 +166,16 @@ function fixFor(reason: UndecryptableReason): string {
  * encrypted path, is a failure. Documents in arrays of embedded documents are walked one by one
  * (and a single one too, as `$unwind` leaves it).
  */
-function collect(shape: ModelShape, node: Document, prefix: string, doc: number, slots: Slot[], fail: (doc: number, problem: UndecryptableField) => void): void {
+interface Collection {
+  doc: number;
+  slots: Slot[];
+  fail: (doc: number, problem: UndecryptableField) => void;
+  /** Pipeline results: ciphertext at undeclared paths is a slot without a field, not a failure. */
+  loose: boolean;
+}
+
+function collect(shape: ModelShape, node: Document, prefix: string, into: Collection): void {
+  const { doc, slots, fail } = into;
   for (const key of Object.keys(node)) {
     const value = node[key];
     const path = prefix ? `${prefix}.${key}` : key;
@@ -153,15 +185,25 @@ function collect(shape: ModelShape, node: Document, prefix: string, doc: number,
       else if (value !== null && value !== undefined) checkPlaintext(field, value, path, doc, fail);
     } else if (field?.embedded && Array.isArray(value)) {
       value.forEach((item, i) => {
-        if (isPlainDocument(item)) collect(field.embedded!, item, `${path}.${i}`, doc, slots, fail);
+        if (isPlainDocument(item)) collect(field.embedded!, item, `${path}.${i}`, into);
         else reportMisplaced(item, `${path}.${i}`, doc, fail);
       });
     } else if (field?.embedded && isPlainDocument(value)) {
-      collect(field.embedded, value, path, doc, slots, fail);
+      collect(field.embedded, value, path, into);
+    } else if (!field && into.loose) {
+      collectLoose(node, key, path, into);
     } else {
       reportMisplaced(value, path, doc, fail);
     }
   }
+}
+
+/** Every ciphertext inside a value at a path the model does not declare (pipeline results only). */
+function collectLoose(container: Document, key: string, path: string, into: Collection): void {
+  const value = container[key];
+  if (isEncryptedBinary(value)) into.slots.push({ doc: into.doc, container, key, path, blob: value });
+  else if (Array.isArray(value)) value.forEach((_, i) => collectLoose(value as unknown as Document, String(i), `${path}.${i}`, into));
+  else if (isPlainDocument(value)) for (const k of Object.keys(value)) collectLoose(value, k, `${path}.${k}`, into);
 }
 
 /**
@@ -189,6 +231,17 @@ function reportMisplaced(value: unknown, path: string, doc: number, fail: (doc: 
   } else if (isPlainDocument(value)) {
     for (const key of Object.keys(value)) reportMisplaced(value[key], `${path}.${key}`, doc, fail);
   }
+}
+
+/** The algorithm:type pairs of every encrypted field of a model, embedded documents included. */
+function encryptedOrigins(shape: ModelShape, allowed: Set<string>, seen = new Set<ModelShape>()): Set<string> {
+  seen.add(shape);
+  for (const field of shape.fields.values()) {
+    const spec = field.encrypted;
+    if (spec) allowed.add(`${spec.algorithm}:${spec.bsonType === undefined ? '*' : BSON_TYPE_NUMBER[spec.bsonType]}`);
+    else if (field.embedded && !seen.has(field.embedded)) encryptedOrigins(field.embedded, allowed, seen);
+  }
+  return allowed;
 }
 
 function idText(doc: Document): string {
