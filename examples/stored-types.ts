@@ -15,7 +15,7 @@ class Account {
   /** A long: JavaScript numbers and bigints are stored as int64, reads return a Long. */
   @Encrypted({ algorithm: 'Deterministic', bsonType: 'long' }) number!: Deterministic<Long | bigint | number>;
   /** Optional: null or undefined means no value (left out on insert, removed by $set). */
-  @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) note?: Random<string> | null;
+  @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) note?: Random<string>;
 }
 
 async function main(): Promise<void> {
@@ -34,8 +34,8 @@ async function main(): Promise<void> {
     await accounts.replaceOne({ _id: ada._id }, ada);   // read-modify-write keeps the type
     console.log(`after writing the entity back: still type ${(await stored.findOne({ _id: ada._id }))!.number.buffer[17]}`);
 
-    await accounts.updateOne({ _id: ada._id }, { $set: { note: null } });
-    console.log(`$set of null into the optional note removed it: ${'note' in (await stored.findOne({ _id: ada._id }))!}`);
+    await accounts.updateOne({ _id: ada._id }, { $set: { note: undefined } });
+    console.log(`$set of undefined (or null) into the optional note removed it: ${'note' in (await stored.findOne({ _id: ada._id }))!}`);
 
     for (const [what, attempt] of [
       ['a bigint beyond int64', () => accounts.insertOne({ owner: 'Bob', number: 2n ** 64n + 5n })],
