@@ -104,7 +104,11 @@ test('property-based: random values of every declared type survive write → raw
     .map((storage) => ({ c, storage, name: fieldName(storage, c.type) })));
   const skipped = TYPE_CASES.filter((c) => c.plainNeeds && !server.features.has(c.plainNeeds)).map((c) => c.type);
   if (skipped.length) t.log(`unencrypted ${skipped.join(', ')} left out: the server cannot store them (a real MongoDB runs them)`);
-  const docArbitrary = fc.record(Object.fromEntries(fields.map((f) => [f.name, f.c.arbitrary])));
+  // FerretDB v1 stores an unencrypted -0 as 0 (checked; MongoDB keeps it); inside a ciphertext -0 survives everywhere.
+  const negativeZeroLost = server.description.includes('FerretDB');
+  if (negativeZeroLost) t.log('unencrypted double -0 left out: FerretDB stores it as 0');
+  const arbitraryOf = (f: (typeof fields)[number]) => (negativeZeroLost && f.storage === 'plain' && f.c.type === 'double' ? f.c.arbitrary.filter((v) => !Object.is(v, -0)) : f.c.arbitrary);
+  const docArbitrary = fc.record(Object.fromEntries(fields.map((f) => [f.name, arbitraryOf(f)])));
   let runs = 0;
   await fc.assert(fc.asyncProperty(docArbitrary, async (values) => {
     runs++;

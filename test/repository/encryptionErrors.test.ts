@@ -69,6 +69,13 @@ test('values of the wrong type or out of range are refused before encryption, wi
   }
   const filter = await t.throwsAsync(repo().findOne({ Deterministic_long: 2n ** 64n }), { instanceOf: InvalidInputError });
   t.is(filter!.code, 'INPUT_OUT_OF_RANGE', 'filter values are checked the same way');
+  for (const plainFilter of [{ plain_int: '42' }, { plain_date: { $gt: 'yesterday' } }, { plain_objectId: { $in: ['not-an-id'] } }, { plain_array: 7 }]) {
+    const err = await t.throwsAsync(repo().find(plainFilter as never).toArray(), { instanceOf: InvalidInputError });
+    t.is(err!.code, 'INPUT_WRONG_TYPE', `plain filter values too: ${JSON.stringify(plainFilter)}`);
+  }
+  for (const fine of [{ plain_int: null }, { plain_string: /^G/ }, { plain_array: 'a' }, { plain_long: 5 }, { plain_object: { any: 'thing' } }]) {
+    await t.notThrowsAsync(repo().find(fine as never).toArray(), `accepted: ${String(Object.values(fine)[0])}`);
+  }
   const set = await t.throwsAsync(repo().updateOne({}, { $set: { plain_int: 'x' } }), { instanceOf: InvalidInputError });
   t.is(set!.code, 'INPUT_WRONG_TYPE', '$set values too');
 });

@@ -5,6 +5,7 @@ import { encodeDocument } from './documentEncoder';
 import type { FieldEncryptor } from './fieldEncryptor';
 import { assertLiteral, invalid, isOperatorObject, safeEntries } from './guards';
 import { resolvePath } from './pathResolver';
+import { checkFilterValue } from './values';
 
 /** Operators that compare a Deterministic field for (in)equality; their operands get encrypted. */
 const EQUALITY_OPERATORS = new Set(['$eq', '$ne', '$in', '$nin']);
@@ -61,7 +62,9 @@ async function encodeCondition(encryptor: FieldEncryptor, path: string, value: u
   const resolved = resolvePath(model, path, 'filter');
   const field = resolved.field;
   if (resolved.encrypted) return encodeEncryptedCondition(encryptor, resolved.encrypted, path, value);
-  if (!field?.embedded || !hasEncrypted(field.embedded)) return checkPlainCondition(value, `${model.target.name}.${path}`);
+  // A path below a free-form object ('meta.x') resolves to the object's field: its declared type says nothing there.
+  const declared = field && !field.embedded && path.slice(path.lastIndexOf('.') + 1) === field.name ? field : undefined;
+  if (!field?.embedded || !hasEncrypted(field.embedded)) return checkPlainCondition(value, `${model.target.name}.${path}`, declared);
 
   // An embedded document (or array of them) with encrypted fields inside.
   const shape = field.embedded;
@@ -85,14 +88,17 @@ async function encodeCondition(encryptor: FieldEncryptor, path: string, value: u
  * A condition on a plain field goes to the server as written, except that what stands where a
  * value belongs must be a value: `{ name: { $eq: input } }` never turns `input` into an operator.
  */
-function checkPlainCondition(value: unknown, where: string): unknown {
+function checkPlainCondition(value: unknown, where: string, declared?: FieldMetadata): unknown {
   if (!isOperatorObject(value)) {
     assertLiteral(value, where);
+    if (declared) checkFilterValue(declared, value, where);
     return value;
   }
   for (const [op, operand] of safeEntries(value, where)) {
-    if (VALUE_OPERANDS.has(op)) assertLiteral(operand, `${where} ${op}`);
-    else if (op === '$not') checkPlainCondition(operand, where);
+    if (VALUE_OPERANDS.has(op)) {
+      assertLiteral(operand, `${where} ${op}`);
+      if (declared) for (const item of (op === '$in' || op === '$nin') && Array.isArray(operand) ? operand : [operand]) checkFilterValue(declared, item, `${where} ${op}`);
+    } else if (op === '$not') checkPlainCondition(operand, where, declared);
   }
   return value;
 }

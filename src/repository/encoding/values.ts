@@ -125,6 +125,22 @@ function toRegex(value: unknown, where: string): RegExp | BSONRegExp {
 }
 
 /**
+ * Checks a value compared with a plain declared field in a filter ($eq, $ne, $in, $nin, ranges):
+ * a value of another type could only ever match nothing. `null` (matches a missing field) and a
+ * regular expression against a string field (a pattern match) are values of any field; for an
+ * array field, a single element compares with the elements.
+ */
+export function checkFilterValue(field: DeclaredType & { isArray?: boolean }, value: unknown, where: string): void {
+  if (value === null || field.bsonType === undefined || field.bsonType === 'object') return;
+  if ((value instanceof RegExp || value instanceof BSONRegExp) && (field.bsonType === 'string' || field.itemBsonType === 'string')) return;
+  if (field.bsonType === 'array' && !Array.isArray(value)) {
+    if (field.itemBsonType !== undefined) toDeclaredBson(value, { bsonType: field.itemBsonType }, where);
+    return;
+  }
+  toDeclaredBson(value, field, where);
+}
+
+/**
  * The JavaScript type a read returns for a declared type: long → Long, int and double →
  * number, symbol → BSONSymbol; every other type as the driver returns it (see docs/models.md).
  */
