@@ -79,3 +79,14 @@ test('values of the wrong type or out of range are refused before encryption, wi
   const set = await t.throwsAsync(repo().updateOne({}, { $set: { plain_int: 'x' } }), { instanceOf: InvalidInputError });
   t.is(set!.code, 'INPUT_WRONG_TYPE', '$set values too');
 });
+
+test('inside a free-form object any value goes, null included, but never ciphertext', async (t) => {
+  const saved = await repo().insertOne({ plain_object: { a: 'x' } } as never);
+  await repo().updateOne({ _id: saved._id } as never, { $set: { 'plain_object.gone': null, 'plain_object.n': 1 } } as never);
+  const stored = await client.dataClient.db(DB).collection('typed').findOne({ _id: saved._id as never });
+  t.deepEqual(stored!.plain_object, { a: 'x', gone: null, n: 1 });
+  const key = await client.keyVault.ensureDataKey('types');
+  const ciphertext = await client.engine.encrypt('copied', 'Random', key);
+  const err = await t.throwsAsync(repo().updateOne({ _id: saved._id } as never, { $set: { 'plain_object.copy': ciphertext } } as never), { instanceOf: InvalidInputError });
+  t.is(err!.code, 'INPUT_CIPHERTEXT_GIVEN');
+});

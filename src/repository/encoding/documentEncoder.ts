@@ -3,7 +3,7 @@ import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import type { FieldEncryptor } from './fieldEncryptor';
 import { assertLiteral, assertSafeKey, invalid } from './guards';
 import { missingRequired } from './requiredFields';
-import { toDeclaredBson } from './values';
+import { refuseNestedProvenance, refuseProvenance, toDeclaredBson } from './values';
 
 /** One walk over a value being written: the encryptions it started and the required fields it found empty. */
 interface Walk {
@@ -30,14 +30,14 @@ export function encodeDocument(encryptor: FieldEncryptor, shape: ModelShape, doc
 
 /** Encodes the value of one declared field (used for $set values; null/undefined were turned into $unset before). */
 export async function encodeField(encryptor: FieldEncryptor, field: FieldMetadata, path: string, value: unknown, root: Document | undefined): Promise<unknown> {
-  if (value === null || value === undefined) {
-    throw missingRequired(encryptor.model.target.name, [path]);
-  }
   // A path below a free-form object ('meta.x') resolves to the object's field: its value is not the field's.
   if (!field.embedded && !field.encrypted && path.slice(path.lastIndexOf('.') + 1) !== field.name) {
     assertLiteral(value, `${encryptor.model.target.name}.${path}`);
+    refuseNestedProvenance(value, `${encryptor.model.target.name}.${path}`);
+    refuseProvenance(value, `${encryptor.model.target.name}.${path}`);
     return value;
   }
+  if (value === null || value === undefined) throw missingRequired(encryptor.model.target.name, [path]);
   return settled(encryptor, root ?? {}, (walk) => walkValue(walk, field, path, value));
 }
 
