@@ -109,3 +109,19 @@ test('getters and non-enumerable properties of declared fields are written; unkn
   const id = new ObjectId();
   await refused(t, repo().insertOne({ ...base, _id: id, nickname: 'x' } as never), 'INPUT_UNKNOWN_FIELD');
 });
+
+test('$setOnInsert of null into an optional field leaves it out of an upserted document and never removes a stored value', async (t) => {
+  const id = new ObjectId();
+  const { ssn: _ssn, ...required } = patient();
+  await repo().upsert({ _id: id } as never, { $set: required, $setOnInsert: { ssn: null } } as never);
+  const inserted = (await patients.findOne({ _id: id }))!;
+  t.false('ssn' in inserted, 'left out of the new document');
+  t.is(inserted.name, required.name);
+
+  const saved = await repo().insertOne(patient() as never);
+  await repo().updateOne({ _id: saved._id }, { $setOnInsert: { ssn: undefined }, $set: { name: 'Renamed' } } as never);
+  await repo().updateOne({ _id: saved._id }, { $setOnInsert: { ssn: null } } as never);
+  const kept = (await repo().findById(saved._id))!;
+  t.is(kept.ssn, saved.ssn, 'an update of an existing document keeps the value');
+  t.is(kept.name, 'Renamed');
+});

@@ -14,7 +14,7 @@ export function missingRequired(model: string, paths: readonly string[]) {
 /**
  * Checks that an update leaves every required field of the model with a value, and gives
  * null/undefined in an optional field its one meaning, "no value": `$set: { f: null }` becomes
- * `$unset: { f: '' }`, as on insert, where such a field is left out. Refused: `$set` or
+ * `$unset: { f: '' }`; in `$setOnInsert` (and on insert) the field is left out. Refused: `$set` or
  * `$setOnInsert` of null/undefined into a required field, `$unset` of one, and `$rename` of one
  * to another name. Paths into free-form objects and array elements are not the model's to judge.
  * Returns the update to send (the input when nothing changes).
@@ -24,6 +24,7 @@ export function checkUpdateKeepsRequired(model: ModelShape, update: unknown): un
   const missing: string[] = [];
   const unset: Document = {};
   const out: Document = {};
+  let dropped = false;
   for (const [op, spec] of Object.entries(update as Document)) {
     if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) { out[op] = spec; continue; }
     if (op === '$set' || op === '$setOnInsert') {
@@ -31,8 +32,10 @@ export function checkUpdateKeepsRequired(model: ModelShape, update: unknown): un
       for (const [path, value] of Object.entries(spec as Document)) {
         const field = value === null || value === undefined ? declaredAt(model, path) : undefined;
         if (!field) kept[path] = value;
-        else if (field.optional) unset[path] = '';
-        else missing.push(path);
+        else if (!field.optional) missing.push(path);
+        // $setOnInsert only shapes a new document, where leaving the field out is "no value".
+        else if (op === '$set') unset[path] = '';
+        if (field?.optional) dropped = true;
       }
       out[op] = kept;
     } else {
@@ -43,9 +46,11 @@ export function checkUpdateKeepsRequired(model: ModelShape, update: unknown): un
     }
   }
   if (missing.length) throw missingRequired(model.target.name, missing);
-  if (Object.keys(unset).length === 0) return update;
-  out.$unset = { ...(out.$unset as Document | undefined), ...unset };
+  if (!dropped) return update;
+  if (Object.keys(unset).length) out.$unset = { ...(out.$unset as Document | undefined), ...unset };
+  // An operator emptied here would be refused by the server; with nothing left at all, the update is a no-op.
   for (const op of ['$set', '$setOnInsert']) if (out[op] && Object.keys(out[op]).length === 0) delete out[op];
+  if (Object.keys(out).length === 0) out.$setOnInsert = {};
   return out;
 }
 
