@@ -1,7 +1,7 @@
 import type { Document } from 'mongodb';
 import { walkPath } from '../../metadata/paths';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
-import { invalid } from './guards';
+import { invalid, safeEntries } from './guards';
 
 /** The one error for required fields left empty: it names every such field, never a value. */
 export function missingRequired(model: string, paths: readonly string[]) {
@@ -25,11 +25,12 @@ export function checkUpdateKeepsRequired(model: ModelShape, update: unknown): un
   const unset: Document = {};
   const out: Document = {};
   let dropped = false;
-  for (const [op, spec] of Object.entries(update as Document)) {
+  // Keys are checked before anything is copied: a '__proto__' key would set the copy's prototype.
+  for (const [op, spec] of safeEntries(update, `${model.target.name} update`)) {
     if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) { out[op] = spec; continue; }
     if (op === '$set' || op === '$setOnInsert') {
       const kept: Document = {};
-      for (const [path, value] of Object.entries(spec as Document)) {
+      for (const [path, value] of safeEntries(spec, `${model.target.name} ${op}`)) {
         const field = value === null || value === undefined ? declaredAt(model, path) : undefined;
         if (!field) kept[path] = value;
         else if (!field.optional) missing.push(path);
