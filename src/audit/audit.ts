@@ -44,8 +44,12 @@ export interface AuditReport {
   model: string;
   documents: number;
   paths: PathAudit[];
-  /** Ciphertext found at paths the model does not encrypt (left over after a decryption, or another writer's). */
-  unexpected: Array<{ path: string; count: number }>;
+  /**
+   * Ciphertext found at paths the model does not encrypt (left over after a decryption, or copied
+   * there by another writer), with the `_id`s of a few such documents. Repositories refuse to
+   * decrypt these values (DECRYPT_MISPLACED).
+   */
+  unexpected: Array<{ path: string; count: number; examples: string[] }>;
   /** Nothing plaintext, mismatching, corrupt or unexpected. */
   consistent: boolean;
 }
@@ -67,7 +71,7 @@ export async function auditModel(client: StrongboxClient, model: ModelMetadata, 
   const plan = buildEncryptionPlan(model);
   const tallies = plan.paths.map((p) => new PathTally(p.path, { algorithm: p.algorithm, ...(p.bsonType ? { bsonType: p.bsonType } : {}), key: p.key }, keys, options.examples ?? 5));
   const encryptedPaths = new Set(plan.paths.map((p) => p.path.join('.')));
-  const unexpected = new Map<string, number>();
+  const unexpected = new Map<string, { count: number; examples: string[] }>();
   const cursor = client.dataClient.db(model.db).collection(model.collection)
     .find({}, { promoteValues: false, batchSize: 1000, ...(options.limit ? { limit: options.limit } : {}) });
   let documents = 0;
@@ -75,11 +79,15 @@ export async function auditModel(client: StrongboxClient, model: ModelMetadata, 
     documents++;
     for (const tally of tallies) tally.add(doc);
     for (const path of ciphertextPaths(doc, '')) {
-      if (!encryptedPaths.has(path)) unexpected.set(path, (unexpected.get(path) ?? 0) + 1);
+      if (encryptedPaths.has(path)) continue;
+      const entry = unexpected.get(path) ?? { count: 0, examples: [] };
+      entry.count++;
+      if (entry.examples.length < (options.examples ?? 5)) entry.examples.push(idText(doc._id));
+      unexpected.set(path, entry);
     }
   }
   const paths = tallies.map((t) => t.result());
-  const unexpectedList = [...unexpected].map(([path, count]) => ({ path, count }));
+  const unexpectedList = [...unexpected].map(([path, { count, examples }]) => ({ path, count, examples }));
   return {
     namespace: model.namespace,
     model: model.target.name,

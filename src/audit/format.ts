@@ -19,7 +19,7 @@ export function formatAudit(report: AuditReport): string[] {
     if (p.examples.length) out.push(`      e.g. _id ${p.examples.join(', ')}`);
   }
   if (report.paths.length === 0) out.push('  (the model encrypts no field)');
-  for (const u of report.unexpected) out.push(`  ciphertext where the model expects none: ${u.path} (${u.count} document(s))`);
+  for (const u of report.unexpected) out.push(`  ciphertext where the model expects none: ${u.path} (${u.count} document(s), e.g. _id ${u.examples.join(', ')})`);
   out.push(report.consistent ? 'Consistent: every value is stored as the model says.' : `Inconsistent: ${verdict(report)}.`);
   return out;
 }

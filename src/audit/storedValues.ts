@@ -50,11 +50,12 @@ export function bsonTypeNumber(value: unknown): number | undefined {
   if (Array.isArray(value)) return 4;
   if (value instanceof Double) return 1;
   if (value instanceof Int32) return 16;
+  // Timestamp extends Long in js-bson: test it first.
+  if (value instanceof Timestamp) return 17;
   if (value instanceof Long) return 18;
   if (value instanceof Decimal128) return 19;
   if (value instanceof ObjectId) return 7;
   if (value instanceof Binary) return 5;
-  if (value instanceof Timestamp) return 17;
   if (value instanceof RegExp || value instanceof BSONRegExp) return 11;
   if (value instanceof Code) return value.scope ? 15 : 13;
   if (value instanceof MinKey) return 255;

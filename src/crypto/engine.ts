@@ -5,10 +5,16 @@ import type { Algorithm } from '../metadata/types';
 import { ALGORITHM_NAMES } from '../schema/encryptSchema';
 import { createNativeMongoCrypt, runContext, type NativeMongoCrypt } from './driverInternals';
 
+/** MongoDB's maximum BSON document size (maxBsonObjectSize, 16 MiB). */
+const MAX_BSON_SIZE = 16 * 1024 * 1024;
+
 /** How long libmongocrypt keeps a fetched data key (its default key cache expiration). */
 const KEY_CACHE_MS = 60_000;
 
-export type UndecryptableReason = 'missing-key' | 'wrong-master-key' | 'kms-unreachable' | 'key-vault-unreachable' | 'corrupt';
+export type UndecryptableReason =
+  | 'missing-key' | 'wrong-master-key' | 'kms-unreachable' | 'key-vault-unreachable' | 'corrupt'
+  /** Provenance: the value does not belong where it is stored, so it is not decrypted at all. */
+  | 'misplaced' | 'algorithm-mismatch' | 'type-mismatch' | 'key-mismatch';
 
 /** Why one stored value could not be decrypted; carries no plaintext and no key material. */
 export interface UndecryptableField {
@@ -25,9 +31,13 @@ const LIKELY_CAUSE: Record<UndecryptableReason, string> = {
   'kms-unreachable': 'the KMS holding the master key could not be reached',
   'key-vault-unreachable': 'the key vault could not be read',
   corrupt: 'the stored ciphertext is damaged or was not produced by client-side encryption',
+  misplaced: 'ciphertext is stored where the model declares a plain field (copied there by another writer); Strongbox decrypts only at declared encrypted paths',
+  'algorithm-mismatch': 'the ciphertext was made with another algorithm than the model declares (copied from another field, or written by another client)',
+  'type-mismatch': 'the stored value is of another BSON type than the model declares (copied from another field, or written by another client)',
+  'key-mismatch': "the ciphertext is under another data key than the one the model names for this document (copied from another field or another document's value)",
 };
 
-function classifyCryptError(err: unknown): UndecryptableReason {
+export function classifyCryptError(err: unknown): UndecryptableReason {
   const message = String((err as Error)?.message ?? err);
   const name = String((err as Error)?.name ?? '');
   if (/not all keys requested were satisfied|key.*not found/i.test(message)) return 'missing-key';
@@ -38,6 +48,38 @@ function classifyCryptError(err: unknown): UndecryptableReason {
   if (/KMS|ECONNREFUSED|ETIMEDOUT|ECONNRESET|socket|kmip/i.test(message) || /KMS/.test(name)) return 'kms-unreachable';
   if (/ServerSelection|MongoNetwork|topology/i.test(name + message)) return 'key-vault-unreachable';
   return 'corrupt';
+}
+
+/**
+ * Refusals of the value itself, recognised by what BSON serialization and libmongocrypt say;
+ * none of these messages quotes the value. Deterministic encryption of a type the
+ * client-side encryption specification excludes, a value beyond the 16 MiB BSON document
+ * limit, and a cyclic object are the value's fault, not the keys'.
+ */
+const VALUE_REFUSALS: ReadonlyArray<{ test: RegExp; code: string; cause: string; fix: string }> = [
+  { test: /circular|cyclic/i, code: 'ENCRYPT_VALUE_CYCLIC', cause: 'the value contains a reference to itself (a cycle), which has no BSON form',
+    fix: 'pass a tree of plain values without cycles.' },
+  { test: /too large|exceeds|maximum (bson )?size|size.*(limit|larger)|out of (range|bounds)|Invalid array length|allocation/i, code: 'ENCRYPT_VALUE_TOO_LARGE',
+    cause: 'the value is larger than BSON allows (16 MiB per document, ciphertext included)', fix: 'store large data outside the document (GridFS or an object store) and encrypt a reference or a hash.' },
+  { test: /deterministic|type invalid|invalid type|cannot encrypt|bson type|element of type/i, code: 'ENCRYPT_TYPE_REFUSED',
+    cause: 'libmongocrypt refuses to encrypt a value of this BSON type with this algorithm', fix: 'declare a bsonType the algorithm accepts (docs/models.md lists them), or use Random.' },
+];
+
+function encryptionFailure(err: unknown, algorithm: Algorithm, keyId: Binary, where: string): EncryptionError {
+  const reason = classifyCryptError(err);
+  const text = `${String((err as Error)?.name ?? '')}: ${String((err as Error)?.message ?? err)}`;
+  // Key, key-vault and KMS failures are recognised first: their messages can mention types or sizes too.
+  const refusal = reason === 'corrupt' ? VALUE_REFUSALS.find((r) => r.test.test(text)) : undefined;
+  if (refusal) {
+    return new EncryptionError(refusal.code, `${where} could not be encrypted with ${algorithm}; nothing was written. Cause: ${refusal.cause}.`, { fix: refusal.fix, cause: scrub(err) });
+  }
+  // 'corrupt' describes stored ciphertext; on the way in, an unrecognised failure is libmongocrypt's refusal.
+  const cause = reason === 'corrupt' ? 'libmongocrypt refused the value (its message is in error.cause)' : LIKELY_CAUSE[reason];
+  return new EncryptionError('ENCRYPT_FAILED', `${where} could not be encrypted with ${algorithm} under data key ${keyIdText(keyId)}; nothing was written. Cause: ${cause}.`, {
+    fix: reason === 'kms-unreachable' ? 'check that the KMS is reachable and its TLS settings.'
+      : reason === 'corrupt' ? 'check the value against the field\'s declared type (docs/models.md).' : 'check the key vault and master key configuration (strongbox doctor).',
+    cause: scrub(err),
+  });
 }
 
 export function describeUndecryptable(field: UndecryptableField, where: string): string {
@@ -57,6 +99,8 @@ export class CryptoEngine {
   private lastSweep = Date.now();
   /** The encryption fetching a key, which others under the same key wait for. */
   private readonly firstUses = new Map<string, Promise<Binary>>();
+  /** Data key ids by alt name, for the reader's provenance check. */
+  private readonly keyIdsByAltName = new Map<string, { id: Promise<string | undefined>; at: number }>();
 
   constructor(
     /** The driver's handle, for key management and as the key vault/KMS executor. */
@@ -74,7 +118,7 @@ export class CryptoEngine {
    * KMS call instead of one each. libmongocrypt forgets a key 60 s after fetching it; so does
    * this gate, so the next use fetches it once again.
    */
-  async encrypt(value: unknown, algorithm: Algorithm, keyId: Binary): Promise<Binary> {
+  async encrypt(value: unknown, algorithm: Algorithm, keyId: Binary, where = 'A value'): Promise<Binary> {
     const key = keyId.toString('hex');
     if (!this.isKeyCached(key)) {
       const first = this.firstUses.get(key);
@@ -82,7 +126,7 @@ export class CryptoEngine {
         // A failed first use proves nothing about this one, which then tries on its own.
         await first.catch(() => undefined);
       } else {
-        const attempt = this.encryptValue(value, algorithm, keyId);
+        const attempt = this.encryptValue(value, algorithm, keyId, where);
         this.firstUses.set(key, attempt);
         try {
           const ciphertext = await attempt;
@@ -93,7 +137,7 @@ export class CryptoEngine {
         }
       }
     }
-    return this.encryptValue(value, algorithm, keyId);
+    return this.encryptValue(value, algorithm, keyId, where);
   }
 
   private isKeyCached(key: string): boolean {
@@ -111,18 +155,18 @@ export class CryptoEngine {
     this.fetchedAt.set(key, now);
   }
 
-  private async encryptValue(value: unknown, algorithm: Algorithm, keyId: Binary): Promise<Binary> {
+  private async encryptValue(value: unknown, algorithm: Algorithm, keyId: Binary, where: string): Promise<Binary> {
     try {
-      const context = this.crypt.makeExplicitEncryptionContext(BSON.serialize({ v: value }), { keyId: keyId.buffer, algorithm: ALGORITHM_NAMES[algorithm] });
+      const plaintext = BSON.serialize({ v: value });
+      // libmongocrypt encrypts any size; the server then refuses a document beyond its limit, and the
+      // driver fails serializing the command: refuse here, where the field is still known.
+      if (plaintext.length > MAX_BSON_SIZE) throw new RangeError('value too large for a BSON document');
+      const context = this.crypt.makeExplicitEncryptionContext(plaintext, { keyId: keyId.buffer, algorithm: ALGORITHM_NAMES[algorithm] });
       const out = BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions), { promoteValues: false });
       return out.v as Binary;
     } catch (err) {
       if (err instanceof EncryptionError) throw err;
-      const reason = classifyCryptError(err);
-      throw new EncryptionError('ENCRYPT_FAILED', `A value could not be encrypted with ${algorithm} under data key ${keyIdText(keyId)}; nothing was written. Cause: ${LIKELY_CAUSE[reason]}.`, {
-        fix: reason === 'kms-unreachable' ? 'check that the KMS is reachable and its TLS settings.' : 'check the key vault and master key configuration (strongbox doctor).',
-        cause: scrub(err),
-      });
+      throw encryptionFailure(err, algorithm, keyId, where);
     }
   }
 
@@ -155,18 +199,40 @@ export class CryptoEngine {
   }
 
   /**
-   * decryptDocuments for documents still in BSON, as a `raw: true` cursor hands them out: the
-   * bytes go to libmongocrypt as the server sent them and are deserialized once, decrypted,
-   * instead of being deserialized by the driver, serialized again here and deserialized again.
+   * Decrypts the given ciphertexts in one libmongocrypt pass; when that fails, value by value,
+   * so each failure is attributed (index into `values`) and the rest stays readable.
    */
-  async decryptRawDocuments(raw: Uint8Array[]): Promise<{ docs: Document[]; failures: Map<number, UndecryptableField[]> }> {
-    if (raw.length === 0) return { docs: [], failures: new Map() };
+  async decryptValues(values: Binary[]): Promise<{ values: unknown[]; failures: Map<number, UndecryptableField> }> {
+    if (values.length === 0) return { values: [], failures: new Map() };
     try {
-      const context = this.crypt.makeDecryptionContext(wrapInArray(raw));
-      return { docs: BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions)).d, failures: new Map() };
+      const context = this.crypt.makeDecryptionContext(BSON.serialize({ v: values }));
+      return { values: BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions)).v, failures: new Map() };
     } catch {
-      return this.decryptValueByValue(raw.map((bytes) => BSON.deserialize(bytes)));
+      const failures = new Map<number, UndecryptableField>();
+      const out = await Promise.all(values.map(async (value, i) => {
+        const problems: UndecryptableField[] = [];
+        const plain = await this.decryptEachValue(value, String(i), problems);
+        if (problems.length) failures.set(i, problems[0]);
+        return plain;
+      }));
+      return { values: out, failures };
     }
+  }
+
+  /**
+   * The id (canonical UUID string) of the data key named `altName`, or undefined when the key
+   * vault has none. Never creates a key. Remembered as long as libmongocrypt keeps a fetched key.
+   */
+  keyIdForAltName(altName: string): Promise<string | undefined> {
+    const now = Date.now();
+    const cached = this.keyIdsByAltName.get(altName);
+    if (cached && now - cached.at < KEY_CACHE_MS) return cached.id;
+    const id = this.encryption.getKeyByAltName(altName).then((key) => (key?._id as Binary | undefined)?.toUUID().toHexString());
+    // A failed lookup is not remembered: the next read asks again.
+    id.catch(() => this.keyIdsByAltName.delete(altName));
+    if (this.keyIdsByAltName.size > 10_000) this.keyIdsByAltName.clear();
+    this.keyIdsByAltName.set(altName, { id, at: now });
+    return id;
   }
 
   /** Slow path after a batch failed: find exactly which values fail, keep everything else readable. */
@@ -201,32 +267,6 @@ export class CryptoEngine {
     }
     return value;
   }
-}
-
-/**
- * The BSON of `{ d: [doc0, doc1, …] }` built around already-serialized documents: an array is a
- * document whose keys are "0", "1", …, each element being type 0x03 (document), key, bytes.
- */
-function wrapInArray(docs: Uint8Array[]): Uint8Array {
-  let arrayLength = 4 + 1;
-  for (let i = 0; i < docs.length; i++) arrayLength += 1 + String(i).length + 1 + docs[i].length;
-  const total = 4 + 1 + 2 + arrayLength + 1;
-  const out = Buffer.allocUnsafe(total);
-  let at = out.writeInt32LE(total, 0);
-  out[at++] = 0x04; // array
-  out[at++] = 0x64; // "d"
-  out[at++] = 0x00;
-  at = out.writeInt32LE(arrayLength, at);
-  for (let i = 0; i < docs.length; i++) {
-    out[at++] = 0x03; // embedded document
-    at += out.write(String(i), at, 'latin1');
-    out[at++] = 0x00;
-    out.set(docs[i], at);
-    at += docs[i].length;
-  }
-  out[at++] = 0x00; // end of the array
-  out[at] = 0x00; // end of the outer document
-  return out;
 }
 
 function undecryptable(path: string, value: Binary, err: unknown): UndecryptableField {

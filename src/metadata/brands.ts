@@ -21,3 +21,11 @@ export type EncryptionKind<V> = V extends unknown
 
 /** What a property must look like for `@Encrypted({ algorithm: A })` to apply to it. */
 export type BrandCarrier<A> = { readonly [encryptedKind]?: A };
+
+/**
+ * Types the `key` parameter of a decorator so that it refuses properties whose type carries a
+ * brand in `Refused`: `K & never` matches no key, so the decorator does not compile there.
+ * Private properties are not in `keyof T` and stay accepted (their type cannot be read).
+ */
+export type KeyWithout<T, K extends string | symbol, Refused> =
+  K extends keyof T ? ([Extract<EncryptionKind<T[K]>, Refused>] extends [never] ? unknown : never) : unknown;

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Transform, Type } from 'class-transformer';
-import type { BrandCarrier } from './brands';
+import type { BrandCarrier, KeyWithout } from './brands';
 import type {
   ArrayFieldOptions, CompoundIndexOptions, EmbeddedOptions, EncryptedOptions, FieldOptions, IdOptions,
   IndexOptions, ModelOptions,
@@ -22,30 +22,46 @@ export function Id(options: IdOptions = {}): PropertyDecorator {
   };
 }
 
-/** A plain field, stored under its property name as written. */
-export function Field(options: FieldOptions = {}): PropertyDecorator {
-  return (target, key) => {
+/**
+ * A plain field, stored under its property name as written. On a property typed
+ * `Deterministic<T>` or `Random<T>` it does not compile: the value would be stored in the clear
+ * while query types treat it as encrypted (use @Encrypted there).
+ */
+export function Field(options: FieldOptions = {}) {
+  return <T extends object, K extends string | symbol>(target: T, key: K & KeyWithout<T, K, Algorithm>): void => {
     record(target, key, 'Field').field = { ...options };
   };
 }
 
-/** An embedded document of class `type()`; the thunk allows classes declared later in the file. */
-export function Embedded(type: () => Function, options: EmbeddedOptions = {}): PropertyDecorator {
-  return (target, key) => {
+/**
+ * An embedded document of class `type()`; the thunk allows classes declared later in the file.
+ * Not on a `Deterministic<T>` property (Deterministic cannot encrypt documents); on a
+ * `Random<T>` one only together with @Encrypted({ algorithm: 'Random' }), which encrypts it whole.
+ */
+export function Embedded(type: () => Function, options: EmbeddedOptions = {}) {
+  return <T extends object, K extends string | symbol>(target: T, key: K & KeyWithout<T, K, 'Deterministic'>): void => {
     record(target, key, 'Embedded').embedded = { factory: type, isArray: false, options: { ...options } };
   };
 }
 
-/** An array of embedded documents of class `type()`. */
-export function EmbeddedArray(type: () => Function, options: EmbeddedOptions = {}): PropertyDecorator {
-  return (target, key) => {
+/**
+ * An array of embedded documents of class `type()`.
+ * Not on a `Deterministic<T>` property (Deterministic cannot encrypt documents); on a
+ * `Random<T>` one only together with @Encrypted({ algorithm: 'Random' }), which encrypts it whole.
+ */
+export function EmbeddedArray(type: () => Function, options: EmbeddedOptions = {}) {
+  return <T extends object, K extends string | symbol>(target: T, key: K & KeyWithout<T, K, 'Deterministic'>): void => {
     record(target, key, 'EmbeddedArray').embedded = { factory: type, isArray: true, options: { ...options } };
   };
 }
 
-/** An array of scalars, e.g. `@ArrayField({ of: 'string' }) tags!: string[]`. */
-export function ArrayField(options: ArrayFieldOptions): PropertyDecorator {
-  return (target, key) => {
+/**
+ * An array of scalars, e.g. `@ArrayField({ of: 'string' }) tags!: string[]`. Not on a
+ * `Deterministic<T>` property (Deterministic cannot encrypt arrays); on a `Random<T>` one only
+ * together with @Encrypted({ algorithm: 'Random' }).
+ */
+export function ArrayField(options: ArrayFieldOptions) {
+  return <T extends object, K extends string | symbol>(target: T, key: K & KeyWithout<T, K, 'Deterministic'>): void => {
     record(target, key, 'ArrayField').arrayField = { ...options };
   };
 }

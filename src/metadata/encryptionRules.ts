@@ -73,7 +73,7 @@ const WHY_REFUSED: Partial<Record<BsonType, string>> = {
   bool: 'two possible values leave nothing to hide from frequency analysis',
   object: 'documents are encrypted whole, so equality would depend on field order',
   array: 'arrays are encrypted whole, so equality would depend on element order',
-  javascriptWithScope: 'the type is deprecated',
+  javascriptWithScope: 'its scope is a document, encrypted whole, so equality would depend on field order',
 };
 
 const FIX_REFUSED: Partial<Record<BsonType, string>> = {

@@ -3,7 +3,7 @@ import { definitionError, show, type Site } from './definitionError';
 import type { RawProperty } from './store';
 import type { BsonType } from './types';
 
-interface ValueType {
+export interface ValueType {
   bsonType?: BsonType;
   itemBsonType?: BsonType;
   isArray: boolean;
@@ -65,6 +65,23 @@ function explicitBsonType(prop: RawProperty, site: Site): BsonType | undefined {
       'give bsonType once, on one decorator');
   }
   return given[0]?.[1];
+}
+
+/** Types no written value could keep: js-bson cannot write and read them back as themselves, or null means "absent". */
+const UNREPRESENTABLE: Partial<Record<BsonType, string>> = {
+  dbPointer: 'js-bson reads a stored dbPointer as a DBRef and writes that back as an embedded document, so a value never survives a read-modify-write',
+  null: 'Strongbox reads null as "no value" (the field is left out, or refused when required), so a field that can only hold null could never be written',
+  undefined: 'js-bson reads the BSON undefined as null and never writes it (it drops or nulls JavaScript undefined), so no value of this type can be written',
+};
+
+/** Refuses a declared type (of the field or of its elements) that no written value could keep. */
+export function checkRepresentable(valueType: ValueType, site: Site): void {
+  for (const type of [valueType.bsonType, valueType.itemBsonType]) {
+    const why = type === undefined ? undefined : UNREPRESENTABLE[type];
+    if (!why) continue;
+    throw definitionError('MODEL_BSONTYPE_UNREPRESENTABLE', site, `'${type}' cannot be declared: ${why}`,
+      type === 'dbPointer' ? `store the reference as a DBRef-shaped @Field({ bsonType: 'object' }) or as the target's ObjectId` : 'leave the field out (declare it optional) instead of storing a value of this type');
+  }
 }
 
 function checked(value: unknown, site: Site, decorator: string, option: string): BsonType {

@@ -1,3 +1,4 @@
+import { fromStoredBson, needsReadConversion } from '../repository/encoding/values';
 import type { ModelShape } from './types';
 
 type Hydrator = (doc: Record<string, unknown>) => object;
@@ -9,6 +10,10 @@ const compiled = new WeakMap<ModelShape, Hydrator>();
  * documents into instances of theirs. Values are taken over as they are, so ObjectId,
  * Binary (a still-encrypted subtype 6 value too), Long, Date… stay real BSON/JS instances,
  * and keys the model does not declare are kept.
+ *
+ * Declared types whose driver form would not survive a write back are converted to the one
+ * JavaScript type docs/models.md promises (long → Long, symbol → BSONSymbol, int and double →
+ * number), so a read-modify-write never changes the stored type.
  *
  * Same result as class-transformer's plainToInstance with the decorators' @Type/@Transform,
  * without its per-value reflection: the mapper for a shape is built once and cached.
@@ -30,7 +35,12 @@ function compile(shape: ModelShape): Hydrator {
   const Target = shape.target as new () => Record<string, unknown>;
   const nested = new Map<string, (value: unknown) => unknown>();
   for (const field of shape.fields.values()) {
-    if (!field.embedded) continue;
+    if (!field.embedded) {
+      if (needsReadConversion(field.bsonType) || (field.bsonType === 'array' && needsReadConversion(field.itemBsonType))) {
+        nested.set(field.name, (value) => fromStoredBson(value, field));
+      }
+      continue;
+    }
     const embedded = field.embedded;
     // Resolved lazily: building every nested mapper up front would recurse through the whole tree for nothing.
     // Kept once resolved, so each embedded document does not pay a WeakMap lookup.

@@ -1,6 +1,6 @@
 import { definitionError, show, type Site } from './definitionError';
 import { encryptionSpecOf } from './encryptionRules';
-import { valueTypeOf } from './fieldTypes';
+import { checkRepresentable, valueTypeOf } from './fieldTypes';
 import { parseKeyOptions } from './keys';
 import { validateIndexes, type PendingIndex } from './indexRules';
 import type { ModelOptions } from './options';
@@ -92,6 +92,8 @@ function resolveField(prop: RawProperty, resolution: Resolution, position: Posit
       'remove @Encrypted from _id and keep the secret in another field');
   }
   const encrypted = prop.encrypted ? encryptionSpecOf(prop.encrypted, valueType.bsonType, site, resolution.defaultKey) : undefined;
+  // After the encryption rules, which give the more telling reason for an encrypted null or undefined.
+  checkRepresentable(valueType, site);
   if (encrypted?.key.kind === 'altNameFromField') resolution.pointers.push({ site, key: encrypted.key });
 
   for (const options of prop.indexes) {

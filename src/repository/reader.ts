@@ -1,119 +1,252 @@
-import { BSON, type Document } from 'mongodb';
-import { isEncryptedBinary, inspectEncryptedBlob } from '../crypto/blob';
-import { describeUndecryptable, isPlainDocument, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
+import { BSON, type Binary, type Document } from 'mongodb';
+import { BSON_TYPE_NUMBER } from '../audit/storedValues';
+import { inspectEncryptedBlob, isEncryptedBinary } from '../crypto/blob';
+import { classifyCryptError, describeUndecryptable, isPlainDocument, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
 import { DecryptionError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
-import type { ModelMetadata, ModelShape } from '../metadata/types';
+import type { FieldMetadata, ModelMetadata, ModelShape } from '../metadata/types';
+import { fromStoredBson, toDeclaredBson } from './encoding/values';
+import { UndecryptableValue } from './undecryptable';
 
-/**
- * Stands in for a value that could not be decrypted, when a repository is created with
- * `onUndecryptable: 'marker'`. It is never a string/number, so it cannot pass for the value.
- */
-export class UndecryptableValue {
-  constructor(
-    readonly path: string,
-    readonly keyId: string | undefined,
-    readonly algorithm: 'Deterministic' | 'Random' | undefined,
-    readonly reason: UndecryptableReason,
-  ) {}
-  toJSON(): object { return { undecryptable: true, path: this.path, keyId: this.keyId, reason: this.reason }; }
-}
+export { UndecryptableValue } from './undecryptable';
 
 export type UndecryptablePolicy = 'throw' | 'marker';
 
-/** Decrypts a batch of stored documents and turns them into model instances. */
+/** A ciphertext found at a declared encrypted path, waiting for its checks and its decryption. */
+interface Slot {
+  doc: number;
+  container: Document;
+  key: string;
+  path: string;
+  blob: Binary;
+  /** Undefined for a ciphertext a pipeline moved to a path of its own making (see decrypt()). */
+  field?: FieldMetadata;
+}
+
+/** Which ciphertexts may come out of a pipeline: the algorithm and BSON types of the model's encrypted fields. */
+interface PipelineOrigins {
+  /** 'Deterministic:2', 'Random:16', or 'Random:*' for a Random field of undeclared type. */
+  allowed: Set<string>;
+}
+
+/**
+ * Decrypts a batch of stored documents and turns them into model instances.
+ *
+ * Only values at paths the model declares encrypted are decrypted, and only after their clear
+ * header agrees with the model: algorithm, the plaintext's BSON type (byte 17), and the data key
+ * the model names for that document. Anything else — ciphertext in a plain field, another
+ * field's or another customer's ciphertext — is a DecryptionError (or an UndecryptableValue under
+ * `onUndecryptable: 'marker'`), never a value: otherwise whoever can write to the database could
+ * copy a ciphertext into a field they can read back and have Strongbox decrypt it for them.
+ */
 export class DocumentReader<T> {
-  /** Whether the model declares an encrypted field anywhere (embedded documents included). */
-  private readonly declaresEncryption: boolean;
+  private readonly origins: PipelineOrigins;
 
   constructor(
     private readonly model: ModelMetadata,
     private readonly engine: CryptoEngine,
     private readonly policy: UndecryptablePolicy,
   ) {
-    this.declaresEncryption = declaresEncryption(model, new Set());
+    this.origins = { allowed: encryptedOrigins(model, new Set()) };
   }
 
-  async decrypt(stored: Document[]): Promise<Document[]> {
-    return this.settle(await this.engine.decryptDocuments(stored));
+  /**
+   * Decrypts pipeline results, which keep the pipeline's shape: declared paths are checked as
+   * for reads of the model; a ciphertext at a path the pipeline made up (`$group` with
+   * `$push: '$ssn'`) can only be told apart by its header, so it is decrypted when its algorithm
+   * and BSON type are those of one of the model's encrypted fields. Ciphertext in a declared
+   * plain field is refused either way.
+   */
+  decrypt(stored: Document[]): Promise<Document[]> {
+    return this.decryptAlong(stored, this.origins);
   }
 
-  /** decrypt() for a batch still in BSON (a `raw: true` cursor): deserialized once, after decryption. */
-  async decryptRaw(stored: Uint8Array[]): Promise<Document[]> {
-    if (!this.declaresEncryption) {
-      // Documents of a model without encrypted fields rarely hold ciphertext: libmongocrypt only
-      // gets them (as before) when some is actually there.
-      const docs = stored.map((bytes) => BSON.deserialize(bytes));
-      return docs.some(containsEncrypted) ? this.decrypt(docs) : docs;
-    }
-    return this.settle(await this.engine.decryptRawDocuments(stored));
-  }
+  private async decryptAlong(stored: Document[], origins: PipelineOrigins | undefined): Promise<Document[]> {
+    const slots: Slot[] = [];
+    const failures = new Map<number, UndecryptableField[]>();
+    const fail = (doc: number, problem: UndecryptableField) => failures.set(doc, [...(failures.get(doc) ?? []), problem]);
+    stored.forEach((doc, i) => collect(this.model, doc, '', { doc: i, slots, fail, loose: origins !== undefined }));
 
-  private settle({ docs, failures }: { docs: Document[]; failures: Map<number, UndecryptableField[]> }): Document[] {
-    // Whatever the engine reported, nothing still encrypted may pass as a value.
-    docs.forEach((doc, i) => {
-      // The cheap yes/no walk first: naming the paths of leftovers is only needed when there are some.
-      const leftovers = containsEncrypted(doc) ? findEncrypted(doc, '') : [];
-      const known = new Set((failures.get(i) ?? []).map((f) => f.path));
-      const extra = leftovers.filter((f) => !known.has(f.path));
-      if (extra.length) failures.set(i, [...(failures.get(i) ?? []), ...extra]);
+    const verified = await this.verify(stored, slots, fail, origins);
+    const { values, failures: cryptFailures } = await this.engine.decryptValues(verified.map((s) => s.blob));
+    verified.forEach((slot, i) => {
+      const failure = cryptFailures.get(i);
+      if (failure) fail(slot.doc, { ...failure, path: slot.path });
+      else slot.container[slot.key] = values[i];
     });
+    return this.settle(stored, failures);
+  }
+
+  /** The slots whose header matches the model; the others are reported and left encrypted. */
+  private async verify(docs: Document[], slots: Slot[], fail: (doc: number, problem: UndecryptableField) => void, origins: PipelineOrigins | undefined): Promise<Slot[]> {
+    const checked = await Promise.all(slots.map(async (slot) => {
+      const info = inspectEncryptedBlob(slot.blob);
+      const problem = (reason: UndecryptableReason, detail: string) => {
+        fail(slot.doc, { path: slot.path, keyId: info?.keyId, algorithm: info?.algorithm, reason, detail });
+        return undefined;
+      };
+      if (!info) return problem('corrupt', 'the header is not a stored ciphertext\'s');
+      const field = slot.field;
+      if (!field) {
+        const known = origins?.allowed.has(`${info.algorithm}:${info.originalBsonType}`) || origins?.allowed.has(`${info.algorithm}:*`);
+        return known ? slot : problem('misplaced', 'ciphertext of no encrypted field of the model');
+      }
+      const spec = field.encrypted!;
+      if (info.algorithm !== spec.algorithm) return problem('algorithm-mismatch', `${info.algorithm} ciphertext where the model declares ${spec.algorithm}`);
+      if (spec.bsonType !== undefined && info.originalBsonType !== BSON_TYPE_NUMBER[spec.bsonType]) {
+        return problem('type-mismatch', `ciphertext of BSON type ${info.originalBsonType} where the model declares ${spec.bsonType}`);
+      }
+      let expected: string | null | undefined;
+      try {
+        expected = await this.expectedKeyId(field, docs[slot.doc]);
+      } catch (err) {
+        // The key vault could not be asked which key the document names: nothing is decrypted unchecked.
+        return problem(classifyCryptError(err), 'the data key the model names could not be looked up');
+      }
+      if (expected === null) return problem('missing-key', 'the data key the model names for this document is not in the key vault');
+      if (expected !== undefined && expected !== info.keyId) return problem('key-mismatch', `ciphertext under data key ${info.keyId}, where the model names ${expected}`);
+      return slot;
+    }));
+    return checked.filter((slot): slot is Slot => slot !== undefined);
+  }
+
+  /** The key id the model names for this value of this document; null when no such key exists. */
+  private async expectedKeyId(field: FieldMetadata, doc: Document): Promise<string | null | undefined> {
+    const key = field.encrypted!.key;
+    let altName: unknown;
+    switch (key.kind) {
+      case 'id': return key.id.toUUID().toHexString();
+      case 'altName': altName = key.altName; break;
+      case 'altNameFromField': altName = key.path.reduce<unknown>((v, seg) => (v as Document | undefined)?.[seg], doc); break;
+      case 'altNameFunction':
+        try { altName = key.fn(doc); } catch { altName = undefined; }
+        break;
+    }
+    if (typeof altName !== 'string' || altName === '') return null;
+    return (await this.engine.keyIdForAltName(altName)) ?? null;
+  }
+
+  private settle(docs: Document[], failures: Map<number, UndecryptableField[]>): Document[] {
     for (const [i, problems] of failures) {
       if (this.policy === 'throw') {
         const first = problems[0];
         throw new DecryptionError(`DECRYPT_${first.reason.toUpperCase().replace(/-/g, '_')}`,
           describeUndecryptable(first, `${this.model.target.name} ${idText(docs[i])}`) + (problems.length > 1 ? ` (${problems.length - 1} more undecryptable value(s) in this document)` : ''),
-          { fix: "restore the key or master key; to read the rest of such documents, create the repository with { onUndecryptable: 'marker' }." });
+          { fix: fixFor(first.reason) });
       }
       for (const problem of problems) setPath(docs[i], problem.path, new UndecryptableValue(problem.path, problem.keyId, problem.algorithm, problem.reason));
     }
     return docs;
   }
 
+  /** Documents of the model: decrypted only at declared encrypted paths, then hydrated. */
   async read(stored: Document[]): Promise<T[]> {
-    const docs = await this.decrypt(stored);
+    const docs = await this.decryptAlong(stored, undefined);
     return docs.map((doc) => hydrate<T>(this.model, doc));
   }
 
-  async readRaw(stored: Uint8Array[]): Promise<T[]> {
-    const docs = await this.decryptRaw(stored);
-    return docs.map((doc) => hydrate<T>(this.model, doc));
+  /** read() for a batch still in BSON (a `raw: true` cursor). */
+  readRaw(stored: Uint8Array[]): Promise<T[]> {
+    return this.read(stored.map((bytes) => BSON.deserialize(bytes)));
   }
+}
+
+function fixFor(reason: UndecryptableReason): string {
+  switch (reason) {
+    case 'misplaced': case 'algorithm-mismatch': case 'type-mismatch': case 'key-mismatch':
+      return "run `strongbox audit` to list such values with their document ids, and restore them from a trusted source; to read the rest of such documents, create the repository with { onUndecryptable: 'marker' }.";
+    default:
+      return "restore the key or master key; to read the rest of such documents, create the repository with { onUndecryptable: 'marker' }.";
+  }
+}
+
+/**
+ * Walks a stored document along the model: ciphertext at a declared encrypted path becomes a
+ * slot to check and decrypt; ciphertext anywhere else, and plaintext of the wrong type at an
+ * encrypted path, is a failure. Documents in arrays of embedded documents are walked one by one
+ * (and a single one too, as `$unwind` leaves it).
+ */
+interface Collection {
+  doc: number;
+  slots: Slot[];
+  fail: (doc: number, problem: UndecryptableField) => void;
+  /** Pipeline results: ciphertext at undeclared paths is a slot without a field, not a failure. */
+  loose: boolean;
+}
+
+function collect(shape: ModelShape, node: Document, prefix: string, into: Collection): void {
+  const { doc, slots, fail } = into;
+  for (const key of Object.keys(node)) {
+    const value = node[key];
+    const path = prefix ? `${prefix}.${key}` : key;
+    const field = shape.fields.get(key);
+    if (field?.encrypted) {
+      if (isEncryptedBinary(value)) slots.push({ doc, container: node, key, path, blob: value, field });
+      else if (value !== null && value !== undefined) checkPlaintext(field, value, path, doc, fail);
+    } else if (field?.embedded && Array.isArray(value)) {
+      value.forEach((item, i) => {
+        if (isPlainDocument(item)) collect(field.embedded!, item, `${path}.${i}`, into);
+        else reportMisplaced(item, `${path}.${i}`, doc, fail);
+      });
+    } else if (field?.embedded && isPlainDocument(value)) {
+      collect(field.embedded, value, path, into);
+    } else if (!field && into.loose) {
+      collectLoose(node, key, path, into);
+    } else {
+      reportMisplaced(value, path, doc, fail);
+    }
+  }
+}
+
+/** Every ciphertext inside a value at a path the model does not declare (pipeline results only). */
+function collectLoose(container: Document, key: string, path: string, into: Collection): void {
+  const value = container[key];
+  if (isEncryptedBinary(value)) into.slots.push({ doc: into.doc, container, key, path, blob: value });
+  else if (Array.isArray(value)) value.forEach((_, i) => collectLoose(value as unknown as Document, String(i), `${path}.${i}`, into));
+  else if (isPlainDocument(value)) for (const k of Object.keys(value)) collectLoose(value, k, `${path}.${k}`, into);
+}
+
+/**
+ * Plaintext at an encrypted path (written before the field was encrypted, or by another client)
+ * is returned as it is when it has the declared type; of another type — a Binary copy of a
+ * ciphertext where a string is declared — it is not the field's value.
+ */
+function checkPlaintext(field: FieldMetadata, value: unknown, path: string, doc: number, fail: (doc: number, problem: UndecryptableField) => void): void {
+  reportMisplaced(value, path, doc, fail);
+  if (field.encrypted!.bsonType === undefined) return;
+  try {
+    toDeclaredBson(fromStoredBson(value, field), field, path);
+  } catch {
+    fail(doc, { path, reason: 'type-mismatch', detail: `plaintext of another type than the declared ${field.encrypted!.bsonType}` });
+  }
+}
+
+/** Every ciphertext inside a value where the model declares none is reported, not decrypted. */
+function reportMisplaced(value: unknown, path: string, doc: number, fail: (doc: number, problem: UndecryptableField) => void): void {
+  if (isEncryptedBinary(value)) {
+    const info = inspectEncryptedBlob(value);
+    fail(doc, { path, keyId: info?.keyId, algorithm: info?.algorithm, reason: 'misplaced', detail: 'ciphertext where the model declares a plain value' });
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => reportMisplaced(item, `${path}.${i}`, doc, fail));
+  } else if (isPlainDocument(value)) {
+    for (const key of Object.keys(value)) reportMisplaced(value[key], `${path}.${key}`, doc, fail);
+  }
+}
+
+/** The algorithm:type pairs of every encrypted field of a model, embedded documents included. */
+function encryptedOrigins(shape: ModelShape, allowed: Set<string>, seen = new Set<ModelShape>()): Set<string> {
+  seen.add(shape);
+  for (const field of shape.fields.values()) {
+    const spec = field.encrypted;
+    if (spec) allowed.add(`${spec.algorithm}:${spec.bsonType === undefined ? '*' : BSON_TYPE_NUMBER[spec.bsonType]}`);
+    else if (field.embedded && !seen.has(field.embedded)) encryptedOrigins(field.embedded, allowed, seen);
+  }
+  return allowed;
 }
 
 function idText(doc: Document): string {
   const id = doc?._id;
   return id === undefined ? '(document without _id)' : `_id ${typeof id === 'object' && id !== null && 'toHexString' in id ? (id as { toHexString(): string }).toHexString() : String(id)}`;
-}
-
-function declaresEncryption(shape: ModelShape, seen: Set<ModelShape>): boolean {
-  seen.add(shape);
-  for (const field of shape.fields.values()) {
-    if (field.encrypted) return true;
-    if (field.embedded && !seen.has(field.embedded) && declaresEncryption(field.embedded, seen)) return true;
-  }
-  return false;
-}
-
-function containsEncrypted(value: unknown): boolean {
-  if (isEncryptedBinary(value)) return true;
-  if (Array.isArray(value)) return value.some(containsEncrypted);
-  if (isPlainDocument(value)) {
-    for (const key in value) if (containsEncrypted(value[key])) return true;
-  }
-  return false;
-}
-
-function findEncrypted(value: unknown, path: string): UndecryptableField[] {
-  if (isEncryptedBinary(value)) {
-    const info = inspectEncryptedBlob(value);
-    return [{ path, keyId: info?.keyId, algorithm: info?.algorithm, reason: 'corrupt', detail: 'left encrypted after decryption' }];
-  }
-  if (Array.isArray(value)) return value.flatMap((v, i) => findEncrypted(v, path ? `${path}.${i}` : String(i)));
-  if (isPlainDocument(value)) {
-    return Object.entries(value).flatMap(([k, v]) => findEncrypted(v, path ? `${path}.${k}` : k));
-  }
-  return [];
 }
 
 function setPath(doc: Document, path: string, value: unknown): void {

@@ -6,13 +6,14 @@ import { InvalidInputError, StrongboxError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import type { ModelMetadata } from '../metadata/types';
 import { StrongboxCursor } from './cursor';
-import { encodeDocument } from './encoding/documentEncoder';
+import { encodeDocument, writtenValues } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
 import { assertLiteral, invalid, safeEntries } from './encoding/guards';
 import { encryptMarked, Markings } from './encoding/markings';
 import { checkOptions, type OptionsEntry } from './encoding/options';
 import { analyzePipeline, analyzeProjection, assertSortable } from './encoding/pipelineEncoder';
+import { checkUpdateKeepsRequired } from './encoding/requiredFields';
 import { ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths } from './encoding/updateEncoder';
 import { DocumentReader, type UndecryptablePolicy } from './reader';
@@ -232,9 +233,10 @@ export class Repository<T extends object> {
       case 'updateOne': case 'updateMany': {
         fields(['filter', 'update', 'upsert', 'arrayFilters']);
         if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', `upsert of bulkWrite ${kind} must be true or false.`, 'pass true or false.');
+        const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update);
         const root = pinnedKeyRoot(this.scope, spec.filter);
-        this.requirePinnedKeys(spec.update, root, `bulkWrite ${kind}`);
-        const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, spec.filter, spec.update, spec.arrayFilters, root);
+        this.requirePinnedKeys(normalized, root, `bulkWrite ${kind}`);
+        const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, spec.filter, normalized, spec.arrayFilters, root);
         return { [kind]: { filter, update, upsert: spec.upsert, ...(arrayFilters ? { arrayFilters } : {}) } } as AnyBulkWriteOperation<Document>;
       }
       case 'replaceOne': {
@@ -255,7 +257,7 @@ export class Repository<T extends object> {
     if (document === null || typeof document !== 'object' || Array.isArray(document)) {
       throw invalid('INPUT_NOT_A_DOCUMENT', `A ${this.model.target.name} to insert must be an object.`, 'pass an object with the model\'s fields.');
     }
-    const plain: Document = { ...document };
+    const plain: Document = writtenValues(this.model, document);
     const idField = this.model.fields.get('_id');
     if (plain._id === undefined && (!idField || idField.bsonType === undefined || idField.bsonType === 'objectId')) plain._id = new ObjectId();
     return [plain, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, this.model, plain, plain))];
@@ -309,6 +311,15 @@ export class Repository<T extends object> {
     ] as [Document, Document, Document[] | undefined]);
   }
 
+  /** Required fields stay filled; null or undefined in an optional field means "remove it" (see docs/models.md). */
+  private normalizeUpdate(what: string, update: unknown): unknown {
+    try {
+      return checkUpdateKeepsRequired(this.model, update);
+    } catch (err) {
+      throw sanitize(err, what, this.model.target.name);
+    }
+  }
+
   private requirePinnedKeys(update: unknown, root: Document, what: string): void {
     const missing = unpinnedKeyPaths(this.scope, update, root);
     if (missing.length) {
@@ -323,8 +334,9 @@ export class Repository<T extends object> {
    * update runs once per key, each time conditional on the key field, so every value is encrypted
    * under the key of the document it lands in.
    */
-  private async update(what: 'updateOne' | 'updateMany', filter: unknown, update: unknown, options: UpdateOptions): Promise<UpdateResult> {
+  private async update(what: 'updateOne' | 'updateMany', filter: unknown, rawUpdate: unknown, options: UpdateOptions): Promise<UpdateResult> {
     this.options('update', options);
+    const update = this.normalizeUpdate(what, rawUpdate);
     const { arrayFilters: rawArrayFilters, ...driverOptions } = options;
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
@@ -352,7 +364,8 @@ export class Repository<T extends object> {
   }
 
   /** findOneAndUpdate: the one document's key is read first when the filter does not pin it; null when nothing matches. */
-  private async keyedUpdate(what: string, filter: unknown, update: unknown, options: FindOneAndOptions<T> & { arrayFilters?: unknown }): Promise<[Document, Document, Document[] | undefined] | null> {
+  private async keyedUpdate(what: string, filter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T> & { arrayFilters?: unknown }): Promise<[Document, Document, Document[] | undefined] | null> {
+    const update = this.normalizeUpdate(what, rawUpdate);
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
     if (missing.length === 0) return this.prepareUpdate(what, filter, update, options.arrayFilters, root);

@@ -66,12 +66,12 @@ test('audit counts plaintext, Deterministic and Random per path, names the keys 
   t.deepEqual(ssn.mismatch, { algorithm: 0, key: 1, type: 0 });
   t.deepEqual(email.keys.map((k) => [k.altNames[0], k.count, k.inKeyVault]), [['audit-a', 12], ['audit-b', 1]].map(([n, c]) => [n, c, true]));
   t.deepEqual(new Set(email.examples), new Set([misfits.plaintext, misfits.random, misfits.otherKey, misfits.otherType].map((id) => id.toHexString())));
-  t.deepEqual(report.unexpected, [{ path: 'name', count: 1 }]);
+  t.deepEqual(report.unexpected, [{ path: 'name', count: 1, examples: [misfits.stray.toHexString()] }], 'ciphertext in a plain field is reported with its document id');
 
   const text = formatAudit(report).join('\n');
   t.log(text);
   t.regex(text, /email\s+Deterministic string, key 'audit-a'\s+1\s+12\s+1\s+1\s+1 other algorithm, 1 other key, 1 other type/);
-  t.regex(text, /ciphertext where the model expects none: name \(1 document\(s\)\)/);
+  t.regex(text, new RegExp(`ciphertext where the model expects none: name \\(1 document\\(s\\), e\\.g\\. _id ${misfits.stray.toHexString()}\\)`));
   t.regex(text, /Inconsistent: 2 plaintext value\(s\)/);
 
   // The repair: re-encrypt what disagrees, through an ordinary migration.

@@ -1,4 +1,4 @@
-import { MongoClient } from 'mongodb';
+import { BSONSymbol, Code, Decimal128, MaxKey, MinKey, MongoClient } from 'mongodb';
 
 /**
  * Server features some tests need and FerretDB v1 lacks. The runner probes the real server
@@ -16,6 +16,7 @@ export const probes = {
   positionalOperator: 'the positional $ update operator',
   pullDocumentCondition: '$pull with a condition on embedded documents',
   groupAccumulators: 'the $push/$first/$addToSet accumulators of $group',
+  exoticPlainTypes: 'storing decimal128, JavaScript code, symbol, MinKey and MaxKey values unencrypted',
 } as const;
 export type Feature = keyof typeof probes;
 
@@ -43,6 +44,8 @@ export async function probeFeatures(client: MongoClient): Promise<Feature[]> {
       if (r.modifiedCount !== 1) throw new Error('not pulled');
     },
     groupAccumulators: () => db.collection('e').aggregate([{ $group: { _id: null, a: { $push: '$a' }, f: { $first: '$a' }, s: { $addToSet: '$a' } } }]).toArray(),
+    // Last: FerretDB v1 drops the connection when it meets these types.
+    exoticPlainTypes: () => db.collection('x').insertOne({ d: Decimal128.fromString('1.5'), c: new Code('x'), s: new BSONSymbol('s'), lo: new MinKey(), hi: new MaxKey() }),
   };
   const supported: Feature[] = [];
   for (const [feature, check] of Object.entries(checks) as [Feature, () => Promise<unknown>][]) {

@@ -60,6 +60,7 @@ test('Deterministic on an embedded document is refused (it is an object)', (t) =
   }
   @Model({ db: 'e', collection: 'c' })
   class Outer {
+    // @ts-expect-error @Embedded on a Deterministic property does not compile; JavaScript callers get the definition error below
     @Encrypted({ algorithm: 'Deterministic', keyAltName: 'k' }) @Embedded(() => Inner) inner!: Deterministic<Inner>;
   }
   rejects(t, [Outer], 'MODEL_DETERMINISTIC_TYPE_REFUSED', 'Outer.inner');

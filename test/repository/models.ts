@@ -26,7 +26,8 @@ export function defineModels(db: string) {
     @EmbeddedArray(() => Contact) contacts!: Contact[];
     @ArrayField({ of: 'string' }) tags!: string[];
     @Encrypted({ algorithm: 'Deterministic', bsonType: 'string' }) phone!: Deterministic<string>;
-    @Encrypted({ algorithm: 'Random', bsonType: 'string' }) ssn!: Random<string>;
+    // Optional: the update tests remove it with $unset.
+    @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) ssn!: Random<string>;
     @Encrypted({ algorithm: 'Random', bsonType: 'int' }) score!: Random<number>;
     @Encrypted({ algorithm: 'Random' }) @Embedded(() => Medical) medical!: Random<Medical>;
   }

@@ -63,7 +63,8 @@ const inputRefusals: Array<[string, () => Promise<unknown>, string]> = [
   ['an operator object as a Deterministic equality value', () => repo().find({ phone: { $ne: { $gt: '' } } }).toArray(), 'INPUT_WRONG_TYPE'],
   ['findById without an id (it would match any document)', () => (client.repository(Patient).findById(undefined)), 'INPUT_ID_MISSING'],
   ['an update without operators', () => repo().updateOne({ name: 'x' }, { name: 'y' }), 'INPUT_UPDATE_NOT_OPERATORS'],
-  ['$set of null into an encrypted field', () => repo().updateOne({ name: 'x' }, { $set: { ssn: null } }), 'INPUT_NULL_ENCRYPTED'],
+  ['$set of null into a required encrypted field', () => repo().updateOne({ name: 'x' }, { $set: { phone: null } }), 'INPUT_REQUIRED_MISSING'],
+  ['$unset of a required encrypted field', () => repo().updateOne({ name: 'x' }, { $unset: { phone: '' } }), 'INPUT_REQUIRED_MISSING'],
 ];
 
 for (const [title, run, code] of inputRefusals) {

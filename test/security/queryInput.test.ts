@@ -389,8 +389,10 @@ test.serial('keys like __proto__ and constructor, anywhere in any input, never p
 
 test.serial('a stored document with __proto__ and constructor keys (planted on the server) reads back without polluting anything', async (t) => {
   const planted = JSON.parse('{"title":"planted","__proto__":{"polluted":true},"meta":{"constructor":{"prototype":{"polluted":true}}}}');
-  const encrypted = await client.engine.encrypt('planted body', 'Random', (await client.keyVault.ensureDataKey('notes')));
-  await raw.db(DB).collection('notes').insertOne({ ...planted, ref: encrypted, body: encrypted });
+  const key = await client.keyVault.ensureDataKey('notes');
+  const encrypted = await client.engine.encrypt('planted body', 'Random', key);
+  const ref = await client.engine.encrypt('planted ref', 'Deterministic', key);
+  await raw.db(DB).collection('notes').insertOne({ ...planted, ref, body: encrypted });
   for (const repo of [client.repository(Note), client.repository(Note, { onUndecryptable: 'marker' })]) {
     const found = (await repo.findOne({ title: 'planted' }))!;
     t.true(found instanceof Note);

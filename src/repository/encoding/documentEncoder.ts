@@ -2,35 +2,63 @@ import type { Document } from 'mongodb';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import type { FieldEncryptor } from './fieldEncryptor';
 import { assertLiteral, assertSafeKey, invalid } from './guards';
+import { missingRequired } from './requiredFields';
+import { refuseNestedProvenance, refuseProvenance, toDeclaredBson } from './values';
 
-/** Encryptions started while walking a document; each one writes its result into place when it settles. */
-type Encryptions = Array<Promise<void>>;
+/** One walk over a value being written: the encryptions it started and the required fields it found empty. */
+interface Walk {
+  encryptor: FieldEncryptor;
+  root: Document;
+  /** Each encryption writes its result into place when it settles. */
+  encryptions: Array<Promise<void>>;
+  missing: string[];
+}
 
 /**
- * Turns a document of the model into what is stored: every encrypted field encrypted (all
- * values of the document concurrently), embedded documents and arrays walked, unknown fields
- * refused. The input is never modified; stored fields keep the input's order.
+ * Turns a document of the model into what is stored: every declared field type-checked (numbers
+ * converted to the declared number type), every encrypted field encrypted (all values of the
+ * document concurrently), embedded documents and arrays walked, unknown fields refused, required
+ * fields checked. The input is never modified; stored fields keep the input's order.
+ *
+ * Declared fields are read by name, so a value behind a getter or a non-enumerable property is
+ * written like any other; own enumerable properties the model does not declare are refused.
+ * null and undefined mean "no value": omitted for an optional field, refused for a required one.
  */
 export function encodeDocument(encryptor: FieldEncryptor, shape: ModelShape, doc: unknown, root: Document, prefix = ''): Promise<Document> {
-  return settled((encryptions) => walkDocument(encryptor, shape, doc, root, prefix, encryptions));
+  return settled(encryptor, root, (walk) => walkDocument(walk, shape, doc, prefix));
 }
 
-/** Encodes the value of one declared field (used for documents and for $set/$push values). */
+/** Encodes the value of one declared field (used for $set values; null/undefined were turned into $unset before). */
 export async function encodeField(encryptor: FieldEncryptor, field: FieldMetadata, path: string, value: unknown, root: Document | undefined): Promise<unknown> {
-  // Null stands for "absent"; it carries no secret, and Deterministic cannot encrypt it anyway.
-  if (value === null || value === undefined) return field.encrypted ? undefined : value;
-  if (field.encrypted) return encryptor.encrypt(field, path, value, root);
-  if (!field.embedded) {
+  // A path below a free-form object ('meta.x') resolves to the object's field: its value is not the field's.
+  if (!field.embedded && !field.encrypted && path.slice(path.lastIndexOf('.') + 1) !== field.name) {
     assertLiteral(value, `${encryptor.model.target.name}.${path}`);
+    refuseNestedProvenance(value, `${encryptor.model.target.name}.${path}`);
+    refuseProvenance(value, `${encryptor.model.target.name}.${path}`);
     return value;
   }
-  return settled((encryptions) => walkEmbedded(encryptor, field, path, value, root ?? {}, encryptions));
+  if (value === null || value === undefined) throw missingRequired(encryptor.model.target.name, [path]);
+  return settled(encryptor, root ?? {}, (walk) => walkValue(walk, field, path, value));
 }
 
-/** Encodes one element pushed into an array field. */
+/** Encodes one element pushed into (or set at a position of) an array field. */
 export async function encodeArrayElement(encryptor: FieldEncryptor, field: FieldMetadata, path: string, value: unknown, root: Document | undefined): Promise<unknown> {
   if (field.embedded) return encodeDocument(encryptor, field.embedded, value, root ?? {}, `${path}.$`);
-  return value;
+  const where = `${encryptor.model.target.name}.${path}`;
+  assertLiteral(value, where);
+  return field.itemBsonType === undefined ? toDeclaredBson(value, {}, where) : toDeclaredBson(value, { bsonType: field.itemBsonType }, where);
+}
+
+/**
+ * The values a write of `doc` sends: its own enumerable properties, plus every declared field
+ * whose value sits behind a getter or a non-enumerable property (which a spread would drop).
+ */
+export function writtenValues(shape: ModelShape, doc: object): Document {
+  const out: Document = { ...doc };
+  for (const name of shape.fields.keys()) {
+    if (!(name in out) && name in doc) out[name] = (doc as Record<string, unknown>)[name];
+  }
+  return out;
 }
 
 /**
@@ -38,61 +66,88 @@ export async function encodeArrayElement(encryptor: FieldEncryptor, field: Field
  * asynchronous: walking, checking and copying a document without encrypted fields costs no
  * promise per field or per embedded document.
  */
-async function settled<T>(walk: (encryptions: Encryptions) => T): Promise<T> {
-  const encryptions: Encryptions = [];
+async function settled<T>(encryptor: FieldEncryptor, root: Document, run: (walk: Walk) => T): Promise<T> {
+  const walk: Walk = { encryptor, root, encryptions: [], missing: [] };
   let result: T;
   try {
-    result = walk(encryptions);
+    result = run(walk);
+    if (walk.missing.length) throw missingRequired(encryptor.model.target.name, walk.missing);
   } catch (err) {
     // The walk stopped on bad input; encryptions it had already started must not surface later as unhandled rejections.
-    for (const pending of encryptions) pending.catch(() => undefined);
+    for (const pending of walk.encryptions) pending.catch(() => undefined);
     throw err;
   }
-  await Promise.all(encryptions);
+  await Promise.all(walk.encryptions);
   return result;
 }
 
-function walkDocument(encryptor: FieldEncryptor, shape: ModelShape, doc: unknown, root: Document, prefix: string, encryptions: Encryptions): Document {
-  const model = encryptor.model.target.name;
+function walkDocument(walk: Walk, shape: ModelShape, doc: unknown, prefix: string): Document {
+  const model = walk.encryptor.model.target.name;
   const where = prefix ? `${model}.${prefix}` : model;
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw invalid('INPUT_NOT_A_DOCUMENT', `${where} must be a document (an object).`, 'pass an object with the model\'s fields.');
   }
+  const source = doc as Record<string, unknown>;
   const out: Document = {};
-  for (const key of Object.keys(doc)) {
+  for (const key of Object.keys(source)) {
     assertSafeKey(key, where);
-    const value = (doc as Record<string, unknown>)[key];
-    if (value === undefined) continue;
-    const field = shape.fields.get(key);
-    if (field && !field.encrypted && !field.embedded) {
-      // Only objects can hold operators; the error context string is built just for them.
-      if (value !== null && typeof value === 'object') assertLiteral(value, `${model}.${prefix ? `${prefix}.${key}` : key}`);
-      out[key] = value;
-      continue;
-    }
     const path = prefix ? `${prefix}.${key}` : key;
-    if (!field) {
-      if (key === '_id' && !prefix) { assertLiteral(value, `${model}._id`); out[key] = value; continue; }
+    const field = shape.fields.get(key);
+    if (field) {
+      put(walk, out, field, path, source[key]);
+    } else if (key === '_id' && !prefix) {
+      if (source[key] !== undefined) { assertLiteral(source[key], `${model}._id`); out[key] = source[key]; }
+    } else {
       throw invalid('INPUT_UNKNOWN_FIELD', `${model} has no field "${path}".`, `declare it on the model (@Field, @Embedded, @Encrypted) or remove it from the document.`);
     }
-    if (!field.encrypted) {
-      out[key] = value === null ? null : walkEmbedded(encryptor, field, path, value, root, encryptions);
-      continue;
-    }
-    // Null stands for "absent" in an encrypted field: it carries no secret, and Deterministic cannot encrypt it.
-    if (value === null) continue;
-    // The key is placed now so the stored document keeps the input's field order; the ciphertext replaces it.
-    out[key] = undefined;
-    encryptions.push(encryptor.encrypt(field, path, value, root).then((ciphertext) => { out[key] = ciphertext; }));
+  }
+  for (const field of shape.fields.values()) {
+    if (Object.prototype.propertyIsEnumerable.call(source, field.name)) continue;
+    // A getter (own or inherited) or a non-enumerable property: read by name, like any declared field.
+    put(walk, out, field, prefix ? `${prefix}.${field.name}` : field.name, source[field.name]);
   }
   return out;
 }
 
-function walkEmbedded(encryptor: FieldEncryptor, field: FieldMetadata, path: string, value: unknown, root: Document, encryptions: Encryptions): unknown {
-  const shape = field.embedded!;
-  if (!field.isArray) return walkDocument(encryptor, shape, value, root, path, encryptions);
-  if (!Array.isArray(value)) {
-    throw invalid('INPUT_WRONG_TYPE', `${encryptor.model.target.name}.${path} is an array of documents but got ${typeof value}.`, 'pass an array.');
+/** Writes the stored form of one declared field's value into `out`, or records it as missing. */
+function put(walk: Walk, out: Document, field: FieldMetadata, path: string, value: unknown): void {
+  if (value === null || value === undefined) {
+    // _id may be left out (the insert generates it, a replacement keeps the stored one), but never null.
+    const required = field.isId ? value === null : !field.optional;
+    if (required) walk.missing.push(path);
+    return;
   }
-  return value.map((item, i) => walkDocument(encryptor, shape, item, root, `${path}.${i}`, encryptions));
+  if (!field.encrypted) {
+    out[field.name] = walkValue(walk, field, path, value);
+    return;
+  }
+  // The key is placed now so the stored document keeps the input's field order; the ciphertext replaces it.
+  out[field.name] = undefined;
+  walk.encryptions.push((walkValue(walk, field, path, value) as Promise<unknown>).then((ciphertext) => { out[field.name] = ciphertext; }));
+}
+
+/** The stored form of a non-empty value of a field (a promise of ciphertext for an encrypted field). */
+function walkValue(walk: Walk, field: FieldMetadata, path: string, value: unknown): any {
+  const where = `${walk.encryptor.model.target.name}.${path}`;
+  if (field.embedded) {
+    // A document encrypted whole is checked like a plain one first: its fields cannot be encrypted themselves.
+    const plain = walkEmbedded(walk, field, path, value);
+    return field.encrypted ? walk.encryptor.encrypt(field, path, plain, walk.root) : plain;
+  }
+  if (field.encrypted) {
+    // Checked now, so a wrong type is reported before the walk ends (and before any missing field).
+    return walk.encryptor.encrypt(field, path, toDeclaredBson(value, { bsonType: field.encrypted.bsonType, itemBsonType: field.itemBsonType }, where), walk.root);
+  }
+  // Only objects can hold operators; the error context string is built just for them.
+  if (typeof value === 'object') assertLiteral(value, where);
+  return toDeclaredBson(value, field, where);
+}
+
+function walkEmbedded(walk: Walk, field: FieldMetadata, path: string, value: unknown): unknown {
+  const shape = field.embedded!;
+  if (!field.isArray) return walkDocument(walk, shape, value, path);
+  if (!Array.isArray(value)) {
+    throw invalid('INPUT_WRONG_TYPE', `${walk.encryptor.model.target.name}.${path} is an array of documents but got ${typeof value}.`, 'pass an array.');
+  }
+  return value.map((item, i) => walkDocument(walk, shape, item, `${path}.${i}`));
 }

@@ -1,10 +1,9 @@
 import type { Binary, Document } from 'mongodb';
-import { inspectEncryptedBlob, isEncryptedBinary } from '../../crypto/blob';
 import type { CryptoEngine } from '../../crypto/engine';
 import type { KeyVault } from '../../crypto/keyVault';
 import type { EncryptionSpec, FieldMetadata, ModelMetadata } from '../../metadata/types';
 import { invalid } from './guards';
-import { coerceForEncryption } from './values';
+import { toDeclaredBson } from './values';
 
 /** Encrypts the values of encrypted fields, resolving which data key each one uses. */
 export class FieldEncryptor {
@@ -25,8 +24,7 @@ export class FieldEncryptor {
    */
   check(field: FieldMetadata, path: string, value: unknown, root: Document | undefined): void {
     const where = `${this.model.target.name}.${path}`;
-    if (!isEncryptedBinary(value)) coerceForEncryption(value, field.encrypted!.bsonType, where);
-    else this.checkCiphertext(field.encrypted!, value, where);
+    toDeclaredBson(value, { bsonType: field.encrypted!.bsonType, itemBsonType: field.itemBsonType }, where);
     this.keyFor(field.encrypted!, root, where);
   }
 
@@ -37,19 +35,12 @@ export class FieldEncryptor {
   async encrypt(field: FieldMetadata, path: string, value: unknown, root: Document | undefined): Promise<Binary> {
     const spec = field.encrypted!;
     const where = `${this.model.target.name}.${path}`;
-    if (isEncryptedBinary(value)) return this.checkCiphertext(spec, value, where);
-    const plaintext = coerceForEncryption(value, spec.bsonType, where);
+    // Checks the declared type and refuses ciphertext and UndecryptableValue markers: a
+    // caller-supplied encrypted Binary may be another field's or another customer's, and its
+    // header cannot prove otherwise.
+    const plaintext = toDeclaredBson(value, { bsonType: spec.bsonType, itemBsonType: field.itemBsonType }, where);
     const keyId = await this.keyIdFor(spec, root, where);
-    return this.engine.encrypt(plaintext, spec.algorithm, keyId);
-  }
-
-  private checkCiphertext(spec: EncryptionSpec, value: Binary, where: string): Binary {
-    // Already ciphertext (copied from another document): accept it only if it matches the model.
-    const info = inspectEncryptedBlob(value);
-    if (!info || info.algorithm !== spec.algorithm) {
-      throw invalid('INPUT_FOREIGN_CIPHERTEXT', `${where} received an encrypted value that is not ${spec.algorithm} ciphertext.`, 'pass the plaintext value; Strongbox encrypts it.');
-    }
-    return value;
+    return this.engine.encrypt(plaintext, spec.algorithm, keyId, where);
   }
 
   async keyIdFor(spec: EncryptionSpec, root: Document | undefined, where: string): Promise<Binary> {

@@ -8,6 +8,10 @@ import { assertLiteral, invalid, isOperatorObject, isPlainObject, safeEntries } 
 import type { Markings } from './markings';
 import type { ResolvedPath } from './pathResolver';
 import { hasEncrypted, hasRandom, type Scope } from './scope';
+import { checkFilterValue } from './values';
+
+/** Operators whose operand is a value (or, for $in / $nin, values) of the field, checked against its declared type. */
+const TYPED_OPERANDS = new Set(['equality', '$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin']);
 
 /** What every analyzer carries: the model's encryptor, the markings it produces and where values are checked. */
 export interface Analysis {
@@ -125,10 +129,12 @@ function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Recor
       throw refusal(where, kind, op === 'equality' ? 'equality' : op, row.reason);
     case 'value':
       assertLiteral(operand, `${where} ${op}`);
+      checkDeclared(resolved, path, op, operand, where);
       return operand;
     case 'values':
       if (!Array.isArray(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} needs an array.`, `write { ${op}: [a, b] }.`);
       assertLiteral(operand, `${where} ${op}`);
+      for (const item of operand) checkDeclared(resolved, path, op, item, where);
       return operand;
     case 'flag':
       assertFlag(operand, `${where} ${op}`);
@@ -147,6 +153,14 @@ function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Recor
     case 'elementFilter':
       return elementCondition(analysis, scope, field, path, operand, op);
   }
+}
+
+/** A comparand of a plain field with a declared type must be of that type; below a free-form object nothing is declared. */
+function checkDeclared(resolved: ResolvedPath, path: string, op: string, operand: unknown, where: string): void {
+  const field = resolved.field;
+  if (!TYPED_OPERANDS.has(op) || !field || field.embedded || field.encrypted || resolved.tainted) return;
+  if (path.slice(path.lastIndexOf('.') + 1) !== field.name) return;
+  checkFilterValue(field, operand, op === 'equality' ? where : `${where} ${op}`);
 }
 
 /** A comparand of a Deterministic field: encrypted with the field's fixed key (queries have no document to take a per-document key from). */

@@ -1,6 +1,6 @@
 import type { Binary, Document } from 'mongodb';
 import type { FieldMetadata } from '../../metadata/types';
-import { encodeDocument, encodeField } from './documentEncoder';
+import { encodeArrayElement, encodeField } from './documentEncoder';
 import type { FieldEncryptor } from './fieldEncryptor';
 
 /**
@@ -20,14 +20,18 @@ export class ValueMarking {
   ) {}
 }
 
-/** An embedded document (or array of them) whose encrypted fields are encrypted as the document is encoded. */
+/**
+ * A value of a declared field encoded as a whole when the command is encrypted: an embedded
+ * document (or array of them) whose encrypted fields get encrypted, or a plain value checked and
+ * converted to its declared BSON type.
+ */
 export class DocumentMarking {
   constructor(
     readonly field: FieldMetadata,
     readonly path: string,
     readonly value: unknown,
     readonly keyRoot: Document | undefined,
-    /** One element of an array of documents, rather than the field's whole value. */
+    /** One element of an array field, rather than the field's whole value. */
     readonly element: boolean,
   ) {}
 }
@@ -84,6 +88,6 @@ function settleInto(target: Document, key: string | number, value: unknown, pend
 
 function encrypt(encryptor: FieldEncryptor, marking: Marking): Promise<Binary | unknown> {
   if (marking instanceof ValueMarking) return encryptor.encrypt(marking.field, marking.path, marking.value, marking.keyRoot);
-  if (marking.element) return encodeDocument(encryptor, marking.field.embedded!, marking.value, marking.keyRoot ?? {}, `${marking.path}.$`);
+  if (marking.element) return encodeArrayElement(encryptor, marking.field, marking.path, marking.value, marking.keyRoot);
   return encodeField(encryptor, marking.field, marking.path, marking.value, marking.keyRoot);
 }

@@ -55,7 +55,11 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
   switch (op) {
     case '$set':
     case '$setOnInsert':
-      if (kind === 'plain') { assertLiteral(value, where); return value; }
+      if (kind === 'plain') {
+        assertLiteral(value, where);
+        // A declared field's value is checked and converted to its declared BSON type when the command is encoded.
+        return field ? analysis.markings.document(field, path, value, keyRoot, endsInElement && field.isArray) : value;
+      }
       if (kind === 'container') {
         checkDocumentKeys(scope, field!.embedded!, where);
         return analysis.markings.document(field!, path, value, keyRoot, endsInElement && field!.isArray);
@@ -111,9 +115,11 @@ function pushed(analysis: Analysis, scope: ModelScope, op: string, path: string,
     throw updateRefusal(op, where, 'container', 'duplicates cannot be found among documents holding Random ciphertext; use $push');
   }
   const element = (item: unknown): unknown => {
-    if (!container) { assertLiteral(item, `${where} ${op}`); return item; }
-    checkDocumentKeys(scope, field!.embedded!, where);
-    return analysis.markings.document(field!, path, item, keyRoot, true);
+    assertLiteral(item, `${where} ${op}`);
+    if (!field?.isArray) return item;
+    if (container) checkDocumentKeys(scope, field.embedded!, where);
+    // Each element is encoded as the array's declared elements are: documents with their encrypted fields encrypted, scalars converted.
+    return analysis.markings.document(field, path, item, keyRoot, true);
   };
   if (!isOperatorObject(value)) return element(value);
   const out: Document = {};

@@ -1,44 +1,248 @@
-import { Binary, BSONRegExp, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID } from 'mongodb';
+import {
+  Binary, BSONRegExp, BSONSymbol, Code, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp,
+} from 'mongodb';
+import { isEncryptedBinary } from '../../crypto/blob';
 import type { BsonType } from '../../metadata/types';
+import { UndecryptableValue } from '../undecryptable';
 import { invalid } from './guards';
 
-/**
- * Checks a plaintext value against the declared bsonType and converts JavaScript numbers to the
- * declared BSON number type, so that what gets encrypted carries the type the schema promises
- * (a JS integer would otherwise be stored as int32 inside a 'double' field).
+/*
+ * The one place that knows, for each declared bsonType, which JavaScript values a write accepts,
+ * which BSON value they become, and which JavaScript type a read returns. Writes and reads agree,
+ * so a value read and written back keeps its stored type (the BSON type byte inside a
+ * Deterministic ciphertext decides whether an equality query still matches it).
  */
-export function coerceForEncryption(value: unknown, bsonType: BsonType | undefined, where: string): unknown {
-  if (bsonType === undefined) return value;
-  const mismatch = () => invalid('INPUT_WRONG_TYPE', `${where} is declared as ${bsonType} but got ${describe(value)}.`, `pass a ${bsonType} value.`);
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+/** Regular-expression flags js-bson writes and reads back unchanged. */
+const FAITHFUL_REGEX_FLAGS = /^[im]*$/;
+
+/** What a declared field says about its value: its type and, for arrays of scalars, its elements' type. */
+export interface DeclaredType {
+  bsonType?: BsonType;
+  itemBsonType?: BsonType;
+}
+
+/**
+ * Checks a value written into a field of declared type and returns the BSON value to store (or
+ * encrypt): JavaScript numbers and bigints become the declared number type, anything else must
+ * already be of that type. Ciphertext and UndecryptableValue markers are refused whatever the type.
+ */
+export function toDeclaredBson(value: unknown, declared: DeclaredType, where: string): unknown {
+  refuseProvenance(value, where);
+  const { bsonType } = declared;
+  if (bsonType === undefined || bsonType === 'object') {
+    refuseNestedProvenance(value, where);
+    if (bsonType === 'object' && !isPlainObject(value)) throw wrongType(where, bsonType, value);
+    return value;
+  }
+  if (bsonType === 'array') {
+    if (!Array.isArray(value)) throw wrongType(where, bsonType, value);
+    if (declared.itemBsonType === undefined) {
+      refuseNestedProvenance(value, where);
+      return value;
+    }
+    return value.map((item, i) => toDeclaredBson(item, { bsonType: declared.itemBsonType }, `${where}.${i}`));
+  }
+  return toScalar(value, bsonType, where);
+}
+
+function toScalar(value: unknown, bsonType: BsonType, where: string): unknown {
   switch (bsonType) {
-    case 'string': if (typeof value !== 'string') throw mismatch(); return value;
-    case 'bool': if (typeof value !== 'boolean') throw mismatch(); return value;
-    case 'date': if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw mismatch(); return value;
-    case 'objectId': if (!(value instanceof ObjectId)) throw mismatch(); return value;
-    case 'binData': if (!(value instanceof Binary) && !(value instanceof UUID)) throw mismatch(); return value;
-    case 'int':
-      if (value instanceof Int32) return value;
-      if (typeof value === 'number' && Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31) return new Int32(value);
-      throw mismatch();
-    case 'long':
-      if (value instanceof Long) return value;
-      if (typeof value === 'bigint') return Long.fromBigInt(value);
-      if (typeof value === 'number' && Number.isSafeInteger(value)) return Long.fromNumber(value);
-      throw mismatch();
+    case 'string': return expect(typeof value === 'string', value, bsonType, where);
+    case 'bool': return expect(typeof value === 'boolean', value, bsonType, where);
+    case 'date':
+      if (!(value instanceof Date)) throw wrongType(where, bsonType, value);
+      if (Number.isNaN(value.getTime())) throw outOfRange(where, bsonType, 'an Invalid Date');
+      return value;
+    case 'objectId': return expect(value instanceof ObjectId, value, bsonType, where);
+    case 'binData':
+      if (value instanceof Binary) return value;
+      if (value instanceof Uint8Array) return new Binary(value);
+      throw wrongType(where, bsonType, value);
+    case 'int': return toInt32(value, where);
+    case 'long': return toLong(value, where);
     case 'double':
       if (value instanceof Double) return value;
       if (typeof value === 'number') return new Double(value);
-      throw mismatch();
-    case 'decimal':
-      if (value instanceof Decimal128) return value;
-      throw mismatch();
-    case 'timestamp': if (!(value instanceof Timestamp)) throw mismatch(); return value;
-    case 'regex': if (!(value instanceof RegExp) && !(value instanceof BSONRegExp)) throw mismatch(); return value;
-    case 'object': if (value === null || typeof value !== 'object' || Array.isArray(value)) throw mismatch(); return value;
-    case 'array': if (!Array.isArray(value)) throw mismatch(); return value;
-    default: return value;
+      throw wrongType(where, bsonType, value);
+    case 'decimal': return expect(value instanceof Decimal128, value, bsonType, where);
+    case 'timestamp': return expect(value instanceof Timestamp, value, bsonType, where);
+    case 'regex': return toRegex(value, where);
+    case 'javascript': return expect(value instanceof Code && value.scope == null, value, bsonType, where);
+    case 'javascriptWithScope': {
+      if (!(value instanceof Code) || value.scope == null) throw wrongType(where, bsonType, value);
+      refuseNestedProvenance(value.scope, where);
+      return value;
+    }
+    case 'symbol': return expect(value instanceof BSONSymbol, value, bsonType, where);
+    case 'minKey': return expect(value instanceof MinKey, value, bsonType, where);
+    case 'maxKey': return expect(value instanceof MaxKey, value, bsonType, where);
+    // Metadata refuses the remaining types ('null', 'undefined', 'dbPointer') or treats null as absence.
+    default: throw wrongType(where, bsonType, value);
   }
 }
+
+function toInt32(value: unknown, where: string): Int32 {
+  if (value instanceof Int32) return value;
+  if (typeof value === 'number' || typeof value === 'bigint') {
+    const n = Number(value);
+    if (!Number.isInteger(n)) throw outOfRange(where, 'int', 'a number that is not an integer');
+    if (n < INT32_MIN || n > INT32_MAX) throw outOfRange(where, 'int', 'an integer outside the 32-bit range');
+    return new Int32(n);
+  }
+  throw wrongType(where, 'int', value);
+}
+
+function toLong(value: unknown, where: string): Long {
+  // Timestamp extends Long in js-bson, but is stored as a timestamp.
+  if (value instanceof Long && !(value instanceof Timestamp)) return value;
+  if (typeof value === 'bigint') {
+    // Long.fromBigInt keeps the low 64 bits: 2n ** 64n + 5n would silently become 5.
+    if (value < INT64_MIN || value > INT64_MAX) throw outOfRange(where, 'long', 'a bigint outside the 64-bit range');
+    return Long.fromBigInt(value);
+  }
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) throw outOfRange(where, 'long', 'a number that is not an integer');
+    // Above 2^53 a JavaScript number has already lost digits: the caller must say which integer with a bigint.
+    if (!Number.isSafeInteger(value)) throw outOfRange(where, 'long', 'a number beyond Number.MAX_SAFE_INTEGER (pass a bigint)');
+    return Long.fromNumber(value);
+  }
+  throw wrongType(where, 'long', value);
+}
+
+function toRegex(value: unknown, where: string): RegExp | BSONRegExp {
+  const flags = value instanceof RegExp ? value.flags : value instanceof BSONRegExp ? value.options : undefined;
+  if (flags === undefined) throw wrongType(where, 'regex', value);
+  if (!FAITHFUL_REGEX_FLAGS.test(flags)) {
+    throw invalid('INPUT_OUT_OF_RANGE', `${where} is declared as regex but got a regular expression with flags other than i and m, which js-bson does not store and read back unchanged.`,
+      'use only the i and m flags.');
+  }
+  return value as RegExp | BSONRegExp;
+}
+
+/**
+ * Checks a value compared with a plain declared field in a filter ($eq, $ne, $in, $nin, ranges):
+ * a value of another type could only ever match nothing. `null` (matches a missing field) and a
+ * regular expression against a string field (a pattern match) are values of any field; for an
+ * array field, a single element compares with the elements.
+ */
+export function checkFilterValue(field: DeclaredType & { isArray?: boolean }, value: unknown, where: string): void {
+  if (value === null || field.bsonType === undefined || field.bsonType === 'object') return;
+  if ((value instanceof RegExp || value instanceof BSONRegExp) && (field.bsonType === 'string' || field.itemBsonType === 'string')) return;
+  if (field.bsonType === 'array' && !Array.isArray(value)) {
+    if (field.itemBsonType !== undefined) toDeclaredBson(value, { bsonType: field.itemBsonType }, where);
+    return;
+  }
+  toDeclaredBson(value, field, where);
+}
+
+/**
+ * The JavaScript type a read returns for a declared type: long → Long, int and double →
+ * number, symbol → BSONSymbol; every other type as the driver returns it (see docs/models.md).
+ */
+export function fromStoredBson(value: unknown, declared: DeclaredType): unknown {
+  const { bsonType } = declared;
+  if (bsonType === 'array' && declared.itemBsonType !== undefined && Array.isArray(value)) {
+    return needsReadConversion(declared.itemBsonType) ? value.map((item) => fromStoredScalar(item, declared.itemBsonType!)) : value;
+  }
+  return bsonType === undefined ? value : fromStoredScalar(value, bsonType);
+}
+
+/** Whether reads of this type need fromStoredBson at all (lets the hydrator skip the others). */
+export function needsReadConversion(bsonType: BsonType | undefined): boolean {
+  return bsonType === 'long' || bsonType === 'int' || bsonType === 'double' || bsonType === 'symbol';
+}
+
+function fromStoredScalar(value: unknown, bsonType: BsonType): unknown {
+  switch (bsonType) {
+    case 'long':
+      // The driver promotes a long that fits 53 bits to a number, which a write would store as int32 or double.
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return Long.fromNumber(value);
+      if (typeof value === 'bigint') return Long.fromBigInt(value);
+      return value;
+    case 'int':
+    case 'double':
+      return value instanceof Int32 || value instanceof Double ? value.valueOf() : value;
+    case 'symbol':
+      // The driver promotes a stored symbol to a plain string; written back, it would be stored as a string.
+      return typeof value === 'string' ? new BSONSymbol(value) : value;
+    default:
+      return value;
+  }
+}
+
+/** Ciphertext or a marker where a plaintext value belongs: never stored, whatever the field. */
+export function refuseProvenance(value: unknown, where: string): void {
+  if (value instanceof UndecryptableValue) {
+    throw invalid('INPUT_UNDECRYPTABLE_WRITE_BACK', `${where} holds an UndecryptableValue (a value that could not be decrypted when it was read); writing it would replace the stored ciphertext, which may still be recoverable.`,
+      'leave the field out of the write (updateOne with $set of the other fields), or set a real value.');
+  }
+  if (isEncryptedBinary(value)) {
+    throw invalid('INPUT_CIPHERTEXT_GIVEN', `${where} received an encrypted Binary (subtype 6); Strongbox never stores ciphertext it did not produce for this field and document (it may be another field's or another key's).`,
+      'pass the plaintext value; Strongbox encrypts it.');
+  }
+}
+
+/**
+ * refuseProvenance for everything inside an object or array stored as it is. A cycle is not
+ * followed: BSON serialization refuses it next, with its own error.
+ */
+export function refuseNestedProvenance(value: unknown, where: string, ancestors: object[] = []): void {
+  if (!Array.isArray(value) && !isPlainObject(value)) return;
+  if (ancestors.includes(value)) return;
+  ancestors.push(value);
+  const entries: Array<[string, unknown]> = Array.isArray(value) ? value.map((item, i) => [String(i), item]) : Object.keys(value).map((key) => [key, value[key]]);
+  for (const [key, item] of entries) {
+    refuseProvenance(item, `${where}.${key}`);
+    refuseNestedProvenance(item, `${where}.${key}`, ancestors);
+  }
+  ancestors.pop();
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function expect(ok: boolean, value: unknown, bsonType: BsonType, where: string): unknown {
+  if (!ok) throw wrongType(where, bsonType, value);
+  return value;
+}
+
+function wrongType(where: string, bsonType: BsonType, value: unknown) {
+  return invalid('INPUT_WRONG_TYPE', `${where} is declared as ${bsonType} but got ${describe(value)}.`, `pass ${ACCEPTED[bsonType] ?? `a ${bsonType} value`}.`);
+}
+
+function outOfRange(where: string, bsonType: BsonType, what: string) {
+  return invalid('INPUT_OUT_OF_RANGE', `${where} is declared as ${bsonType} but got ${what}.`, `pass ${ACCEPTED[bsonType] ?? `a ${bsonType} value`}.`);
+}
+
+/** What each declared type accepts on write, for error messages (docs/models.md has the same table). */
+const ACCEPTED: Partial<Record<BsonType, string>> = {
+  string: 'a string',
+  int: 'an integer from -2^31 to 2^31-1 (number, bigint or Int32)',
+  long: 'a bigint in the 64-bit range, a safe integer number, or a Long',
+  double: 'a number or a Double',
+  decimal: 'a Decimal128',
+  bool: 'a boolean',
+  date: 'a valid Date',
+  objectId: 'an ObjectId',
+  binData: 'a Binary (not subtype 6), UUID or Uint8Array',
+  object: 'a plain object',
+  array: 'an array',
+  timestamp: 'a Timestamp',
+  regex: 'a RegExp or BSONRegExp with flags i/m only',
+  javascript: 'a Code without scope',
+  javascriptWithScope: 'a Code with a scope',
+  symbol: 'a BSONSymbol',
+  minKey: 'a MinKey',
+  maxKey: 'a MaxKey',
+};
 
 /** Names a value's kind for error messages without echoing the value (it may be secret). */
 export function describe(value: unknown): string {
