@@ -24,7 +24,8 @@ export function analyzeUpdate(analysis: Analysis, scope: ModelScope, update: unk
   for (const [op, spec] of safeEntries(update, `${scope.name} update`)) {
     const row = UPDATE_OPERATORS[op];
     if (!row) throw invalid('INPUT_UNKNOWN_OPERATOR', `${op} is not an update operator Strongbox supports.`, `use ${Object.keys(UPDATE_OPERATORS).join(', ')}.`);
-    if (!isPlainObject(spec) || Object.keys(spec).length === 0) {
+    // An empty operand is allowed (MongoDB 5.0+ accepts it); it is what an optional null in $setOnInsert leaves.
+    if (!isPlainObject(spec)) {
       throw invalid('INPUT_OPERATOR_OPERAND', `${op} in an update of ${scope.name} needs an object of paths.`, `write { ${op}: { path: value } }.`);
     }
     const encoded: Document = {};
