@@ -1,12 +1,11 @@
-import type { ObjectId, Timestamp } from 'mongodb';
+import { ObjectId, type Timestamp } from 'mongodb';
 import type { Deterministic } from '../../src/metadata/brands';
 import type { UpdateFilter } from '../../src/repository/types';
 import type { Contact, Person } from './model';
+import { typeCase } from './cases';
 
-declare const id: ObjectId;
-function update(u: UpdateFilter<Person>): UpdateFilter<Person> {
-  return u;
-}
+const id = new ObjectId();
+const update = typeCase<UpdateFilter<Person>>('update');
 const contact = { kind: 'home', phone: '555-0100', note: 'evenings' };
 
 // ---- $set / $setOnInsert: any path with a value of its type; encrypted fields get encrypted

@@ -219,7 +219,11 @@ function projectFields(ctx: StageContext, spec: Document): Fields {
   const source = ctx.scope.shape.fields;
   if (!inclusion) {
     const fields = new Map(source) as Fields;
-    for (const [key] of entries) if (!key.includes('.')) fields.delete(key);
+    for (const [key, value] of entries) {
+      if (!isFlag(value)) throw invalid('INPUT_PROJECTION', `${ctx.where} gives ${key} a value other than 0 or false in an exclusion projection.`, 'drop fields with 0, or keep them with 1, not both.');
+      if (ctx.scope instanceof ModelScope) ctx.scope.resolve(key, ctx.where);
+      if (!key.includes('.')) fields.delete(key);
+    }
     return fields;
   }
   const fields: Fields = new Map();
@@ -227,14 +231,16 @@ function projectFields(ctx: StageContext, spec: Document): Fields {
   if (id && !entries.some(([k, v]) => k === '_id' && (v === 0 || v === false))) fields.set('_id', id);
   for (const [key, value] of entries) {
     if (isFlag(value)) {
+      // Checks the path: unknown fields and paths inside a whole-encrypted value are refused.
+      if (ctx.scope instanceof ModelScope || source.has(key.split('.')[0])) ctx.scope.resolve(key, ctx.where);
       if (value === 0 || value === false) continue;
       // 'address.city': 1 keeps part of address; keeping all of it describes a superset, which is safe.
       const top = key.split('.')[0];
       const kept = source.get(top);
       if (kept) fields.set(top, kept);
-      else ctx.scope.resolve(key, ctx.where);
       continue;
     }
+    if (typeof value === 'number' || typeof value === 'boolean') throw invalid('INPUT_PROJECTION', `${ctx.where} gives ${key} the number ${String(value)}; a projection keeps (1, true) or drops (0, false) a field.`, 'use 1 or 0.');
     setOutput(ctx, fields, key, value);
   }
   return fields;
@@ -387,6 +393,7 @@ export function assertSortable(scope: Scope, sort: unknown): void {
     const metaSort = isPlainObject(direction) && Object.keys(direction).length === 1 && direction.$meta === 'textScore';
     if (!metaSort && direction !== 1 && direction !== -1) throw invalid('INPUT_SORT', `The sort direction of ${scope.name}.${path} must be 1 or -1.`, 'pass { field: 1 } or { field: -1 }.');
     if (metaSort) continue;
+    if (path.split('.').some((segment) => /^(\d+|\$.*)$/.test(segment))) throw invalid('INPUT_SORT', `The sort key ${scope.name}.${path} names an array element; sort keys are field paths.`, "sort by the field ('contacts.kind'), which MongoDB compares across the elements.");
     if (scope.holdsEncrypted(path)) {
       throw new EncryptedQueryError('QUERY_SORT_ON_ENCRYPTED', `The $sort key uses ${scope.name}.${path}, which is or holds encrypted values: ciphertext order says nothing about plaintext order.`, {
         fix: 'sort by plain fields, or sort in the application after reading (results are decrypted there).',
