@@ -20,7 +20,7 @@ export { buildSchemaMap, buildValidator } from './schema';
 export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation } from './repository/repository';
 export { StrongboxCursor } from './repository/cursor';
 export type {
-  Filter, UpdateFilter, Sort, SortDirection, Projection, Projected, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
+  Filter, UpdateFilter, ArrayFilter, Sort, SortDirection, Projection, Projected, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
 } from './repository/types';
 export { UndecryptableValue } from './repository/reader';
 

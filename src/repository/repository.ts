@@ -17,7 +17,7 @@ import { checkUpdateKeepsRequired } from './encoding/requiredFields';
 import { ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths } from './encoding/updateEncoder';
 import { DocumentReader, type UndecryptablePolicy } from './reader';
-import type { Filter, InsertDoc, Projection, Replacement, Sort, UpdateFilter } from './types';
+import type { ArrayFilter, Filter, InsertDoc, Projection, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
   dataClient: MongoClient;
@@ -39,13 +39,13 @@ export interface FindOptions<T> extends SessionOption {
   /** Documents per server round trip; each batch is decrypted in one pass. */
   batchSize?: number;
 }
-export interface UpdateOptions extends SessionOption { upsert?: boolean; arrayFilters?: Document[]; }
-export interface FindOneAndOptions<T> extends SessionOption { upsert?: boolean; sort?: Sort<T>; projection?: Projection<T>; returnDocument?: 'before' | 'after'; }
+export interface UpdateOptions<T = any> extends SessionOption { upsert?: boolean; arrayFilters?: ReadonlyArray<ArrayFilter<T>>; }
+export interface FindOneAndOptions<T> extends SessionOption { upsert?: boolean; sort?: Sort<T>; projection?: Projection<T>; returnDocument?: 'before' | 'after'; arrayFilters?: ReadonlyArray<ArrayFilter<T>>; }
 
 export type BulkOperation<T> =
   | { insertOne: { document: InsertDoc<T> } }
-  | { updateOne: { filter: Filter<T>; update: UpdateFilter<T>; upsert?: boolean } }
-  | { updateMany: { filter: Filter<T>; update: UpdateFilter<T>; upsert?: boolean } }
+  | { updateOne: { filter: Filter<T>; update: UpdateFilter<T>; upsert?: boolean; arrayFilters?: ReadonlyArray<ArrayFilter<T>> } }
+  | { updateMany: { filter: Filter<T>; update: UpdateFilter<T>; upsert?: boolean; arrayFilters?: ReadonlyArray<ArrayFilter<T>> } }
   | { replaceOne: { filter: Filter<T>; replacement: Replacement<T>; upsert?: boolean } }
   | { deleteOne: { filter: Filter<T> } }
   | { deleteMany: { filter: Filter<T> } };
@@ -146,11 +146,11 @@ export class Repository<T extends object> {
     return (await this.collection.findOne(await this.filter('exists', filter), { ...options, projection: { _id: 1 } })) !== null;
   }
 
-  async updateOne(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions = {}): Promise<UpdateResult> {
+  async updateOne(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions<T> = {}): Promise<UpdateResult> {
     return this.update('updateOne', filter, update, options);
   }
 
-  async updateMany(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions = {}): Promise<UpdateResult> {
+  async updateMany(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions<T> = {}): Promise<UpdateResult> {
     return this.update('updateMany', filter, update, options);
   }
 
@@ -334,7 +334,7 @@ export class Repository<T extends object> {
    * update runs once per key, each time conditional on the key field, so every value is encrypted
    * under the key of the document it lands in.
    */
-  private async update(what: 'updateOne' | 'updateMany', filter: unknown, rawUpdate: unknown, options: UpdateOptions): Promise<UpdateResult> {
+  private async update(what: 'updateOne' | 'updateMany', filter: unknown, rawUpdate: unknown, options: UpdateOptions<T>): Promise<UpdateResult> {
     this.options('update', options);
     const update = this.normalizeUpdate(what, rawUpdate);
     const { arrayFilters: rawArrayFilters, ...driverOptions } = options;
@@ -364,7 +364,7 @@ export class Repository<T extends object> {
   }
 
   /** findOneAndUpdate: the one document's key is read first when the filter does not pin it; null when nothing matches. */
-  private async keyedUpdate(what: string, filter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T> & { arrayFilters?: unknown }): Promise<[Document, Document, Document[] | undefined] | null> {
+  private async keyedUpdate(what: string, filter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T>): Promise<[Document, Document, Document[] | undefined] | null> {
     const update = this.normalizeUpdate(what, rawUpdate);
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);

@@ -292,6 +292,31 @@ export interface UpdateFilter<T> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// arrayFilters
+
+type ElementOfArray<V> = NonNullable<V> extends readonly (infer E)[] ? E : never;
+type IsDocumentElement<E> = NonNullable<E> extends Leaf ? false : NonNullable<E> extends readonly unknown[] ? false : true;
+type ArrayKeys<T, Documents extends boolean> = {
+  [K in DataKeys<T>]-?: NonNullable<T[K]> extends readonly unknown[] ? (IsDocumentElement<ElementOfArray<T[K]>> extends Documents ? K : never) : never;
+}[DataKeys<T>];
+
+/** `{ '<id>.<path>': condition }` on the elements of an array of documents: the element's own Filter, each path behind any identifier. */
+type DocumentElementFilter<E> = { [K in keyof Filter<E> as K extends `$${string}` ? never : `${string}.${K & string}`]?: Filter<E>[K] };
+
+/** `{ <id>: condition }` on the elements of an array of scalars; a dotted key there is a path into a document element, never this. */
+type ScalarElementFilter<E> = { [identifier: string]: PlainCondition<E, never> } & { [path: `${string}.${string}`]: never };
+
+/**
+ * One `arrayFilters` condition of an update on model T: conditions on the elements that an
+ * `$[id]` of the update names (MongoDB manual, "$[<identifier>]"), with the element's rules —
+ * Deterministic element fields take equality (and are encrypted), Random ones are refused. The
+ * repository checks at run time that each identifier is used by the update, on one array only.
+ */
+export type ArrayFilter<T> =
+  | { [K in ArrayKeys<T, true>]: DocumentElementFilter<NonNullable<ElementOfArray<T[K]>>> }[ArrayKeys<T, true>]
+  | { [K in ArrayKeys<T, false>]: ScalarElementFilter<ElementOfArray<T[K]>> }[ArrayKeys<T, false>];
+
+// ---------------------------------------------------------------------------------------------
 // Sort and projection
 
 export type SortDirection = 1 | -1;

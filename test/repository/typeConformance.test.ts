@@ -1,6 +1,6 @@
 /**
  * Types and run time from one source: every example of the type tests (test/types/filter.ts,
- * update.ts, sortProjection.ts) is replayed as a run-time call through a repository of the same
+ * update.ts — arrayFilters included — and sortProjection.ts) is replayed as a run-time call through a repository of the same
  * decorated model, against the real server with command monitoring. A line that compiles must be
  * accepted by Strongbox (the server may still fail it) with no plaintext of an encrypted field in
  * what is sent; a `// @ts-expect-error` line must be refused with a StrongboxError before any
@@ -44,6 +44,8 @@ function run(repo: Repository<object>, c: TypeCase): Promise<unknown> {
     case 'update': return repo.updateMany({ _id: new ObjectId() } as never, value);
     case 'sort': return repo.find({}, { sort: value }).toArray();
     case 'projection': return repo.find({}, { projection: value }).toArray();
+    // Options carrying arrayFilters, for an update that uses every identifier the examples name.
+    case 'arrayFilters': return repo.updateMany({ _id: new ObjectId() } as never, { $set: { 'contacts.$[c].kind': 'x', 'tags.$[t]': 'y', 'scores.$[s]': 1 } } as never, value);
   }
 }
 

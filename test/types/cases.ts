@@ -3,7 +3,7 @@
  * came from, so the conformance test can replay them through the run-time analyzer and compare:
  * a line that compiles must be accepted, a `// @ts-expect-error` line must be refused.
  */
-export type TypeCaseKind = 'filter' | 'update' | 'sort' | 'projection';
+export type TypeCaseKind = 'filter' | 'update' | 'sort' | 'projection' | 'arrayFilters';
 
 export interface TypeCase {
   kind: TypeCaseKind;

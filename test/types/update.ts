@@ -1,6 +1,7 @@
 import { ObjectId, type Timestamp } from 'mongodb';
 import type { Deterministic } from '../../src/metadata/brands';
 import type { UpdateFilter } from '../../src/repository/types';
+import type { Repository } from '../../src/repository/repository';
 import type { Contact, Person } from './model';
 import { typeCase } from './cases';
 
@@ -139,3 +140,15 @@ audit({ $currentDate: { seen: true } });
 audit({ $unset: { code: '' } });
 // @ts-expect-error not a number, and encrypted anyway
 audit({ $inc: { code: 1 } });
+
+// ---- arrayFilters: conditions on the elements an $[id] names, with the element's rules
+type Options = NonNullable<Parameters<Repository<Person>['updateOne']>[2]>;
+const withFilters = typeCase<Options>('arrayFilters');
+withFilters({ arrayFilters: [{ 'c.kind': 'home' }, { 'c.phone': { $in: ['555-0100'] } }] });
+withFilters({ arrayFilters: [{ t: 'vip' }, { s: { $gt: 3 } }] });
+// @ts-expect-error Random element field: not comparable
+withFilters({ arrayFilters: [{ 'c.note': 'x' }] });
+// @ts-expect-error Deterministic element field: equality only
+withFilters({ arrayFilters: [{ 'c.phone': { $gt: '5' } }] });
+// @ts-expect-error wrong element field type
+withFilters({ arrayFilters: [{ 'c.kind': 3 }] });
