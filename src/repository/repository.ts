@@ -2,21 +2,21 @@ import { inspect } from 'node:util';
 import { ObjectId, type AnyBulkWriteOperation, type BulkWriteResult, type ClientSession, type Collection, type DeleteResult, type Document, type MongoClient, type UpdateResult } from 'mongodb';
 import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
-import { InvalidInputError, StrongboxError } from '../errors';
+import { EncryptedQueryError, InvalidInputError, StrongboxError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import type { ModelMetadata } from '../metadata/types';
 import { StrongboxCursor } from './cursor';
 import { encodeDocument, writtenValues } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
-import { assertLiteral, invalid, safeEntries } from './encoding/guards';
+import { assertLiteral, invalid, safeEntries, snapshot } from './encoding/guards';
 import { encryptMarked, Markings } from './encoding/markings';
 import { checkOptions, type OptionsEntry } from './encoding/options';
-import { analyzePipeline, analyzeProjection, assertSortable } from './encoding/pipelineEncoder';
+import { analyzeProjection, assertSortable, followPipeline } from './encoding/pipelineEncoder';
 import { checkUpdateKeepsRequired } from './encoding/requiredFields';
-import { ModelScope } from './encoding/scope';
-import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths } from './encoding/updateEncoder';
-import { DocumentReader, type UndecryptablePolicy } from './reader';
+import { DerivedScope, isTainted, ModelScope } from './encoding/scope';
+import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths, writesUnderDocumentKeys } from './encoding/updateEncoder';
+import { DocumentReader, type ResultShape, type UndecryptablePolicy } from './reader';
 import type { ArrayFilter, Filter, InsertDoc, Projection, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
@@ -61,8 +61,10 @@ export class Repository<T extends object> {
   private readonly encryptor: FieldEncryptor;
   private readonly reader: DocumentReader<T>;
   private readonly scope: ModelScope;
+  private readonly dataClient: MongoClient;
 
   constructor(readonly model: ModelMetadata, context: RepositoryContext, options: RepositoryOptions = {}) {
+    this.dataClient = context.dataClient;
     this.collection = context.dataClient.db(model.db).collection(model.collection);
     this.encryptor = new FieldEncryptor(model, context.engine, context.keyVault);
     this.scope = new ModelScope(model);
@@ -78,15 +80,15 @@ export class Repository<T extends object> {
     return { model: this.model.target.name, namespace: this.model.namespace };
   }
 
-  async insertOne(document: InsertDoc<T>, options: SessionOption = {}): Promise<T> {
-    this.options('insert', options);
+  async insertOne(document: InsertDoc<T>, rawOptions: SessionOption = {}): Promise<T> {
+    const options = this.options('insert', rawOptions);
     const [plain, stored] = await this.prepareInsert(document);
     await this.collection.insertOne(stored, options);
     return hydrate<T>(this.model, plain);
   }
 
-  async insertMany(documents: ReadonlyArray<InsertDoc<T>>, options: SessionOption = {}): Promise<T[]> {
-    this.options('insert', options);
+  async insertMany(documents: ReadonlyArray<InsertDoc<T>>, rawOptions: SessionOption = {}): Promise<T[]> {
+    const options = this.options('insert', rawOptions);
     if (!Array.isArray(documents)) throw invalid('INPUT_NOT_ARRAY', `insertMany on ${this.model.target.name} needs an array of documents.`, 'pass an array.');
     const prepared = await Promise.all(documents.map((d) => this.prepareInsert(d)));
     if (prepared.length) await this.collection.insertMany(prepared.map(([, stored]) => stored), { ...options, ordered: true });
@@ -104,27 +106,39 @@ export class Repository<T extends object> {
     if (id === undefined || id === null) {
       return Promise.reject(invalid('INPUT_ID_MISSING', `findById on ${this.model.target.name} got ${id === null ? 'null' : 'undefined'} instead of an id.`, 'pass the _id of the document to read.'));
     }
+    let value: unknown;
     try {
+      value = snapshot(id, `findById on ${this.model.target.name}`);
       // An id is a value: an operator object ({ $ne: x }) would match some other document.
-      assertLiteral(id, `findById on ${this.model.target.name}`);
+      assertLiteral(value, `findById on ${this.model.target.name}`);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(sanitize(err, 'findById', this.model.target.name));
     }
-    return this.findOne({ _id: { $eq: id } } as unknown as Filter<T>, options);
+    return this.findOne({ _id: { $eq: value } } as unknown as Filter<T>, options);
   }
 
   find(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T> = {}): StrongboxCursor<T> {
     return this.openCursor(filter, options, false);
   }
 
-  private openCursor(filter: Filter<T>, options: FindOptions<T>, singleBatch: boolean): StrongboxCursor<T> {
-    // raw: the driver hands out each document's BSON, which goes to libmongocrypt untouched and is deserialized once.
-    const { session, skip, limit, batchSize, comment, collation, hint, maxTimeMS } = options as FindOptions<T> & Document;
+  private openCursor(rawFilter: Filter<T>, rawOptions: FindOptions<T>, singleBatch: boolean): StrongboxCursor<T> {
+    // Read once, then checked and forwarded as read: an option or filter that changes on a second read cannot slip past.
+    let copied: { filter: unknown; options: FindOptions<T> & Document } | undefined;
+    let failure: unknown;
+    try {
+      const options = this.options('find', rawOptions) as FindOptions<T> & Document;
+      copied = { filter: this.copy('find', rawFilter), options };
+    } catch (err) {
+      failure = err;
+    }
+    const { session, skip, limit, batchSize, comment, collation, hint, maxTimeMS } = copied?.options ?? {};
     const forwarded = Object.fromEntries(Object.entries({ session, skip, limit, batchSize, comment, collation, hint, maxTimeMS }).filter(([, v]) => v !== undefined));
+    // raw: the driver hands out each document's BSON, which goes to libmongocrypt untouched and is deserialized once.
     const cursor = this.collection.find({}, { ...forwarded, raw: true, ...(singleBatch ? { singleBatch } : {}) });
     // Analysis and encryption are async; their errors surface on the first read of the cursor (find itself never throws).
     const ready = (async () => {
-      this.options('find', options);
+      if (!copied) throw failure;
+      const { filter, options } = copied;
       const { filter: f, projection } = await this.analyze('find', (analysis) => {
         if (options.sort !== undefined) assertSortable(this.scope, options.sort);
         return { filter: analyzeFilter(analysis, this.scope, filter), projection: analyzeProjection(analysis, this.model, options.projection) };
@@ -136,13 +150,13 @@ export class Repository<T extends object> {
     return new StrongboxCursor<T>(cursor, async (docs) => this.reader.readRaw(docs as unknown as Uint8Array[]), ready);
   }
 
-  async count(filter: Filter<T> = {} as Filter<T>, options: SessionOption & { limit?: number } = {}): Promise<number> {
-    this.options('count', options);
+  async count(filter: Filter<T> = {} as Filter<T>, rawOptions: SessionOption & { limit?: number } = {}): Promise<number> {
+    const options = this.options('count', rawOptions);
     return this.collection.countDocuments(await this.filter('count', filter), options);
   }
 
-  async exists(filter: Filter<T>, options: SessionOption = {}): Promise<boolean> {
-    this.options('count', options);
+  async exists(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<boolean> {
+    const options = this.options('count', rawOptions);
     return (await this.collection.findOne(await this.filter('exists', filter), { ...options, projection: { _id: 1 } })) !== null;
   }
 
@@ -159,40 +173,42 @@ export class Repository<T extends object> {
     return this.updateOne(filter, update, { ...options, upsert: true });
   }
 
-  async replaceOne(filter: Filter<T>, replacement: Replacement<T>, options: SessionOption & { upsert?: boolean } = {}): Promise<UpdateResult> {
-    this.options('replace', options);
+  async replaceOne(filter: Filter<T>, rawReplacement: Replacement<T>, rawOptions: SessionOption & { upsert?: boolean } = {}): Promise<UpdateResult> {
+    const options = this.options('replace', rawOptions);
+    const replacement = this.copyDocument('replaceOne', rawReplacement);
     const [f, r] = await Promise.all([this.filter('replaceOne', filter), this.encodeReplacement(replacement)]);
-    return this.collection.replaceOne(this.bindReplacementKeys(f, replacement), r, options) as Promise<UpdateResult>;
+    return this.collection.replaceOne(this.bindReplacementKeys(f, replacement, options), r, options) as Promise<UpdateResult>;
   }
 
-  async findOneAndUpdate(filter: Filter<T>, update: UpdateFilter<T>, options: FindOneAndOptions<T> = {}): Promise<T | null> {
-    this.options('findOneAnd', options);
+  async findOneAndUpdate(filter: Filter<T>, update: UpdateFilter<T>, rawOptions: FindOneAndOptions<T> = {}): Promise<T | null> {
+    const options = this.options('findOneAnd', rawOptions) as FindOneAndOptions<T>;
     const keyed = await this.keyedUpdate('findOneAndUpdate', filter, update, options);
     if (!keyed) return null;
     const [f, u, arrayFilters] = keyed;
     return this.readOne(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }));
   }
 
-  async findOneAndReplace(filter: Filter<T>, replacement: Replacement<T>, options: FindOneAndOptions<T> = {}): Promise<T | null> {
-    this.options('findOneAnd', options);
+  async findOneAndReplace(filter: Filter<T>, rawReplacement: Replacement<T>, rawOptions: FindOneAndOptions<T> = {}): Promise<T | null> {
+    const options = this.options('findOneAnd', rawOptions) as FindOneAndOptions<T>;
+    const replacement = this.copyDocument('findOneAndReplace', rawReplacement);
     const [f, r] = await Promise.all([this.filter('findOneAndReplace', filter), this.encodeReplacement(replacement)]);
-    return this.readOne(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
+    return this.readOne(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement, options), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
   }
 
-  async findOneAndDelete(filter: Filter<T>, options: Omit<FindOneAndOptions<T>, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
-    this.options('findOneAnd', options);
+  async findOneAndDelete(filter: Filter<T>, rawOptions: Omit<FindOneAndOptions<T>, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
+    const options = this.options('findOneAnd', rawOptions) as Omit<FindOneAndOptions<T>, 'upsert' | 'returnDocument'>;
     const f = await this.filter('findOneAndDelete', filter);
     const { projection, sort } = await this.findOneAndOptions(options);
     return this.readOne(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }));
   }
 
-  async deleteOne(filter: Filter<T>, options: SessionOption = {}): Promise<DeleteResult> {
-    this.options('delete', options);
+  async deleteOne(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<DeleteResult> {
+    const options = this.options('delete', rawOptions);
     return this.collection.deleteOne(await this.filter('deleteOne', filter), options);
   }
 
-  async deleteMany(filter: Filter<T>, options: SessionOption = {}): Promise<DeleteResult> {
-    this.options('delete', options);
+  async deleteMany(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<DeleteResult> {
+    const options = this.options('delete', rawOptions);
     return this.collection.deleteMany(await this.filter('deleteMany', filter), options);
   }
 
@@ -200,18 +216,34 @@ export class Repository<T extends object> {
    * Runs a pipeline, analyzed stage by stage against the shape of the documents (see
    * docs/queries.md). Results keep the pipeline's shape, so they are decrypted but not hydrated.
    */
-  aggregate<R extends Document = Document>(pipeline: Document[], options: SessionOption & { batchSize?: number } = {}): StrongboxCursor<R> {
-    const cursor = this.collection.aggregate([], this.safeOptions(options));
+  aggregate<R extends Document = Document>(rawPipeline: Document[], rawOptions: SessionOption & { batchSize?: number } = {}): StrongboxCursor<R> {
+    let copied: { pipeline: unknown; options: Document } | undefined;
+    let failure: unknown;
+    try {
+      copied = { options: this.options('aggregate', rawOptions), pipeline: this.copy('aggregate', rawPipeline) };
+    } catch (err) {
+      failure = err;
+    }
+    const cursor = this.collection.aggregate([], copied ? this.safeOptions(copied.options) : {});
+    let resultShape: ResultShape | undefined;
     const ready = (async () => {
-      const variables = this.options('aggregate', options);
-      const stages = await this.analyze('aggregate', (analysis) => analyzePipeline(analysis, this.model, pipeline, this.scope, variables));
+      if (!copied) throw failure;
+      const { pipeline, options } = copied;
+      const variables = new Set(options.let ? Object.keys(options.let) : []);
+      const stages = await this.analyze('aggregate', (analysis) => {
+        const followed = followPipeline(analysis, this.model, pipeline, this.scope, variables);
+        // Results are decrypted along the shape the analysis followed, never by guessing from a ciphertext's header alone.
+        if (followed.result instanceof DerivedScope) resultShape = { shape: followed.result.shape, loose: isTainted, openLoose: followed.result.openTainted };
+        return followed.stages;
+      });
       for (const stage of stages) cursor.addStage(stage);
     })();
-    return new StrongboxCursor<R>(cursor, async (docs) => (await this.reader.decrypt(docs)) as R[], ready);
+    return new StrongboxCursor<R>(cursor, async (docs) => (await this.reader.decrypt(docs, resultShape)) as R[], ready);
   }
 
-  async bulkWrite(operations: ReadonlyArray<BulkOperation<T>>, options: SessionOption & { ordered?: boolean } = {}): Promise<BulkWriteResult> {
-    this.options('bulkWrite', options);
+  async bulkWrite(rawOperations: ReadonlyArray<BulkOperation<T>>, rawOptions: SessionOption & { ordered?: boolean } = {}): Promise<BulkWriteResult> {
+    const options = this.options('bulkWrite', rawOptions);
+    const operations = this.copy('bulkWrite', rawOperations);
     if (!Array.isArray(operations)) throw invalid('INPUT_NOT_ARRAY', `bulkWrite on ${this.model.target.name} needs an array of operations.`, 'pass [{ insertOne: { document } }, …].');
     const encoded = await Promise.all(operations.map((op) => this.encodeBulkOperation(op)));
     return this.collection.bulkWrite(encoded, options);
@@ -242,8 +274,9 @@ export class Repository<T extends object> {
       case 'replaceOne': {
         fields(['filter', 'replacement', 'upsert']);
         if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', 'upsert of bulkWrite replaceOne must be true or false.', 'pass true or false.');
-        const [filter, replacement] = await Promise.all([this.filter('bulkWrite replaceOne', spec.filter), this.encodeReplacement(spec.replacement)]);
-        return { replaceOne: { filter: this.bindReplacementKeys(filter, spec.replacement), replacement, upsert: spec.upsert } };
+        const copied = this.copyDocument('bulkWrite replaceOne', spec.replacement);
+        const [filter, replacement] = await Promise.all([this.filter('bulkWrite replaceOne', spec.filter), this.encodeReplacement(copied)]);
+        return { replaceOne: { filter: this.bindReplacementKeys(filter, copied, {}), replacement, upsert: spec.upsert } };
       }
       case 'deleteOne': case 'deleteMany':
         fields(['filter']);
@@ -257,7 +290,7 @@ export class Repository<T extends object> {
     if (document === null || typeof document !== 'object' || Array.isArray(document)) {
       throw invalid('INPUT_NOT_A_DOCUMENT', `A ${this.model.target.name} to insert must be an object.`, 'pass an object with the model\'s fields.');
     }
-    const plain: Document = writtenValues(this.model, document);
+    const plain = this.copyDocument('insert', document) as Document;
     const idField = this.model.fields.get('_id');
     if (plain._id === undefined && (!idField || idField.bsonType === undefined || idField.bsonType === 'objectId')) plain._id = new ObjectId();
     return [plain, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, this.model, plain, plain))];
@@ -274,13 +307,27 @@ export class Repository<T extends object> {
    * A replacement carries its own key fields: it may only replace a stored document that already
    * has the same ones, or values encrypted under one customer's key would land in another's document.
    */
-  private bindReplacementKeys(filter: Document, replacement: unknown): Document {
+  private bindReplacementKeys(filter: Document, replacement: unknown, options: object): Document {
     const pins: Document[] = [];
     for (const keyPath of keyFieldPaths(this.scope)) {
       const value = valueAt(replacement, keyPath);
       if (value !== undefined) pins.push({ [keyPath]: { $eq: value } });
     }
+    if (pins.length) this.refuseCollationOnKeys('a replacement', options);
     return pins.length ? { $and: [filter, ...pins] } : filter;
+  }
+
+  /**
+   * A key field is pinned by an equality the server evaluates; under a collation ('Alice' equal to
+   * 'alice' at strength 2, punctuation ignored with alternate: 'shifted') it would also match other
+   * customers' documents, each under a key of its own.
+   */
+  private refuseCollationOnKeys(what: string, options: object): void {
+    const collation = (options as { collation?: { locale?: unknown } }).collation;
+    if (collation === undefined || collation.locale === 'simple') return;
+    throw new EncryptedQueryError('QUERY_COLLATION_ON_KEY_FIELD', `${what} on ${this.model.target.name} writes values under per-document keys, and a collation would let the equality pinning the key field match other customers' documents.`, {
+      fix: "leave out the collation (or use { locale: 'simple' }) for writes of models with per-document keys.",
+    });
   }
 
   /** Runs a synchronous analysis, then encrypts what it marked; errors that are not Strongbox's own never echo input. */
@@ -290,11 +337,29 @@ export class Repository<T extends object> {
   }
 
   private filter(what: string, filter: unknown): Promise<Document> {
-    return this.analyze(what, (analysis) => analyzeFilter(analysis, this.scope, filter));
+    const copied = this.copy(what, filter);
+    return this.analyze(what, (analysis) => analyzeFilter(analysis, this.scope, copied));
   }
 
-  private options(entry: OptionsEntry, options: unknown): Set<string> {
-    return checkOptionsSanitized(entry, options, this.scope);
+  /** The options read once and checked: what is forwarded is exactly what was checked. */
+  private options<O>(entry: OptionsEntry, options: O): O {
+    const copy = this.copy(entry, options);
+    checkOptionsSanitized(entry, copy, this.scope, this.dataClient);
+    return copy;
+  }
+
+  private copy<V>(what: string, value: V): V {
+    try {
+      return snapshot(value, `${what} on ${this.model.target.name}`);
+    } catch (err) {
+      throw sanitize(err, what, this.model.target.name);
+    }
+  }
+
+  /** A replacement read once: its declared fields (getters included) and then every nested plain value. */
+  private copyDocument(what: string, document: unknown): unknown {
+    if (document === null || typeof document !== 'object' || Array.isArray(document)) return document;
+    return this.copy(what, writtenValues(this.model, document));
   }
 
   /** The driver-level options of aggregate, already checked: only what the table allows is forwarded. */
@@ -334,12 +399,14 @@ export class Repository<T extends object> {
    * update runs once per key, each time conditional on the key field, so every value is encrypted
    * under the key of the document it lands in.
    */
-  private async update(what: 'updateOne' | 'updateMany', filter: unknown, rawUpdate: unknown, options: UpdateOptions<T>): Promise<UpdateResult> {
-    this.options('update', options);
-    const update = this.normalizeUpdate(what, rawUpdate);
+  private async update(what: 'updateOne' | 'updateMany', rawFilter: unknown, rawUpdate: unknown, rawOptions: UpdateOptions<T>): Promise<UpdateResult> {
+    const options = this.options('update', rawOptions);
+    const filter = this.copy(what, rawFilter);
+    const update = this.normalizeUpdate(what, this.copy(what, rawUpdate));
     const { arrayFilters: rawArrayFilters, ...driverOptions } = options;
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
+    if (writesUnderDocumentKeys(this.scope, update)) this.refuseCollationOnKeys(what, options);
     if (missing.length === 0) {
       const [f, u, arrayFilters] = await this.prepareUpdate(what, filter, update, rawArrayFilters, root);
       return this.collection[what](f, u, { ...driverOptions, ...(arrayFilters ? { arrayFilters } : {}) });
@@ -364,10 +431,12 @@ export class Repository<T extends object> {
   }
 
   /** findOneAndUpdate: the one document's key is read first when the filter does not pin it; null when nothing matches. */
-  private async keyedUpdate(what: string, filter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T>): Promise<[Document, Document, Document[] | undefined] | null> {
-    const update = this.normalizeUpdate(what, rawUpdate);
+  private async keyedUpdate(what: string, rawFilter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T>): Promise<[Document, Document, Document[] | undefined] | null> {
+    const filter = this.copy(what, rawFilter);
+    const update = this.normalizeUpdate(what, this.copy(what, rawUpdate));
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
+    if (writesUnderDocumentKeys(this.scope, update)) this.refuseCollationOnKeys(what, options);
     if (missing.length === 0) return this.prepareUpdate(what, filter, update, options.arrayFilters, root);
     const keyPath = this.singleKeyPath(missing, what, options.upsert);
     await this.prepareUpdate(what, filter, update, options.arrayFilters, keyRootFor(keyPath, 'placeholder'));
@@ -415,9 +484,9 @@ function keyRootFor(keyPath: string, key: string): Document {
   return root;
 }
 
-function checkOptionsSanitized(entry: OptionsEntry, options: unknown, scope: ModelScope): Set<string> {
+function checkOptionsSanitized(entry: OptionsEntry, options: unknown, scope: ModelScope, client: MongoClient): Set<string> {
   try {
-    return checkOptions(entry, options, scope);
+    return checkOptions(entry, options, scope, client);
   } catch (err) {
     throw sanitize(err, entry, scope.name);
   }

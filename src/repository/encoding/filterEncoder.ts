@@ -110,6 +110,11 @@ function analyzeCondition(analysis: Analysis, scope: Scope, path: string, value:
   const resolved = scope.resolve(path, 'filter');
   const kind = kindOf(scope, resolved, path);
   const where = `${scope.name}.${path}`;
+  if (resolved.tainted) {
+    throw new EncryptedQueryError('QUERY_PIPELINE_UNKNOWN_CIPHERTEXT', `${where} may hold ciphertext the pipeline moved or brought in without Strongbox knowing its field and key (or it names an encrypted field of the model the pipeline removed): nothing is compared with it.`, {
+      fix: 'filter on the field before the stage that reshapes it, or on plain fields; moved Deterministic fields keep their key only when moved whole (\'$field\').',
+    });
+  }
   if (value instanceof RegExp || (value !== null && typeof value === 'object' && (value as { _bsontype?: string })._bsontype === 'BSONRegExp')) {
     if (kind === 'plain' || kind === 'keyField') { checkOperatorFitsType(resolved, path, '$regex', where); return value; }
     throw refusal(where, kind, 'a regular expression', 'a pattern cannot match ciphertext');

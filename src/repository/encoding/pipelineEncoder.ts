@@ -19,6 +19,11 @@ const NO_VARIABLES: ReadonlySet<string> = new Set();
  * be written where the model keeps encrypted values. Stages not in the policy table are refused.
  */
 export function analyzePipeline(analysis: Analysis, model: ModelMetadata, pipeline: unknown, start: Scope = new ModelScope(model), variables: ReadonlySet<string> = NO_VARIABLES): Document[] {
+  return followPipeline(analysis, model, pipeline, start, variables).stages;
+}
+
+/** analyzePipeline, also returning the shape of the documents the pipeline produces (which the reader decrypts along). */
+export function followPipeline(analysis: Analysis, model: ModelMetadata, pipeline: unknown, start: Scope, variables: ReadonlySet<string>): { stages: Document[]; result: Scope } {
   if (!Array.isArray(pipeline)) throw invalid('INPUT_PIPELINE_NOT_ARRAY', `An aggregation pipeline on ${model.target.name} must be an array of stages.`, 'pass [ { $match: … }, … ].');
   let scope = start;
   const out: Document[] = [];
@@ -42,7 +47,7 @@ export function analyzePipeline(analysis: Analysis, model: ModelMetadata, pipeli
     out.push({ [name]: encoded });
     scope = next;
   }
-  return out;
+  return { stages: out, result: scope };
 }
 
 interface StageContext {
@@ -255,9 +260,11 @@ function setOutput(ctx: StageContext, fields: Fields, key: string, value: unknow
   const top = key.split('.')[0];
   if (typeof value === 'string' && value.startsWith('$')) {
     const moved = movedField(ctx.scope, value, top, ctx.variables);
+    const holds = moved.encrypted || isTainted(moved) || (moved.embedded !== undefined && hasEncrypted(moved.embedded));
+    // A plain value moved under a name where the model keeps encrypted values is written like a literal.
+    if (!holds) assertWritable(ctx, key);
     if (key.includes('.')) {
-      if (moved.encrypted || isTainted(moved) || moved.embedded) fields.set(top, taintedField(top));
-      else assertWritable(ctx, key);
+      if (holds) fields.set(top, taintedField(top));
     } else fields.set(top, moved);
     return;
   }
@@ -345,8 +352,9 @@ function replaceRoot(ctx: StageContext, newRoot: unknown): Scope {
   if (typeof newRoot === 'string' && newRoot.startsWith('$')) {
     if (newRoot === '$$ROOT' || newRoot === '$$CURRENT') return scope;
     const moved = movedField(scope, newRoot, 'root', ctx.variables);
-    if (isTainted(moved) || moved.encrypted) return new DerivedScope(scope.name, scope.shape.target, new Map(), true);
-    if (moved.embedded && !moved.isArray) return new DerivedScope(scope.name, scope.shape.target, moved.embedded.fields);
+    if (moved.embedded && !moved.isArray && !isTainted(moved)) return new DerivedScope(scope.name, scope.shape.target, moved.embedded.fields);
+    // An array of documents (or anything that may hold ciphertext) as the new root: nothing is known of what lies where.
+    if (isTainted(moved) || moved.encrypted || moved.embedded) return new DerivedScope(scope.name, scope.shape.target, new Map(), true);
     return new DerivedScope(scope.name, scope.shape.target, new Map());
   }
   if (isPlainObject(newRoot) && Object.keys(newRoot).length > 0 && Object.keys(newRoot).every((k) => !k.startsWith('$'))) {

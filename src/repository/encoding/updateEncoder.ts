@@ -245,6 +245,11 @@ export function pinnedKeyRoot(scope: ModelScope, filter: unknown): Document {
   return root;
 }
 
+/** Whether an update writes any value under a per-document key. */
+export function writesUnderDocumentKeys(scope: ModelScope, update: unknown): boolean {
+  return keyFieldPaths(scope).size > 0 && unpinnedKeyPaths(scope, update, {}).length > 0;
+}
+
 /** Key paths an update writes values under (per-document keys), that `root` does not pin. */
 export function unpinnedKeyPaths(scope: ModelScope, update: unknown, root: Document): string[] {
   const missing = new Set<string>();
