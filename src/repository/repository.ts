@@ -17,7 +17,7 @@ import { checkUpdateKeepsRequired } from './encoding/requiredFields';
 import { ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths } from './encoding/updateEncoder';
 import { DocumentReader, type UndecryptablePolicy } from './reader';
-import type { Filter, InsertDoc, Projection, Replacement, Sort, UpdateFilter } from './types';
+import type { Filter, InsertDoc, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
   dataClient: MongoClient;
@@ -31,8 +31,9 @@ export interface RepositoryOptions {
 }
 
 export interface SessionOption { session?: ClientSession; }
-export interface FindOptions<T> extends SessionOption {
-  projection?: Projection<T>;
+export interface FindOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption {
+  /** Fields to load; the result type follows it (see ReadResult). */
+  projection?: P;
   sort?: Sort<T>;
   skip?: number;
   limit?: number;
@@ -40,7 +41,7 @@ export interface FindOptions<T> extends SessionOption {
   batchSize?: number;
 }
 export interface UpdateOptions extends SessionOption { upsert?: boolean; arrayFilters?: Document[]; }
-export interface FindOneAndOptions<T> extends SessionOption { upsert?: boolean; sort?: Sort<T>; projection?: Projection<T>; returnDocument?: 'before' | 'after'; }
+export interface FindOneAndOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption { upsert?: boolean; sort?: Sort<T>; projection?: P; returnDocument?: 'before' | 'after'; }
 
 export type BulkOperation<T> =
   | { insertOne: { document: InsertDoc<T> } }
@@ -93,13 +94,13 @@ export class Repository<T extends object> {
     return prepared.map(([plain]) => hydrate<T>(this.model, plain));
   }
 
-  async findOne(filter: Filter<T> = {} as Filter<T>, options: Omit<FindOptions<T>, 'limit' | 'batchSize'> = {}): Promise<T | null> {
+  async findOne<const P extends Projection<T> | undefined = undefined>(filter: Filter<T> = {} as Filter<T>, options: Omit<FindOptions<T, P>, 'limit' | 'batchSize'> = {}): Promise<ReadResult<T, P> | null> {
     // One batch and no server cursor left open, as the driver's own findOne asks for.
-    const [first] = await this.openCursor(filter, { ...options, limit: 1 }, true).toArray();
+    const [first] = await this.openCursor<P>(filter, { ...options, limit: 1 }, true).toArray();
     return first ?? null;
   }
 
-  findById(id: unknown, options: Omit<FindOptions<T>, 'limit' | 'batchSize'> = {}): Promise<T | null> {
+  findById<const P extends Projection<T> | undefined = undefined>(id: unknown, options: Omit<FindOptions<T, P>, 'limit' | 'batchSize'> = {}): Promise<ReadResult<T, P> | null> {
     // The driver drops undefined from filters: { _id: undefined } would match any document.
     if (id === undefined || id === null) {
       return Promise.reject(invalid('INPUT_ID_MISSING', `findById on ${this.model.target.name} got ${id === null ? 'null' : 'undefined'} instead of an id.`, 'pass the _id of the document to read.'));
@@ -110,14 +111,14 @@ export class Repository<T extends object> {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.findOne({ _id: { $eq: id } } as unknown as Filter<T>, options);
+    return this.findOne<P>({ _id: { $eq: id } } as unknown as Filter<T>, options);
   }
 
-  find(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T> = {}): StrongboxCursor<T> {
-    return this.openCursor(filter, options, false);
+  find<const P extends Projection<T> | undefined = undefined>(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T, P> = {}): StrongboxCursor<ReadResult<T, P>> {
+    return this.openCursor<P>(filter, options, false);
   }
 
-  private openCursor(filter: Filter<T>, options: FindOptions<T>, singleBatch: boolean): StrongboxCursor<T> {
+  private openCursor<P extends Projection<T> | undefined>(filter: Filter<T>, options: FindOptions<T, P>, singleBatch: boolean): StrongboxCursor<ReadResult<T, P>> {
     // raw: the driver hands out each document's BSON, which goes to libmongocrypt untouched and is deserialized once.
     const { session, skip, limit, batchSize, comment, collation, hint, maxTimeMS } = options as FindOptions<T> & Document;
     const forwarded = Object.fromEntries(Object.entries({ session, skip, limit, batchSize, comment, collation, hint, maxTimeMS }).filter(([, v]) => v !== undefined));
@@ -133,7 +134,7 @@ export class Repository<T extends object> {
       if (projection) cursor.project(projection);
       cursor.filter(f);
     })();
-    return new StrongboxCursor<T>(cursor, async (docs) => this.reader.readRaw(docs as unknown as Uint8Array[]), ready);
+    return new StrongboxCursor<ReadResult<T, P>>(cursor, async (docs) => (await this.reader.readRaw(docs as unknown as Uint8Array[])) as ReadResult<T, P>[], ready);
   }
 
   async count(filter: Filter<T> = {} as Filter<T>, options: SessionOption & { limit?: number } = {}): Promise<number> {
@@ -165,25 +166,25 @@ export class Repository<T extends object> {
     return this.collection.replaceOne(this.bindReplacementKeys(f, replacement), r, options) as Promise<UpdateResult>;
   }
 
-  async findOneAndUpdate(filter: Filter<T>, update: UpdateFilter<T>, options: FindOneAndOptions<T> = {}): Promise<T | null> {
+  async findOneAndUpdate<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, update: UpdateFilter<T>, options: FindOneAndOptions<T, P> = {}): Promise<ReadResult<T, P> | null> {
     this.options('findOneAnd', options);
     const keyed = await this.keyedUpdate('findOneAndUpdate', filter, update, options);
     if (!keyed) return null;
     const [f, u, arrayFilters] = keyed;
-    return this.readOne(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }));
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }));
   }
 
-  async findOneAndReplace(filter: Filter<T>, replacement: Replacement<T>, options: FindOneAndOptions<T> = {}): Promise<T | null> {
+  async findOneAndReplace<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, replacement: Replacement<T>, options: FindOneAndOptions<T, P> = {}): Promise<ReadResult<T, P> | null> {
     this.options('findOneAnd', options);
     const [f, r] = await Promise.all([this.filter('findOneAndReplace', filter), this.encodeReplacement(replacement)]);
-    return this.readOne(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
   }
 
-  async findOneAndDelete(filter: Filter<T>, options: Omit<FindOneAndOptions<T>, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
+  async findOneAndDelete<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, options: Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'> = {}): Promise<ReadResult<T, P> | null> {
     this.options('findOneAnd', options);
     const f = await this.filter('findOneAndDelete', filter);
     const { projection, sort } = await this.findOneAndOptions(options);
-    return this.readOne(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }));
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }));
   }
 
   async deleteOne(filter: Filter<T>, options: SessionOption = {}): Promise<DeleteResult> {
@@ -399,9 +400,9 @@ export class Repository<T extends object> {
     return { session: options.session, upsert: options.upsert, sort: options.sort as Document, projection, returnDocument: options.returnDocument ?? 'after' } as const;
   }
 
-  private async readOne(doc: Document | null): Promise<T | null> {
+  private async readOne<R = T>(doc: Document | null): Promise<R | null> {
     if (!doc) return null;
-    return (await this.reader.read([doc]))[0];
+    return (await this.reader.read([doc]))[0] as unknown as R;
   }
 }
 

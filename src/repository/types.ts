@@ -344,6 +344,14 @@ type KeepKey<P, K extends PropertyKey, Inclusion extends boolean, Root extends b
  */
 export type Projected<T, P> = ProjectDocument<T, P, IsInclusion<P>, true>;
 
+/**
+ * What a read returns: the model T without a projection; with one, Projected<T, P>. A projected
+ * result is still an instance of the model class (so `instanceof` and embedded classes stay as
+ * they are), but its type lists only the data properties that were loaded: the model's methods
+ * are left out, since they may read a field the projection did not load.
+ */
+export type ReadResult<T, P> = [P] extends [undefined] ? T : Projected<T, NonNullable<P>>;
+
 // ---------------------------------------------------------------------------------------------
 // Documents
 
