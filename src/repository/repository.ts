@@ -6,6 +6,7 @@ import { InvalidInputError, StrongboxError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import type { ModelMetadata } from '../metadata/types';
 import { StrongboxCursor } from './cursor';
+import { distinctKey, readDistinct } from './distinct';
 import { encodeDocument, writtenValues } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
@@ -17,7 +18,7 @@ import { checkUpdateKeepsRequired } from './encoding/requiredFields';
 import { ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths } from './encoding/updateEncoder';
 import { DocumentReader, type UndecryptablePolicy } from './reader';
-import type { Filter, InsertDoc, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
+import type { DistinctPath, DistinctValue, Filter, InsertDoc, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
   dataClient: MongoClient;
@@ -140,6 +141,23 @@ export class Repository<T extends object> {
   async count(filter: Filter<T> = {} as Filter<T>, options: SessionOption & { limit?: number } = {}): Promise<number> {
     this.options('count', options);
     return this.collection.countDocuments(await this.filter('count', filter), options);
+  }
+
+  /**
+   * The distinct values of a plain or Deterministic field among the documents the filter
+   * matches, decrypted and of the declared type; Random fields are refused (see docs/queries.md).
+   */
+  async distinct<const K extends DistinctPath<T>>(key: K, filter: Filter<T> = {} as Filter<T>, options: SessionOption & { comment?: string; maxTimeMS?: number } = {}): Promise<DistinctValue<T, K>[]> {
+    this.options('distinct', options);
+    const [target, f] = await this.analyze('distinct', (analysis) => [distinctKey(this.scope, key), analyzeFilter(analysis, this.scope, filter)] as const);
+    const values = await this.collection.distinct(target.path, f, options);
+    return (await sanitized('distinct', this.model, () => readDistinct(this.reader, target, values))) as DistinctValue<T, K>[];
+  }
+
+  /** The document count the collection's metadata holds: no filter, no scan (MongoDB manual, "db.collection.estimatedDocumentCount()"). */
+  async estimatedCount(options: { comment?: string; maxTimeMS?: number } = {}): Promise<number> {
+    this.options('estimatedCount', options);
+    return this.collection.estimatedDocumentCount(options);
   }
 
   async exists(filter: Filter<T>, options: SessionOption = {}): Promise<boolean> {

@@ -360,3 +360,23 @@ export type Replacement<T> = { [K in keyof Plain<T> as K extends '_id' ? never :
 
 /** What insertOne takes: the plain data of T, with `_id` optional (the driver generates an ObjectId). */
 export type InsertDoc<T> = '_id' extends DataKeys<T> ? Replacement<T> & { _id?: Plain<T>['_id' & keyof Plain<T>] } : Plain<T>;
+
+// ---------------------------------------------------------------------------------------------
+// distinct
+
+/** Paths distinct answers correctly: plain ones with nothing encrypted below, and Deterministic fields. */
+type DistinctEntries<T> = FieldEntries<T> extends infer X
+  ? X extends PathEntry
+    ? X['kind'] extends 'Deterministic' ? X : X['kind'] extends 'plain' ? ([X['inner']] extends [never] ? X : never) : never
+    : never
+  : never;
+
+/** A path `distinct` accepts; Random fields and documents holding encrypted fields are not among them. */
+export type DistinctPath<T> = DistinctEntries<T>['path'];
+
+/** One value `distinct` returns for path K: the plain value, one element at a time for arrays (the server unwinds them). */
+export type DistinctValue<T, K extends string> = DistinctValueOf<DistinctEntries<T>, K>;
+
+type DistinctValueOf<X, K extends string> = X extends PathEntry
+  ? K extends X['path'] ? Plain<NonNullable<X['value']> extends readonly (infer E)[] ? NonNullable<E> : NonNullable<X['value']>> : never
+  : never;

@@ -17,7 +17,7 @@ type Kind = SecretKind | 'plain';
 
 export type Entry =
   | 'find' | 'findOne' | 'count' | 'exists' | 'updateOne' | 'updateMany' | 'upsert' | 'replaceOne' | 'deleteOne' | 'deleteMany'
-  | 'findOneAndUpdate' | 'findOneAndReplace' | 'findOneAndDelete' | 'bulkWrite' | 'aggregate' | 'insertOne';
+  | 'findOneAndUpdate' | 'findOneAndReplace' | 'findOneAndDelete' | 'bulkWrite' | 'aggregate' | 'insertOne' | 'distinct';
 
 /** One repository call: the method and its arguments, exactly as passed. */
 export interface Call { entry: Entry; args: unknown[] }
@@ -424,7 +424,7 @@ function findOptions(c: Chooser, filter: Doc, withLimit: boolean): [Doc, Doc] {
 }
 
 function callOf(c: Chooser): Call {
-  const entry = c.one<Entry>(['find', 'aggregate', 'updateOne', 'findOne', 'count', 'exists', 'updateMany', 'upsert', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete', 'bulkWrite', 'insertOne']);
+  const entry = c.one<Entry>(['find', 'aggregate', 'updateOne', 'findOne', 'count', 'exists', 'updateMany', 'upsert', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete', 'bulkWrite', 'insertOne', 'distinct']);
   switch (entry) {
     case 'find': case 'findOne': { const [f, o] = findOptions(c, filterOf(c), entry === 'find'); return { entry, args: [f, o] }; }
     case 'count': case 'exists': case 'deleteOne': case 'deleteMany': return { entry, args: [filterOf(c)] };
@@ -454,6 +454,11 @@ function callOf(c: Chooser): Call {
       return { entry, args: [[...(Object.keys(match).length ? [{ $match: match }] : []), ...pipelineOf(c)], options] };
     }
     case 'insertOne': return { entry, args: [documentOf(c)] };
+    case 'distinct': {
+      const [f, options] = valueOptions(c, filterOf(c));
+      const key = c.one<unknown>([pathOf(c, MODEL)[0], c.one(EXTRA_FILTER_PATHS)[0], '$phone', { phone: c.s() }]);
+      return { entry, args: [key, f, options] };
+    }
   }
 }
 
