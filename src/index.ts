@@ -17,10 +17,10 @@ export { Model, Id, Field, Embedded, EmbeddedArray, ArrayField, Encrypted, Index
 export type { Deterministic, Random, ModelOptions, FieldOptions, EncryptedOptions, IndexOptions, Algorithm, BsonType } from './metadata';
 export { buildSchemaMap, buildValidator } from './schema';
 
-export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation } from './repository/repository';
+export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation, type PageOptions, type Page } from './repository/repository';
 export { StrongboxCursor } from './repository/cursor';
 export type {
-  Filter, UpdateFilter, Sort, SortDirection, Projection, Projected, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
+  Filter, UpdateFilter, Sort, SortDirection, Projection, Projected, ReadResult, KeysetSort, DistinctPath, DistinctValue, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
 } from './repository/types';
 export { UndecryptableValue } from './repository/reader';
 

@@ -7,6 +7,7 @@ import { hydrate } from '../metadata/hydrate';
 import type { ModelMetadata } from '../metadata/types';
 import { StrongboxCursor } from './cursor';
 import { distinctKey, readDistinct } from './distinct';
+import { readPage, type PageOf } from './pagination';
 import { encodeDocument, writtenValues } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
@@ -18,7 +19,7 @@ import { checkUpdateKeepsRequired } from './encoding/requiredFields';
 import { ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths } from './encoding/updateEncoder';
 import { DocumentReader, type UndecryptablePolicy } from './reader';
-import type { DistinctPath, DistinctValue, Filter, InsertDoc, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
+import type { DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
   dataClient: MongoClient;
@@ -41,6 +42,22 @@ export interface FindOptions<T, P extends Projection<T> | undefined = Projection
   /** Documents per server round trip; each batch is decrypted in one pass. */
   batchSize?: number;
 }
+export interface PageOptions<T> extends SessionOption {
+  /** Required plain fields; `_id` is added as the tie-break. Default: `_id` ascending. */
+  sort?: KeysetSort<T>;
+  /** Documents per page. */
+  limit: number;
+  /** `page.next` of the page before: reads the page that follows it. */
+  after?: string;
+  /** `page.previous` of the page after: reads the page that precedes it. */
+  before?: string;
+  comment?: string;
+  maxTimeMS?: number;
+}
+
+/** One page of a keyset pagination, with the opaque tokens that continue it (see docs/queries.md). */
+export type Page<T> = PageOf<T>;
+
 export interface UpdateOptions extends SessionOption { upsert?: boolean; arrayFilters?: Document[]; }
 export interface FindOneAndOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption { upsert?: boolean; sort?: Sort<T>; projection?: P; returnDocument?: 'before' | 'after'; }
 
@@ -136,6 +153,17 @@ export class Repository<T extends object> {
       cursor.filter(f);
     })();
     return new StrongboxCursor<ReadResult<T, P>>(cursor, async (docs) => (await this.reader.readRaw(docs as unknown as Uint8Array[])) as ReadResult<T, P>[], ready);
+  }
+
+  /**
+   * Keyset pagination: pages in a stable order (the sort, then `_id`), continued by opaque
+   * tokens rather than skip, so each page costs one indexed range query however deep it is.
+   */
+  async paginate(filter: Filter<T>, options: PageOptions<T>): Promise<Page<T>> {
+    this.options('paginate', options);
+    const { session, comment, maxTimeMS, hint } = options as PageOptions<T> & { hint?: unknown };
+    return sanitized('paginate', this.model, () => readPage<T>(this.scope, filter, options, (bounded, sort, limit) =>
+      this.find(bounded as Filter<T>, { session, comment, maxTimeMS, hint, sort, limit } as unknown as FindOptions<T, undefined>).toArray() as Promise<T[]>));
   }
 
   async count(filter: Filter<T> = {} as Filter<T>, options: SessionOption & { limit?: number } = {}): Promise<number> {

@@ -303,6 +303,16 @@ export type Sort<T> = {
     : EncryptedFieldsCannotBeSorted;
 };
 
+/**
+ * The order of a keyset pagination: required plain scalar fields (`_id` is added as the
+ * tie-break). Encrypted fields stay keys, typed as the refusal, so the error explains itself.
+ */
+export type KeysetSort<T> = {
+  [X in FieldEntries<T> as X['kind'] extends 'plain'
+    ? (undefined extends X['value'] ? never : null extends X['value'] ? never : NonNullable<X['value']> extends Leaf ? X['path'] : never)
+    : X['path']]?: X['kind'] extends 'plain' ? SortDirection : EncryptedFieldsCannotBeSorted;
+};
+
 /** Encrypted fields can be projected: they come back as ciphertext and are decrypted on read. */
 export type Projection<T> = {
   [X in FieldEntries<T> as X['path']]?: 0 | 1 | boolean;
