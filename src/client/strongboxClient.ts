@@ -59,12 +59,13 @@ export class StrongboxClient {
   /** The repository of a configured model (one per model and options). */
   repository<T extends object>(model: new (...args: never[]) => T, options: RepositoryOptions = {}): Repository<T> {
     const metadata = this.parts.registry.get(model);
+    const context = { ...this.parts, repositoryFor: (target: Function) => this.repository(target as new () => object, options) };
     if (options.onUndecryptable && options.onUndecryptable !== 'throw') {
-      return new Repository<T>(metadata, this.parts, options);
+      return new Repository<T>(metadata, context, options);
     }
     let repo = this.repositories.get(model);
     if (!repo) {
-      repo = new Repository<object>(metadata, this.parts, options);
+      repo = new Repository<object>(metadata, context, options);
       this.repositories.set(model, repo);
     }
     return repo as unknown as Repository<T>;

@@ -8,6 +8,7 @@ import type { ModelMetadata } from '../metadata/types';
 import { StrongboxCursor } from './cursor';
 import { distinctKey, readDistinct } from './distinct';
 import { readPage, type PageOf } from './pagination';
+import { populateRefs } from './populate';
 import { encodeDocument, writtenValues } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
@@ -19,12 +20,14 @@ import { checkUpdateKeepsRequired } from './encoding/requiredFields';
 import { ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths } from './encoding/updateEncoder';
 import { DocumentReader, type UndecryptablePolicy } from './reader';
-import type { DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
+import type { DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefKeys, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
   dataClient: MongoClient;
   engine: CryptoEngine;
   keyVault: KeyVault;
+  /** The repository of another configured model (populate reads referenced documents through it). */
+  repositoryFor?: (model: Function) => Repository<object>;
 }
 
 export interface RepositoryOptions {
@@ -81,7 +84,7 @@ export class Repository<T extends object> {
   private readonly reader: DocumentReader<T>;
   private readonly scope: ModelScope;
 
-  constructor(readonly model: ModelMetadata, context: RepositoryContext, options: RepositoryOptions = {}) {
+  constructor(readonly model: ModelMetadata, private readonly context: RepositoryContext, options: RepositoryOptions = {}) {
     this.collection = context.dataClient.db(model.db).collection(model.collection);
     this.encryptor = new FieldEncryptor(model, context.engine, context.keyVault);
     this.scope = new ModelScope(model);
@@ -164,6 +167,21 @@ export class Repository<T extends object> {
     const { session, comment, maxTimeMS, hint } = options as PageOptions<T> & { hint?: unknown };
     return sanitized('paginate', this.model, () => readPage<T>(this.scope, filter, options, (bounded, sort, limit) =>
       this.find(bounded as Filter<T>, { session, comment, maxTimeMS, hint, sort, limit } as unknown as FindOptions<T, undefined>).toArray() as Promise<T[]>));
+  }
+
+  /**
+   * Loads the documents the @Ref fields `keys` of `items` point to: one `$in` query per relation
+   * for the whole array, through the referenced model's repository (its encrypted fields
+   * decrypted). Returns copies of the items; a reference to a missing document becomes null.
+   */
+  populate<const K extends RefKeys<T>>(items: readonly T[], keys: readonly K[], options: SessionOption = {}): Promise<Populated<T, K>[]> {
+    return (async () => {
+      this.options('populate', options);
+      const repositoryFor = this.context.repositoryFor;
+      if (!repositoryFor) throw invalid('INPUT_NOT_A_REF', `populate on ${this.model.target.name} needs a repository from StrongboxClient.repository().`, 'get the repository from the client.');
+      return populateRefs<Populated<T, K>>(this.model.target, items, keys as readonly string[], options.session, (target, ids, session) =>
+        repositoryFor(target).find({ _id: { $in: ids } } as Filter<object>, session ? { session } : {}).toArray());
+    })();
   }
 
   async count(filter: Filter<T> = {} as Filter<T>, options: SessionOption & { limit?: number } = {}): Promise<number> {

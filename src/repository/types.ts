@@ -10,6 +10,7 @@
  * the reason, so that is what the compile error shows instead of "property does not exist",
  * and an object that is not a fresh literal cannot slip the path past excess-property checks.
  */
+import type { RefTarget } from '../metadata/ref';
 import type { BSONRegExp, Decimal128, Double, Int32, Long, Timestamp } from 'mongodb';
 import type {
   DataKeys, FieldEntries, FilterEntries, InnerKind, KindOf, Leaf, PathEntry, Plain, RenameEntries, UpdateEntries,
@@ -390,3 +391,17 @@ export type DistinctValue<T, K extends string> = DistinctValueOf<DistinctEntries
 type DistinctValueOf<X, K extends string> = X extends PathEntry
   ? K extends X['path'] ? Plain<NonNullable<X['value']> extends readonly (infer E)[] ? NonNullable<E> : NonNullable<X['value']>> : never
   : never;
+
+// ---------------------------------------------------------------------------------------------
+// Relations
+
+/** The fields of T declared `Ref<Target>`: what `populate` accepts. */
+export type RefKeys<T> = { [K in DataKeys<T>]-?: [RefTarget<NonNullable<T[K]>>] extends [never] ? never : K }[DataKeys<T>];
+
+/**
+ * T with the references K loaded: each holds the referenced document, or null when no document
+ * has that id; a field that held no id keeps its null or undefined.
+ */
+export type Populated<T, K extends keyof T> = {
+  [P in keyof T]: P extends K ? RefTarget<NonNullable<T[P]>> | null | Extract<T[P], undefined> : T[P];
+};

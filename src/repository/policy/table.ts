@@ -196,6 +196,7 @@ export const OPTIONS: Readonly<Record<string, Readonly<Record<string, OptionTrea
   insert: { session: 'session', comment: 'comment' },
   distinct: { session: 'session', comment: 'comment', collation: 'collation', hint: 'hint', maxTimeMS: 'number' },
   estimatedCount: { comment: 'comment', maxTimeMS: 'number' },
+  populate: { session: 'session' },
   paginate: { session: 'session', sort: 'typed', limit: 'number', after: 'typed', before: 'typed', comment: 'comment', hint: 'hint', maxTimeMS: 'number' },
   bulkWrite: { session: 'session', ordered: 'boolean', comment: 'comment' },
 };
