@@ -1,4 +1,4 @@
-import { MongoClient, type AutoEncryptionOptions, type Binary, type ClientEncryption, type Document } from 'mongodb';
+import { MongoClient, type AutoEncryptionOptions, type Binary, type ClientEncryption, type Document, type TransactionOptions } from 'mongodb';
 import { inspect } from 'node:util';
 import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
@@ -6,6 +6,7 @@ import type { MetadataRegistry } from '../metadata/registry';
 import { Repository, type RepositoryOptions } from '../repository/repository';
 import { buildSchemaMap, collectKeyAltNames, type SchemaMap } from '../schema';
 import type { EncryptionMode, Environment } from './config';
+import { Transaction } from './transaction';
 
 export interface ClientParts {
   registry: MetadataRegistry;
@@ -106,6 +107,25 @@ export class StrongboxClient {
       ...(this.parts.cryptSharedLibPath ? { extraOptions: { cryptSharedLibPath: this.parts.cryptSharedLibPath, cryptSharedLibRequired: true } } : {}),
     }));
     return this.automatic;
+  }
+
+  /**
+   * Runs `work` in a multi-document transaction with the driver's retry rules: the whole callback
+   * again on a TransientTransactionError, the commit again on an UnknownTransactionCommitResult,
+   * within the driver's 120 s limit (MongoDB driver specification, "Convenient API for
+   * Transactions"). Repositories from `tx.repository(Model)` run every call in the transaction.
+   * Needs a replica set or sharded cluster.
+   */
+  async withTransaction<R>(work: (tx: Transaction) => Promise<R>, options: TransactionOptions = {}): Promise<R> {
+    const session = this.parts.dataClient.startSession();
+    try {
+      let result: R | undefined;
+      const tx = new Transaction(session, (model) => this.repository(model as new () => object));
+      await session.withTransaction(async () => { result = await work(tx); }, options);
+      return result as R;
+    } finally {
+      await session.endSession();
+    }
   }
 
   async close(): Promise<void> {
