@@ -7,6 +7,7 @@ import 'reflect-metadata';
 export { createClient } from './client/createClient';
 export { StrongboxClient } from './client/strongboxClient';
 export type { Transaction } from './client/transaction';
+export type { SyncIndexesOptions, IndexSyncReport, IndexChange } from './client/indexSync';
 export type {
   StrongboxConfig, KmsConfig, KeyVaultConfig, MasterKeyDescription, Environment, EncryptionMode, KmsProviderName,
   AwsKmsOptions, AzureKmsOptions, GcpKmsOptions, KmipKmsOptions,

@@ -6,6 +6,7 @@ import type { MetadataRegistry } from '../metadata/registry';
 import { Repository, type RepositoryOptions } from '../repository/repository';
 import { buildSchemaMap, collectKeyAltNames, type SchemaMap } from '../schema';
 import type { EncryptionMode, Environment } from './config';
+import { syncIndexes, type IndexSyncReport, type SyncIndexesOptions } from './indexSync';
 import { Transaction } from './transaction';
 
 export interface ClientParts {
@@ -107,6 +108,15 @@ export class StrongboxClient {
       ...(this.parts.cryptSharedLibPath ? { extraOptions: { cryptSharedLibPath: this.parts.cryptSharedLibPath, cryptSharedLibRequired: true } } : {}),
     }));
     return this.automatic;
+  }
+
+  /**
+   * Makes the server's indexes match the models: creates the missing ones, reports extra ones
+   * (drops them only with `dropExtra`) and ones whose definition differs; `dryRun` only reports.
+   * For development and tests: in production, indexes change through migrations.
+   */
+  syncIndexes(options: SyncIndexesOptions = {}): Promise<IndexSyncReport> {
+    return syncIndexes(this.parts.dataClient, this.parts.registry, options);
   }
 
   /**

@@ -18,8 +18,8 @@ export interface DistinctKey {
  * Checks the key of a distinct against the model. The server compares stored values: on a
  * Deterministic field under one key, equal plaintexts are equal ciphertexts, so its answer is
  * right and only needs decrypting. Random ciphertext differs on every write, so the server would
- * return one value per document; a per-document key gives equal plaintexts different
- * ciphertexts; a document holding encrypted fields is compared by those ciphertexts.
+ * return one value per document; a document holding encrypted fields is compared by those
+ * ciphertexts.
  */
 export function distinctKey(scope: ModelScope, path: unknown): DistinctKey {
   if (typeof path !== 'string' || path.length === 0 || path.startsWith('$')) {
@@ -35,13 +35,9 @@ export function distinctKey(scope: ModelScope, path: unknown): DistinctKey {
       throw refuse('Random ciphertext differs on every write, so the server would return one value per document, not per plaintext', "read the field with find({}, { projection: { field: 1 } }) and collect the distinct values in the application, or make the field Deterministic if it must be compared");
     case 'container':
       throw refuse('it holds encrypted fields, which the server would compare by ciphertext', 'ask for the distinct values of a plain or Deterministic field inside it');
-    case 'Deterministic': {
-      const keyKind = resolved.encrypted!.encrypted!.key.kind;
-      if (keyKind === 'altNameFromField' || keyKind === 'altNameFunction') {
-        throw refuse('its data key is chosen per document, so equal plaintexts are stored as different ciphertexts', 'collect the distinct values in the application after reading the field');
-      }
+    case 'Deterministic':
+      // One data key per Deterministic field (per-document keys are refused for it at definition).
       return { path, field: resolved.encrypted, encrypted: true };
-    }
   }
 }
 
