@@ -8,4 +8,5 @@ export type {
   Algorithm, BsonType, KeyRef, EncryptionSpec, FieldMetadata, ModelShape, ModelMetadata, IndexSpec, IndexDirection,
 } from './types';
 export { MetadataRegistry } from './registry';
+export { Ref, type RefOptions } from './ref';
 export { hydrate } from './hydrate';

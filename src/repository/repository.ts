@@ -6,6 +6,9 @@ import { EncryptedQueryError, InvalidInputError, StrongboxError } from '../error
 import { hydrate } from '../metadata/hydrate';
 import type { ModelMetadata } from '../metadata/types';
 import { StrongboxCursor } from './cursor';
+import { distinctKey, readDistinct } from './distinct';
+import { readPage, type PageOf } from './pagination';
+import { populateRefs } from './populate';
 import { encodeDocument, writtenValues } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
@@ -17,12 +20,14 @@ import { checkUpdateKeepsRequired } from './encoding/requiredFields';
 import { DerivedScope, isTainted, ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths, writesUnderDocumentKeys } from './encoding/updateEncoder';
 import { DocumentReader, type ResultShape, type UndecryptablePolicy } from './reader';
-import type { ArrayFilter, Filter, InsertDoc, Projection, Replacement, Sort, UpdateFilter } from './types';
+import type { ArrayFilter, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefKeys, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
   dataClient: MongoClient;
   engine: CryptoEngine;
   keyVault: KeyVault;
+  /** The repository of another configured model (populate reads referenced documents through it). */
+  repositoryFor?: (model: Function) => Repository<object>;
 }
 
 export interface RepositoryOptions {
@@ -31,16 +36,33 @@ export interface RepositoryOptions {
 }
 
 export interface SessionOption { session?: ClientSession; }
-export interface FindOptions<T> extends SessionOption {
-  projection?: Projection<T>;
+export interface FindOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption {
+  /** Fields to load; the result type follows it (see ReadResult). */
+  projection?: P;
   sort?: Sort<T>;
   skip?: number;
   limit?: number;
   /** Documents per server round trip; each batch is decrypted in one pass. */
   batchSize?: number;
 }
+export interface PageOptions<T> extends SessionOption {
+  /** Required plain fields; `_id` is added as the tie-break. Default: `_id` ascending. */
+  sort?: KeysetSort<T>;
+  /** Documents per page. */
+  limit: number;
+  /** `page.next` of the page before: reads the page that follows it. */
+  after?: string;
+  /** `page.previous` of the page after: reads the page that precedes it. */
+  before?: string;
+  comment?: string;
+  maxTimeMS?: number;
+}
+
+/** One page of a keyset pagination, with the opaque tokens that continue it (see docs/queries.md). */
+export type Page<T> = PageOf<T>;
+
 export interface UpdateOptions<T = any> extends SessionOption { upsert?: boolean; arrayFilters?: ReadonlyArray<ArrayFilter<T>>; }
-export interface FindOneAndOptions<T> extends SessionOption { upsert?: boolean; sort?: Sort<T>; projection?: Projection<T>; returnDocument?: 'before' | 'after'; arrayFilters?: ReadonlyArray<ArrayFilter<T>>; }
+export interface FindOneAndOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption { upsert?: boolean; sort?: Sort<T>; projection?: P; returnDocument?: 'before' | 'after'; arrayFilters?: ReadonlyArray<ArrayFilter<T>>; }
 
 export type BulkOperation<T> =
   | { insertOne: { document: InsertDoc<T> } }
@@ -63,7 +85,7 @@ export class Repository<T extends object> {
   private readonly scope: ModelScope;
   private readonly dataClient: MongoClient;
 
-  constructor(readonly model: ModelMetadata, context: RepositoryContext, options: RepositoryOptions = {}) {
+  constructor(readonly model: ModelMetadata, private readonly context: RepositoryContext, options: RepositoryOptions = {}) {
     this.dataClient = context.dataClient;
     this.collection = context.dataClient.db(model.db).collection(model.collection);
     this.encryptor = new FieldEncryptor(model, context.engine, context.keyVault);
@@ -95,13 +117,13 @@ export class Repository<T extends object> {
     return prepared.map(([plain]) => hydrate<T>(this.model, plain));
   }
 
-  async findOne(filter: Filter<T> = {} as Filter<T>, options: Omit<FindOptions<T>, 'limit' | 'batchSize'> = {}): Promise<T | null> {
+  async findOne<const P extends Projection<T> | undefined = undefined>(filter: Filter<T> = {} as Filter<T>, options: Omit<FindOptions<T, P>, 'limit' | 'batchSize'> = {}): Promise<ReadResult<T, P> | null> {
     // One batch and no server cursor left open, as the driver's own findOne asks for.
-    const [first] = await this.openCursor(filter, { ...options, limit: 1 }, true).toArray();
+    const [first] = await this.openCursor<P>(filter, { ...options, limit: 1 }, true).toArray();
     return first ?? null;
   }
 
-  findById(id: unknown, options: Omit<FindOptions<T>, 'limit' | 'batchSize'> = {}): Promise<T | null> {
+  findById<const P extends Projection<T> | undefined = undefined>(id: unknown, options: Omit<FindOptions<T, P>, 'limit' | 'batchSize'> = {}): Promise<ReadResult<T, P> | null> {
     // The driver drops undefined from filters: { _id: undefined } would match any document.
     if (id === undefined || id === null) {
       return Promise.reject(invalid('INPUT_ID_MISSING', `findById on ${this.model.target.name} got ${id === null ? 'null' : 'undefined'} instead of an id.`, 'pass the _id of the document to read.'));
@@ -114,19 +136,19 @@ export class Repository<T extends object> {
     } catch (err) {
       return Promise.reject(sanitize(err, 'findById', this.model.target.name));
     }
-    return this.findOne({ _id: { $eq: value } } as unknown as Filter<T>, options);
+    return this.findOne<P>({ _id: { $eq: value } } as unknown as Filter<T>, options);
   }
 
-  find(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T> = {}): StrongboxCursor<T> {
-    return this.openCursor(filter, options, false);
+  find<const P extends Projection<T> | undefined = undefined>(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T, P> = {}): StrongboxCursor<ReadResult<T, P>> {
+    return this.openCursor<P>(filter, options, false);
   }
 
-  private openCursor(rawFilter: Filter<T>, rawOptions: FindOptions<T>, singleBatch: boolean): StrongboxCursor<T> {
+  private openCursor<P extends Projection<T> | undefined>(rawFilter: Filter<T>, rawOptions: FindOptions<T, P>, singleBatch: boolean): StrongboxCursor<ReadResult<T, P>> {
     // Read once, then checked and forwarded as read: an option or filter that changes on a second read cannot slip past.
-    let copied: { filter: unknown; options: FindOptions<T> & Document } | undefined;
+    let copied: { filter: unknown; options: FindOptions<T, P> & Document } | undefined;
     let failure: unknown;
     try {
-      const options = this.options('find', rawOptions) as FindOptions<T> & Document;
+      const options = this.options('find', rawOptions) as FindOptions<T, P> & Document;
       copied = { filter: this.copy('find', rawFilter), options };
     } catch (err) {
       failure = err;
@@ -147,12 +169,57 @@ export class Repository<T extends object> {
       if (projection) cursor.project(projection);
       cursor.filter(f);
     })();
-    return new StrongboxCursor<T>(cursor, async (docs) => this.reader.readRaw(docs as unknown as Uint8Array[]), ready);
+    return new StrongboxCursor<ReadResult<T, P>>(cursor, async (docs) => (await this.reader.readRaw(docs as unknown as Uint8Array[])) as ReadResult<T, P>[], ready);
+  }
+
+  /**
+   * Keyset pagination: pages in a stable order (the sort, then `_id`), continued by opaque
+   * tokens rather than skip, so each page costs one indexed range query however deep it is.
+   */
+  async paginate(rawFilter: Filter<T>, rawOptions: PageOptions<T>): Promise<Page<T>> {
+    const options = this.options('paginate', rawOptions);
+    const filter = this.copy('paginate', rawFilter);
+    const { session, comment, maxTimeMS, hint } = options as PageOptions<T> & { hint?: unknown };
+    return sanitized('paginate', this.model, () => readPage<T>(this.scope, filter, options, (bounded, sort, limit) =>
+      this.find(bounded as Filter<T>, { session, comment, maxTimeMS, hint, sort, limit } as unknown as FindOptions<T, undefined>).toArray() as Promise<T[]>));
+  }
+
+  /**
+   * Loads the documents the @Ref fields `keys` of `items` point to: one `$in` query per relation
+   * for the whole array, through the referenced model's repository (its encrypted fields
+   * decrypted). Returns copies of the items; a reference to a missing document becomes null.
+   */
+  populate<const K extends RefKeys<T>>(items: readonly T[], keys: readonly K[], rawOptions: SessionOption = {}): Promise<Populated<T, K>[]> {
+    return (async () => {
+      const options = this.options('populate', rawOptions);
+      const repositoryFor = this.context.repositoryFor;
+      if (!repositoryFor) throw invalid('INPUT_NOT_A_REF', `populate on ${this.model.target.name} needs a repository from StrongboxClient.repository().`, 'get the repository from the client.');
+      return populateRefs<Populated<T, K>>(this.model.target, items, keys as readonly string[], options.session, (target, ids, session) =>
+        repositoryFor(target).find({ _id: { $in: ids } } as Filter<object>, session ? { session } : {}).toArray());
+    })();
   }
 
   async count(filter: Filter<T> = {} as Filter<T>, rawOptions: SessionOption & { limit?: number } = {}): Promise<number> {
     const options = this.options('count', rawOptions);
     return this.collection.countDocuments(await this.filter('count', filter), options);
+  }
+
+  /**
+   * The distinct values of a plain or Deterministic field among the documents the filter
+   * matches, decrypted and of the declared type; Random fields are refused (see docs/queries.md).
+   */
+  async distinct<const K extends DistinctPath<T>>(key: K, rawFilter: Filter<T> = {} as Filter<T>, rawOptions: SessionOption & { comment?: string; maxTimeMS?: number } = {}): Promise<DistinctValue<T, K>[]> {
+    const options = this.options('distinct', rawOptions);
+    const filter = this.copy('distinct', rawFilter);
+    const [target, f] = await this.analyze('distinct', (analysis) => [distinctKey(this.scope, key), analyzeFilter(analysis, this.scope, filter)] as const);
+    const values = await this.collection.distinct(target.path, f, options);
+    return (await sanitized('distinct', this.model, () => readDistinct(this.reader, target, values))) as DistinctValue<T, K>[];
+  }
+
+  /** The document count the collection's metadata holds: no filter, no scan (MongoDB manual, "db.collection.estimatedDocumentCount()"). */
+  async estimatedCount(rawOptions: { comment?: string; maxTimeMS?: number } = {}): Promise<number> {
+    const options = this.options('estimatedCount', rawOptions);
+    return this.collection.estimatedDocumentCount(options);
   }
 
   async exists(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<boolean> {
@@ -180,26 +247,26 @@ export class Repository<T extends object> {
     return this.collection.replaceOne(this.bindReplacementKeys(f, replacement, options), r, options) as Promise<UpdateResult>;
   }
 
-  async findOneAndUpdate(filter: Filter<T>, update: UpdateFilter<T>, rawOptions: FindOneAndOptions<T> = {}): Promise<T | null> {
-    const options = this.options('findOneAnd', rawOptions) as FindOneAndOptions<T>;
+  async findOneAndUpdate<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, update: UpdateFilter<T>, rawOptions: FindOneAndOptions<T, P> = {}): Promise<ReadResult<T, P> | null> {
+    const options = this.options('findOneAnd', rawOptions) as FindOneAndOptions<T, P>;
     const keyed = await this.keyedUpdate('findOneAndUpdate', filter, update, options);
     if (!keyed) return null;
     const [f, u, arrayFilters] = keyed;
-    return this.readOne(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }));
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }));
   }
 
-  async findOneAndReplace(filter: Filter<T>, rawReplacement: Replacement<T>, rawOptions: FindOneAndOptions<T> = {}): Promise<T | null> {
-    const options = this.options('findOneAnd', rawOptions) as FindOneAndOptions<T>;
+  async findOneAndReplace<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, rawReplacement: Replacement<T>, rawOptions: FindOneAndOptions<T, P> = {}): Promise<ReadResult<T, P> | null> {
+    const options = this.options('findOneAnd', rawOptions) as FindOneAndOptions<T, P>;
     const replacement = this.copyDocument('findOneAndReplace', rawReplacement);
     const [f, r] = await Promise.all([this.filter('findOneAndReplace', filter), this.encodeReplacement(replacement)]);
-    return this.readOne(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement, options), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement, options), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
   }
 
-  async findOneAndDelete(filter: Filter<T>, rawOptions: Omit<FindOneAndOptions<T>, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
-    const options = this.options('findOneAnd', rawOptions) as Omit<FindOneAndOptions<T>, 'upsert' | 'returnDocument'>;
+  async findOneAndDelete<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, rawOptions: Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'> = {}): Promise<ReadResult<T, P> | null> {
+    const options = this.options('findOneAnd', rawOptions) as Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'>;
     const f = await this.filter('findOneAndDelete', filter);
     const { projection, sort } = await this.findOneAndOptions(options);
-    return this.readOne(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }));
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }));
   }
 
   async deleteOne(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<DeleteResult> {
@@ -468,9 +535,9 @@ export class Repository<T extends object> {
     return { session: options.session, upsert: options.upsert, sort: options.sort as Document, projection, returnDocument: options.returnDocument ?? 'after' } as const;
   }
 
-  private async readOne(doc: Document | null): Promise<T | null> {
+  private async readOne<R = T>(doc: Document | null): Promise<R | null> {
     if (!doc) return null;
-    return (await this.reader.read([doc]))[0];
+    return (await this.reader.read([doc]))[0] as unknown as R;
   }
 }
 

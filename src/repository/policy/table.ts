@@ -194,6 +194,10 @@ export const OPTIONS: Readonly<Record<string, Readonly<Record<string, OptionTrea
   findOneAnd: { session: 'session', upsert: 'boolean', sort: 'typed', projection: 'typed', returnDocument: 'typed', arrayFilters: 'arrayFilters', comment: 'comment', collation: 'collation', hint: 'hint', maxTimeMS: 'number' },
   aggregate: { session: 'session', batchSize: 'number', allowDiskUse: 'boolean', comment: 'comment', collation: 'collation', hint: 'hint', let: 'let', maxTimeMS: 'number' },
   insert: { session: 'session', comment: 'comment' },
+  distinct: { session: 'session', comment: 'comment', collation: 'collation', hint: 'hint', maxTimeMS: 'number' },
+  estimatedCount: { comment: 'comment', maxTimeMS: 'number' },
+  populate: { session: 'session' },
+  paginate: { session: 'session', sort: 'typed', limit: 'number', after: 'typed', before: 'typed', comment: 'comment', hint: 'hint', maxTimeMS: 'number' },
   bulkWrite: { session: 'session', ordered: 'boolean', comment: 'comment' },
 };
 
