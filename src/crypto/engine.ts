@@ -1,4 +1,5 @@
 import { Binary, BSON, type ClientEncryption, type Document } from 'mongodb';
+import { isPlainDocument } from '../bson/documents';
 import { DecryptionError, EncryptionError } from '../errors';
 import { inspectEncryptedBlob, isEncryptedBinary, type StoredAlgorithm } from './blob';
 import type { Algorithm } from '../metadata/types';
@@ -282,12 +283,6 @@ function fixFor(reason: UndecryptableReason): string {
     case 'key-vault-unreachable': return 'check that the key vault server is reachable (strongbox doctor).';
     default: return 'run `strongbox audit` on the collection to find damaged values.';
   }
-}
-
-export function isPlainDocument(value: unknown): value is Document {
-  if (value === null || typeof value !== 'object') return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 function keyIdText(id: Binary): string {
