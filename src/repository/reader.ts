@@ -2,7 +2,7 @@ import { BSON, type Binary, type Document } from 'mongodb';
 import { BSON_TYPE_NUMBER } from '../audit/storedValues';
 import { idText, isPlainDocument } from '../bson/documents';
 import { inspectEncryptedBlob, isEncryptedBinary } from '../crypto/blob';
-import { classifyCryptError, describeUndecryptable, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
+import { classifyCryptError, DECRYPTION_CODE, describeUndecryptable, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
 import { DecryptionError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import type { FieldMetadata, ModelMetadata, ModelShape } from '../metadata/types';
@@ -131,7 +131,7 @@ export class DocumentReader<T> {
     for (const [i, problems] of failures) {
       if (this.policy === 'throw') {
         const first = problems[0];
-        throw new DecryptionError(`DECRYPT_${first.reason.toUpperCase().replace(/-/g, '_')}`,
+        throw new DecryptionError(DECRYPTION_CODE[first.reason],
           describeUndecryptable(first, `${this.model.target.name} ${whichDocument(docs[i])}`) + (problems.length > 1 ? ` (${problems.length - 1} more undecryptable value(s) in this document)` : ''),
           { fix: fixFor(first.reason) });
       }

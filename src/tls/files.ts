@@ -6,11 +6,12 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import type { WarningCode } from '../errorCatalogue';
 import { ConfigError } from '../errors';
 
 /** Something worth telling the user that does not stop the connection. */
 export interface TlsWarning {
-  readonly code: string;
+  readonly code: WarningCode;
   readonly message: string;
 }
 

@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { CodeOf } from '../errorCatalogue';
 import { TlsError } from '../errors';
 import { pemBlocks } from './files';
 import { kmsLabel } from './kms';
@@ -85,7 +86,7 @@ class Names {
 }
 
 interface Translation {
-  readonly code: string;
+  readonly code: CodeOf<'TlsError'>;
   readonly message: string;
   readonly fix: string;
 }

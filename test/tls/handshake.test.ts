@@ -69,7 +69,7 @@ async function handshake(uri: string, tls: TlsOptions): Promise<'connected' | Tl
 
 function refused(t: import('ava').ExecutionContext<Context>, result: 'connected' | TlsError, code: string, mentions: RegExp[] = []): TlsError {
   if (!(result instanceof TlsError)) return t.fail(`expected ${code}, but the handshake succeeded`) as never;
-  t.is(result.code, code, result.message);
+  t.is<string, string>(result.code, code, result.message);
   t.truthy(result.fix);
   t.truthy(result.cause, 'keeps the driver error as cause');
   for (const m of mentions) t.regex(result.message, m);
