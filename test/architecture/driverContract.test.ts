@@ -38,13 +38,19 @@ function nativeCrypt(key: Buffer): NativeMongoCrypt {
   return createNativeMongoCrypt({ local: { key } }, (doc: Document) => BSON.serialize(doc));
 }
 
+const keepAlive = new Set<NativeMongoCrypt>();
+
 /** The raw error of decrypting `ciphertext` through a fresh libmongocrypt handle (no cached keys). */
 async function rawDecryptFailure(t: ExecutionContext, key: Buffer, executor: ClientEncryption, ciphertext: Binary): Promise<unknown> {
-  const context = nativeCrypt(key).makeExplicitDecryptionContext(BSON.serialize({ v: ciphertext }));
+  // The handle must outlive its context: the native context uses it until the run ends.
+  const crypt = nativeCrypt(key);
+  const context = crypt.makeExplicitDecryptionContext(BSON.serialize({ v: ciphertext }));
   try {
     await runContext(executor, context, {});
   } catch (err) {
     return err;
+  } finally {
+    keepAlive.add(crypt);
   }
   return t.fail(`Decrypting succeeded where it must fail. ${CHECK}`);
 }
