@@ -118,8 +118,8 @@ export interface CertificateKeyLabels {
 }
 
 /**
- * A certificate-key file must hold the client certificate and its private key (seed 000: both in
- * one PEM), the key must open with the given passphrase and belong to the certificate, and the
+ * A certificate-key file must hold the client certificate and its private key (the MongoDB manual's
+ * "TLS/SSL Configuration for Clients": both in one PEM), the key must open with the given passphrase and belong to the certificate, and the
  * certificate must be valid now.
  */
 export function checkCertificateKeyFile(

@@ -1,7 +1,7 @@
 /**
  * Turns the TLS failures Node reports (wrapped by the driver in MongoServerSelectionError,
  * MongoNetworkError or MongoCryptError) into TlsErrors that say what happened and what to change,
- * after seed 000's troubleshooting list. The codes matched here were observed against real
+ * after the troubleshooting list of the MongoDB manual's "TLS/SSL Configuration for Clients". The codes matched here were observed against real
  * handshakes (test/tls/handshake.test.ts); docs/tls.md lists them.
  */
 import { X509Certificate } from 'node:crypto';
