@@ -43,3 +43,5 @@ export {
   StrongboxError, SetupError, ConfigError, TlsError, ModelDefinitionError, EncryptedQueryError, InvalidInputError,
   KeyError, DecryptionError, EncryptionError, MigrationError, UnsupportedByServerError,
 } from './errors';
+/** The codes each error class carries (docs/errors.md): `err.code` narrows after `instanceof`. */
+export type { StrongboxErrorCode, CodeOf, ErrorClassName } from './errorCatalogue';

@@ -20,7 +20,7 @@ test.after.always(async () => { await client?.close(); });
 const repo = () => client.repository(Typed) as unknown as Repository<Record<string, unknown>>;
 
 function checkCause(t: import('ava').ExecutionContext, err: EncryptionError | undefined, code: string, cause: RegExp, secret?: string): void {
-  t.is(err!.code, code);
+  t.is<string, string>(err!.code, code);
   t.regex(err!.message, cause);
   t.notRegex(err!.message, /damaged|key vault/i, 'not blamed on stored ciphertext or keys');
   t.regex(err!.message, /Fix: /);
@@ -68,7 +68,7 @@ test('values of the wrong type or out of range are refused before encryption, wi
   ];
   for (const [doc, code, message] of cases) {
     const err = await t.throwsAsync(repo().insertOne(doc as never), { instanceOf: InvalidInputError });
-    t.is(err!.code, code, JSON.stringify(Object.keys(doc)));
+    t.is<string, string>(err!.code, code, JSON.stringify(Object.keys(doc)));
     t.regex(err!.message, message);
   }
   const filter = await t.throwsAsync(repo().findOne({ Deterministic_long: 2n ** 64n }), { instanceOf: InvalidInputError });
