@@ -136,7 +136,8 @@ export class Repository<T extends object> {
     } catch (err) {
       return Promise.reject(sanitize(err, 'findById', this.model.target.name));
     }
-    return this.findOne<P>({ _id: { $eq: value } } as unknown as Filter<T>, options);
+    // Implicit equality (the value was just checked to be a value): FerretDB v1 uses its _id index for this form only.
+    return this.findOne<P>({ _id: value } as unknown as Filter<T>, options);
   }
 
   find<const P extends Projection<T> | undefined = undefined>(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T, P> = {}): StrongboxCursor<ReadResult<T, P>> {
