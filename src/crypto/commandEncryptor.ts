@@ -5,6 +5,7 @@ import { isEncryptedBinary } from './blob';
 import { runContext, type NativeMongoCrypt } from './driverInternals';
 import { classifyCryptError, encryptionFailure } from './failures';
 import { intentMarking } from './intentMarking';
+import { markedCommandReply } from './markedCommand';
 
 /** One value to encrypt, with the field it belongs to (for errors: never the value). */
 export interface ValueToEncrypt {
@@ -16,8 +17,15 @@ export interface ValueToEncrypt {
   where: string;
 }
 
-interface Waiting extends ValueToEncrypt { resolve(ciphertext: Binary): void; reject(err: unknown): void; }
-interface Marked extends Waiting { key: Binary; marking: Binary; }
+/** A value waiting for its batch; a class rather than spread copies, as a bulk load makes one per value. */
+class Waiting {
+  constructor(readonly request: ValueToEncrypt, readonly resolve: (ciphertext: Binary) => void, readonly reject: (err: unknown) => void) {}
+}
+
+class Marked {
+  constructor(readonly waiting: Waiting, readonly key: Binary, readonly marking: Uint8Array) {}
+  fail(err: unknown): void { this.waiting.reject(encryptionFailure(err, this.waiting.request.algorithm, this.key, this.waiting.request.where)); }
+}
 
 /** libmongocrypt's context states (mongocrypt_ctx_state_t). */
 const NEED_MONGO_MARKINGS = 2;
@@ -76,7 +84,7 @@ export class CommandEncryptor {
   /** Joins the current batch; resolves to the value's ciphertext, or rejects with an error naming the field. */
   encrypt(value: ValueToEncrypt): Promise<Binary> {
     return new Promise<Binary>((resolve, reject) => {
-      this.waiting.push({ ...value, resolve, reject });
+      this.waiting.push(new Waiting(value, resolve, reject));
       if (this.waiting.length === 1) queueMicrotask(() => void this.flush());
     });
   }
@@ -94,18 +102,19 @@ export class CommandEncryptor {
 
   private async encryptBatch(batch: Waiting[]): Promise<void> {
     const marked: Marked[] = [];
-    for (const request of batch) {
+    for (const waiting of batch) {
+      const { keyId, value, algorithm, where } = waiting.request;
       let key: Binary;
       try {
-        key = request.keyId instanceof Promise ? await request.keyId : request.keyId;
+        key = keyId instanceof Promise ? await keyId : keyId;
       } catch (err) {
-        request.reject(err);
+        waiting.reject(err);
         continue;
       }
       try {
-        marked.push({ ...request, key, marking: intentMarking(request.value, request.algorithm, key) });
+        marked.push(new Marked(waiting, key, intentMarking(value, algorithm, key)));
       } catch (err) {
-        request.reject(encryptionFailure(err, request.algorithm, key, request.where));
+        waiting.reject(encryptionFailure(err, algorithm, key, where));
       }
     }
     for (const chunk of chunks(marked)) await this.settle(chunk);
@@ -121,7 +130,7 @@ export class CommandEncryptor {
   private async settle(chunk: Marked[]): Promise<void> {
     try {
       const ciphertexts = await this.run(chunk);
-      chunk.forEach((request, i) => request.resolve(ciphertexts[i]));
+      for (let i = 0; i < chunk.length; i++) chunk[i].waiting.resolve(ciphertexts[i]);
     } catch (err) {
       const byKey = groupByKey(chunk);
       if (byKey.length > 1) {
@@ -129,7 +138,7 @@ export class CommandEncryptor {
       } else if (chunk.length > 1 && classifyCryptError(err) === 'corrupt') {
         for (const request of chunk) await this.settle([request]);
       } else {
-        for (const request of chunk) request.reject(encryptionFailure(err, request.algorithm, request.key, request.where));
+        for (const request of chunk) request.fail(err);
       }
     }
   }
@@ -140,8 +149,7 @@ export class CommandEncryptor {
     if (context.state !== NEED_MONGO_MARKINGS) {
       throw new Error(context.status.message ?? `libmongocrypt did not ask for markings (state ${context.state})`);
     }
-    const result = { find: MARKINGS_COLLECTION, filter: { v: chunk.map((request) => request.marking) } };
-    context.addMongoOperationResponse(BSON.serialize({ ok: 1, result, hasEncryptedPlaceholders: true, schemaRequiresEncryption: true }));
+    context.addMongoOperationResponse(markedCommandReply(MARKINGS_COLLECTION, chunk.map((request) => request.marking)));
     context.finishMongoOperation();
     const finalized = BSON.deserialize(await runContext(this.executor, context, this.kmsTlsOptions), { promoteValues: false });
     const ciphertexts = finalized.filter?.v as unknown[] | undefined;
@@ -158,7 +166,7 @@ function chunks(marked: Marked[]): Marked[][] {
   let current: Marked[] = [];
   let bytes = 0;
   for (const request of marked) {
-    const size = request.marking.length();
+    const size = request.marking.length;
     if (current.length && bytes + size > MAX_MARKING_BYTES) {
       out.push(current);
       current = [];

@@ -1,11 +1,8 @@
-import { Binary, BSON, Int32 } from 'mongodb';
+import { BSON, Int32, type Binary } from 'mongodb';
 import type { Algorithm } from '../metadata/types';
 
 /** MongoDB's maximum BSON document size (maxBsonObjectSize, 16 MiB). */
 const MAX_BSON_SIZE = 16 * 1024 * 1024;
-
-/** BSON binary subtype of encrypted values and of intent-to-encrypt markings. */
-const ENCRYPTED_SUBTYPE = 6;
 
 /** The marking's algorithm numbers ("a"), as the client-side encryption specification defines them. */
 const ALGORITHM_NUMBERS: Record<Algorithm, Int32> = { Deterministic: new Int32(1), Random: new Int32(2) };
@@ -25,13 +22,14 @@ const NEVER_ENCRYPTED_TYPES = new Set([0x06, 0x0a, 0xff, 0x7f]);
 const VALUE_TYPE_OFFSET = 4;
 
 /**
- * The intent-to-encrypt marking of one value (client-side encryption specification): BSON
- * Binary subtype 6 whose first byte is 0, followed by the document { v, a, ki }: the value, the
- * algorithm, the data key's id. This is what mongocryptd or the crypt shared library put into a
- * command; libmongocrypt replaces each one by its ciphertext. Throws, without quoting the value,
- * when the value has no BSON form (a cycle), is too large, or is of a type the algorithm refuses.
+ * The document of one value's intent-to-encrypt marking (client-side encryption specification):
+ * { v, a, ki }: the value, the algorithm, the data key's id. A marking is this document behind a
+ * 0 byte, as BSON Binary subtype 6 (see markedCommandReply); mongocryptd or the crypt shared
+ * library put such markings into a command, and libmongocrypt replaces each one by its
+ * ciphertext. Throws, without quoting the value, when the value has no BSON form (a cycle), is
+ * too large, or is of a type the algorithm refuses.
  */
-export function intentMarking(value: unknown, algorithm: Algorithm, keyId: Binary): Binary {
+export function intentMarking(value: unknown, algorithm: Algorithm, keyId: Binary): Uint8Array {
   const document = BSON.serialize({ v: value, a: ALGORITHM_NUMBERS[algorithm], ki: keyId });
   // libmongocrypt encrypts any size; the server then refuses a document beyond its limit, and the
   // driver fails serializing the command: refuse here, where the field is still known.
@@ -39,8 +37,5 @@ export function intentMarking(value: unknown, algorithm: Algorithm, keyId: Binar
   const type = document[VALUE_TYPE_OFFSET];
   if (NEVER_ENCRYPTED_TYPES.has(type)) throw new TypeError(`BSON type invalid for encryption (0x${type.toString(16)})`);
   if (algorithm === 'Deterministic' && !DETERMINISTIC_TYPES.has(type)) throw new TypeError(`BSON type invalid for deterministic encryption (0x${type.toString(16)})`);
-  const bytes = Buffer.allocUnsafe(document.length + 1);
-  bytes[0] = 0;
-  bytes.set(document, 1);
-  return new Binary(bytes, ENCRYPTED_SUBTYPE);
+  return document;
 }
