@@ -101,20 +101,19 @@ export class CommandEncryptor {
   }
 
   private async encryptBatch(batch: Waiting[]): Promise<void> {
+    const keys = await resolveKeys(batch);
     const marked: Marked[] = [];
     for (const waiting of batch) {
       const { keyId, value, algorithm, where } = waiting.request;
-      let key: Binary;
-      try {
-        key = keyId instanceof Promise ? await keyId : keyId;
-      } catch (err) {
-        waiting.reject(err);
+      const key = keyId instanceof Promise ? keys.get(keyId)! : { id: keyId };
+      if (!('id' in key)) {
+        waiting.reject(key.error);
         continue;
       }
       try {
-        marked.push(new Marked(waiting, key, intentMarking(value, algorithm, key)));
+        marked.push(new Marked(waiting, key.id, intentMarking(value, algorithm, key.id)));
       } catch (err) {
-        waiting.reject(encryptionFailure(err, algorithm, key, where));
+        waiting.reject(encryptionFailure(err, algorithm, key.id, where));
       }
     }
     for (const chunk of chunks(marked)) await this.settle(chunk);
@@ -159,6 +158,17 @@ export class CommandEncryptor {
     }
     return ciphertexts as Binary[];
   }
+}
+
+/** Waits once for each distinct key lookup of the batch (a bulk load under one key has one). */
+async function resolveKeys(batch: Waiting[]): Promise<Map<Promise<Binary>, { id: Binary } | { error: unknown }>> {
+  const keys = new Map<Promise<Binary>, { id: Binary } | { error: unknown }>();
+  for (const waiting of batch) {
+    const { keyId } = waiting.request;
+    if (keyId instanceof Promise && !keys.has(keyId)) keys.set(keyId, { error: undefined });
+  }
+  await Promise.all([...keys.keys()].map((lookup) => lookup.then((id) => keys.set(lookup, { id }), (error) => keys.set(lookup, { error }))));
+  return keys;
 }
 
 function chunks(marked: Marked[]): Marked[][] {

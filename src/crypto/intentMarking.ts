@@ -30,7 +30,9 @@ const VALUE_TYPE_OFFSET = 4;
  * too large, or is of a type the algorithm refuses.
  */
 export function intentMarking(value: unknown, algorithm: Algorithm, keyId: Binary): Uint8Array {
-  const document = BSON.serialize({ v: value, a: ALGORITHM_NUMBERS[algorithm], ki: keyId });
+  const document = typeof value === 'string'
+    ? stringMarking(value, ALGORITHM_NUMBERS[algorithm].value, keyId)
+    : BSON.serialize({ v: value, a: ALGORITHM_NUMBERS[algorithm], ki: keyId });
   // libmongocrypt encrypts any size; the server then refuses a document beyond its limit, and the
   // driver fails serializing the command: refuse here, where the field is still known.
   if (document.length > MAX_BSON_SIZE) throw new RangeError('value too large for a BSON document');
@@ -38,4 +40,31 @@ export function intentMarking(value: unknown, algorithm: Algorithm, keyId: Binar
   if (NEVER_ENCRYPTED_TYPES.has(type)) throw new TypeError(`BSON type invalid for encryption (0x${type.toString(16)})`);
   if (algorithm === 'Deterministic' && !DETERMINISTIC_TYPES.has(type)) throw new TypeError(`BSON type invalid for deterministic encryption (0x${type.toString(16)})`);
   return document;
+}
+
+/**
+ * The marking document of a string, written directly (strings are most encrypted values, and
+ * this is a few times cheaper than general serialization): the same bytes BSON.serialize
+ * produces, per the BSON specification (bsonspec.org): int32 total length; 0x02 "v" int32
+ * length, UTF-8, 0; 0x10 "a" int32; 0x05 "ki" int32 length, subtype, bytes; 0.
+ */
+function stringMarking(value: string, algorithm: number, keyId: Binary): Uint8Array {
+  const text = Buffer.byteLength(value, 'utf8');
+  const key = keyId.buffer;
+  const size = 4 + (3 + 4 + text + 1) + (3 + 4) + (4 + 4 + 1 + key.length) + 1;
+  const out = Buffer.allocUnsafe(size);
+  let at = out.writeInt32LE(size, 0);
+  out[at++] = 0x02; out[at++] = 0x76; out[at++] = 0;
+  at = out.writeInt32LE(text + 1, at);
+  at += out.write(value, at, 'utf8');
+  out[at++] = 0;
+  out[at++] = 0x10; out[at++] = 0x61; out[at++] = 0;
+  at = out.writeInt32LE(algorithm, at);
+  out[at++] = 0x05; out[at++] = 0x6b; out[at++] = 0x69; out[at++] = 0;
+  at = out.writeInt32LE(key.length, at);
+  out[at++] = keyId.sub_type;
+  out.set(key, at);
+  at += key.length;
+  out[at] = 0;
+  return out;
 }

@@ -31,6 +31,15 @@ test('a marking is { v, a, ki } with the algorithm number of the specification',
   t.true(Buffer.from((doc.ki as Binary).buffer).equals(Buffer.from(keyId.buffer)));
 });
 
+test('string markings are byte for byte what BSON serialization gives', (t) => {
+  for (const value of ['', 'a', 'value 0001', 'é✓ – 日本語 🙂', 'x'.repeat(70_000), 'lone \ud800 surrogate']) {
+    for (const algorithm of ['Deterministic', 'Random'] as const) {
+      const expected = BSON.serialize({ v: value, a: new Int32(algorithm === 'Deterministic' ? 1 : 2), ki: keyId });
+      t.is(Buffer.from(intentMarking(value, algorithm, keyId)).toString('hex'), Buffer.from(expected).toString('hex'), `${algorithm} ${value.slice(0, 12)}`);
+    }
+  }
+});
+
 test('Deterministic takes exactly the types the query analyzer allows; no algorithm takes null, undefined, MinKey, MaxKey', (t) => {
   const accepted: Array<[string, unknown]> = [
     ['string', 's'], ['int', new Int32(1)], ['long', Long.fromNumber(1)], ['date', new Date(0)], ['objectId', new ObjectId()],
