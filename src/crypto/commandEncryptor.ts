@@ -121,9 +121,9 @@ export class CommandEncryptor {
 
   /**
    * Encrypts a chunk in one context. When that fails, each value still learns its own outcome:
-   * the chunk is retried one data key at a time (a missing or unreachable key fails only its
-   * values), and a value libmongocrypt refuses is found by encrypting the values of its key one
-   * at a time. Commands wait for all their values, so any failure fails the whole command
+   * the chunk is retried one data key at a time (a missing key, or one the master key cannot
+   * unwrap, fails only its values), and a value libmongocrypt refuses is found by encrypting the
+   * values of its key one at a time. A KMS or key-vault outage fails the whole chunk at once. Commands wait for all their values, so any failure fails the whole command
    * before anything is sent.
    */
   private async settle(chunk: Marked[]): Promise<void> {
@@ -131,10 +131,13 @@ export class CommandEncryptor {
       const ciphertexts = await this.run(chunk);
       for (let i = 0; i < chunk.length; i++) chunk[i].waiting.resolve(ciphertexts[i]);
     } catch (err) {
-      const byKey = groupByKey(chunk);
+      const reason = classifyCryptError(err);
+      // An unreachable KMS or key vault fails every key alike: retrying key by key would only wait for it again and again.
+      const outage = reason === 'kms-unreachable' || reason === 'key-vault-unreachable';
+      const byKey = outage ? [] : groupByKey(chunk);
       if (byKey.length > 1) {
         for (const group of byKey) await this.settle(group);
-      } else if (chunk.length > 1 && classifyCryptError(err) === 'corrupt') {
+      } else if (!outage && chunk.length > 1 && reason === 'corrupt') {
         for (const request of chunk) await this.settle([request]);
       } else {
         for (const request of chunk) request.fail(err);
