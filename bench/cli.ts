@@ -4,12 +4,13 @@ export interface BenchOptions {
   tasks?: string[];
 }
 
-export const SECTIONS = ['decryption', 'curve'] as const;
+export const SECTIONS = ['decryption', 'curve', 'memory'] as const;
 
 const USAGE = `usage: node dist/bench/run.js [--quick] [--tasks name,name,...]
   --quick   development mode: 1/10 of the counts, 3 iterations per task, short trials
   --tasks   run only these tasks: ODM task names (small-create, nested-find, ...),
-            encrypted ones (enc-small-find-field1, ...), 'decryption', 'curve';
+            encrypted ones (enc-small-find-field1, ...), 'decryption', 'curve'
+            (with the floors), 'memory';
             a trailing * matches a prefix (enc-*, nested-*)`;
 
 export function parseArgs(argv: string[]): BenchOptions {

@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import type { Document } from 'mongodb';
 import { createClient, Encrypted, Field, Id, Model, type Repository } from '../src';
 import { linearFit } from './stats';
@@ -15,6 +16,8 @@ export interface CurvePoint {
   usPerDoc: number;
   /** This process's CPU microseconds per document (encryption, decryption, hydration, driver; not the server). */
   cpuUsPerDoc: number;
+  /** The same, for insertMany alone (the write path: encoding, encryption, driver). */
+  insertCpuUsPerDoc: number;
 }
 
 export interface CurveResult {
@@ -24,11 +27,13 @@ export interface CurveResult {
   /** Per field count: cost per document at the largest size ÷ at the smallest (1 = perfectly linear in documents). */
   docsRatio: Array<{ fields: number; wall: number; cpu: number }>;
   /** Per size: cost per document as a line in the number of encrypted fields. */
-  fieldsFit: Array<{ docs: number; usPerField: number; cpuUsPerField: number; r2: number; cpuR2: number }>;
+  fieldsFit: Array<{ docs: number; usPerField: number; cpuUsPerField: number; r2: number; cpuR2: number; insertCpuUsPerField: number }>;
+  /** Load average (1 minute) when each size started: figures taken under load are slower. */
+  loadAverage: Array<{ docs: number; load: number }>;
 }
 
 /** One model per field count: an int plus `fields` Random-encrypted strings, generated like any wide model. */
-function curveModel(fields: number): Function {
+export function curveModel(fields: number): Function {
   const Curve = class CurveDocument {};
   Id()(Curve.prototype, '_id');
   Field({ bsonType: 'int' })(Curve.prototype, 'n');
@@ -54,6 +59,7 @@ async function measurePoint(repository: Repository<Document>, docs: number, fiel
   const t0 = performance.now();
   for (let i = 0; i < docs; i += CHUNK) await repository.insertMany(chunk.slice(0, Math.min(CHUNK, docs - i)));
   const t1 = performance.now();
+  const insertCpu = process.cpuUsage(cpu0);
   let read = 0;
   for await (const batch of repository.find({}, { batchSize: CHUNK }).batches()) read += batch.length;
   const t2 = performance.now();
@@ -66,6 +72,7 @@ async function measurePoint(repository: Repository<Document>, docs: number, fiel
     findSec: (t2 - t1) / 1000,
     usPerDoc: ((t2 - t0) * 1000) / docs,
     cpuUsPerDoc: (cpu.user + cpu.system) / docs,
+    insertCpuUsPerDoc: (insertCpu.user + insertCpu.system) / docs,
   };
 }
 
@@ -83,15 +90,17 @@ export async function runCostCurve(options: { uri: string; keyFile: string; quic
     models: [...models.values()], environment: 'development', warn: () => undefined,
   });
   const points: CurvePoint[] = [];
+  const loadAverage: Array<{ docs: number; load: number }> = [];
   try {
     // Untimed warm-up: creates the data key and compiles the hot paths, so the smallest size is not charged for them.
     await client.ensureDataKeys();
     for (const fields of FIELD_COUNTS) await measurePoint(client.repository(models.get(fields) as new () => Document) as Repository<Document>, sizes[0], fields);
     for (const docs of sizes) {
+      loadAverage.push({ docs, load: loadavg()[0] });
       for (const fields of FIELD_COUNTS) {
         const point = await measurePoint(client.repository(models.get(fields) as new () => Document) as Repository<Document>, docs, fields);
         points.push(point);
-        options.log(`  ${String(docs).padStart(6)} docs × ${String(fields).padStart(2)} fields: insert ${point.insertSec.toFixed(2)} s, find ${point.findSec.toFixed(2)} s, ${point.usPerDoc.toFixed(1)} µs/doc (CPU ${point.cpuUsPerDoc.toFixed(1)} µs/doc)`);
+        options.log(`  ${String(docs).padStart(6)} docs × ${String(fields).padStart(2)} fields: insert ${point.insertSec.toFixed(2)} s, find ${point.findSec.toFixed(2)} s, ${point.usPerDoc.toFixed(1)} µs/doc (CPU ${point.cpuUsPerDoc.toFixed(1)} µs/doc, insert alone ${point.insertCpuUsPerDoc.toFixed(1)}); load ${loadavg()[0].toFixed(2)}`);
       }
     }
   } finally {
@@ -113,7 +122,9 @@ export async function runCostCurve(options: { uri: string; keyFile: string; quic
       const row = FIELD_COUNTS.map((f) => at(docs, f));
       const wall = linearFit(row.map((p) => p.fields), row.map((p) => p.usPerDoc));
       const cpu = linearFit(row.map((p) => p.fields), row.map((p) => p.cpuUsPerDoc));
-      return { docs, usPerField: wall.slope, cpuUsPerField: cpu.slope, r2: wall.r2, cpuR2: cpu.r2 };
+      const insertCpu = linearFit(row.map((p) => p.fields), row.map((p) => p.insertCpuUsPerDoc));
+      return { docs, usPerField: wall.slope, cpuUsPerField: cpu.slope, r2: wall.r2, cpuR2: cpu.r2, insertCpuUsPerField: insertCpu.slope };
     }),
+    loadAverage,
   };
 }

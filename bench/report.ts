@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type { CurveResult } from './curve';
 import type { DecryptionResult } from './decryption';
 import type { Machine, Versions } from './environment';
+import type { Floors } from './floors';
+import type { MemoryResult } from './streamMemory';
 import { renderSvg } from './plot';
 import type { IterationRules, TaskResult } from './runner';
 import { PERCENTILES } from './stats';
@@ -19,7 +21,10 @@ export interface BenchReport {
   odm: TaskResult[];
   encrypted: TaskResult[];
   decryption?: DecryptionResult;
+  /** Measured in the same run as the curve, on the same values. */
+  floors?: Floors;
   curve?: CurveResult;
+  memory?: MemoryResult;
   targets?: Target[];
 }
 
@@ -35,6 +40,14 @@ const DECRYPTION_OPS = 132;
 const DOCS_RATIO_MAX = 1.25;
 /** Cost per document must follow a straight line in the number of fields this closely. */
 const FIELDS_R2_MIN = 0.95;
+/** Client CPU per encrypted field per document written, as a multiple of libmongocrypt's native floor. */
+const WRITE_FLOOR_MULTIPLE_MAX = 2;
+/** Client CPU per document of enc-small-create as a multiple of unencrypted small-create. */
+const ENCRYPTED_CREATE_CPU_MAX = 1.25;
+/** Client CPU per operation of each unencrypted task as a multiple of the raw driver's. */
+const RAW_CPU_MAX = 1.1;
+/** Peak RSS streaming the most documents ÷ the fewest. */
+const MEMORY_RATIO_MAX = 1.25;
 
 /** Writes <timestamp>.{md,json[,svg]} and latest.{md,json[,svg]}; returns the paths. */
 export function writeReports(report: BenchReport, dir = REPORT_DIR): string[] {
@@ -94,6 +107,7 @@ export function evaluateTargets(report: BenchReport): Target[] {
     ? { name: `decryption benchmark ≥ ${DECRYPTION_OPS} ops/s single-threaded`, status: 'NOT RUN', detail: 'decryption was not selected' }
     : { name: `decryption benchmark ≥ ${DECRYPTION_OPS} ops/s single-threaded`, status: engine >= DECRYPTION_OPS ? 'PASS' : 'FAIL', detail: `Strongbox engine, 1 worker: ${engine.toFixed(1)} ops/s` });
 
+  cpuTargets(report, targets);
   const curve = report.curve;
   if (!curve) {
     targets.push({ name: 'cost linear in documents and in encrypted fields', status: 'NOT RUN', detail: 'curve was not selected' });
@@ -111,7 +125,46 @@ export function evaluateTargets(report: BenchReport): Target[] {
       detail: `wall R² ${largest.r2.toFixed(4)} (${largest.usPerField.toFixed(2)} µs per field per document), CPU R² ${largest.cpuR2.toFixed(4)} (${largest.cpuUsPerField.toFixed(2)} µs)`,
     });
   }
+  writeCostTarget(report, targets);
+  const memory = report.memory;
+  const memoryName = `streaming memory (peak RSS at the most documents ÷ at the fewest ≤ ${MEMORY_RATIO_MAX})`;
+  targets.push(!memory
+    ? { name: memoryName, status: 'NOT RUN', detail: 'memory was not selected' }
+    : { name: memoryName, status: memory.ratio <= MEMORY_RATIO_MAX ? 'PASS' : 'FAIL', detail: `${memory.runs.map((r) => `${r.docs} documents ${r.peakMiB.toFixed(1)} MiB`).join(', ')}: ratio ${memory.ratio.toFixed(2)}` });
   return targets;
+}
+
+function cpu(task: TaskResult | undefined, contender: string): number | undefined {
+  return task?.results.find((r) => r.contender === contender)?.cpuPerOpUs;
+}
+
+/** Client CPU per operation against the raw driver (unencrypted tasks) and against unencrypted small-create. */
+function cpuTargets(report: BenchReport, targets: Target[]): void {
+  const rawName = `client CPU per operation ≤ ${RAW_CPU_MAX}× the raw driver's on every unencrypted task`;
+  if (report.odm.length === 0) targets.push({ name: rawName, status: 'NOT RUN', detail: 'no unencrypted task was selected' });
+  else {
+    const rows = report.odm.map((t) => ({ task: t.task.name, r: cpu(t, 'strongbox')! / cpu(t, 'raw')! }));
+    const failing = rows.filter((row) => !(row.r <= RAW_CPU_MAX));
+    targets.push({ name: rawName, status: failing.length ? 'FAIL' : 'PASS', detail: rows.map((row) => `${row.task} ${row.r.toFixed(3)}`).join(', ') });
+  }
+  const encName = `enc-small-create client CPU per document ≤ ${ENCRYPTED_CREATE_CPU_MAX}× unencrypted small-create`;
+  const plain = cpu(report.odm.find((t) => t.task.name === 'small-create'), 'strongbox');
+  const encrypted = cpu(report.encrypted.find((t) => t.task.name === 'enc-small-create'), 'strongbox');
+  if (plain === undefined || encrypted === undefined) targets.push({ name: encName, status: 'NOT RUN', detail: 'small-create and enc-small-create were not both selected' });
+  else targets.push({ name: encName, status: encrypted / plain <= ENCRYPTED_CREATE_CPU_MAX ? 'PASS' : 'FAIL', detail: `${encrypted.toFixed(1)} µs ÷ ${plain.toFixed(1)} µs = ${(encrypted / plain).toFixed(3)}` });
+}
+
+/** The curve's write cost per encrypted field per document, as multiples of both floors. */
+function writeCostTarget(report: BenchReport, targets: Target[]): void {
+  const name = `encrypted write cost per field per document ≤ ${WRITE_FLOOR_MULTIPLE_MAX}× libmongocrypt's native floor at every size`;
+  const { curve, floors } = report;
+  if (!curve || !floors) { targets.push({ name, status: 'NOT RUN', detail: 'curve was not selected' }); return; }
+  const rows = curve.fieldsFit.map((fit) => ({ docs: fit.docs, us: fit.insertCpuUsPerField, native: fit.insertCpuUsPerField / floors.nativeUsPerValue, cipher: fit.insertCpuUsPerField / floors.cipherUsPerValue }));
+  targets.push({
+    name,
+    status: rows.every((row) => row.native <= WRITE_FLOOR_MULTIPLE_MAX) ? 'PASS' : 'FAIL',
+    detail: rows.map((row) => `${row.docs} docs ${row.us.toFixed(2)} µs = ${row.native.toFixed(2)}× native, ${row.cipher.toFixed(1)}× cipher`).join('; '),
+  });
 }
 
 const f3 = (v: number | undefined) => (v === undefined ? '–' : v >= 100 ? v.toFixed(1) : v.toPrecision(4));
@@ -191,6 +244,21 @@ export function renderMarkdown(report: BenchReport, svgName: string | undefined)
       '', `Per-document cost at ${c.sizes[c.sizes.length - 1]} ÷ at ${c.sizes[0]} documents: ${c.docsRatio.map((r) => `${r.fields} fields ${r.wall.toFixed(2)} (CPU ${r.cpu.toFixed(2)})`).join('; ')}.`,
       `Cost per encrypted field (slope of µs/document over fields): ${c.fieldsFit.map((fit) => `${fit.docs} docs ${fit.usPerField.toFixed(2)} µs (R² ${fit.r2.toFixed(3)}; CPU ${fit.cpuUsPerField.toFixed(2)} µs, R² ${fit.cpuR2.toFixed(3)})`).join('; ')}.`, '');
     if (svgName) out.push(`![cost curve](${svgName})`, '');
+    out.push(`Load average (1 minute) as each size started: ${c.loadAverage.map((l) => `${l.docs} docs ${l.load.toFixed(2)}`).join('; ')}.`, '');
+  }
+  const fl = report.floors;
+  if (fl && c) {
+    out.push('## Floors: what encryption costs at best', '',
+      `Measured in this run on ${fl.values} values like the curve's (short strings, Random, one data key): libmongocrypt finalizing a command whose markings are already made costs **${fl.nativeUsPerValue.toFixed(2)} µs** per value (the native floor); AES-256-CBC plus HMAC-SHA-512 of one such value costs **${fl.cipherUsPerValue.toFixed(2)} µs** (\`openssl speed\`, the cipher floor).`, '',
+      '| documents | write CPU per encrypted field per document (µs) | × native floor | × cipher floor | insert + find CPU per field (µs) | × native floor |', '| ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...c.fieldsFit.map((fit) => `| ${fit.docs} | ${fit.insertCpuUsPerField.toFixed(2)} | ${(fit.insertCpuUsPerField / fl.nativeUsPerValue).toFixed(2)} | ${(fit.insertCpuUsPerField / fl.cipherUsPerValue).toFixed(1)} | ${fit.cpuUsPerField.toFixed(2)} | ${(fit.cpuUsPerField / fl.nativeUsPerValue).toFixed(2)} |`), '');
+  }
+  const mem = report.memory;
+  if (mem) {
+    out.push('## Memory: streaming encrypted documents', '',
+      `Documents with ${mem.fields} Random-encrypted strings read through one cursor (batches of 1,000, each decrypted in one pass), each count in a fresh child process; load average at start ${mem.loadAverage.toFixed(2)}.`, '',
+      '| documents | RSS after connecting (MiB) | peak RSS (MiB) |', '| ---: | ---: | ---: |',
+      ...mem.runs.map((r) => `| ${r.docs} | ${r.baselineMiB.toFixed(1)} | ${r.peakMiB.toFixed(1)} |`), '', `Ratio of peaks: ${mem.ratio.toFixed(2)}.`, '');
   }
   return `${out.join('\n')}\n`;
 }

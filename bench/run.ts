@@ -7,12 +7,13 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, SECTIONS, selected, unmatched } from './cli';
 import type { Contender } from './contender';
 import { runCostCurve } from './curve';
 import { loadDatasets, type Datasets } from './datasets';
+import { measureFloors } from './floors';
 import { runDecryptionBenchmark } from './decryption';
 import { machine, versions } from './environment';
 import { MongooseContender } from './impl/mongoose';
@@ -20,6 +21,7 @@ import { RawContender } from './impl/raw';
 import { RawExplicitContender } from './impl/rawExplicit';
 import { StrongboxContender } from './impl/strongbox';
 import { strongboxModels } from './models/strongbox';
+import { runStreamMemory } from './streamMemory';
 import { writeReports, type BenchReport } from './report';
 import { FULL_RULES, QUICK_RULES, runSideBySide, type IterationRules, type TaskResult } from './runner';
 import { benchServer } from './server';
@@ -81,8 +83,15 @@ async function main(): Promise<void> {
       report.decryption = await runDecryptionBenchmark({ uri: server.uri, keyFile, masterKey, quick: options.quick, log });
     }
     if (selected(options, 'curve')) {
+      log('\n== Floors: libmongocrypt finalizing a pre-marked command; the cipher itself (openssl speed) ==');
+      report.floors = measureFloors({ quick: options.quick });
+      log(`  libmongocrypt native ${report.floors.nativeUsPerValue.toFixed(2)} µs per value; AES-256-CBC + HMAC-SHA-512 ${report.floors.cipherUsPerValue.toFixed(2)} µs per value (load ${loadavg()[0].toFixed(2)})`);
       log('\n== Cost curve: documents × encrypted fields through Strongbox insertMany + find ==');
       report.curve = await runCostCurve({ uri: server.uri, keyFile, quick: options.quick, log });
+    }
+    if (selected(options, 'memory')) {
+      log('\n== Memory: streaming encrypted documents through a cursor ==');
+      report.memory = await runStreamMemory({ uri: server.uri, keyFile, quick: options.quick, log });
     }
     report.finishedAt = new Date().toISOString();
     const written = writeReports(report);

@@ -3,16 +3,22 @@ import { SetupError } from '../errors';
 
 /**
  * The driver's public ClientEncryption runs one libmongocrypt context per value, with the
- * AES/HMAC work called back into JavaScript. Strongbox needs two things it does not offer:
- * decrypting a whole batch of documents in one context, and libmongocrypt's native (OpenSSL)
+ * AES/HMAC work called back into JavaScript. Strongbox needs what it does not offer:
+ * encrypting a whole command's values and decrypting a whole batch of documents in one context
+ * each (automatic encryption's contexts, fed by Strongbox's own markings), and libmongocrypt's native (OpenSSL)
  * crypto, which measured 4–5× faster here. Both come from the binding plus the driver's key/KMS
  * state machine, an internal module of the pinned driver version (package.json pins it exactly).
  */
-export interface CryptContext { readonly status: { message?: string }; }
+export interface CryptContext {
+  readonly status: { message?: string };
+  readonly state: number;
+  addMongoOperationResponse(bson: Uint8Array): void;
+  finishMongoOperation(): void;
+}
 export interface NativeMongoCrypt {
+  makeEncryptionContext(db: string, command: Uint8Array): CryptContext;
   makeDecryptionContext(bson: Uint8Array): CryptContext;
   makeExplicitDecryptionContext(bson: Uint8Array): CryptContext;
-  makeExplicitEncryptionContext(bson: Uint8Array, options: { keyId?: Uint8Array; keyAltName?: Uint8Array; algorithm: string }): CryptContext;
 }
 interface StateMachineLike { execute(executor: ClientEncryption, context: CryptContext, options: object): Promise<Uint8Array>; }
 
@@ -35,17 +41,19 @@ function loadStateMachine(): new (options: object) => StateMachineLike {
 
 /**
  * A libmongocrypt handle using native crypto, falling back to the driver's JavaScript crypto
- * callbacks when this libmongocrypt build has none.
+ * callbacks when this libmongocrypt build has none. `schemaMap` names the namespaces whose
+ * commands libmongocrypt asks markings for.
  */
-export function createNativeMongoCrypt(kmsProviders: Document, serialize: (doc: Document) => Uint8Array): NativeMongoCrypt {
+export function createNativeMongoCrypt(kmsProviders: Document, schemaMap: Document, serialize: (doc: Document) => Uint8Array): NativeMongoCrypt {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const MongoCrypt = require('mongodb-client-encryption').MongoCrypt as new (options: object) => NativeMongoCrypt;
+  const options = { kmsProviders: serialize(kmsProviders), schemaMap: serialize(schemaMap) };
   try {
-    return new MongoCrypt({ kmsProviders: serialize(kmsProviders) });
+    return new MongoCrypt(options);
   } catch {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const cryptoCallbacks = require('mongodb/lib/client-side-encryption/crypto_callbacks');
-    return new MongoCrypt({ kmsProviders: serialize(kmsProviders), cryptoCallbacks });
+    return new MongoCrypt({ ...options, cryptoCallbacks });
   }
 }
 

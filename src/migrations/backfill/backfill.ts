@@ -109,10 +109,16 @@ async function rewriteBatch(run: BackfillRun, docs: Document[]): Promise<{ chang
   const plaintext = await readDecrypted(run, pending.filter((p) => run.rewrite.needsPlaintext(p)).map((p) => p.doc._id));
   const changes: DocumentChange[] = [];
   let conflicts = 0;
-  for (const p of pending) {
+  // The documents of a batch are rewritten together, so their values are encrypted in one libmongocrypt pass.
+  const outcomes = await Promise.allSettled(pending.map((p) => {
     const twin = plaintext.get(idKey(p.doc._id));
-    const ok = await run.rewrite.rewrite(p, twin ? slotsAt(twin, run.rewrite.segments) : undefined);
-    if (ok) changes.push({ doc: p.doc, top: p.top, after: p.holder[p.top] });
+    return run.rewrite.rewrite(p, twin ? slotsAt(twin, run.rewrite.segments) : undefined);
+  }));
+  for (let i = 0; i < pending.length; i++) {
+    const outcome = outcomes[i];
+    // The first failing document in the batch's order is the one reported.
+    if (outcome.status === 'rejected') throw outcome.reason;
+    if (outcome.value) changes.push({ doc: pending[i].doc, top: pending[i].top, after: pending[i].holder[pending[i].top] });
     else conflicts++;
   }
   return { changes, conflicts };

@@ -68,7 +68,7 @@ export class FieldRewrite {
     const info = inspectEncryptedBlob(value);
     if (!info) throw this.failure(doc, 'holds BinData subtype 6 that is not a valid ciphertext (corrupt)', 'inspect it with `strongbox audit`; remove or restore the value, then run again.');
     if (info.algorithm !== target.spec.algorithm) return 'reencrypt';
-    const expected = await this.guard(doc, () => this.encryptor.keyIdFor(target.spec, doc, this.where()));
+    const expected = await this.guard(doc, async () => this.encryptor.keyIdFor(target.spec, doc, this.where()));
     return info.keyId === expected.toUUID().toHexString() ? undefined : 'reencrypt';
   }
 
@@ -78,23 +78,28 @@ export class FieldRewrite {
    * document disagree (it changed in between): the document is then left for the next pass.
    */
   async rewrite(pending: PendingDocument, plaintextSlots: Slot[] | undefined): Promise<boolean> {
+    const plaintexts: unknown[] = [];
     for (let i = 0; i < pending.slots.length; i++) {
       const action = pending.actions[i];
       if (!action) continue;
       const slot = pending.slots[i];
-      let plaintext = slot.value;
+      plaintexts[i] = slot.value;
       if (action !== 'encrypt') {
         const twin = plaintextSlots?.[i];
         const info = inspectEncryptedBlob(slot.value);
         if (!twin || plaintextSlots!.length !== pending.slots.length || isEncryptedBinary(twin.value) || bsonTypeNumber(twin.value) !== info?.originalBsonType) return false;
-        plaintext = twin.value;
+        plaintexts[i] = twin.value;
       }
-      const target = this.target;
-      const value = target.kind === 'decrypt'
-        ? plaintext
-        : await this.guard(pending.doc, () => this.encryptor.encrypt(this.field, this.path, forEncryption(plaintext, target.spec.bsonType), pending.doc));
-      (slot.container as Record<string | number, unknown>)[slot.key] = value;
     }
+    // All values start encrypting before any is awaited: together with the other documents of the batch, one libmongocrypt pass.
+    const target = this.target;
+    await Promise.all(pending.slots.map(async (slot, i) => {
+      if (!pending.actions[i]) return;
+      const value = target.kind === 'decrypt'
+        ? plaintexts[i]
+        : await this.guard(pending.doc, () => this.encryptor.encrypt(this.field, this.path, forEncryption(plaintexts[i], target.spec.bsonType), pending.doc));
+      (slot.container as Record<string | number, unknown>)[slot.key] = value;
+    }));
     return true;
   }
 

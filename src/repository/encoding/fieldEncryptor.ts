@@ -14,10 +14,6 @@ export class FieldEncryptor {
   ) {}
 
   /**
-   * @param root the whole document being written, for keys chosen per document; undefined in
-   *   queries, where only fixed keys can be used.
-   */
-  /**
    * Everything encrypt() checks before it needs the key vault: the value's type and, for
    * per-document keys, the key name. Analyzers call it while deciding, so bad input is refused
    * before any traffic.
@@ -29,21 +25,30 @@ export class FieldEncryptor {
   }
 
   /**
+   * Encrypts one value; the engine encrypts it in one libmongocrypt pass with every other value
+   * of the same command. Checks come first, synchronously, so bad input never joins a batch.
    * @param root the whole document being written, for keys chosen per document; undefined in
    *   queries, where only fixed keys can be used.
    */
-  async encrypt(field: FieldMetadata, path: string, value: unknown, root: Document | undefined): Promise<Binary> {
+  encrypt(field: FieldMetadata, path: string, value: unknown, root: Document | undefined): Promise<Binary> {
     const spec = field.encrypted!;
     const where = `${this.model.target.name}.${path}`;
-    // Checks the declared type and refuses ciphertext and UndecryptableValue markers: a
-    // caller-supplied encrypted Binary may be another field's or another customer's, and its
-    // header cannot prove otherwise.
-    const plaintext = toDeclaredBson(value, { bsonType: spec.bsonType, itemBsonType: field.itemBsonType }, where);
-    const keyId = await this.keyIdFor(spec, root, where);
+    let plaintext: unknown;
+    let keyId: Binary | Promise<Binary>;
+    try {
+      // Checks the declared type and refuses ciphertext and UndecryptableValue markers: a
+      // caller-supplied encrypted Binary may be another field's or another customer's, and its
+      // header cannot prove otherwise.
+      plaintext = toDeclaredBson(value, { bsonType: spec.bsonType, itemBsonType: field.itemBsonType }, where);
+      keyId = this.keyIdFor(spec, root, where);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.engine.encrypt(plaintext, spec.algorithm, keyId, where);
   }
 
-  async keyIdFor(spec: EncryptionSpec, root: Document | undefined, where: string): Promise<Binary> {
+  /** The id of the data key of a value (a promise while the key vault is asked, or the key created). */
+  keyIdFor(spec: EncryptionSpec, root: Document | undefined, where: string): Binary | Promise<Binary> {
     const key = this.keyFor(spec, root, where);
     return 'id' in key ? key.id : this.keyVault.ensureDataKey(key.altName);
   }

@@ -1,0 +1,203 @@
+import { BSON, UUID, type Binary, type ClientEncryption, type Document } from 'mongodb';
+import type { Algorithm } from '../metadata/types';
+import { ALGORITHM_NAMES } from '../schema/encryptSchema';
+import { isEncryptedBinary } from './blob';
+import { runContext, type NativeMongoCrypt } from './driverInternals';
+import { classifyCryptError, encryptionFailure } from './failures';
+import { intentMarking } from './intentMarking';
+import { markedCommandReply } from './markedCommand';
+
+/** One value to encrypt, with the field it belongs to (for errors: never the value). */
+export interface ValueToEncrypt {
+  value: unknown;
+  algorithm: Algorithm;
+  /** The data key; a promise while its id is still being looked up (or the key created). */
+  keyId: Binary | Promise<Binary>;
+  /** The field, as errors name it ("Patient.ssn"). */
+  where: string;
+}
+
+/** A value waiting for its batch; a class rather than spread copies, as a bulk load makes one per value. */
+class Waiting {
+  constructor(readonly request: ValueToEncrypt, readonly resolve: (ciphertext: Binary) => void, readonly reject: (err: unknown) => void) {}
+}
+
+class Marked {
+  constructor(readonly waiting: Waiting, readonly key: Binary, readonly marking: Uint8Array) {}
+  fail(err: unknown): void { this.waiting.reject(encryptionFailure(err, this.waiting.request.algorithm, this.key, this.waiting.request.where)); }
+}
+
+/** libmongocrypt's context states (mongocrypt_ctx_state_t). */
+const NEED_MONGO_MARKINGS = 2;
+
+/**
+ * libmongocrypt asks for markings only for a namespace with an encryption schema; this one
+ * exists only inside this process: the command naming it is never sent anywhere, only its
+ * markings are encrypted.
+ */
+const MARKINGS_DB = 'strongbox';
+const MARKINGS_COLLECTION = 'markings';
+
+/** The schema map that makes libmongocrypt ask for markings for the markings namespace. */
+export function markingsSchemaMap(): Document {
+  const anyKey = new UUID('00000000-0000-4000-8000-000000000000');
+  return {
+    [`${MARKINGS_DB}.${MARKINGS_COLLECTION}`]: {
+      bsonType: 'object',
+      properties: { v: { encrypt: { bsonType: 'string', algorithm: ALGORITHM_NAMES.Random, keyId: [anyKey] } } },
+    },
+  };
+}
+
+const MARKINGS_COMMAND = BSON.serialize({ find: MARKINGS_COLLECTION, filter: {} });
+
+/**
+ * Markings per encryption context at most (bytes): a bulk load of many thousands of documents
+ * goes through a few contexts of this size rather than one reply document of unbounded size.
+ */
+const MAX_MARKING_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Encrypts the values of a command in one libmongocrypt encryption context. Strongbox is its
+ * own query analyzer: it already knows which values to encrypt, with which algorithm and key, so
+ * it answers libmongocrypt's request for markings (the job of mongocryptd or the crypt shared
+ * library in the client-side encryption specification) in-process with intent-to-encrypt
+ * markings. libmongocrypt then fetches every data key the markings name in one key-vault read and
+ * encrypts them all in one native pass.
+ *
+ * Every value requested in one synchronous stretch of the event loop (one command: an insert of
+ * many documents, an update with its filter and arrayFilters, a bulk write; or several commands
+ * started together) joins the same batch, which is encrypted when that stretch ends.
+ */
+export class CommandEncryptor {
+  private waiting: Waiting[] = [];
+  /** Encryption contexts run so far (one per batch when nothing fails). */
+  contexts = 0;
+
+  constructor(
+    private readonly crypt: NativeMongoCrypt,
+    /** The driver's handle, as the key vault and KMS executor of libmongocrypt's state machine. */
+    private readonly executor: ClientEncryption,
+    private readonly kmsTlsOptions: Document,
+  ) {}
+
+  /** Joins the current batch; resolves to the value's ciphertext, or rejects with an error naming the field. */
+  encrypt(value: ValueToEncrypt): Promise<Binary> {
+    return new Promise<Binary>((resolve, reject) => {
+      this.waiting.push(new Waiting(value, resolve, reject));
+      if (this.waiting.length === 1) queueMicrotask(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.waiting;
+    this.waiting = [];
+    try {
+      await this.encryptBatch(batch);
+    } catch (err) {
+      // Not expected (settle catches libmongocrypt's errors); no request may be left waiting. Settled ones ignore this.
+      for (const request of batch) request.reject(err);
+    }
+  }
+
+  private async encryptBatch(batch: Waiting[]): Promise<void> {
+    const keys = await resolveKeys(batch);
+    const marked: Marked[] = [];
+    for (const waiting of batch) {
+      const { keyId, value, algorithm, where } = waiting.request;
+      const key = keyId instanceof Promise ? keys.get(keyId)! : { id: keyId };
+      if (!('id' in key)) {
+        waiting.reject(key.error);
+        continue;
+      }
+      try {
+        marked.push(new Marked(waiting, key.id, intentMarking(value, algorithm, key.id)));
+      } catch (err) {
+        waiting.reject(encryptionFailure(err, algorithm, key.id, where));
+      }
+    }
+    for (const chunk of chunks(marked)) await this.settle(chunk);
+  }
+
+  /**
+   * Encrypts a chunk in one context. When that fails, each value still learns its own outcome:
+   * the chunk is retried one data key at a time (a missing key, or one the master key cannot
+   * unwrap, fails only its values), and a value libmongocrypt refuses is found by encrypting the
+   * values of its key one at a time. A KMS or key-vault outage fails the whole chunk at once. Commands wait for all their values, so any failure fails the whole command
+   * before anything is sent.
+   */
+  private async settle(chunk: Marked[]): Promise<void> {
+    try {
+      const ciphertexts = await this.run(chunk);
+      for (let i = 0; i < chunk.length; i++) chunk[i].waiting.resolve(ciphertexts[i]);
+    } catch (err) {
+      const reason = classifyCryptError(err);
+      // An unreachable KMS or key vault fails every key alike: retrying key by key would only wait for it again and again.
+      const outage = reason === 'kms-unreachable' || reason === 'key-vault-unreachable';
+      const byKey = outage ? [] : groupByKey(chunk);
+      if (byKey.length > 1) {
+        for (const group of byKey) await this.settle(group);
+      } else if (!outage && chunk.length > 1 && reason === 'corrupt') {
+        for (const request of chunk) await this.settle([request]);
+      } else {
+        for (const request of chunk) request.fail(err);
+      }
+    }
+  }
+
+  private async run(chunk: Marked[]): Promise<Binary[]> {
+    this.contexts++;
+    const context = this.crypt.makeEncryptionContext(MARKINGS_DB, MARKINGS_COMMAND);
+    if (context.state !== NEED_MONGO_MARKINGS) {
+      throw new Error(context.status.message ?? `libmongocrypt did not ask for markings (state ${context.state})`);
+    }
+    context.addMongoOperationResponse(markedCommandReply(MARKINGS_COLLECTION, chunk.map((request) => request.marking)));
+    context.finishMongoOperation();
+    const finalized = BSON.deserialize(await runContext(this.executor, context, this.kmsTlsOptions), { promoteValues: false });
+    const ciphertexts = finalized.filter?.v as unknown[] | undefined;
+    // Fail closed: every marking must have come back as ciphertext, never as a marking (first byte 0) or anything else.
+    if (!Array.isArray(ciphertexts) || ciphertexts.length !== chunk.length || !ciphertexts.every((c) => isEncryptedBinary(c) && c.buffer[0] !== 0)) {
+      throw new Error('libmongocrypt returned the command without ciphertext for every marking');
+    }
+    return ciphertexts as Binary[];
+  }
+}
+
+/** Waits once for each distinct key lookup of the batch (a bulk load under one key has one). */
+async function resolveKeys(batch: Waiting[]): Promise<Map<Promise<Binary>, { id: Binary } | { error: unknown }>> {
+  const keys = new Map<Promise<Binary>, { id: Binary } | { error: unknown }>();
+  for (const waiting of batch) {
+    const { keyId } = waiting.request;
+    if (keyId instanceof Promise && !keys.has(keyId)) keys.set(keyId, { error: undefined });
+  }
+  await Promise.all([...keys.keys()].map((lookup) => lookup.then((id) => keys.set(lookup, { id }), (error) => keys.set(lookup, { error }))));
+  return keys;
+}
+
+function chunks(marked: Marked[]): Marked[][] {
+  const out: Marked[][] = [];
+  let current: Marked[] = [];
+  let bytes = 0;
+  for (const request of marked) {
+    const size = request.marking.length;
+    if (current.length && bytes + size > MAX_MARKING_BYTES) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(request);
+    bytes += size;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
+
+function groupByKey(chunk: Marked[]): Marked[][] {
+  const groups = new Map<string, Marked[]>();
+  for (const request of chunk) {
+    const key = request.key.toString('hex');
+    const group = groups.get(key);
+    if (group) group.push(request); else groups.set(key, [request]);
+  }
+  return [...groups.values()];
+}

@@ -1,0 +1,171 @@
+/**
+ * Command-level encryption: each command's values go through one libmongocrypt encryption
+ * context fed with Strongbox's own intent-to-encrypt markings. Deterministic ciphertexts must be
+ * byte for byte what per-value explicit encryption (the driver's public ClientEncryption.encrypt)
+ * produces, on every field kind and every bsonType Deterministic accepts; Random values must
+ * decrypt to the originals; a value refused inside a batch fails its command naming the field.
+ * Serial: the tests count the contexts and commands of one shared client.
+ */
+import test from 'ava';
+import { Binary, UUID, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
+import type { StrongboxClient } from '../../src/client/strongboxClient';
+import { inspectEncryptedBlob } from '../../src/crypto/blob';
+import { EncryptionError } from '../../src/errors';
+import type { Repository } from '../../src/repository/repository';
+import { ALGORITHM_NAMES } from '../../src/schema/encryptSchema';
+import { toDeclaredBson } from '../../src/repository/encoding/values';
+import { rawClient, testClient } from '../harness/client';
+import { uniqueDbName } from '../harness/server';
+import { defineModels } from '../repository/models';
+import { defineTypedModel, fieldName, storagesOf, TYPE_CASES } from '../repository/typeTable';
+
+const DB = uniqueDbName(__filename);
+const Typed = defineTypedModel(DB, 'typed');
+const { Patient, Customer } = defineModels(DB);
+
+let client: StrongboxClient;
+let raw: MongoClient;
+const commands: CommandStartedEvent[] = [];
+test.before(async () => {
+  client = await testClient([Typed, Patient, Customer], { driverOptions: { monitorCommands: true } });
+  client.dataClient.on('commandStarted', (event) => commands.push(event));
+  raw = await rawClient();
+});
+test.after.always(async () => {
+  await client?.close();
+  await raw?.close();
+});
+
+const stored = (collection: string, filter: Document) => raw.db(DB).collection(collection).findOne(filter);
+const hex = (value: unknown) => Buffer.from((value as Binary).buffer).toString('hex');
+
+/** Per-value explicit encryption by the driver's public API: the reference the command path must equal. */
+async function explicitDeterministic(value: unknown, altName: string): Promise<string> {
+  const keyId = await client.keyVault.ensureDataKey(altName);
+  return hex(await client.encryption.encrypt(value, { algorithm: ALGORITHM_NAMES.Deterministic as never, keyId }));
+}
+
+/** Runs `action` and counts the encryption contexts it made. */
+async function contextsOf(action: () => Promise<unknown>): Promise<number> {
+  const before = client.engine.commands.contexts;
+  await action();
+  return client.engine.commands.contexts - before;
+}
+
+function patient(n: number): Document {
+  return {
+    name: `P${n}`, age: 30 + n, tags: [],
+    address: { street: `${n} Elm St`, city: 'Shelbyville', zip: `9${n}000` },
+    contacts: [{ kind: 'home', phone: `555-01${n}`, note: `note ${n}` }, { kind: 'work', phone: `555-02${n}`, note: `work ${n}` }],
+    phone: `+1-555-100${n}`, ssn: `000-11-100${n}`, score: n,
+    medical: { bloodType: 'A-', allergies: [`pollen ${n}`] },
+  };
+}
+
+test.serial('every bsonType Deterministic accepts: one insert, one context, each ciphertext equal to explicit encryption', async (t) => {
+  const cases = TYPE_CASES.filter((c) => storagesOf(c).includes('Deterministic'));
+  t.true(cases.length >= 9, `${cases.length} Deterministic types`);
+  const doc: Document = {};
+  for (const c of cases) doc[fieldName('Deterministic', c.type)] = c.input();
+  const repo = client.repository(Typed) as unknown as Repository<Document>;
+  let id: unknown;
+  t.is(await contextsOf(async () => { id = (await repo.insertOne(doc))._id; }), 1);
+  const row = await stored('typed', { _id: id });
+  for (const c of cases) {
+    const name = fieldName('Deterministic', c.type);
+    const expected = await explicitDeterministic(toDeclaredBson(doc[name], { bsonType: c.type }, name), 'types');
+    t.is(hex(row![name]), expected, `${c.type}: command path and explicit encryption differ`);
+  }
+  // And every value reads back as written.
+  const read = await repo.findById(id) as Document;
+  for (const c of cases) t.true(c.isRead(read[fieldName('Deterministic', c.type)]), c.type);
+});
+
+test.serial('every field kind: top level, nested, in arrays of documents, in filters and $in, in $set: equal to explicit encryption', async (t) => {
+  const repo = client.repository(Patient);
+  const [first] = await repo.insertMany([patient(1), patient(2)] as never[]);
+  const row = await stored('patients', { _id: first._id });
+  t.is(hex(row!.phone), await explicitDeterministic('+1-555-1001', 'pii'));
+  t.is(hex(row!.address.zip), await explicitDeterministic('91000', 'pii'));
+  t.is(hex(row!.contacts[1].phone), await explicitDeterministic('555-021', 'pii'));
+
+  commands.length = 0;
+  t.is((await repo.find({ phone: { $in: ['+1-555-1001', '+1-555-1002'] }, 'address.zip': '91000' } as never).toArray()).length, 1);
+  const find = commands.find((e) => e.commandName === 'find' && e.command.find === 'patients')!;
+  t.is(hex(find.command.filter.phone.$in[1]), await explicitDeterministic('+1-555-1002', 'pii'));
+  t.is(hex(find.command.filter['address.zip'].$eq ?? find.command.filter['address.zip']), await explicitDeterministic('91000', 'pii'));
+
+  commands.length = 0;
+  t.is(await contextsOf(() => repo.updateOne({ phone: '+1-555-1002' }, { $set: { 'address.zip': '99999', phone: '+1-555-9999' } })), 1, 'filter and update: one context');
+  const update = commands.find((e) => e.commandName === 'update')!;
+  const statement = update.command.updates[0];
+  t.is(hex(statement.u.$set.phone), await explicitDeterministic('+1-555-9999', 'pii'));
+  t.is(hex(statement.u.$set['address.zip']), await explicitDeterministic('99999', 'pii'));
+  t.is((await repo.findOne({ phone: '+1-555-9999' }))?.address.zip, '99999');
+});
+
+test.serial('insertMany, bulkWrite and replaceOne each encrypt all their values in one context; Random values round-trip', async (t) => {
+  const repo = client.repository(Patient);
+  const docs = Array.from({ length: 50 }, (_, i) => patient(100 + i));
+  // 50 documents × 8 encrypted values (one a whole embedded document under Random).
+  t.is(await contextsOf(() => repo.insertMany(docs as never[])), 1);
+  const read = await repo.find({ name: { $in: docs.map((d) => d.name) } } as never).toArray();
+  t.is(read.length, 50);
+  for (const p of read) {
+    const n = Number(p.name.slice(1));
+    t.is(p.ssn, `000-11-100${n}`);
+    t.is(p.score, n);
+    t.deepEqual({ ...p.medical }, { bloodType: 'A-', allergies: [`pollen ${n}`] });
+    t.deepEqual(p.contacts.map((c) => c.note), [`note ${n}`, `work ${n}`]);
+  }
+  t.is(await contextsOf(() => repo.bulkWrite([
+    { insertOne: { document: patient(200) as never } },
+    { updateOne: { filter: { phone: '+1-555-100100' }, update: { $set: { ssn: 'bulk-ssn' } } } },
+    { replaceOne: { filter: { phone: '+1-555-100101' }, replacement: patient(201) as never } },
+    { deleteOne: { filter: { phone: '+1-555-100102' } } },
+  ] as never)), 1);
+  t.is((await repo.findOne({ phone: '+1-555-100100' }))?.ssn, 'bulk-ssn');
+  t.is((await repo.findOne({ phone: '+1-555-100201' }))?.name, 'P201');
+  t.is(await repo.findOne({ phone: '+1-555-100102' }), null);
+});
+
+test.serial('per-document keys: one context for many customers, each value under its own customer key', async (t) => {
+  const repo = client.repository(Customer);
+  const customers = Array.from({ length: 6 }, (_, i) => ({ customerId: `cust-${i}-${process.pid}`, name: `C${i}`, ssn: `ssn-${i}` }));
+  // Creates the six keys first (key creation is its own step), then encrypts everything in one pass.
+  t.is(await contextsOf(() => repo.insertMany(customers as never[])), 1);
+  for (const c of customers) {
+    const row = await stored('customers', { customerId: c.customerId });
+    const keyId = await client.keyVault.findKeyId(c.customerId);
+    t.is(inspectEncryptedBlob(row!.ssn)?.keyId, keyId!.toUUID().toHexString(), `${c.customerId}'s value is under its own key`);
+    t.is((await repo.findOne({ customerId: c.customerId }))?.ssn, c.ssn);
+  }
+});
+
+test.serial('a value refused inside a batch fails only its own request, naming the field and never the value', async (t) => {
+  const key = await client.keyVault.ensureDataKey('types');
+  const missingKey = new Binary(new UUID().buffer, 4);
+  // Started together: one batch.
+  const good = client.engine.encrypt('fine', 'Deterministic', key, 'Doc.good');
+  const refused = client.engine.encrypt(true, 'Deterministic', key, 'Doc.flag');
+  const noKey = client.engine.encrypt('SECRET-NO-KEY', 'Random', missingKey, 'Doc.orphan');
+  t.true(inspectEncryptedBlob(await good)?.algorithm === 'Deterministic');
+  const typeErr = await t.throwsAsync(refused, { instanceOf: EncryptionError });
+  t.is(typeErr!.code, 'ENCRYPT_TYPE_REFUSED');
+  t.regex(typeErr!.message, /Doc\.flag could not be encrypted with Deterministic/);
+  const keyErr = await t.throwsAsync(noKey, { instanceOf: EncryptionError });
+  t.regex(keyErr!.message, /Doc\.orphan could not be encrypted with Random under data key/);
+  t.false(keyErr!.message.includes('SECRET-NO-KEY') || String(keyErr!.stack).includes('SECRET-NO-KEY'));
+});
+
+test.serial('a refused value fails the whole command before anything is sent', async (t) => {
+  const repo = client.repository(Typed) as unknown as Repository<Document>;
+  const huge = `SECRET-${'x'.repeat(17 * 1024 * 1024)}`;
+  commands.length = 0;
+  const err = await t.throwsAsync(repo.insertMany([{ Random_string: 'small' }, { Random_string: huge }, { Deterministic_string: 'also small' }]), { instanceOf: EncryptionError });
+  t.is(err!.code, 'ENCRYPT_VALUE_TOO_LARGE');
+  t.regex(err!.message, /Typed\.Random_string could not be encrypted/);
+  t.false(err!.message.includes('SECRET-'));
+  t.is(commands.filter((e) => e.commandName === 'insert').length, 0, 'no insert was sent');
+  t.is(await raw.db(DB).collection('typed').countDocuments({ Random_string: { $exists: true } }), 0);
+});
