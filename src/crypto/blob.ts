@@ -5,6 +5,12 @@ const ENCRYPTED_SUBTYPE = 6;
 
 export type StoredAlgorithm = 'Deterministic' | 'Random';
 
+/** The algorithm names of the client-side encryption specification, as schema maps and the driver spell them. */
+export const ALGORITHM_NAMES: Readonly<Record<StoredAlgorithm, string>> = {
+  Deterministic: 'AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic',
+  Random: 'AEAD_AES_256_CBC_HMAC_SHA_512-Random',
+};
+
 export interface EncryptedBlobInfo {
   algorithm: StoredAlgorithm;
   /** The data key's id, as a canonical UUID string. */

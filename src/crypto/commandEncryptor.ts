@@ -1,7 +1,5 @@
 import { BSON, UUID, type Binary, type ClientEncryption, type Document } from 'mongodb';
-import type { Algorithm } from '../metadata/types';
-import { ALGORITHM_NAMES } from '../schema/encryptSchema';
-import { isEncryptedBinary } from './blob';
+import { ALGORITHM_NAMES, isEncryptedBinary, type StoredAlgorithm } from './blob';
 import { runContext, type NativeMongoCrypt } from './driverInternals';
 import { classifyCryptError, encryptionFailure } from './failures';
 import { intentMarking } from './intentMarking';
@@ -10,7 +8,7 @@ import { markedCommandReply } from './markedCommand';
 /** One value to encrypt, with the field it belongs to (for errors: never the value). */
 export interface ValueToEncrypt {
   value: unknown;
-  algorithm: Algorithm;
+  algorithm: StoredAlgorithm;
   /** The data key; a promise while its id is still being looked up (or the key created). */
   keyId: Binary | Promise<Binary>;
   /** The field, as errors name it ("Patient.ssn"). */

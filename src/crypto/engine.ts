@@ -1,8 +1,7 @@
 import { Binary, BSON, type ClientEncryption, type Document } from 'mongodb';
 import { isPlainDocument } from '../bson/documents';
 import { DecryptionError } from '../errors';
-import type { Algorithm } from '../metadata/types';
-import { inspectEncryptedBlob, isEncryptedBinary } from './blob';
+import { inspectEncryptedBlob, isEncryptedBinary, type StoredAlgorithm } from './blob';
 import { CommandEncryptor, markingsSchemaMap } from './commandEncryptor';
 import { createNativeMongoCrypt, runContext, type NativeMongoCrypt } from './driverInternals';
 import { classifyCryptError, DECRYPTION_CODE, LIKELY_CAUSE, scrub, type UndecryptableField, type UndecryptableReason } from './failures';
@@ -44,7 +43,7 @@ export class CryptoEngine {
    * stretch (the rest of its command): one libmongocrypt context for all of them, which fetches
    * each data key they need once. `where` names the field in errors.
    */
-  encrypt(value: unknown, algorithm: Algorithm, keyId: Binary | Promise<Binary>, where = 'A value'): Promise<Binary> {
+  encrypt(value: unknown, algorithm: StoredAlgorithm, keyId: Binary | Promise<Binary>, where = 'A value'): Promise<Binary> {
     return this.commands.encrypt({ value, algorithm, keyId, where });
   }
 

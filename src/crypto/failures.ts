@@ -1,7 +1,6 @@
 import type { Binary } from 'mongodb';
 import type { CodeOf } from '../errorCatalogue';
 import { EncryptionError } from '../errors';
-import type { Algorithm } from '../metadata/types';
 import type { StoredAlgorithm } from './blob';
 
 /*
@@ -71,7 +70,7 @@ const VALUE_REFUSALS: ReadonlyArray<{ test: RegExp; code: CodeOf<'EncryptionErro
     cause: 'libmongocrypt refuses to encrypt a value of this BSON type with this algorithm', fix: 'declare a bsonType the algorithm accepts (docs/models.md lists them), or use Random.' },
 ];
 
-export function encryptionFailure(err: unknown, algorithm: Algorithm, keyId: Binary, where: string): EncryptionError {
+export function encryptionFailure(err: unknown, algorithm: StoredAlgorithm, keyId: Binary, where: string): EncryptionError {
   const reason = classifyCryptError(err);
   const text = `${String((err as Error)?.name ?? '')}: ${String((err as Error)?.message ?? err)}`;
   // Key, key-vault and KMS failures are recognised first: their messages can mention types or sizes too.

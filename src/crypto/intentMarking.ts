@@ -1,11 +1,11 @@
+import type { StoredAlgorithm } from './blob';
 import { BSON, Int32, type Binary } from 'mongodb';
-import type { Algorithm } from '../metadata/types';
 
 /** MongoDB's maximum BSON document size (maxBsonObjectSize, 16 MiB). */
 const MAX_BSON_SIZE = 16 * 1024 * 1024;
 
 /** The marking's algorithm numbers ("a"), as the client-side encryption specification defines them. */
-const ALGORITHM_NUMBERS: Record<Algorithm, Int32> = { Deterministic: new Int32(1), Random: new Int32(2) };
+const ALGORITHM_NUMBERS: Record<StoredAlgorithm, Int32> = { Deterministic: new Int32(1), Random: new Int32(2) };
 
 /**
  * BSON types (by type byte) Deterministic encryption takes: the query analyzer of MongoDB's
@@ -29,7 +29,7 @@ const VALUE_TYPE_OFFSET = 4;
  * ciphertext. Throws, without quoting the value, when the value has no BSON form (a cycle), is
  * too large, or is of a type the algorithm refuses.
  */
-export function intentMarking(value: unknown, algorithm: Algorithm, keyId: Binary): Uint8Array {
+export function intentMarking(value: unknown, algorithm: StoredAlgorithm, keyId: Binary): Uint8Array {
   const document = typeof value === 'string'
     ? stringMarking(value, ALGORITHM_NUMBERS[algorithm].value, keyId)
     : BSON.serialize({ v: value, a: ALGORITHM_NUMBERS[algorithm], ki: keyId });

@@ -1,6 +1,9 @@
 import type { Binary } from 'mongodb';
 
-export type Algorithm = 'Deterministic' | 'Random';
+import type { StoredAlgorithm } from '../crypto/blob';
+
+/** The two encryption algorithms of the client-side encryption specification (defined with the stored form). */
+export type Algorithm = StoredAlgorithm;
 
 export type BsonType =
   | 'string' | 'int' | 'long' | 'double' | 'decimal' | 'bool' | 'date' | 'objectId' | 'binData'

@@ -1,12 +1,10 @@
 import type { Binary } from 'mongodb';
+import { ALGORITHM_NAMES } from '../crypto/blob';
 import { definitionError } from '../metadata/definitionError';
 import type { Algorithm, BsonType, EncryptionSpec, FieldMetadata, ModelMetadata, ModelShape } from '../metadata/types';
 import { schemaKeyId, type KeyAltNameResolver } from './keyIds';
 
-export const ALGORITHM_NAMES: Readonly<Record<Algorithm, string>> = {
-  Deterministic: 'AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic',
-  Random: 'AEAD_AES_256_CBC_HMAC_SHA_512-Random',
-};
+export { ALGORITHM_NAMES } from '../crypto/blob';
 
 export interface EncryptKeyword {
   keyId?: Binary[] | string;

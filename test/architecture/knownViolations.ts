@@ -7,14 +7,6 @@
  */
 export const knownUpwardImports: ReadonlyArray<{ violation: string; why: string }> = [
   {
-    violation: 'upward-from-infrastructure: crypto/engine.ts -> metadata/types.ts',
-    why: 'the engine takes the Algorithm type from the model layer; the algorithm vocabulary belongs in crypto, and metadata should import it',
-  },
-  {
-    violation: 'upward-from-infrastructure: crypto/engine.ts -> schema/encryptSchema.ts',
-    why: 'the engine takes the full algorithm names (AEAD_AES_256_CBC_HMAC_SHA_512-…) from the schema layer; same fix as above',
-  },
-  {
     violation: 'upward-from-model: metadata/hydrate.ts -> repository/encoding/values.ts',
     why: 'hydration converts stored BSON to declared types with the encoding layer\'s converters; they are model-level rules and should sit in metadata (or the foundation)',
   },
@@ -47,7 +39,7 @@ export const knownUpwardImports: ReadonlyArray<{ violation: string; why: string 
  */
 export const knownFolderCycles: ReadonlyArray<{ folders: readonly string[]; why: string }> = [
   {
-    folders: ['audit', 'client', 'crypto', 'keys', 'metadata', 'migrations', 'repository', 'repository/encoding', 'schema'],
+    folders: ['audit', 'client', 'keys', 'metadata', 'migrations', 'repository', 'repository/encoding', 'schema'],
     why: 'closed by the upward imports above; repository/encoding also imports repository/undecryptable.ts while repository imports encoding',
   },
 ];
