@@ -14,7 +14,9 @@ export type { LocalKmsOptions } from './crypto/masterKey';
 export { inspectEncryptedBlob, type EncryptedBlobInfo } from './crypto/blob';
 
 export { Model, Id, Field, Embedded, EmbeddedArray, ArrayField, Encrypted, Index, CompoundIndex, MetadataRegistry } from './metadata';
+export { CreatedAt, UpdatedAt, Version, BeforeInsert, AfterInsert, BeforeUpdate, AfterUpdate, BeforeDelete, AfterDelete, AfterLoad } from './metadata';
 export type { Deterministic, Random, ModelOptions, FieldOptions, EncryptedOptions, IndexOptions, Algorithm, BsonType } from './metadata';
+export { validate } from './repository/entity/validation';
 export { buildSchemaMap, buildValidator } from './schema';
 
 export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation } from './repository/repository';
@@ -39,4 +41,5 @@ export type { AuditReport, PathAudit, KeyUsage, AuditOptions } from './audit';
 export {
   StrongboxError, SetupError, ConfigError, TlsError, ModelDefinitionError, EncryptedQueryError, InvalidInputError,
   KeyError, DecryptionError, EncryptionError, MigrationError, UnsupportedByServerError,
+  ValidationError, ConcurrencyError, HookError, type ValidationIssue,
 } from './errors';

@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
-import { ObjectId, type AnyBulkWriteOperation, type BulkWriteResult, type ClientSession, type Collection, type DeleteResult, type Document, type MongoClient, type UpdateResult } from 'mongodb';
+import { BSON, ObjectId, type AnyBulkWriteOperation, type BulkWriteResult, type ClientSession, type Collection, type DeleteResult, type Document, type MongoClient, type UpdateResult } from 'mongodb';
 import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
-import { InvalidInputError, StrongboxError } from '../errors';
+import { ConcurrencyError, InvalidInputError, StrongboxError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import type { ModelMetadata } from '../metadata/types';
 import { StrongboxCursor } from './cursor';
@@ -16,6 +16,11 @@ import { analyzePipeline, analyzeProjection, assertSortable } from './encoding/p
 import { checkUpdateKeepsRequired } from './encoding/requiredFields';
 import { ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths } from './encoding/updateEncoder';
+import { changesBetween, isEmpty } from './entity/changes';
+import { assertEntity, hooks, prepareNew, prepareReplacement } from './entity/lifecycle';
+import { stampUpdate } from './entity/stamps';
+import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
+import { hasRules, refuseIssues, updateIssues } from './entity/validation';
 import { DocumentReader, type UndecryptablePolicy } from './reader';
 import type { Filter, InsertDoc, Projection, Replacement, Sort, UpdateFilter } from './types';
 
@@ -82,15 +87,122 @@ export class Repository<T extends object> {
     this.options('insert', options);
     const [plain, stored] = await this.prepareInsert(document);
     await this.collection.insertOne(stored, options);
-    return hydrate<T>(this.model, plain);
+    return (await this.inserted([plain]))[0];
   }
 
   async insertMany(documents: ReadonlyArray<InsertDoc<T>>, options: SessionOption = {}): Promise<T[]> {
     this.options('insert', options);
     if (!Array.isArray(documents)) throw invalid('INPUT_NOT_ARRAY', `insertMany on ${this.model.target.name} needs an array of documents.`, 'pass an array.');
-    const prepared = await Promise.all(documents.map((d) => this.prepareInsert(d)));
+    const now = new Date();
+    const prepared = await Promise.all(documents.map((d) => this.prepareInsert(d, now)));
     if (prepared.length) await this.collection.insertMany(prepared.map(([, stored]) => stored), { ...options, ordered: true });
-    return prepared.map(([plain]) => hydrate<T>(this.model, plain));
+    return this.inserted(prepared.map(([plain]) => plain));
+  }
+
+  /** The entities of written plaintext documents: tracked for save(), after-insert hooks run. */
+  private async inserted(plain: Document[]): Promise<T[]> {
+    const entities = plain.map((doc) => hydrate<T>(this.model, doc));
+    entities.forEach((entity, i) => trackWritten(entity, plain[i]));
+    await hooks(this.model, 'afterInsert', entities);
+    return entities;
+  }
+
+  /**
+   * Writes an entity: one Strongbox has not read or written is inserted (defaults, timestamps,
+   * version, hooks, validation as for insertOne, and the entity gets its _id and stamps); a loaded
+   * one is updated with only what changed since it was loaded or last saved — a `$set` of each
+   * changed field and an `$unset` of each emptied one, so an unchanged encrypted value is neither
+   * re-encrypted nor sent. With @Version the update applies only if the stored version is still
+   * the loaded one, else a ConcurrencyError and nothing changes. Returns the entity.
+   */
+  async save(entity: T, options: SessionOption = {}): Promise<T> {
+    this.options('save', options);
+    assertEntity(this.model, entity, 'save');
+    const snapshot = snapshotOf(entity);
+    if (snapshot === 'partial') {
+      throw invalid('INPUT_ENTITY_PARTIAL', `save on ${this.model.target.name} got an entity read with a projection; saving it would remove the fields the projection left out.`,
+        'read the entity without a projection before changing and saving it, or use updateOne with $set.');
+    }
+    return snapshot ? this.saveLoaded(entity, snapshot, options) : this.saveNew(entity, options);
+  }
+
+  private async saveNew(entity: T & Record<string, unknown>, options: SessionOption): Promise<T> {
+    const [plain, stored] = await this.prepareInsert(entity);
+    await this.collection.insertOne(stored, { session: options.session });
+    Object.assign(entity, plain);
+    trackWritten(entity, plain);
+    await hooks(this.model, 'afterInsert', [entity]);
+    return entity;
+  }
+
+  private async saveLoaded(entity: T & Record<string, unknown>, snapshot: Document, options: SessionOption): Promise<T> {
+    await hooks(this.model, 'beforeUpdate', [entity]);
+    // The snapshot is decrypted (and its ciphertext checked like any read) only now, at save time.
+    const before = (await this.reader.read([snapshot]))[0] as unknown as Document;
+    const changes = changesBetween(this.model, before, writtenValues(this.model, entity));
+    const { updatedAt, version } = this.model.entity.stamps;
+    if (version !== undefined) { delete changes.$set[version]; delete changes.$unset[version]; }
+    if (isEmpty(changes)) return entity;
+    const now = new Date();
+    if (updatedAt !== undefined) { changes.$set[updatedAt] = now; delete changes.$unset[updatedAt]; }
+    const update: Document = { ...(Object.keys(changes.$set).length ? { $set: changes.$set } : {}), ...(Object.keys(changes.$unset).length ? { $unset: changes.$unset } : {}) };
+    if (version !== undefined) update.$inc = { [version]: 1 };
+    const result = await this.update('updateOne', this.entityFilter(before), update, { session: options.session });
+    if (result.matchedCount === 0) throw this.stale('save', before);
+    const stamped = entity as Record<string, unknown>;
+    if (updatedAt !== undefined) stamped[updatedAt] = now;
+    if (version !== undefined) stamped[version] = (before[version] as number) + 1;
+    trackWritten(entity, writtenValues(this.model, entity));
+    await hooks(this.model, 'afterUpdate', [entity]);
+    return entity;
+  }
+
+  /**
+   * Deletes the entity's document (by _id; with @Version only while the stored version is the
+   * loaded one). A document already gone or changed is a ConcurrencyError.
+   */
+  async remove(entity: T, options: SessionOption = {}): Promise<void> {
+    this.options('remove', options);
+    assertEntity(this.model, entity, 'remove');
+    const snapshot = snapshotOf(entity);
+    const known: Document = snapshot && snapshot !== 'partial' ? snapshot : { _id: entity._id, ...this.versionOf(entity) };
+    if (known._id === undefined || known._id === null) {
+      throw invalid('INPUT_ID_MISSING', `remove on ${this.model.target.name} got an entity without _id.`, 'pass an entity read from or saved through the repository.');
+    }
+    await hooks(this.model, 'beforeDelete', [entity]);
+    const { version } = this.model.entity.stamps;
+    const filter: Document = { _id: { $eq: known._id }, ...(version !== undefined && known[version] !== undefined ? { [version]: { $eq: known[version] } } : {}) };
+    const result = await this.collection.deleteOne(await this.filter('remove', filter), { session: options.session });
+    if (result.deletedCount === 0) throw this.stale('remove', known);
+    forget(entity);
+    await hooks(this.model, 'afterDelete', [entity]);
+  }
+
+  private versionOf(entity: Record<string, unknown>): Document {
+    const { version } = this.model.entity.stamps;
+    return version === undefined ? {} : { [version]: entity[version] };
+  }
+
+  /** The loaded document, by _id, its version and the fields that choose per-document keys (so the update runs as one command). */
+  private entityFilter(before: Document): Filter<T> {
+    const { version } = this.model.entity.stamps;
+    const pins: Document = { _id: { $eq: before._id } };
+    if (version !== undefined) pins[version] = { $eq: before[version] };
+    for (const keyPath of keyFieldPaths(this.scope)) {
+      const value = valueAt(before, keyPath);
+      if (value !== undefined) pins[keyPath] = { $eq: value };
+    }
+    return pins as Filter<T>;
+  }
+
+  private stale(what: string, known: Document): ConcurrencyError {
+    const { version } = this.model.entity.stamps;
+    const id = known._id instanceof ObjectId ? known._id.toHexString() : String(known._id);
+    return version !== undefined && known[version] !== undefined
+      ? new ConcurrencyError('CONCURRENCY_STALE_VERSION', `${what} of ${this.model.target.name} _id ${id}: the stored document is no longer at version ${known[version]} (another write changed or deleted it since it was loaded); nothing was written.`,
+        { fix: 'read the document again, apply the change to the fresh entity and save that.' })
+      : new ConcurrencyError('CONCURRENCY_DOCUMENT_GONE', `${what} of ${this.model.target.name} _id ${id}: no stored document has this _id any more; nothing was written.`,
+        { fix: 'read the document again (it was deleted), or insert the entity anew with insertOne.' });
   }
 
   async findOne(filter: Filter<T> = {} as Filter<T>, options: Omit<FindOptions<T>, 'limit' | 'batchSize'> = {}): Promise<T | null> {
@@ -133,7 +245,15 @@ export class Repository<T extends object> {
       if (projection) cursor.project(projection);
       cursor.filter(f);
     })();
-    return new StrongboxCursor<T>(cursor, async (docs) => this.reader.readRaw(docs as unknown as Uint8Array[]), ready);
+    const partial = options.projection !== undefined;
+    return new StrongboxCursor<T>(cursor, async (docs) => this.loaded(await this.reader.readRaw(docs as unknown as Uint8Array[]), docs as unknown as Uint8Array[], partial), ready);
+  }
+
+  /** Entities as read: remembered for save() (their stored bytes, not a copy), after-load hooks run. */
+  private async loaded(entities: T[], stored: Uint8Array[], partial: boolean): Promise<T[]> {
+    trackRead(entities, stored, partial);
+    if (this.model.entity.hooks.afterLoad.length > 0) await hooks(this.model, 'afterLoad', entities);
+    return entities;
   }
 
   async count(filter: Filter<T> = {} as Filter<T>, options: SessionOption & { limit?: number } = {}): Promise<number> {
@@ -170,20 +290,20 @@ export class Repository<T extends object> {
     const keyed = await this.keyedUpdate('findOneAndUpdate', filter, update, options);
     if (!keyed) return null;
     const [f, u, arrayFilters] = keyed;
-    return this.readOne(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }));
+    return this.readOne(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }), options.projection !== undefined);
   }
 
   async findOneAndReplace(filter: Filter<T>, replacement: Replacement<T>, options: FindOneAndOptions<T> = {}): Promise<T | null> {
     this.options('findOneAnd', options);
     const [f, r] = await Promise.all([this.filter('findOneAndReplace', filter), this.encodeReplacement(replacement)]);
-    return this.readOne(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
+    return this.readOne(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }), options.projection !== undefined);
   }
 
   async findOneAndDelete(filter: Filter<T>, options: Omit<FindOneAndOptions<T>, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
     this.options('findOneAnd', options);
     const f = await this.filter('findOneAndDelete', filter);
     const { projection, sort } = await this.findOneAndOptions(options);
-    return this.readOne(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }));
+    return this.readOne(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }), options.projection !== undefined);
   }
 
   async deleteOne(filter: Filter<T>, options: SessionOption = {}): Promise<DeleteResult> {
@@ -253,21 +373,24 @@ export class Repository<T extends object> {
     }
   }
 
-  private async prepareInsert(document: unknown): Promise<[Document, Document]> {
+  private async prepareInsert(document: unknown, now = new Date()): Promise<[Document, Document]> {
     if (document === null || typeof document !== 'object' || Array.isArray(document)) {
       throw invalid('INPUT_NOT_A_DOCUMENT', `A ${this.model.target.name} to insert must be an object.`, 'pass an object with the model\'s fields.');
     }
     const plain: Document = writtenValues(this.model, document);
     const idField = this.model.fields.get('_id');
     if (plain._id === undefined && (!idField || idField.bsonType === undefined || idField.bsonType === 'objectId')) plain._id = new ObjectId();
-    return [plain, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, this.model, plain, plain))];
+    const ready = await prepareNew(this.model, plain, now);
+    return [ready, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, this.model, ready, ready))];
   }
 
   private async encodeReplacement(replacement: unknown): Promise<Document> {
     if (replacement && typeof replacement === 'object' && Object.keys(replacement).some((k) => k.startsWith('$'))) {
       throw invalid('INPUT_REPLACEMENT_OPERATORS', `A replacement ${this.model.target.name} cannot contain update operators.`, 'use updateOne for $set/$unset, or pass a whole document.');
     }
-    return sanitized('replace', this.model, () => encodeDocument(this.encryptor, this.model, replacement, (replacement ?? {}) as Document));
+    // Not an object: left as it is for the encoder, which names the problem.
+    const doc = replacement !== null && typeof replacement === 'object' && !Array.isArray(replacement) ? prepareReplacement(this.model, replacement, new Date()) : replacement;
+    return sanitized('replace', this.model, () => encodeDocument(this.encryptor, this.model, doc, (doc ?? {}) as Document));
   }
 
   /**
@@ -311,10 +434,15 @@ export class Repository<T extends object> {
     ] as [Document, Document, Document[] | undefined]);
   }
 
-  /** Required fields stay filled; null or undefined in an optional field means "remove it" (see docs/models.md). */
+  /**
+   * Timestamps and version stamped; values checked against the model's rules; required fields
+   * stay filled; null or undefined in an optional field means "remove it" (see docs/models.md).
+   */
   private normalizeUpdate(what: string, update: unknown): unknown {
     try {
-      return checkUpdateKeepsRequired(this.model, update);
+      const stamped = stampUpdate(this.model, update, new Date());
+      if (hasRules(this.model)) refuseIssues(this.model.target.name, updateIssues(this.model, stamped));
+      return checkUpdateKeepsRequired(this.model, stamped);
     } catch (err) {
       throw sanitize(err, what, this.model.target.name);
     }
@@ -399,9 +527,11 @@ export class Repository<T extends object> {
     return { session: options.session, upsert: options.upsert, sort: options.sort as Document, projection, returnDocument: options.returnDocument ?? 'after' } as const;
   }
 
-  private async readOne(doc: Document | null): Promise<T | null> {
+  private async readOne(doc: Document | null, partial: boolean): Promise<T | null> {
     if (!doc) return null;
-    return (await this.reader.read([doc]))[0];
+    // Serialized before decryption, which works in place.
+    const stored = BSON.serialize(doc);
+    return (await this.loaded(await this.reader.read([doc]), [stored], partial))[0];
   }
 }
 

@@ -195,6 +195,8 @@ export const OPTIONS: Readonly<Record<string, Readonly<Record<string, OptionTrea
   aggregate: { session: 'session', batchSize: 'number', allowDiskUse: 'boolean', comment: 'comment', collation: 'collation', hint: 'hint', let: 'let', maxTimeMS: 'number' },
   insert: { session: 'session', comment: 'comment' },
   bulkWrite: { session: 'session', ordered: 'boolean', comment: 'comment' },
+  save: { session: 'session' },
+  remove: { session: 'session' },
 };
 
 /** Collation options (MongoDB manual, "Collation"): each a plain setting, none a value of a field. */
