@@ -11,9 +11,16 @@ import { getMetadataStorage, validateSync, type ValidationError as RuleFailure }
 import type { Document } from 'mongodb';
 import { InvalidInputError, ValidationError, type ValidationIssue } from '../../errors';
 import { resolveModel } from '../../metadata/resolve';
-import type { FieldMetadata, ModelShape } from '../../metadata/types';
+import type { FieldMetadata, ModelMetadata, ModelShape } from '../../metadata/types';
+import { writtenValues } from '../encoding/documentEncoder';
+import { withDefaults } from './defaults';
+import { stampNew } from './stamps';
 
-const OPTIONS = { forbidUnknownValues: false, validationError: { target: false, value: false } } as const;
+/*
+ * Empty values are Strongbox's to judge (required/optional), so class-validator's rules apply to
+ * values that are there; its error objects keep neither the object nor the value.
+ */
+const OPTIONS = { skipMissingProperties: true, forbidUnknownValues: false, validationError: { target: false, value: false } } as const;
 
 const ruled = new WeakMap<ModelShape, boolean>();
 
@@ -140,22 +147,23 @@ export function refuseIssues(model: string, issues: readonly ValidationIssue[]):
       : 'correct the listed values (the rules are the class-validator decorators on the model and its embedded classes).');
 }
 
-const resolved = new WeakMap<Function, ModelShape>();
+const resolved = new WeakMap<Function, ModelMetadata>();
 
 /**
- * The validation issues of an entity, as a write would find them (required fields and
- * class-validator rules of the model and its embedded classes), without writing anything:
- * for forms and APIs. Takes an instance of a @Model class; an empty array means valid.
+ * The validation issues of an entity, as an insert would find them (required fields and
+ * class-validator rules of the model and its embedded classes; fields with a default and the
+ * stamps count as filled, since the insert fills them), without writing anything: for forms
+ * and APIs. Takes an instance of a @Model class; an empty array means valid.
  */
 export function validate(entity: object): ValidationIssue[] {
   const target = entity?.constructor;
   if (typeof target !== 'function' || target === Object) {
     throw new InvalidInputError('INPUT_NOT_AN_ENTITY', 'validate takes an instance of a @Model class.', { fix: 'create it with new Model() (or read it through a repository) before validating it.' });
   }
-  let shape = resolved.get(target);
-  if (!shape) {
-    shape = resolveModel(target);
-    resolved.set(target, shape);
+  let model = resolved.get(target);
+  if (!model) {
+    model = resolveModel(target);
+    resolved.set(target, model);
   }
-  return documentIssues(shape, entity);
+  return documentIssues(model, stampNew(model, withDefaults(model, writtenValues(model, entity)), new Date()));
 }
