@@ -68,8 +68,8 @@ export interface ValidationIssue {
 export class ValidationError extends InvalidInputError {
   readonly issues: readonly ValidationIssue[];
 
-  constructor(code: string, model: string, issues: readonly ValidationIssue[], fix: string) {
-    super(code, `${model}: ${issues.length} value${issues.length > 1 ? 's' : ''} failed validation: ${issues.map((i) => `"${i.path}" ${i.message}`).join('; ')}; nothing was written.`, { fix });
+  constructor(code: string, message: string, issues: readonly ValidationIssue[], fix: string) {
+    super(code, message, { fix });
     this.issues = issues;
   }
 }

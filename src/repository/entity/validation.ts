@@ -13,6 +13,7 @@ import { InvalidInputError, ValidationError, type ValidationIssue } from '../../
 import { resolveModel } from '../../metadata/resolve';
 import type { FieldMetadata, ModelMetadata, ModelShape } from '../../metadata/types';
 import { writtenValues } from '../encoding/documentEncoder';
+import { missingRequired } from '../encoding/requiredFields';
 import { withDefaults } from './defaults';
 import { stampNew } from './stamps';
 
@@ -139,12 +140,13 @@ function asInstance(target: Function, values: Document): object {
   return values instanceof target ? values : Object.assign(Object.create(target.prototype as object), values);
 }
 
+/** One ValidationError for all issues; with only required fields missing, the same error the encoder gives. */
 export function refuseIssues(model: string, issues: readonly ValidationIssue[]): void {
   if (issues.length === 0) return;
-  const onlyRequired = issues.every((i) => i.rule === 'required');
-  throw new ValidationError(onlyRequired ? 'INPUT_REQUIRED_MISSING' : 'INPUT_VALIDATION_FAILED', model, issues,
-    onlyRequired ? 'give each a value, or declare the field optional (@Field({ optional: true }), @Encrypted({ …, optional: true })).'
-      : 'correct the listed values (the rules are the class-validator decorators on the model and its embedded classes).');
+  if (issues.every((i) => i.rule === 'required')) throw missingRequired(model, issues.map((i) => i.path));
+  throw new ValidationError('INPUT_VALIDATION_FAILED',
+    `${model}: ${issues.length} value${issues.length > 1 ? 's' : ''} failed validation: ${issues.map((i) => `"${i.path}" ${i.message}`).join('; ')}; nothing was written.`,
+    issues, 'correct the listed values (the rules are the class-validator decorators on the model and its embedded classes).');
 }
 
 const resolved = new WeakMap<Function, ModelMetadata>();
