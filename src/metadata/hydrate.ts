@@ -1,5 +1,5 @@
 import { fromStoredBson, needsReadConversion } from '../repository/encoding/values';
-import type { ModelShape } from './types';
+import type { ModelMetadata, ModelShape } from './types';
 
 type Hydrator = (doc: Record<string, unknown>) => object;
 
@@ -24,7 +24,10 @@ const compiled = new WeakMap<ModelShape, Hydrator>();
  * application creates with `new` (docs/entities.md).
  */
 export function hydrate<T = unknown>(model: ModelShape, doc: Record<string, unknown>): T {
-  return hydratorFor(model)(doc) as T;
+  // A collection holding several classes: the discriminator says which one the document is.
+  const variants = (model as Partial<ModelMetadata>).variants;
+  const variant = variants === undefined ? undefined : variants.byValue.get(doc[variants.field] as string);
+  return hydratorFor(variant ?? model)(doc) as T;
 }
 
 function hydratorFor(shape: ModelShape): Hydrator {

@@ -10,4 +10,5 @@ export type {
   EntityMetadata, HookEvent, StampKind,
 } from './types';
 export { MetadataRegistry } from './registry';
+export { Variant } from './variants';
 export { hydrate } from './hydrate';

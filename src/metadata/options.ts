@@ -13,6 +13,11 @@ export interface KeyOptions {
 export interface ModelOptions extends KeyOptions {
   db: string;
   collection: string;
+  /**
+   * Single-collection inheritance: the name of a declared string field whose value says which
+   * @Variant subclass a document is (docs/entities.md).
+   */
+  discriminator?: string;
 }
 
 export interface IdOptions {

@@ -5,6 +5,7 @@ import { parseKeyOptions } from './keys';
 import { validateIndexes, type PendingIndex } from './indexRules';
 import type { ModelOptions } from './options';
 import { walkPath } from './paths';
+import { variantOf, withVariants } from './variants';
 import { ownRawClass, rawHierarchy, type RawProperty } from './store';
 import type { EntityMetadata, FieldMetadata, HookEvent, KeyRef, ModelMetadata, ModelShape, StampKind } from './types';
 
@@ -27,18 +28,27 @@ interface Position {
 
 /** Validates a @Model class (and its embedded classes and base classes) into ModelMetadata. */
 export function resolveModel(target: Function): ModelMetadata {
-  const modelOptions = ownRawClass(target)?.model;
+  const own = ownRawClass(target);
   const site: Site = { declaredOn: target };
-  if (!modelOptions) {
-    const inherited = rawHierarchy(target).some(({ raw }) => raw.model);
+  if (!own?.model) {
+    const base = rawHierarchy(target).reverse().find(({ ctor, raw }) => ctor !== target && raw.model)?.ctor;
+    if (base && own?.variant !== undefined) return variantOf(resolveModel(base), target);
     throw definitionError('MODEL_NOT_DECORATED', site,
-      inherited ? 'the class inherits @Model from a base class, which would store two classes in one collection' : 'the class has no @Model decorator',
-      `@Model({ db: 'app', collection: '${target.name.toLowerCase()}s' }) on the class itself`);
+      base ? 'the class inherits @Model from a base class, which would store two classes in one collection' : 'the class has no @Model decorator',
+      base ? `give ${target.name} its own @Model({ db, collection }), or store it in ${base.name}'s collection as a variant: @Model({ …, discriminator: 'kind' }) on ${base.name} and @Variant('${target.name.toLowerCase()}') on ${target.name}`
+        : `@Model({ db: 'app', collection: '${target.name.toLowerCase()}s' }) on the class itself`);
   }
+  const modelOptions = own.model;
   checkNamespace(modelOptions, site);
+  const metadata = resolveStored(target, modelOptions);
+  return modelOptions.discriminator === undefined ? metadata : withVariants(metadata, modelOptions.discriminator, (variant) => resolveStored(variant, modelOptions));
+}
+
+/** A class stored under `modelOptions` (the @Model class itself, or one of its variants). */
+function resolveStored(target: Function, modelOptions: ModelOptions): ModelMetadata {
   const resolution: Resolution = {
     model: target,
-    defaultKey: parseKeyOptions(modelOptions, site, 'Model'),
+    defaultKey: parseKeyOptions(modelOptions, { declaredOn: target }, 'Model'),
     indexes: [],
     pointers: [],
     stamps: {},

@@ -37,6 +37,8 @@ export interface RawClass {
   model?: ModelOptions;
   compoundIndexes: RawCompoundIndex[];
   properties: Map<string | symbol, RawProperty>;
+  /** The discriminator value of a @Variant class. */
+  variant?: string;
   /** Methods declared as lifecycle hooks, in declaration order. */
   hooks: Array<{ event: HookEvent; method: string | symbol }>;
 }

@@ -66,6 +66,10 @@ export interface ModelMetadata extends ModelShape {
   indexes: IndexSpec[];
   defaultKey?: KeyRef;
   entity: EntityMetadata;
+  /** On the model of a collection holding several classes: every variant by its discriminator value. */
+  variants?: { field: string; byValue: ReadonlyMap<string, ModelMetadata> };
+  /** On one variant of such a collection: the @Model class, the discriminator field and this variant's value. */
+  variant?: { base: Function; field: string; value: string };
 }
 
 /** The lifecycle moments a model method can be declared for (@BeforeInsert() and so on). */

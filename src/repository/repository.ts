@@ -66,12 +66,15 @@ export class Repository<T extends object> {
   private readonly encryptor: FieldEncryptor;
   private readonly reader: DocumentReader<T>;
   private readonly scope: ModelScope;
+  /** Whether the model (or one of its variants) has @AfterLoad hooks; reads of models without pay nothing. */
+  private readonly loadHooks: boolean;
 
   constructor(readonly model: ModelMetadata, context: RepositoryContext, options: RepositoryOptions = {}) {
     this.collection = context.dataClient.db(model.db).collection(model.collection);
     this.encryptor = new FieldEncryptor(model, context.engine, context.keyVault);
     this.scope = new ModelScope(model);
     this.reader = new DocumentReader<T>(model, context.engine, options.onUndecryptable ?? 'throw');
+    this.loadHooks = [model, ...(model.variants?.byValue.values() ?? [])].some((m) => m.entity.hooks.afterLoad.length > 0);
   }
 
   /** A summary for console.log: the driver objects inside hold connection secrets (the TLS key passphrase). */
@@ -103,7 +106,7 @@ export class Repository<T extends object> {
   private async inserted(plain: Document[]): Promise<T[]> {
     const entities = plain.map((doc) => hydrate<T>(this.model, doc));
     entities.forEach((entity, i) => trackWritten(entity, plain[i]));
-    await hooks(this.model, 'afterInsert', entities);
+    for (const entity of entities) await hooks(this.entityModel(entity), 'afterInsert', [entity]);
     return entities;
   }
 
@@ -131,12 +134,12 @@ export class Repository<T extends object> {
     await this.collection.insertOne(stored, { session: options.session });
     Object.assign(entity, plain);
     trackWritten(entity, plain);
-    await hooks(this.model, 'afterInsert', [entity]);
+    await hooks(this.entityModel(entity), 'afterInsert', [entity]);
     return entity;
   }
 
   private async saveLoaded(entity: T & Record<string, unknown>, snapshot: Document, options: SessionOption): Promise<T> {
-    await hooks(this.model, 'beforeUpdate', [entity]);
+    await hooks(this.entityModel(entity), 'beforeUpdate', [entity]);
     // The snapshot is decrypted (and its ciphertext checked like any read) only now, at save time.
     const before = (await this.reader.read([snapshot]))[0] as unknown as Document;
     const changes = changesBetween(this.model, before, writtenValues(this.model, entity));
@@ -153,7 +156,7 @@ export class Repository<T extends object> {
     if (updatedAt !== undefined) stamped[updatedAt] = now;
     if (version !== undefined) stamped[version] = (before[version] as number) + 1;
     trackWritten(entity, writtenValues(this.model, entity));
-    await hooks(this.model, 'afterUpdate', [entity]);
+    await hooks(this.entityModel(entity), 'afterUpdate', [entity]);
     return entity;
   }
 
@@ -169,13 +172,13 @@ export class Repository<T extends object> {
     if (known._id === undefined || known._id === null) {
       throw invalid('INPUT_ID_MISSING', `remove on ${this.model.target.name} got an entity without _id.`, 'pass an entity read from or saved through the repository.');
     }
-    await hooks(this.model, 'beforeDelete', [entity]);
+    await hooks(this.entityModel(entity), 'beforeDelete', [entity]);
     const { version } = this.model.entity.stamps;
     const filter: Document = { _id: { $eq: known._id }, ...(version !== undefined && known[version] !== undefined ? { [version]: { $eq: known[version] } } : {}) };
     const result = await this.collection.deleteOne(await this.filter('remove', filter), { session: options.session });
     if (result.deletedCount === 0) throw this.stale('remove', known);
     forget(entity);
-    await hooks(this.model, 'afterDelete', [entity]);
+    await hooks(this.entityModel(entity), 'afterDelete', [entity]);
   }
 
   private versionOf(entity: Record<string, unknown>): Document {
@@ -239,7 +242,7 @@ export class Repository<T extends object> {
       this.options('find', options);
       const { filter: f, projection } = await this.analyze('find', (analysis) => {
         if (options.sort !== undefined) assertSortable(this.scope, options.sort);
-        return { filter: analyzeFilter(analysis, this.scope, filter), projection: analyzeProjection(analysis, this.model, options.projection) };
+        return { filter: analyzeFilter(analysis, this.scope, this.scoped(filter)), projection: analyzeProjection(analysis, this.model, options.projection) };
       });
       if (options.sort !== undefined) cursor.sort(options.sort as Document);
       if (projection) cursor.project(projection);
@@ -252,7 +255,7 @@ export class Repository<T extends object> {
   /** Entities as read: remembered for save() (their stored bytes, not a copy), after-load hooks run. */
   private async loaded(entities: T[], stored: Uint8Array[], partial: boolean): Promise<T[]> {
     trackRead(entities, stored, partial);
-    if (this.model.entity.hooks.afterLoad.length > 0) await hooks(this.model, 'afterLoad', entities);
+    if (this.loadHooks) for (const entity of entities) await hooks(this.entityModel(entity as object), 'afterLoad', [entity as object]);
     return entities;
   }
 
@@ -324,7 +327,9 @@ export class Repository<T extends object> {
     const cursor = this.collection.aggregate([], this.safeOptions(options));
     const ready = (async () => {
       const variables = this.options('aggregate', options);
-      const stages = await this.analyze('aggregate', (analysis) => analyzePipeline(analysis, this.model, pipeline, this.scope, variables));
+      const variant = this.model.variant;
+      const scopedPipeline = variant && Array.isArray(pipeline) ? [{ $match: { [variant.field]: { $eq: variant.value } } }, ...pipeline] : pipeline;
+      const stages = await this.analyze('aggregate', (analysis) => analyzePipeline(analysis, this.model, scopedPipeline, this.scope, variables));
       for (const stage of stages) cursor.addStage(stage);
     })();
     return new StrongboxCursor<R>(cursor, async (docs) => (await this.reader.decrypt(docs)) as R[], ready);
@@ -380,8 +385,9 @@ export class Repository<T extends object> {
     const plain: Document = writtenValues(this.model, document);
     const idField = this.model.fields.get('_id');
     if (plain._id === undefined && (!idField || idField.bsonType === undefined || idField.bsonType === 'objectId')) plain._id = new ObjectId();
-    const ready = await prepareNew(this.model, plain, now);
-    return [ready, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, this.model, ready, ready))];
+    const model = this.storedAs(plain, 'insert');
+    const ready = await prepareNew(model, plain, now);
+    return [ready, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, model, ready, ready))];
   }
 
   private async encodeReplacement(replacement: unknown): Promise<Document> {
@@ -389,8 +395,13 @@ export class Repository<T extends object> {
       throw invalid('INPUT_REPLACEMENT_OPERATORS', `A replacement ${this.model.target.name} cannot contain update operators.`, 'use updateOne for $set/$unset, or pass a whole document.');
     }
     // Not an object: left as it is for the encoder, which names the problem.
-    const doc = replacement !== null && typeof replacement === 'object' && !Array.isArray(replacement) ? prepareReplacement(this.model, replacement, new Date()) : replacement;
-    return sanitized('replace', this.model, () => encodeDocument(this.encryptor, this.model, doc, (doc ?? {}) as Document));
+    if (replacement === null || typeof replacement !== 'object' || Array.isArray(replacement)) {
+      return sanitized('replace', this.model, () => encodeDocument(this.encryptor, this.model, replacement, {}));
+    }
+    const copy = writtenValues(this.model, replacement);
+    const model = this.storedAs(copy, 'replace');
+    const doc = prepareReplacement(model, copy, new Date());
+    return sanitized('replace', this.model, () => encodeDocument(this.encryptor, model, doc, doc));
   }
 
   /**
@@ -413,7 +424,43 @@ export class Repository<T extends object> {
   }
 
   private filter(what: string, filter: unknown): Promise<Document> {
-    return this.analyze(what, (analysis) => analyzeFilter(analysis, this.scope, filter));
+    return this.analyze(what, (analysis) => analyzeFilter(analysis, this.scope, this.scoped(filter)));
+  }
+
+  /** The repository of one variant sees only its documents: every filter also pins the discriminator. */
+  private scoped(filter: unknown): unknown {
+    const variant = this.model.variant;
+    return variant ? { $and: [filter ?? {}, { [variant.field]: { $eq: variant.value } }] } : filter;
+  }
+
+  /**
+   * The model a written document is stored as. In a variant's repository the discriminator is
+   * filled in (or must already say this variant); in the repository of a collection with
+   * variants it must name one of them, whose fields the document is then checked against.
+   */
+  private storedAs(doc: Document, what: string): ModelMetadata {
+    const { variant, variants } = this.model;
+    if (variant) {
+      if (doc[variant.field] === undefined || doc[variant.field] === null) doc[variant.field] = variant.value;
+      else if (doc[variant.field] !== variant.value) {
+        throw invalid('INPUT_VARIANT_MISMATCH', `${what} on ${this.model.target.name}: ${variant.field} must be '${variant.value}' in the repository of this variant.`,
+          `leave ${variant.field} out (it is filled in), or write through the repository of the variant the document is.`);
+      }
+      return this.model;
+    }
+    if (!variants) return this.model;
+    const chosen = variants.byValue.get(doc[variants.field] as string);
+    if (chosen) return chosen;
+    throw invalid('INPUT_VARIANT_UNKNOWN', `${what} on ${this.model.target.name}: ${variants.field} must name one of its variants (${[...variants.byValue.keys()].map((v) => `'${v}'`).join(', ')}).`,
+      `set ${variants.field}, or write through the variant's own repository, which sets it.`);
+  }
+
+  /** The metadata whose hooks apply to an entity: its variant's, in a collection with variants. */
+  private entityModel(entity: object): ModelMetadata {
+    const variants = this.model.variants;
+    if (!variants) return this.model;
+    for (const variant of variants.byValue.values()) if (variant.target === entity.constructor) return variant;
+    return this.model;
   }
 
   private options(entry: OptionsEntry, options: unknown): Set<string> {
@@ -428,7 +475,7 @@ export class Repository<T extends object> {
 
   private async prepareUpdate(what: string, filter: unknown, update: unknown, arrayFilters: unknown, keyRoot: Document): Promise<[Document, Document, Document[] | undefined]> {
     return this.analyze(what, (analysis) => [
-      analyzeFilter(analysis, this.scope, filter),
+      analyzeFilter(analysis, this.scope, this.scoped(filter)),
       analyzeUpdate(analysis, this.scope, update, keyRoot),
       analyzeArrayFilters(analysis, this.scope, update, arrayFilters),
     ] as [Document, Document, Document[] | undefined]);

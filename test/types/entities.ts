@@ -3,7 +3,7 @@
  * compile where they belong. Compiled with the rest of the tests: a wrong type is a build error.
  */
 import type { Repository } from '../../src/repository/repository';
-import { AfterLoad, BeforeInsert, CreatedAt, Field, Id, Model, UpdatedAt, Version } from '../../src/metadata';
+import { AfterLoad, BeforeInsert, CreatedAt, Field, Id, Model, UpdatedAt, Variant, Version } from '../../src/metadata';
 import type { Person } from './model';
 
 @Model({ db: 'types', collection: 'notes' })
@@ -31,4 +31,19 @@ export async function entities(people: Repository<Person>, notes: Repository<Not
   // @ts-expect-error a default is a function, not a shared value
   class BadDefault { @Field({ default: [] }) tags!: string[]; }
   void BadDefault;
+}
+
+@Model({ db: 'types', collection: 'shapes', discriminator: 'kind' })
+class Shape { @Id() _id!: string; @Field() kind!: string; }
+@Variant('circle')
+class Circle extends Shape { @Field() radius!: number; }
+
+export async function variants(shapes: Repository<Shape>, circles: Repository<Circle>): Promise<void> {
+  const circle: Circle | null = await circles.findOne({ radius: { $gt: 1 } });
+  await circles.save(circle!);
+  await shapes.save(circle!);
+  // @ts-expect-error a variant's field through the base repository: query it through the variant's
+  await shapes.findOne({ radius: 1 });
+  // @ts-expect-error the base class is not the variant
+  await circles.save(new Shape());
 }
