@@ -52,8 +52,10 @@ export function withVariants(base: ModelMetadata, field: string, resolve: (varia
     for (const variantField of metadata.fields.values()) {
       const known = union.get(variantField.name);
       if (!known) {
-        // Absent from documents of the other variants: optional in the collection's model.
-        union.set(variantField.name, { ...variantField, optional: true });
+        // Absent from documents of the other variants: optional in the collection's model, and
+        // without the variant's default (which inserts apply through the variant's own model).
+        const { default: _variantDefault, ...shared } = variantField;
+        union.set(variantField.name, { ...shared, optional: true });
         owners.set(variantField.name, target);
       } else if (!sameDefinition(known, variantField)) {
         const other = owners.get(variantField.name)!;

@@ -18,6 +18,7 @@ import { ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths } from './encoding/updateEncoder';
 import { changesBetween, isEmpty } from './entity/changes';
 import { assertEntity, hooks, prepareNew, prepareReplacement } from './entity/lifecycle';
+import { withUpsertDefaults } from './entity/defaults';
 import { stampUpdate } from './entity/stamps';
 import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
 import { hasRules, refuseIssues, updateIssues } from './entity/validation';
@@ -358,7 +359,7 @@ export class Repository<T extends object> {
       case 'updateOne': case 'updateMany': {
         fields(['filter', 'update', 'upsert', 'arrayFilters']);
         if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', `upsert of bulkWrite ${kind} must be true or false.`, 'pass true or false.');
-        const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update);
+        const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update, spec.upsert === true ? spec.filter : undefined);
         const root = pinnedKeyRoot(this.scope, spec.filter);
         this.requirePinnedKeys(normalized, root, `bulkWrite ${kind}`);
         const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, spec.filter, normalized, spec.arrayFilters, root);
@@ -485,9 +486,9 @@ export class Repository<T extends object> {
    * Timestamps and version stamped; values checked against the model's rules; required fields
    * stay filled; null or undefined in an optional field means "remove it" (see docs/models.md).
    */
-  private normalizeUpdate(what: string, update: unknown): unknown {
+  private normalizeUpdate(what: string, update: unknown, upsertFilter?: unknown): unknown {
     try {
-      const stamped = stampUpdate(this.model, update, new Date());
+      const stamped = stampUpdate(this.model, upsertFilter === undefined ? update : withUpsertDefaults(this.model, update, upsertFilter), new Date());
       if (hasRules(this.model)) refuseIssues(this.model.target.name, updateIssues(this.model, stamped));
       return checkUpdateKeepsRequired(this.model, stamped);
     } catch (err) {
@@ -511,7 +512,7 @@ export class Repository<T extends object> {
    */
   private async update(what: 'updateOne' | 'updateMany', filter: unknown, rawUpdate: unknown, options: UpdateOptions): Promise<UpdateResult> {
     this.options('update', options);
-    const update = this.normalizeUpdate(what, rawUpdate);
+    const update = this.normalizeUpdate(what, rawUpdate, options.upsert ? filter : undefined);
     const { arrayFilters: rawArrayFilters, ...driverOptions } = options;
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
@@ -540,7 +541,7 @@ export class Repository<T extends object> {
 
   /** findOneAndUpdate: the one document's key is read first when the filter does not pin it; null when nothing matches. */
   private async keyedUpdate(what: string, filter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T> & { arrayFilters?: unknown }): Promise<[Document, Document, Document[] | undefined] | null> {
-    const update = this.normalizeUpdate(what, rawUpdate);
+    const update = this.normalizeUpdate(what, rawUpdate, options.upsert ? filter : undefined);
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
     if (missing.length === 0) return this.prepareUpdate(what, filter, update, options.arrayFilters, root);

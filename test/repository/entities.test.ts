@@ -175,6 +175,15 @@ test.serial('timestamps are kept by updates, upserts, findOneAndUpdate, bulk wri
   t.true(up.createdAt instanceof Date && up.updatedAt instanceof Date, 'an upsert that inserts sets both');
   t.is(up.version, 1);
 
+  const defaultedId = new ObjectId();
+  await repo().upsert({ _id: defaultedId, name: 'Upserted with defaults' }, { $set: { email: 'd@example.com', address: { city: 'X', zip: '11111' } } } as never);
+  const defaulted = (await stored.findOne({ _id: defaultedId }))!;
+  t.is(defaulted.plan, 'basic', 'an upsert that inserts gets the defaults the update and filter leave out');
+  t.true(encrypted(defaulted.status), 'the default of an encrypted field is encrypted in $setOnInsert too');
+  t.is((await repo().findById(defaultedId))!.status, 'unverified');
+  await repo().upsert({ _id: defaultedId }, { $set: { plan: 'gold' } });
+  t.is((await stored.findOne({ _id: defaultedId }))!.plan, 'gold', 'a matched upsert applies no default');
+
   const bulkId = new ObjectId();
   await repo().bulkWrite([
     { insertOne: { document: { _id: bulkId, name: 'Bulk', email: 'b@example.com', status: 'x', address: { city: 'Y', zip: '22222' } } as never } },

@@ -33,12 +33,23 @@ function embeddedWithDefaults(shape: ModelShape, isArray: boolean, value: unknow
   return filled === value ? value : Object.assign(Object.create(Object.getPrototypeOf(value)), filled);
 }
 
-/** True when some field of the shape, or of a shape it embeds, declares a default. */
-export function hasDefaults(shape: ModelShape, seen = new Set<ModelShape>()): boolean {
-  seen.add(shape);
-  for (const field of shape.fields.values()) {
-    if (field.default) return true;
-    if (field.embedded && !seen.has(field.embedded) && hasDefaults(field.embedded, seen)) return true;
+/**
+ * An upsert may insert: the top-level defaults go into `$setOnInsert`, except for fields the
+ * update writes itself or the filter pins by equality (an inserted document takes those from the
+ * filter). Defaults inside embedded documents come with the embedded document the update writes.
+ */
+export function withUpsertDefaults(shape: ModelShape, update: unknown, filter: unknown): unknown {
+  if (update === null || typeof update !== 'object' || Array.isArray(update)) return update;
+  const taken = new Set<string>();
+  for (const spec of Object.values(update)) {
+    if (spec && typeof spec === 'object' && !Array.isArray(spec)) for (const path of Object.keys(spec)) taken.add(path.split('.')[0]);
   }
-  return false;
+  if (filter && typeof filter === 'object') for (const key of Object.keys(filter)) taken.add(key.split('.')[0]);
+  const defaults: Document = {};
+  for (const field of shape.fields.values()) {
+    if (field.default && !taken.has(field.name)) defaults[field.name] = field.default();
+  }
+  if (Object.keys(defaults).length === 0) return update;
+  const given = (update as Document).$setOnInsert;
+  return { ...update, $setOnInsert: { ...defaults, ...(given && typeof given === 'object' ? given : {}) } };
 }
