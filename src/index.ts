@@ -6,6 +6,8 @@ import 'reflect-metadata';
 
 export { createClient } from './client/createClient';
 export { StrongboxClient } from './client/strongboxClient';
+export type { Transaction } from './client/transaction';
+export type { SyncIndexesOptions, IndexSyncReport, IndexChange } from './client/indexSync';
 export type {
   StrongboxConfig, KmsConfig, KeyVaultConfig, MasterKeyDescription, Environment, EncryptionMode, KmsProviderName,
   AwsKmsOptions, AzureKmsOptions, GcpKmsOptions, KmipKmsOptions,
@@ -13,16 +15,17 @@ export type {
 export type { LocalKmsOptions } from './crypto/masterKey';
 export { inspectEncryptedBlob, type EncryptedBlobInfo } from './crypto/blob';
 
-export { Model, Id, Field, Embedded, EmbeddedArray, ArrayField, Encrypted, Index, CompoundIndex, MetadataRegistry } from './metadata';
+export { Model, Id, Field, Embedded, EmbeddedArray, ArrayField, Encrypted, Index, CompoundIndex, MetadataRegistry, Ref } from './metadata';
+export type { RefOptions } from './metadata';
 export { Variant, CreatedAt, UpdatedAt, Version, BeforeInsert, AfterInsert, BeforeUpdate, AfterUpdate, BeforeDelete, AfterDelete, AfterLoad } from './metadata';
 export type { Deterministic, Random, ModelOptions, FieldOptions, EncryptedOptions, IndexOptions, Algorithm, BsonType } from './metadata';
 export { validate } from './repository/entity/validation';
 export { buildSchemaMap, buildValidator } from './schema';
 
-export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation } from './repository/repository';
+export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation, type PageOptions, type Page } from './repository/repository';
 export { StrongboxCursor } from './repository/cursor';
 export type {
-  Filter, UpdateFilter, Sort, SortDirection, Projection, Projected, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
+  Filter, UpdateFilter, ArrayFilter, Sort, SortDirection, Projection, Projected, ReadResult, KeysetSort, DistinctPath, DistinctValue, RefKeys, Populated, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
 } from './repository/types';
 export { UndecryptableValue } from './repository/reader';
 

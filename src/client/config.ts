@@ -81,6 +81,12 @@ export interface StrongboxConfig {
   migrations?: MigrationsConfig;
   /** Where warnings go (default console.warn). */
   warn?: (message: string) => void;
+  /**
+   * Development only: create the indexes the models declare when the client starts
+   * (`client.syncIndexes()`, extra indexes reported, never dropped). Refused in production,
+   * where migrations change indexes.
+   */
+  autoIndex?: boolean;
 }
 
 export const DEFAULT_KEY_VAULT_NAMESPACE = 'encryption.__keyVault';

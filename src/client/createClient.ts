@@ -32,6 +32,11 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
   if (mode !== 'explicit' && mode !== 'automatic') {
     throw new ConfigError('CONFIG_MODE', `mode "${String(mode)}" is not 'explicit' or 'automatic'.`, { fix: "use 'explicit' (works on every server) or 'automatic' (Enterprise/Atlas)." });
   }
+  if (config.autoIndex && environment === 'production') {
+    throw new ConfigError('CONFIG_AUTO_INDEX_PRODUCTION', 'autoIndex is for development: in production it would change indexes on every start, unreviewed.', {
+      fix: 'leave autoIndex off in production and change indexes with a migration (strongbox migration generate).',
+    });
+  }
   if (!config.uri || typeof config.uri !== 'string') {
     throw new ConfigError('CONFIG_URI', 'uri is missing.', { fix: 'set uri to a mongodb:// or mongodb+srv:// connection string.' });
   }
@@ -75,12 +80,14 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
       notesGiven.add(indexNote);
       warn(`strongbox: note: ${indexNote}`);
     }
-    return new StrongboxClient({
+    const client = new StrongboxClient({
       registry, mode, environment, dataClient, keyVaultClient, encryption, engine, keyVault,
       autoEncryptionBase: { keyVaultNamespace, kmsProviders, tlsOptions: kmsTls, keyVaultClient: keyVaultClient === dataClient ? undefined : keyVaultClient },
       clientFactory: (autoEncryption) => new MongoClient(dataTls.driverUri, { ...driverOptions, autoEncryption }),
       cryptSharedLibPath: config.cryptSharedLibPath,
     });
+    if (config.autoIndex) await client.syncIndexes();
+    return client;
   } catch (err) {
     await Promise.all(opened.map((c) => c.close().catch(() => undefined)));
     throw err;

@@ -1,4 +1,4 @@
-import { MongoClient, type AutoEncryptionOptions, type Binary, type ClientEncryption, type Document } from 'mongodb';
+import { MongoClient, type AutoEncryptionOptions, type Binary, type ClientEncryption, type Document, type TransactionOptions } from 'mongodb';
 import { inspect } from 'node:util';
 import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
@@ -6,6 +6,8 @@ import type { MetadataRegistry } from '../metadata/registry';
 import { Repository, type RepositoryOptions } from '../repository/repository';
 import { buildSchemaMap, collectKeyAltNames, type SchemaMap } from '../schema';
 import type { EncryptionMode, Environment } from './config';
+import { syncIndexes, type IndexSyncReport, type SyncIndexesOptions } from './indexSync';
+import { Transaction } from './transaction';
 
 export interface ClientParts {
   registry: MetadataRegistry;
@@ -59,12 +61,13 @@ export class StrongboxClient {
   /** The repository of a configured model (one per model and options). */
   repository<T extends object>(model: new (...args: never[]) => T, options: RepositoryOptions = {}): Repository<T> {
     const metadata = this.parts.registry.get(model);
+    const context = { ...this.parts, repositoryFor: (target: Function) => this.repository(target as new () => object, options) };
     if (options.onUndecryptable && options.onUndecryptable !== 'throw') {
-      return new Repository<T>(metadata, this.parts, options);
+      return new Repository<T>(metadata, context, options);
     }
     let repo = this.repositories.get(model);
     if (!repo) {
-      repo = new Repository<object>(metadata, this.parts, options);
+      repo = new Repository<object>(metadata, context, options);
       this.repositories.set(model, repo);
     }
     return repo as unknown as Repository<T>;
@@ -105,6 +108,34 @@ export class StrongboxClient {
       ...(this.parts.cryptSharedLibPath ? { extraOptions: { cryptSharedLibPath: this.parts.cryptSharedLibPath, cryptSharedLibRequired: true } } : {}),
     }));
     return this.automatic;
+  }
+
+  /**
+   * Makes the server's indexes match the models: creates the missing ones, reports extra ones
+   * (drops them only with `dropExtra`) and ones whose definition differs; `dryRun` only reports.
+   * For development and tests: in production, indexes change through migrations.
+   */
+  syncIndexes(options: SyncIndexesOptions = {}): Promise<IndexSyncReport> {
+    return syncIndexes(this.parts.dataClient, this.parts.registry, options);
+  }
+
+  /**
+   * Runs `work` in a multi-document transaction with the driver's retry rules: the whole callback
+   * again on a TransientTransactionError, the commit again on an UnknownTransactionCommitResult,
+   * within the driver's 120 s limit (MongoDB driver specification, "Convenient API for
+   * Transactions"). Repositories from `tx.repository(Model)` run every call in the transaction.
+   * Needs a replica set or sharded cluster.
+   */
+  async withTransaction<R>(work: (tx: Transaction) => Promise<R>, options: TransactionOptions = {}): Promise<R> {
+    const session = this.parts.dataClient.startSession();
+    try {
+      let result: R | undefined;
+      const tx = new Transaction(session, (model) => this.repository(model as new () => object));
+      await session.withTransaction(async () => { result = await work(tx); }, options);
+      return result as R;
+    } finally {
+      await session.endSession();
+    }
   }
 
   async close(): Promise<void> {

@@ -11,4 +11,5 @@ export type {
 } from './types';
 export { MetadataRegistry } from './registry';
 export { Variant } from './variants';
+export { Ref, type RefOptions } from './ref';
 export { hydrate } from './hydrate';

@@ -23,11 +23,19 @@ interface Slot {
   field?: FieldMetadata;
 }
 
-/** Which ciphertexts may come out of a pipeline: the algorithm and BSON types of the model's encrypted fields. */
-interface PipelineOrigins {
-  /** 'Deterministic:2', 'Random:16', or 'Random:*' for a Random field of undeclared type. */
-  allowed: Set<string>;
+/**
+ * The shape of pipeline results, as the query analyzer followed it: declared (and moved) fields
+ * are read like the model's; `loose` fields — and, when `openLoose`, undeclared paths — may hold
+ * ciphertext the analyzer could not describe (a `$push` of encrypted values, `$lookup` results).
+ */
+export interface ResultShape {
+  shape: ModelShape;
+  loose: (field: FieldMetadata) => boolean;
+  openLoose: boolean;
 }
+
+/** The model's encrypted fields by 'algorithm:type' ('Random:*' for a Random field of undeclared type). */
+type PipelineOrigins = Map<string, FieldMetadata[]>;
 
 /**
  * Decrypts a batch of stored documents and turns them into model instances.
@@ -41,33 +49,36 @@ interface PipelineOrigins {
  */
 export class DocumentReader<T> {
   private readonly origins: PipelineOrigins;
+  private readonly modelShape: ResultShape;
 
   constructor(
     private readonly model: ModelMetadata,
     private readonly engine: CryptoEngine,
     private readonly policy: UndecryptablePolicy,
   ) {
-    this.origins = { allowed: encryptedOrigins(model, new Set()) };
+    this.origins = encryptedOrigins(model, new Map());
+    this.modelShape = { shape: model, loose: () => false, openLoose: false };
   }
 
   /**
-   * Decrypts pipeline results, which keep the pipeline's shape: declared paths are checked as
-   * for reads of the model; a ciphertext at a path the pipeline made up (`$group` with
-   * `$push: '$ssn'`) can only be told apart by its header, so it is decrypted when its algorithm
-   * and BSON type are those of one of the model's encrypted fields. Ciphertext in a declared
-   * plain field is refused either way.
+   * Decrypts pipeline results along the shape the query analyzer followed: declared and moved
+   * encrypted fields are checked as for reads of the model (algorithm, type, key); a ciphertext
+   * where the analyzer said one *may* be is decrypted only when its header is that of one of the
+   * model's encrypted fields under a fixed key — the very key that field names — so a planted
+   * ciphertext (another customer's, under a per-document key) is never decrypted. Ciphertext
+   * anywhere else is refused.
    */
-  decrypt(stored: Document[]): Promise<Document[]> {
-    return this.decryptAlong(stored, this.origins);
+  decrypt(stored: Document[], result: ResultShape = this.modelShape): Promise<Document[]> {
+    return this.decryptAlong(stored, result);
   }
 
-  private async decryptAlong(stored: Document[], origins: PipelineOrigins | undefined): Promise<Document[]> {
+  private async decryptAlong(stored: Document[], result: ResultShape): Promise<Document[]> {
     const slots: Slot[] = [];
     const failures = new Map<number, UndecryptableField[]>();
     const fail = (doc: number, problem: UndecryptableField) => failures.set(doc, [...(failures.get(doc) ?? []), problem]);
-    stored.forEach((doc, i) => collect(this.model, doc, '', { doc: i, slots, fail, loose: origins !== undefined }));
+    stored.forEach((doc, i) => collect(result.shape, doc, '', { doc: i, slots, fail, result }));
 
-    const verified = await this.verify(stored, slots, fail, origins);
+    const verified = await this.verify(stored, slots, fail);
     const { values, failures: cryptFailures } = await this.engine.decryptValues(verified.map((s) => s.blob));
     verified.forEach((slot, i) => {
       const failure = cryptFailures.get(i);
@@ -77,8 +88,19 @@ export class DocumentReader<T> {
     return this.settle(stored, failures);
   }
 
+  /** A loose ciphertext is one of the model's fields' under that field's fixed key, or nothing to decrypt. */
+  private async looseOrigin(info: { algorithm: string; originalBsonType: number; keyId: string }): Promise<boolean> {
+    const candidates = [...(this.origins.get(`${info.algorithm}:${info.originalBsonType}`) ?? []), ...(this.origins.get(`${info.algorithm}:*`) ?? [])];
+    for (const field of candidates) {
+      const kind = field.encrypted!.key.kind;
+      if (kind !== 'id' && kind !== 'altName') continue; // a per-document key cannot be told from a reshaped document
+      if ((await this.expectedKeyId(field, {})) === info.keyId) return true;
+    }
+    return false;
+  }
+
   /** The slots whose header matches the model; the others are reported and left encrypted. */
-  private async verify(docs: Document[], slots: Slot[], fail: (doc: number, problem: UndecryptableField) => void, origins: PipelineOrigins | undefined): Promise<Slot[]> {
+  private async verify(docs: Document[], slots: Slot[], fail: (doc: number, problem: UndecryptableField) => void): Promise<Slot[]> {
     const checked = await Promise.all(slots.map(async (slot) => {
       const info = inspectEncryptedBlob(slot.blob);
       const problem = (reason: UndecryptableReason, detail: string) => {
@@ -88,8 +110,13 @@ export class DocumentReader<T> {
       if (!info) return problem('corrupt', 'the header is not a stored ciphertext\'s');
       const field = slot.field;
       if (!field) {
-        const known = origins?.allowed.has(`${info.algorithm}:${info.originalBsonType}`) || origins?.allowed.has(`${info.algorithm}:*`);
-        return known ? slot : problem('misplaced', 'ciphertext of no encrypted field of the model');
+        let known: boolean;
+        try {
+          known = await this.looseOrigin(info);
+        } catch (err) {
+          return problem(classifyCryptError(err), 'the data keys the model names could not be looked up');
+        }
+        return known ? slot : problem('misplaced', 'ciphertext of no encrypted field of the model under the key that field names');
       }
       const spec = field.encrypted!;
       if (info.algorithm !== spec.algorithm) return problem('algorithm-mismatch', `${info.algorithm} ciphertext where the model declares ${spec.algorithm}`);
@@ -141,7 +168,7 @@ export class DocumentReader<T> {
 
   /** Documents of the model: decrypted only at declared encrypted paths, then hydrated. */
   async read(stored: Document[]): Promise<T[]> {
-    const docs = await this.decryptAlong(stored, undefined);
+    const docs = await this.decryptAlong(stored, this.modelShape);
     return docs.map((doc) => hydrate<T>(this.model, doc));
   }
 
@@ -170,8 +197,8 @@ interface Collection {
   doc: number;
   slots: Slot[];
   fail: (doc: number, problem: UndecryptableField) => void;
-  /** Pipeline results: ciphertext at undeclared paths is a slot without a field, not a failure. */
-  loose: boolean;
+  /** Where ciphertext the analyzer could not describe may be (pipeline results). */
+  result: ResultShape;
 }
 
 function collect(shape: ModelShape, node: Document, prefix: string, into: Collection): void {
@@ -190,7 +217,7 @@ function collect(shape: ModelShape, node: Document, prefix: string, into: Collec
       });
     } else if (field?.embedded && isPlainDocument(value)) {
       collect(field.embedded, value, path, into);
-    } else if (!field && into.loose) {
+    } else if (field ? into.result.loose(field) : into.result.openLoose) {
       collectLoose(node, key, path, into);
     } else {
       reportMisplaced(value, path, doc, fail);
@@ -233,15 +260,17 @@ function reportMisplaced(value: unknown, path: string, doc: number, fail: (doc: 
   }
 }
 
-/** The algorithm:type pairs of every encrypted field of a model, embedded documents included. */
-function encryptedOrigins(shape: ModelShape, allowed: Set<string>, seen = new Set<ModelShape>()): Set<string> {
+/** The model's encrypted fields by 'algorithm:type', embedded documents included. */
+function encryptedOrigins(shape: ModelShape, origins: PipelineOrigins, seen = new Set<ModelShape>()): PipelineOrigins {
   seen.add(shape);
   for (const field of shape.fields.values()) {
     const spec = field.encrypted;
-    if (spec) allowed.add(`${spec.algorithm}:${spec.bsonType === undefined ? '*' : BSON_TYPE_NUMBER[spec.bsonType]}`);
-    else if (field.embedded && !seen.has(field.embedded)) encryptedOrigins(field.embedded, allowed, seen);
+    if (spec) {
+      const key = `${spec.algorithm}:${spec.bsonType === undefined ? '*' : BSON_TYPE_NUMBER[spec.bsonType]}`;
+      origins.set(key, [...(origins.get(key) ?? []), field]);
+    } else if (field.embedded && !seen.has(field.embedded)) encryptedOrigins(field.embedded, origins, seen);
   }
-  return allowed;
+  return origins;
 }
 
 function idText(doc: Document): string {

@@ -2,33 +2,38 @@ import { inspect } from 'node:util';
 import { BSON, ObjectId, type AnyBulkWriteOperation, type BulkWriteResult, type ClientSession, type Collection, type DeleteResult, type Document, type MongoClient, type UpdateResult } from 'mongodb';
 import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
-import { ConcurrencyError, InvalidInputError, StrongboxError } from '../errors';
+import { ConcurrencyError, EncryptedQueryError, InvalidInputError, StrongboxError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import type { ModelMetadata } from '../metadata/types';
 import { StrongboxCursor } from './cursor';
+import { distinctKey, readDistinct } from './distinct';
+import { readPage, type PageOf } from './pagination';
+import { populateRefs } from './populate';
 import { encodeDocument, writtenValues } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
-import { assertLiteral, invalid, safeEntries } from './encoding/guards';
+import { assertLiteral, invalid, safeEntries, snapshot } from './encoding/guards';
 import { encryptMarked, Markings } from './encoding/markings';
 import { checkOptions, type OptionsEntry } from './encoding/options';
-import { analyzePipeline, analyzeProjection, assertSortable } from './encoding/pipelineEncoder';
+import { analyzeProjection, assertSortable, followPipeline } from './encoding/pipelineEncoder';
 import { checkUpdateKeepsRequired } from './encoding/requiredFields';
-import { ModelScope } from './encoding/scope';
-import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths } from './encoding/updateEncoder';
+import { DerivedScope, isTainted, ModelScope } from './encoding/scope';
+import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths, writesUnderDocumentKeys } from './encoding/updateEncoder';
 import { changesBetween, isEmpty } from './entity/changes';
-import { assertEntity, hooks, prepareNew, prepareReplacement } from './entity/lifecycle';
 import { withUpsertDefaults } from './entity/defaults';
+import { assertEntity, hooks, prepareNew, prepareReplacement } from './entity/lifecycle';
 import { stampUpdate } from './entity/stamps';
 import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
 import { hasRules, refuseIssues, updateIssues } from './entity/validation';
-import { DocumentReader, type UndecryptablePolicy } from './reader';
-import type { Filter, InsertDoc, Projection, Replacement, Sort, UpdateFilter } from './types';
+import { DocumentReader, type ResultShape, type UndecryptablePolicy } from './reader';
+import type { ArrayFilter, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefKeys, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
   dataClient: MongoClient;
   engine: CryptoEngine;
   keyVault: KeyVault;
+  /** The repository of another configured model (populate reads referenced documents through it). */
+  repositoryFor?: (model: Function) => Repository<object>;
 }
 
 export interface RepositoryOptions {
@@ -37,21 +42,38 @@ export interface RepositoryOptions {
 }
 
 export interface SessionOption { session?: ClientSession; }
-export interface FindOptions<T> extends SessionOption {
-  projection?: Projection<T>;
+export interface FindOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption {
+  /** Fields to load; the result type follows it (see ReadResult). */
+  projection?: P;
   sort?: Sort<T>;
   skip?: number;
   limit?: number;
   /** Documents per server round trip; each batch is decrypted in one pass. */
   batchSize?: number;
 }
-export interface UpdateOptions extends SessionOption { upsert?: boolean; arrayFilters?: Document[]; }
-export interface FindOneAndOptions<T> extends SessionOption { upsert?: boolean; sort?: Sort<T>; projection?: Projection<T>; returnDocument?: 'before' | 'after'; }
+export interface PageOptions<T> extends SessionOption {
+  /** Required plain fields; `_id` is added as the tie-break. Default: `_id` ascending. */
+  sort?: KeysetSort<T>;
+  /** Documents per page. */
+  limit: number;
+  /** `page.next` of the page before: reads the page that follows it. */
+  after?: string;
+  /** `page.previous` of the page after: reads the page that precedes it. */
+  before?: string;
+  comment?: string;
+  maxTimeMS?: number;
+}
+
+/** One page of a keyset pagination, with the opaque tokens that continue it (see docs/queries.md). */
+export type Page<T> = PageOf<T>;
+
+export interface UpdateOptions<T = any> extends SessionOption { upsert?: boolean; arrayFilters?: ReadonlyArray<ArrayFilter<T>>; }
+export interface FindOneAndOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption { upsert?: boolean; sort?: Sort<T>; projection?: P; returnDocument?: 'before' | 'after'; arrayFilters?: ReadonlyArray<ArrayFilter<T>>; }
 
 export type BulkOperation<T> =
   | { insertOne: { document: InsertDoc<T> } }
-  | { updateOne: { filter: Filter<T>; update: UpdateFilter<T>; upsert?: boolean } }
-  | { updateMany: { filter: Filter<T>; update: UpdateFilter<T>; upsert?: boolean } }
+  | { updateOne: { filter: Filter<T>; update: UpdateFilter<T>; upsert?: boolean; arrayFilters?: ReadonlyArray<ArrayFilter<T>> } }
+  | { updateMany: { filter: Filter<T>; update: UpdateFilter<T>; upsert?: boolean; arrayFilters?: ReadonlyArray<ArrayFilter<T>> } }
   | { replaceOne: { filter: Filter<T>; replacement: Replacement<T>; upsert?: boolean } }
   | { deleteOne: { filter: Filter<T> } }
   | { deleteMany: { filter: Filter<T> } };
@@ -67,10 +89,12 @@ export class Repository<T extends object> {
   private readonly encryptor: FieldEncryptor;
   private readonly reader: DocumentReader<T>;
   private readonly scope: ModelScope;
+  private readonly dataClient: MongoClient;
   /** Whether the model (or one of its variants) has @AfterLoad hooks; reads of models without pay nothing. */
   private readonly loadHooks: boolean;
 
-  constructor(readonly model: ModelMetadata, context: RepositoryContext, options: RepositoryOptions = {}) {
+  constructor(readonly model: ModelMetadata, private readonly context: RepositoryContext, options: RepositoryOptions = {}) {
+    this.dataClient = context.dataClient;
     this.collection = context.dataClient.db(model.db).collection(model.collection);
     this.encryptor = new FieldEncryptor(model, context.engine, context.keyVault);
     this.scope = new ModelScope(model);
@@ -87,15 +111,15 @@ export class Repository<T extends object> {
     return { model: this.model.target.name, namespace: this.model.namespace };
   }
 
-  async insertOne(document: InsertDoc<T>, options: SessionOption = {}): Promise<T> {
-    this.options('insert', options);
+  async insertOne(document: InsertDoc<T>, rawOptions: SessionOption = {}): Promise<T> {
+    const options = this.options('insert', rawOptions);
     const [plain, stored] = await this.prepareInsert(document);
     await this.collection.insertOne(stored, options);
     return (await this.inserted([plain]))[0];
   }
 
-  async insertMany(documents: ReadonlyArray<InsertDoc<T>>, options: SessionOption = {}): Promise<T[]> {
-    this.options('insert', options);
+  async insertMany(documents: ReadonlyArray<InsertDoc<T>>, rawOptions: SessionOption = {}): Promise<T[]> {
+    const options = this.options('insert', rawOptions);
     if (!Array.isArray(documents)) throw invalid('INPUT_NOT_ARRAY', `insertMany on ${this.model.target.name} needs an array of documents.`, 'pass an array.');
     const now = new Date();
     const prepared = await Promise.all(documents.map((d) => this.prepareInsert(d, now)));
@@ -119,15 +143,15 @@ export class Repository<T extends object> {
    * re-encrypted nor sent. With @Version the update applies only if the stored version is still
    * the loaded one, else a ConcurrencyError and nothing changes. Returns the entity.
    */
-  async save(entity: T, options: SessionOption = {}): Promise<T> {
-    this.options('save', options);
+  async save(entity: T, rawOptions: SessionOption = {}): Promise<T> {
+    const options = this.options('save', rawOptions);
     assertEntity(this.model, entity, 'save');
-    const snapshot = snapshotOf(entity);
-    if (snapshot === 'partial') {
+    const tracked = snapshotOf(entity);
+    if (tracked === 'partial') {
       throw invalid('INPUT_ENTITY_PARTIAL', `save on ${this.model.target.name} got an entity read with a projection; saving it would remove the fields the projection left out.`,
         'read the entity without a projection before changing and saving it, or use updateOne with $set.');
     }
-    return snapshot ? this.saveLoaded(entity, snapshot, options) : this.saveNew(entity, options);
+    return tracked ? this.saveLoaded(entity, tracked, options) : this.saveNew(entity, options);
   }
 
   private async saveNew(entity: T & Record<string, unknown>, options: SessionOption): Promise<T> {
@@ -139,10 +163,10 @@ export class Repository<T extends object> {
     return entity;
   }
 
-  private async saveLoaded(entity: T & Record<string, unknown>, snapshot: Document, options: SessionOption): Promise<T> {
+  private async saveLoaded(entity: T & Record<string, unknown>, tracked: Document, options: SessionOption): Promise<T> {
     await hooks(this.entityModel(entity), 'beforeUpdate', [entity]);
     // The snapshot is decrypted (and its ciphertext checked like any read) only now, at save time.
-    const before = (await this.reader.read([snapshot]))[0] as unknown as Document;
+    const before = (await this.reader.read([tracked]))[0] as unknown as Document;
     const changes = changesBetween(this.model, before, writtenValues(this.model, entity));
     const { updatedAt, version } = this.model.entity.stamps;
     if (version !== undefined) { delete changes.$set[version]; delete changes.$unset[version]; }
@@ -165,11 +189,11 @@ export class Repository<T extends object> {
    * Deletes the entity's document (by _id; with @Version only while the stored version is the
    * loaded one). A document already gone or changed is a ConcurrencyError.
    */
-  async remove(entity: T, options: SessionOption = {}): Promise<void> {
-    this.options('remove', options);
+  async remove(entity: T, rawOptions: SessionOption = {}): Promise<void> {
+    const options = this.options('remove', rawOptions);
     assertEntity(this.model, entity, 'remove');
-    const snapshot = snapshotOf(entity);
-    const known: Document = snapshot && snapshot !== 'partial' ? snapshot : { _id: entity._id, ...this.versionOf(entity) };
+    const tracked = snapshotOf(entity);
+    const known: Document = tracked && tracked !== 'partial' ? tracked : { _id: entity._id, ...this.versionOf(entity) };
     if (known._id === undefined || known._id === null) {
       throw invalid('INPUT_ID_MISSING', `remove on ${this.model.target.name} got an entity without _id.`, 'pass an entity read from or saved through the repository.');
     }
@@ -209,38 +233,50 @@ export class Repository<T extends object> {
         { fix: 'read the document again (it was deleted), or insert the entity anew with insertOne.' });
   }
 
-  async findOne(filter: Filter<T> = {} as Filter<T>, options: Omit<FindOptions<T>, 'limit' | 'batchSize'> = {}): Promise<T | null> {
+  async findOne<const P extends Projection<T> | undefined = undefined>(filter: Filter<T> = {} as Filter<T>, options: Omit<FindOptions<T, P>, 'limit' | 'batchSize'> = {}): Promise<ReadResult<T, P> | null> {
     // One batch and no server cursor left open, as the driver's own findOne asks for.
-    const [first] = await this.openCursor(filter, { ...options, limit: 1 }, true).toArray();
+    const [first] = await this.openCursor<P>(filter, { ...options, limit: 1 }, true).toArray();
     return first ?? null;
   }
 
-  findById(id: unknown, options: Omit<FindOptions<T>, 'limit' | 'batchSize'> = {}): Promise<T | null> {
+  findById<const P extends Projection<T> | undefined = undefined>(id: unknown, options: Omit<FindOptions<T, P>, 'limit' | 'batchSize'> = {}): Promise<ReadResult<T, P> | null> {
     // The driver drops undefined from filters: { _id: undefined } would match any document.
     if (id === undefined || id === null) {
       return Promise.reject(invalid('INPUT_ID_MISSING', `findById on ${this.model.target.name} got ${id === null ? 'null' : 'undefined'} instead of an id.`, 'pass the _id of the document to read.'));
     }
+    let value: unknown;
     try {
+      value = snapshot(id, `findById on ${this.model.target.name}`);
       // An id is a value: an operator object ({ $ne: x }) would match some other document.
-      assertLiteral(id, `findById on ${this.model.target.name}`);
+      assertLiteral(value, `findById on ${this.model.target.name}`);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(sanitize(err, 'findById', this.model.target.name));
     }
-    return this.findOne({ _id: { $eq: id } } as unknown as Filter<T>, options);
+    return this.findOne<P>({ _id: { $eq: value } } as unknown as Filter<T>, options);
   }
 
-  find(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T> = {}): StrongboxCursor<T> {
-    return this.openCursor(filter, options, false);
+  find<const P extends Projection<T> | undefined = undefined>(filter: Filter<T> = {} as Filter<T>, options: FindOptions<T, P> = {}): StrongboxCursor<ReadResult<T, P>> {
+    return this.openCursor<P>(filter, options, false);
   }
 
-  private openCursor(filter: Filter<T>, options: FindOptions<T>, singleBatch: boolean): StrongboxCursor<T> {
-    // raw: the driver hands out each document's BSON, which goes to libmongocrypt untouched and is deserialized once.
-    const { session, skip, limit, batchSize, comment, collation, hint, maxTimeMS } = options as FindOptions<T> & Document;
+  private openCursor<P extends Projection<T> | undefined>(rawFilter: Filter<T>, rawOptions: FindOptions<T, P>, singleBatch: boolean): StrongboxCursor<ReadResult<T, P>> {
+    // Read once, then checked and forwarded as read: an option or filter that changes on a second read cannot slip past.
+    let copied: { filter: unknown; options: FindOptions<T, P> & Document } | undefined;
+    let failure: unknown;
+    try {
+      const options = this.options('find', rawOptions) as FindOptions<T, P> & Document;
+      copied = { filter: this.copy('find', rawFilter), options };
+    } catch (err) {
+      failure = err;
+    }
+    const { session, skip, limit, batchSize, comment, collation, hint, maxTimeMS } = copied?.options ?? {};
     const forwarded = Object.fromEntries(Object.entries({ session, skip, limit, batchSize, comment, collation, hint, maxTimeMS }).filter(([, v]) => v !== undefined));
+    // raw: the driver hands out each document's BSON, which goes to libmongocrypt untouched and is deserialized once.
     const cursor = this.collection.find({}, { ...forwarded, raw: true, ...(singleBatch ? { singleBatch } : {}) });
     // Analysis and encryption are async; their errors surface on the first read of the cursor (find itself never throws).
     const ready = (async () => {
-      this.options('find', options);
+      if (!copied) throw failure;
+      const { filter, options } = copied;
       const { filter: f, projection } = await this.analyze('find', (analysis) => {
         if (options.sort !== undefined) assertSortable(this.scope, options.sort);
         return { filter: analyzeFilter(analysis, this.scope, this.scoped(filter)), projection: analyzeProjection(analysis, this.model, options.projection) };
@@ -249,8 +285,8 @@ export class Repository<T extends object> {
       if (projection) cursor.project(projection);
       cursor.filter(f);
     })();
-    const partial = options.projection !== undefined;
-    return new StrongboxCursor<T>(cursor, async (docs) => this.loaded(await this.reader.readRaw(docs as unknown as Uint8Array[]), docs as unknown as Uint8Array[], partial), ready);
+    const partial = copied?.options.projection !== undefined;
+    return new StrongboxCursor<ReadResult<T, P>>(cursor, async (docs) => (await this.loaded(await this.reader.readRaw(docs as unknown as Uint8Array[]), docs as unknown as Uint8Array[], partial)) as ReadResult<T, P>[], ready);
   }
 
   /** Entities as read: remembered for save() (their stored bytes, not a copy), after-load hooks run. */
@@ -260,21 +296,66 @@ export class Repository<T extends object> {
     return entities;
   }
 
-  async count(filter: Filter<T> = {} as Filter<T>, options: SessionOption & { limit?: number } = {}): Promise<number> {
-    this.options('count', options);
+  /**
+   * Keyset pagination: pages in a stable order (the sort, then `_id`), continued by opaque
+   * tokens rather than skip, so each page costs one indexed range query however deep it is.
+   */
+  async paginate(rawFilter: Filter<T>, rawOptions: PageOptions<T>): Promise<Page<T>> {
+    const options = this.options('paginate', rawOptions);
+    const filter = this.copy('paginate', rawFilter);
+    const { session, comment, maxTimeMS, hint } = options as PageOptions<T> & { hint?: unknown };
+    return sanitized('paginate', this.model, () => readPage<T>(this.scope, filter, options, (bounded, sort, limit) =>
+      this.find(bounded as Filter<T>, { session, comment, maxTimeMS, hint, sort, limit } as unknown as FindOptions<T, undefined>).toArray() as Promise<T[]>));
+  }
+
+  /**
+   * Loads the documents the @Ref fields `keys` of `items` point to: one `$in` query per relation
+   * for the whole array, through the referenced model's repository (its encrypted fields
+   * decrypted). Returns copies of the items; a reference to a missing document becomes null.
+   */
+  populate<const K extends RefKeys<T>>(items: readonly T[], keys: readonly K[], rawOptions: SessionOption = {}): Promise<Populated<T, K>[]> {
+    return (async () => {
+      const options = this.options('populate', rawOptions);
+      const repositoryFor = this.context.repositoryFor;
+      if (!repositoryFor) throw invalid('INPUT_NOT_A_REF', `populate on ${this.model.target.name} needs a repository from StrongboxClient.repository().`, 'get the repository from the client.');
+      return populateRefs<Populated<T, K>>(this.model.target, items, keys as readonly string[], options.session, (target, ids, session) =>
+        repositoryFor(target).find({ _id: { $in: ids } } as Filter<object>, session ? { session } : {}).toArray());
+    })();
+  }
+
+  async count(filter: Filter<T> = {} as Filter<T>, rawOptions: SessionOption & { limit?: number } = {}): Promise<number> {
+    const options = this.options('count', rawOptions);
     return this.collection.countDocuments(await this.filter('count', filter), options);
   }
 
-  async exists(filter: Filter<T>, options: SessionOption = {}): Promise<boolean> {
-    this.options('count', options);
+  /**
+   * The distinct values of a plain or Deterministic field among the documents the filter
+   * matches, decrypted and of the declared type; Random fields are refused (see docs/queries.md).
+   */
+  async distinct<const K extends DistinctPath<T>>(key: K, rawFilter: Filter<T> = {} as Filter<T>, rawOptions: SessionOption & { comment?: string; maxTimeMS?: number } = {}): Promise<DistinctValue<T, K>[]> {
+    const options = this.options('distinct', rawOptions);
+    const filter = this.copy('distinct', rawFilter);
+    const [target, f] = await this.analyze('distinct', (analysis) => [distinctKey(this.scope, key), analyzeFilter(analysis, this.scope, filter)] as const);
+    const values = await this.collection.distinct(target.path, f, options);
+    return (await sanitized('distinct', this.model, () => readDistinct(this.reader, target, values))) as DistinctValue<T, K>[];
+  }
+
+  /** The document count the collection's metadata holds: no filter, no scan (MongoDB manual, "db.collection.estimatedDocumentCount()"). */
+  async estimatedCount(rawOptions: { comment?: string; maxTimeMS?: number } = {}): Promise<number> {
+    const options = this.options('estimatedCount', rawOptions);
+    return this.collection.estimatedDocumentCount(options);
+  }
+
+  async exists(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<boolean> {
+    const options = this.options('count', rawOptions);
     return (await this.collection.findOne(await this.filter('exists', filter), { ...options, projection: { _id: 1 } })) !== null;
   }
 
-  async updateOne(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions = {}): Promise<UpdateResult> {
+  async updateOne(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions<T> = {}): Promise<UpdateResult> {
     return this.update('updateOne', filter, update, options);
   }
 
-  async updateMany(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions = {}): Promise<UpdateResult> {
+  async updateMany(filter: Filter<T>, update: UpdateFilter<T>, options: UpdateOptions<T> = {}): Promise<UpdateResult> {
     return this.update('updateMany', filter, update, options);
   }
 
@@ -283,40 +364,42 @@ export class Repository<T extends object> {
     return this.updateOne(filter, update, { ...options, upsert: true });
   }
 
-  async replaceOne(filter: Filter<T>, replacement: Replacement<T>, options: SessionOption & { upsert?: boolean } = {}): Promise<UpdateResult> {
-    this.options('replace', options);
+  async replaceOne(filter: Filter<T>, rawReplacement: Replacement<T>, rawOptions: SessionOption & { upsert?: boolean } = {}): Promise<UpdateResult> {
+    const options = this.options('replace', rawOptions);
+    const replacement = this.copyDocument('replaceOne', rawReplacement);
     const [f, r] = await Promise.all([this.filter('replaceOne', filter), this.encodeReplacement(replacement)]);
-    return this.collection.replaceOne(this.bindReplacementKeys(f, replacement), r, options) as Promise<UpdateResult>;
+    return this.collection.replaceOne(this.bindReplacementKeys(f, replacement, options), r, options) as Promise<UpdateResult>;
   }
 
-  async findOneAndUpdate(filter: Filter<T>, update: UpdateFilter<T>, options: FindOneAndOptions<T> = {}): Promise<T | null> {
-    this.options('findOneAnd', options);
+  async findOneAndUpdate<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, update: UpdateFilter<T>, rawOptions: FindOneAndOptions<T, P> = {}): Promise<ReadResult<T, P> | null> {
+    const options = this.options('findOneAnd', rawOptions) as FindOneAndOptions<T, P>;
     const keyed = await this.keyedUpdate('findOneAndUpdate', filter, update, options);
     if (!keyed) return null;
     const [f, u, arrayFilters] = keyed;
-    return this.readOne(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }), options.projection !== undefined);
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }), options.projection !== undefined);
   }
 
-  async findOneAndReplace(filter: Filter<T>, replacement: Replacement<T>, options: FindOneAndOptions<T> = {}): Promise<T | null> {
-    this.options('findOneAnd', options);
+  async findOneAndReplace<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, rawReplacement: Replacement<T>, rawOptions: FindOneAndOptions<T, P> = {}): Promise<ReadResult<T, P> | null> {
+    const options = this.options('findOneAnd', rawOptions) as FindOneAndOptions<T, P>;
+    const replacement = this.copyDocument('findOneAndReplace', rawReplacement);
     const [f, r] = await Promise.all([this.filter('findOneAndReplace', filter), this.encodeReplacement(replacement)]);
-    return this.readOne(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }), options.projection !== undefined);
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement, options), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }), options.projection !== undefined);
   }
 
-  async findOneAndDelete(filter: Filter<T>, options: Omit<FindOneAndOptions<T>, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
-    this.options('findOneAnd', options);
+  async findOneAndDelete<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, rawOptions: Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'> = {}): Promise<ReadResult<T, P> | null> {
+    const options = this.options('findOneAnd', rawOptions) as Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'>;
     const f = await this.filter('findOneAndDelete', filter);
     const { projection, sort } = await this.findOneAndOptions(options);
-    return this.readOne(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }), options.projection !== undefined);
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }), options.projection !== undefined);
   }
 
-  async deleteOne(filter: Filter<T>, options: SessionOption = {}): Promise<DeleteResult> {
-    this.options('delete', options);
+  async deleteOne(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<DeleteResult> {
+    const options = this.options('delete', rawOptions);
     return this.collection.deleteOne(await this.filter('deleteOne', filter), options);
   }
 
-  async deleteMany(filter: Filter<T>, options: SessionOption = {}): Promise<DeleteResult> {
-    this.options('delete', options);
+  async deleteMany(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<DeleteResult> {
+    const options = this.options('delete', rawOptions);
     return this.collection.deleteMany(await this.filter('deleteMany', filter), options);
   }
 
@@ -324,20 +407,36 @@ export class Repository<T extends object> {
    * Runs a pipeline, analyzed stage by stage against the shape of the documents (see
    * docs/queries.md). Results keep the pipeline's shape, so they are decrypted but not hydrated.
    */
-  aggregate<R extends Document = Document>(pipeline: Document[], options: SessionOption & { batchSize?: number } = {}): StrongboxCursor<R> {
-    const cursor = this.collection.aggregate([], this.safeOptions(options));
+  aggregate<R extends Document = Document>(rawPipeline: Document[], rawOptions: SessionOption & { batchSize?: number } = {}): StrongboxCursor<R> {
+    let copied: { pipeline: unknown; options: Document } | undefined;
+    let failure: unknown;
+    try {
+      copied = { options: this.options('aggregate', rawOptions), pipeline: this.copy('aggregate', rawPipeline) };
+    } catch (err) {
+      failure = err;
+    }
+    const cursor = this.collection.aggregate([], copied ? this.safeOptions(copied.options) : {});
+    let resultShape: ResultShape | undefined;
     const ready = (async () => {
-      const variables = this.options('aggregate', options);
+      if (!copied) throw failure;
+      const { pipeline, options } = copied;
+      const variables = new Set(options.let ? Object.keys(options.let) : []);
       const variant = this.model.variant;
       const scopedPipeline = variant && Array.isArray(pipeline) ? [{ $match: { [variant.field]: { $eq: variant.value } } }, ...pipeline] : pipeline;
-      const stages = await this.analyze('aggregate', (analysis) => analyzePipeline(analysis, this.model, scopedPipeline, this.scope, variables));
+      const stages = await this.analyze('aggregate', (analysis) => {
+        const followed = followPipeline(analysis, this.model, scopedPipeline, this.scope, variables);
+        // Results are decrypted along the shape the analysis followed, never by guessing from a ciphertext's header alone.
+        if (followed.result instanceof DerivedScope) resultShape = { shape: followed.result.shape, loose: isTainted, openLoose: followed.result.openTainted };
+        return followed.stages;
+      });
       for (const stage of stages) cursor.addStage(stage);
     })();
-    return new StrongboxCursor<R>(cursor, async (docs) => (await this.reader.decrypt(docs)) as R[], ready);
+    return new StrongboxCursor<R>(cursor, async (docs) => (await this.reader.decrypt(docs, resultShape)) as R[], ready);
   }
 
-  async bulkWrite(operations: ReadonlyArray<BulkOperation<T>>, options: SessionOption & { ordered?: boolean } = {}): Promise<BulkWriteResult> {
-    this.options('bulkWrite', options);
+  async bulkWrite(rawOperations: ReadonlyArray<BulkOperation<T>>, rawOptions: SessionOption & { ordered?: boolean } = {}): Promise<BulkWriteResult> {
+    const options = this.options('bulkWrite', rawOptions);
+    const operations = this.copy('bulkWrite', rawOperations);
     if (!Array.isArray(operations)) throw invalid('INPUT_NOT_ARRAY', `bulkWrite on ${this.model.target.name} needs an array of operations.`, 'pass [{ insertOne: { document } }, …].');
     const encoded = await Promise.all(operations.map((op) => this.encodeBulkOperation(op)));
     return this.collection.bulkWrite(encoded, options);
@@ -368,8 +467,9 @@ export class Repository<T extends object> {
       case 'replaceOne': {
         fields(['filter', 'replacement', 'upsert']);
         if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', 'upsert of bulkWrite replaceOne must be true or false.', 'pass true or false.');
-        const [filter, replacement] = await Promise.all([this.filter('bulkWrite replaceOne', spec.filter), this.encodeReplacement(spec.replacement)]);
-        return { replaceOne: { filter: this.bindReplacementKeys(filter, spec.replacement), replacement, upsert: spec.upsert } };
+        const copied = this.copyDocument('bulkWrite replaceOne', spec.replacement);
+        const [filter, replacement] = await Promise.all([this.filter('bulkWrite replaceOne', spec.filter), this.encodeReplacement(copied)]);
+        return { replaceOne: { filter: this.bindReplacementKeys(filter, copied, {}), replacement, upsert: spec.upsert } };
       }
       case 'deleteOne': case 'deleteMany':
         fields(['filter']);
@@ -383,7 +483,7 @@ export class Repository<T extends object> {
     if (document === null || typeof document !== 'object' || Array.isArray(document)) {
       throw invalid('INPUT_NOT_A_DOCUMENT', `A ${this.model.target.name} to insert must be an object.`, 'pass an object with the model\'s fields.');
     }
-    const plain: Document = writtenValues(this.model, document);
+    const plain = this.copyDocument('insert', document) as Document;
     const idField = this.model.fields.get('_id');
     if (plain._id === undefined && (!idField || idField.bsonType === undefined || idField.bsonType === 'objectId')) plain._id = new ObjectId();
     const model = this.storedAs(plain, 'insert');
@@ -409,13 +509,27 @@ export class Repository<T extends object> {
    * A replacement carries its own key fields: it may only replace a stored document that already
    * has the same ones, or values encrypted under one customer's key would land in another's document.
    */
-  private bindReplacementKeys(filter: Document, replacement: unknown): Document {
+  private bindReplacementKeys(filter: Document, replacement: unknown, options: object): Document {
     const pins: Document[] = [];
     for (const keyPath of keyFieldPaths(this.scope)) {
       const value = valueAt(replacement, keyPath);
       if (value !== undefined) pins.push({ [keyPath]: { $eq: value } });
     }
+    if (pins.length) this.refuseCollationOnKeys('a replacement', options);
     return pins.length ? { $and: [filter, ...pins] } : filter;
+  }
+
+  /**
+   * A key field is pinned by an equality the server evaluates; under a collation ('Alice' equal to
+   * 'alice' at strength 2, punctuation ignored with alternate: 'shifted') it would also match other
+   * customers' documents, each under a key of its own.
+   */
+  private refuseCollationOnKeys(what: string, options: object): void {
+    const collation = (options as { collation?: { locale?: unknown } }).collation;
+    if (collation === undefined || collation.locale === 'simple') return;
+    throw new EncryptedQueryError('QUERY_COLLATION_ON_KEY_FIELD', `${what} on ${this.model.target.name} writes values under per-document keys, and a collation would let the equality pinning the key field match other customers' documents.`, {
+      fix: "leave out the collation (or use { locale: 'simple' }) for writes of models with per-document keys.",
+    });
   }
 
   /** Runs a synchronous analysis, then encrypts what it marked; errors that are not Strongbox's own never echo input. */
@@ -425,7 +539,8 @@ export class Repository<T extends object> {
   }
 
   private filter(what: string, filter: unknown): Promise<Document> {
-    return this.analyze(what, (analysis) => analyzeFilter(analysis, this.scope, this.scoped(filter)));
+    const copied = this.copy(what, filter);
+    return this.analyze(what, (analysis) => analyzeFilter(analysis, this.scope, this.scoped(copied)));
   }
 
   /** The repository of one variant sees only its documents: every filter also pins the discriminator. */
@@ -464,8 +579,25 @@ export class Repository<T extends object> {
     return this.model;
   }
 
-  private options(entry: OptionsEntry, options: unknown): Set<string> {
-    return checkOptionsSanitized(entry, options, this.scope);
+  /** The options read once and checked: what is forwarded is exactly what was checked. */
+  private options<O>(entry: OptionsEntry, options: O): O {
+    const copy = this.copy(entry, options);
+    checkOptionsSanitized(entry, copy, this.scope, this.dataClient);
+    return copy;
+  }
+
+  private copy<V>(what: string, value: V): V {
+    try {
+      return snapshot(value, `${what} on ${this.model.target.name}`);
+    } catch (err) {
+      throw sanitize(err, what, this.model.target.name);
+    }
+  }
+
+  /** A replacement read once: its declared fields (getters included) and then every nested plain value. */
+  private copyDocument(what: string, document: unknown): unknown {
+    if (document === null || typeof document !== 'object' || Array.isArray(document)) return document;
+    return this.copy(what, writtenValues(this.model, document));
   }
 
   /** The driver-level options of aggregate, already checked: only what the table allows is forwarded. */
@@ -510,12 +642,14 @@ export class Repository<T extends object> {
    * update runs once per key, each time conditional on the key field, so every value is encrypted
    * under the key of the document it lands in.
    */
-  private async update(what: 'updateOne' | 'updateMany', filter: unknown, rawUpdate: unknown, options: UpdateOptions): Promise<UpdateResult> {
-    this.options('update', options);
-    const update = this.normalizeUpdate(what, rawUpdate, options.upsert ? filter : undefined);
+  private async update(what: 'updateOne' | 'updateMany', rawFilter: unknown, rawUpdate: unknown, rawOptions: UpdateOptions<T>): Promise<UpdateResult> {
+    const options = this.options('update', rawOptions);
+    const filter = this.copy(what, rawFilter);
+    const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
     const { arrayFilters: rawArrayFilters, ...driverOptions } = options;
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
+    if (writesUnderDocumentKeys(this.scope, update)) this.refuseCollationOnKeys(what, options);
     if (missing.length === 0) {
       const [f, u, arrayFilters] = await this.prepareUpdate(what, filter, update, rawArrayFilters, root);
       return this.collection[what](f, u, { ...driverOptions, ...(arrayFilters ? { arrayFilters } : {}) });
@@ -540,10 +674,12 @@ export class Repository<T extends object> {
   }
 
   /** findOneAndUpdate: the one document's key is read first when the filter does not pin it; null when nothing matches. */
-  private async keyedUpdate(what: string, filter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T> & { arrayFilters?: unknown }): Promise<[Document, Document, Document[] | undefined] | null> {
-    const update = this.normalizeUpdate(what, rawUpdate, options.upsert ? filter : undefined);
+  private async keyedUpdate(what: string, rawFilter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T>): Promise<[Document, Document, Document[] | undefined] | null> {
+    const filter = this.copy(what, rawFilter);
+    const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
+    if (writesUnderDocumentKeys(this.scope, update)) this.refuseCollationOnKeys(what, options);
     if (missing.length === 0) return this.prepareUpdate(what, filter, update, options.arrayFilters, root);
     const keyPath = this.singleKeyPath(missing, what, options.upsert);
     await this.prepareUpdate(what, filter, update, options.arrayFilters, keyRootFor(keyPath, 'placeholder'));
@@ -575,11 +711,11 @@ export class Repository<T extends object> {
     return { session: options.session, upsert: options.upsert, sort: options.sort as Document, projection, returnDocument: options.returnDocument ?? 'after' } as const;
   }
 
-  private async readOne(doc: Document | null, partial: boolean): Promise<T | null> {
+  private async readOne<R = T>(doc: Document | null, partial: boolean): Promise<R | null> {
     if (!doc) return null;
     // Serialized before decryption, which works in place.
     const stored = BSON.serialize(doc);
-    return (await this.loaded(await this.reader.read([doc]), [stored], partial))[0];
+    return (await this.loaded(await this.reader.read([doc]), [stored], partial))[0] as unknown as R;
   }
 }
 
@@ -593,9 +729,9 @@ function keyRootFor(keyPath: string, key: string): Document {
   return root;
 }
 
-function checkOptionsSanitized(entry: OptionsEntry, options: unknown, scope: ModelScope): Set<string> {
+function checkOptionsSanitized(entry: OptionsEntry, options: unknown, scope: ModelScope, client: MongoClient): Set<string> {
   try {
-    return checkOptions(entry, options, scope);
+    return checkOptions(entry, options, scope, client);
   } catch (err) {
     throw sanitize(err, entry, scope.name);
   }

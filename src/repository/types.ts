@@ -10,6 +10,7 @@
  * the reason, so that is what the compile error shows instead of "property does not exist",
  * and an object that is not a fresh literal cannot slip the path past excess-property checks.
  */
+import type { RefTarget } from '../metadata/ref';
 import type { BSONRegExp, Decimal128, Double, Int32, Long, Timestamp } from 'mongodb';
 import type {
   DataKeys, FieldEntries, FilterEntries, InnerKind, KindOf, Leaf, PathEntry, Plain, RenameEntries, UpdateEntries,
@@ -292,6 +293,31 @@ export interface UpdateFilter<T> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// arrayFilters
+
+type ElementOfArray<V> = NonNullable<V> extends readonly (infer E)[] ? E : never;
+type IsDocumentElement<E> = NonNullable<E> extends Leaf ? false : NonNullable<E> extends readonly unknown[] ? false : true;
+type ArrayKeys<T, Documents extends boolean> = {
+  [K in DataKeys<T>]-?: NonNullable<T[K]> extends readonly unknown[] ? (IsDocumentElement<ElementOfArray<T[K]>> extends Documents ? K : never) : never;
+}[DataKeys<T>];
+
+/** `{ '<id>.<path>': condition }` on the elements of an array of documents: the element's own Filter, each path behind any identifier. */
+type DocumentElementFilter<E> = { [K in keyof Filter<E> as K extends `$${string}` ? never : `${string}.${K & string}`]?: Filter<E>[K] };
+
+/** `{ <id>: condition }` on the elements of an array of scalars; a dotted key there is a path into a document element, never this. */
+type ScalarElementFilter<E> = { [identifier: string]: PlainCondition<E, never> } & { [path: `${string}.${string}`]: never };
+
+/**
+ * One `arrayFilters` condition of an update on model T: conditions on the elements that an
+ * `$[id]` of the update names (MongoDB manual, "$[<identifier>]"), with the element's rules —
+ * Deterministic element fields take equality (and are encrypted), Random ones are refused. The
+ * repository checks at run time that each identifier is used by the update, on one array only.
+ */
+export type ArrayFilter<T> =
+  | { [K in ArrayKeys<T, true>]: DocumentElementFilter<NonNullable<ElementOfArray<T[K]>>> }[ArrayKeys<T, true>]
+  | { [K in ArrayKeys<T, false>]: ScalarElementFilter<ElementOfArray<T[K]>> }[ArrayKeys<T, false>];
+
+// ---------------------------------------------------------------------------------------------
 // Sort and projection
 
 export type SortDirection = 1 | -1;
@@ -301,6 +327,16 @@ export type Sort<T> = {
   [X in FieldEntries<T> as X['path']]?: X['kind'] extends 'plain'
     ? ([X['inner']] extends [never] ? SortDirection : EncryptedFieldsCannotBeSorted)
     : EncryptedFieldsCannotBeSorted;
+};
+
+/**
+ * The order of a keyset pagination: required plain scalar fields (`_id` is added as the
+ * tie-break). Encrypted fields stay keys, typed as the refusal, so the error explains itself.
+ */
+export type KeysetSort<T> = {
+  [X in FieldEntries<T> as X['kind'] extends 'plain'
+    ? (undefined extends X['value'] ? never : null extends X['value'] ? never : NonNullable<X['value']> extends Leaf ? X['path'] : never)
+    : X['path']]?: X['kind'] extends 'plain' ? SortDirection : EncryptedFieldsCannotBeSorted;
 };
 
 /** Encrypted fields can be projected: they come back as ciphertext and are decrypted on read. */
@@ -344,6 +380,14 @@ type KeepKey<P, K extends PropertyKey, Inclusion extends boolean, Root extends b
  */
 export type Projected<T, P> = ProjectDocument<T, P, IsInclusion<P>, true>;
 
+/**
+ * What a read returns: the model T without a projection; with one, Projected<T, P>. A projected
+ * result is still an instance of the model class (so `instanceof` and embedded classes stay as
+ * they are), but its type lists only the data properties that were loaded: the model's methods
+ * are left out, since they may read a field the projection did not load.
+ */
+export type ReadResult<T, P> = [P] extends [undefined] ? T : Projected<T, NonNullable<P>>;
+
 // ---------------------------------------------------------------------------------------------
 // Documents
 
@@ -352,3 +396,37 @@ export type Replacement<T> = { [K in keyof Plain<T> as K extends '_id' ? never :
 
 /** What insertOne takes: the plain data of T, with `_id` optional (the driver generates an ObjectId). */
 export type InsertDoc<T> = '_id' extends DataKeys<T> ? Replacement<T> & { _id?: Plain<T>['_id' & keyof Plain<T>] } : Plain<T>;
+
+// ---------------------------------------------------------------------------------------------
+// distinct
+
+/** Paths distinct answers correctly: plain ones with nothing encrypted below, and Deterministic fields. */
+type DistinctEntries<T> = FieldEntries<T> extends infer X
+  ? X extends PathEntry
+    ? X['kind'] extends 'Deterministic' ? X : X['kind'] extends 'plain' ? ([X['inner']] extends [never] ? X : never) : never
+    : never
+  : never;
+
+/** A path `distinct` accepts; Random fields and documents holding encrypted fields are not among them. */
+export type DistinctPath<T> = DistinctEntries<T>['path'];
+
+/** One value `distinct` returns for path K: the plain value, one element at a time for arrays (the server unwinds them). */
+export type DistinctValue<T, K extends string> = DistinctValueOf<DistinctEntries<T>, K>;
+
+type DistinctValueOf<X, K extends string> = X extends PathEntry
+  ? K extends X['path'] ? Plain<NonNullable<X['value']> extends readonly (infer E)[] ? NonNullable<E> : NonNullable<X['value']>> : never
+  : never;
+
+// ---------------------------------------------------------------------------------------------
+// Relations
+
+/** The fields of T declared `Ref<Target>`: what `populate` accepts. */
+export type RefKeys<T> = { [K in DataKeys<T>]-?: [RefTarget<NonNullable<T[K]>>] extends [never] ? never : K }[DataKeys<T>];
+
+/**
+ * T with the references K loaded: each holds the referenced document, or null when no document
+ * has that id; a field that held no id keeps its null or undefined.
+ */
+export type Populated<T, K extends keyof T> = {
+  [P in keyof T]: P extends K ? RefTarget<NonNullable<T[P]>> | null | Extract<T[P], undefined> : T[P];
+};

@@ -17,7 +17,7 @@ type Kind = SecretKind | 'plain';
 
 export type Entry =
   | 'find' | 'findOne' | 'count' | 'exists' | 'updateOne' | 'updateMany' | 'upsert' | 'replaceOne' | 'deleteOne' | 'deleteMany'
-  | 'findOneAndUpdate' | 'findOneAndReplace' | 'findOneAndDelete' | 'bulkWrite' | 'aggregate' | 'insertOne';
+  | 'findOneAndUpdate' | 'findOneAndReplace' | 'findOneAndDelete' | 'bulkWrite' | 'aggregate' | 'insertOne' | 'distinct' | 'paginate';
 
 /** One repository call: the method and its arguments, exactly as passed. */
 export interface Call { entry: Entry; args: unknown[] }
@@ -424,7 +424,7 @@ function findOptions(c: Chooser, filter: Doc, withLimit: boolean): [Doc, Doc] {
 }
 
 function callOf(c: Chooser): Call {
-  const entry = c.one<Entry>(['find', 'aggregate', 'updateOne', 'findOne', 'count', 'exists', 'updateMany', 'upsert', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete', 'bulkWrite', 'insertOne']);
+  const entry = c.one<Entry>(['find', 'aggregate', 'updateOne', 'findOne', 'count', 'exists', 'updateMany', 'upsert', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete', 'bulkWrite', 'insertOne', 'distinct', 'paginate']);
   switch (entry) {
     case 'find': case 'findOne': { const [f, o] = findOptions(c, filterOf(c), entry === 'find'); return { entry, args: [f, o] }; }
     case 'count': case 'exists': case 'deleteOne': case 'deleteMany': return { entry, args: [filterOf(c)] };
@@ -454,7 +454,28 @@ function callOf(c: Chooser): Call {
       return { entry, args: [[...(Object.keys(match).length ? [{ $match: match }] : []), ...pipelineOf(c)], options] };
     }
     case 'insertOne': return { entry, args: [documentOf(c)] };
+    case 'distinct': {
+      const [f, options] = valueOptions(c, filterOf(c));
+      const key = c.one<unknown>([pathOf(c, MODEL)[0], c.one(EXTRA_FILTER_PATHS)[0], '$phone', { phone: c.s() }]);
+      return { entry, args: [key, f, options] };
+    }
+    case 'paginate': {
+      const [f, options] = valueOptions(c, filterOf(c));
+      const sort = sortOf(c);
+      const token = c.flip() ? { [c.flip() ? 'after' : 'before']: forgedToken(c, sort) } : {};
+      return { entry, args: [f, { ...options, sort, limit: 2, ...token }] };
+    }
   }
+}
+
+/**
+ * A continuation token a client made up: its values follow the sort's keys, a secret where the
+ * key is encrypted (such a sort is refused; the token must not reach the server either way).
+ */
+function forgedToken(c: Chooser, sort: Doc): string {
+  const keys = [...Object.keys(sort), '_id'];
+  const values = keys.map((k) => (MODEL.get(k) === 'plain' || k === '_id' ? c.one<unknown>(['pub', 7, { $oid: '0123456789abcdef01234567' }]) : c.one<unknown>([c.s(), { $gt: c.s() }])));
+  return Buffer.from(JSON.stringify({ v: 1, o: keys.map((k) => [k, 1]), k: values }), 'utf8').toString('base64url');
 }
 
 const PICKS = 64;

@@ -1,11 +1,10 @@
-import type { ObjectId } from 'mongodb';
+import { ObjectId } from 'mongodb';
 import type { Filter } from '../../src/repository/types';
 import type { Person } from './model';
+import { typeCase } from './cases';
 
-declare const id: ObjectId;
-function filter(f: Filter<Person>): Filter<Person> {
-  return f;
-}
+const id = new ObjectId();
+const filter = typeCase<Filter<Person>>('filter');
 
 // ---- plain fields: implicit equality and MongoDB's operators, with values of the field's type
 filter({});

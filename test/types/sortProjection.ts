@@ -1,14 +1,11 @@
-import type { ObjectId } from 'mongodb';
+import { ObjectId } from 'mongodb';
 import type { Deterministic, Random } from '../../src/metadata/brands';
 import type { Projected, Projection, Sort } from '../../src/repository/types';
 import { expectType, type Address, type Badge, type Equal, type Person } from './model';
+import { typeCase } from './cases';
 
-function sort(s: Sort<Person>): Sort<Person> {
-  return s;
-}
-function project(p: Projection<Person>): Projection<Person> {
-  return p;
-}
+const sort = typeCase<Sort<Person>>('sort');
+const project = typeCase<Projection<Person>>('projection');
 
 // ---- Sort: plaintext paths, 1 or -1
 sort({ age: -1, name: 1 });

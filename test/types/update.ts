@@ -1,12 +1,12 @@
-import type { ObjectId, Timestamp } from 'mongodb';
+import { ObjectId, type Timestamp } from 'mongodb';
 import type { Deterministic } from '../../src/metadata/brands';
 import type { UpdateFilter } from '../../src/repository/types';
+import type { Repository } from '../../src/repository/repository';
 import type { Contact, Person } from './model';
+import { typeCase } from './cases';
 
-declare const id: ObjectId;
-function update(u: UpdateFilter<Person>): UpdateFilter<Person> {
-  return u;
-}
+const id = new ObjectId();
+const update = typeCase<UpdateFilter<Person>>('update');
 const contact = { kind: 'home', phone: '555-0100', note: 'evenings' };
 
 // ---- $set / $setOnInsert: any path with a value of its type; encrypted fields get encrypted
@@ -140,3 +140,15 @@ audit({ $currentDate: { seen: true } });
 audit({ $unset: { code: '' } });
 // @ts-expect-error not a number, and encrypted anyway
 audit({ $inc: { code: 1 } });
+
+// ---- arrayFilters: conditions on the elements an $[id] names, with the element's rules
+type Options = NonNullable<Parameters<Repository<Person>['updateOne']>[2]>;
+const withFilters = typeCase<Options>('arrayFilters');
+withFilters({ arrayFilters: [{ 'c.kind': 'home' }, { 'c.phone': { $in: ['555-0100'] } }] });
+withFilters({ arrayFilters: [{ t: 'vip' }, { s: { $gt: 3 } }] });
+// @ts-expect-error Random element field: not comparable
+withFilters({ arrayFilters: [{ 'c.note': 'x' }] });
+// @ts-expect-error Deterministic element field: equality only
+withFilters({ arrayFilters: [{ 'c.phone': { $gt: '5' } }] });
+// @ts-expect-error wrong element field type
+withFilters({ arrayFilters: [{ 'c.kind': 3 }] });

@@ -1,4 +1,5 @@
 import type { Document } from 'mongodb';
+import { StrongboxError } from '../../errors';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import type { FieldEncryptor } from './fieldEncryptor';
 import { assertLiteral, assertSafeKey, invalid } from './guards';
@@ -130,9 +131,15 @@ function put(walk: Walk, out: Document, field: FieldMetadata, path: string, valu
 function walkValue(walk: Walk, field: FieldMetadata, path: string, value: unknown): any {
   const where = `${walk.encryptor.model.target.name}.${path}`;
   if (field.embedded) {
+    if (!field.encrypted) return walkEmbedded(walk, field, path, value);
     // A document encrypted whole is checked like a plain one first: its fields cannot be encrypted themselves.
-    const plain = walkEmbedded(walk, field, path, value);
-    return field.encrypted ? walk.encryptor.encrypt(field, path, plain, walk.root) : plain;
+    let plain: unknown;
+    try {
+      plain = walkEmbedded(walk, field, path, value);
+    } catch (err) {
+      throw withoutKeysOf(err, where);
+    }
+    return walk.encryptor.encrypt(field, path, plain, walk.root);
   }
   if (field.encrypted) {
     // Checked now, so a wrong type is reported before the walk ends (and before any missing field).
@@ -141,6 +148,16 @@ function walkValue(walk: Walk, field: FieldMetadata, path: string, value: unknow
   // Only objects can hold operators; the error context string is built just for them.
   if (typeof value === 'object') assertLiteral(value, where);
   return toDeclaredBson(value, field, where);
+}
+
+/**
+ * Inside a value encrypted as a whole, even the keys are plaintext the model protects: an error
+ * there keeps its code and names the encrypted field, but not the key or value that failed.
+ */
+function withoutKeysOf(err: unknown, where: string): unknown {
+  if (!(err instanceof StrongboxError)) return err;
+  return invalid(err.code, `${where} is encrypted as a whole and holds something its model does not accept (${err.code}); its keys and values are not repeated here.`,
+    'check the value against the embedded model: only its declared fields, each of its declared type.');
 }
 
 function walkEmbedded(walk: Walk, field: FieldMetadata, path: string, value: unknown): unknown {

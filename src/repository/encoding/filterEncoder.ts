@@ -48,11 +48,16 @@ function analyzeTopLevel(analysis: Analysis, scope: Scope, op: string, value: un
     case 'filters':
       if (!Array.isArray(value) || value.length === 0) throw invalid('INPUT_OPERATOR_OPERAND', `${op} in a ${scope.name} filter needs a non-empty array of filters.`, `write { ${op}: [ {…}, {…} ] }.`);
       return value.map((sub) => analyzeFilter(analysis, scope, sub, prefix));
-    case 'text':
+    case 'text': {
       if (prefix) break;
-      if (!isPlainObject(value) || typeof value.$search !== 'string') throw invalid('INPUT_OPERATOR_OPERAND', `$text in a ${scope.name} filter needs { $search: '…' }.`, 'write { $text: { $search: "words" } }.');
-      assertLiteral(value, `${scope.name} $text`);
+      const bad = () => invalid('INPUT_OPERATOR_OPERAND', `$text in a ${scope.name} filter takes { $search: '…', $language?: '…', $caseSensitive?: bool, $diacriticSensitive?: bool }.`, 'write { $text: { $search: "words" } }.');
+      if (!isPlainObject(value) || typeof value.$search !== 'string') throw bad();
+      for (const [key, setting] of safeEntries(value, `${scope.name} $text`)) {
+        const ok = key === '$search' || (key === '$language' && typeof setting === 'string') || ((key === '$caseSensitive' || key === '$diacriticSensitive') && typeof setting === 'boolean');
+        if (!ok) throw bad();
+      }
       return value;
+    }
     case 'comment':
       if (typeof value !== 'string') throw invalid('INPUT_OPERATOR_OPERAND', `$comment in a ${scope.name} filter must be a string.`, 'write { $comment: "why this query" }.');
       return value;
@@ -105,8 +110,13 @@ function analyzeCondition(analysis: Analysis, scope: Scope, path: string, value:
   const resolved = scope.resolve(path, 'filter');
   const kind = kindOf(scope, resolved, path);
   const where = `${scope.name}.${path}`;
+  if (resolved.tainted) {
+    throw new EncryptedQueryError('QUERY_PIPELINE_UNKNOWN_CIPHERTEXT', `${where} may hold ciphertext the pipeline moved or brought in without Strongbox knowing its field and key (or it names an encrypted field of the model the pipeline removed): nothing is compared with it.`, {
+      fix: 'filter on the field before the stage that reshapes it, or on plain fields; moved Deterministic fields keep their key only when moved whole (\'$field\').',
+    });
+  }
   if (value instanceof RegExp || (value !== null && typeof value === 'object' && (value as { _bsontype?: string })._bsontype === 'BSONRegExp')) {
-    if (kind === 'plain' || kind === 'keyField') return value;
+    if (kind === 'plain' || kind === 'keyField') { checkOperatorFitsType(resolved, path, '$regex', where); return value; }
     throw refusal(where, kind, 'a regular expression', 'a pattern cannot match ciphertext');
   }
   if (!isOperatorObject(value)) return apply(analysis, scope, IMPLICIT_EQUALITY, kind, resolved, path, value, 'equality');
@@ -115,6 +125,7 @@ function analyzeCondition(analysis: Analysis, scope: Scope, path: string, value:
     const row = FILTER_OPERATORS[op];
     if (!row) throw invalid('INPUT_UNKNOWN_OPERATOR', `${op} is not a query operator Strongbox accepts (on ${where}).`, `use one of ${Object.keys(FILTER_OPERATORS).join(', ')}.`);
     if (op === '$options' && !('$regex' in value)) throw invalid('INPUT_OPERATOR_OPERAND', `$options on ${where} needs $regex next to it.`, 'write { $regex: "…", $options: "i" }.');
+    if (kind === 'plain' || kind === 'keyField') checkOperatorFitsType(resolved, path, op, where);
     out[op] = apply(analysis, scope, row, kind, resolved, path, operand, op);
   }
   return out;
@@ -124,6 +135,10 @@ function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Recor
   const where = `${scope.name}.${path}`;
   const treatment = row[kind];
   const field = resolved.encrypted ?? resolved.field;
+  // A whole embedded document compared for equality is checked like a written one (every required field, declared types).
+  const wholeDocument = kind === 'plain' && field?.embedded !== undefined && !resolved.encrypted && path.slice(path.lastIndexOf('.') + 1) === field.name
+    && (treatment === 'value' || treatment === 'values') && op !== '$all' && !isOperatorObject(operand);
+  if (wholeDocument) return wholeDocuments(analysis, scope, field!, path, operand, op, treatment === 'values');
   switch (treatment) {
     case 'refuse':
       throw refusal(where, kind, op === 'equality' ? 'equality' : op, row.reason);
@@ -137,7 +152,7 @@ function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Recor
       for (const item of operand) checkDeclared(resolved, path, op, item, where);
       return operand;
     case 'flag':
-      assertFlag(operand, `${where} ${op}`);
+      assertFlag(op, operand, `${where} ${op}`);
       return operand;
     case 'encrypt':
       return markValue(analysis, field!, path, operand);
@@ -205,11 +220,40 @@ function wholeDocuments(analysis: Analysis, scope: Scope, field: FieldMetadata, 
   return operand.map((item) => (field.isArray && Array.isArray(item) ? item.map(one) : one(item)));
 }
 
-/** A flag operand carries no value of the field: a boolean, a number, a string (a type name or regex options), or an array of those. */
-function assertFlag(operand: unknown, where: string): void {
-  const ok = (v: unknown) => typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string' || v === 1 || v === '';
-  if (ok(operand) || (Array.isArray(operand) && operand.every(ok))) return;
-  throw invalid('INPUT_OPERATOR_OPERAND', `${where} takes a flag (a boolean, a number or a type name), not ${operand === null ? 'null' : typeof operand}.`, 'pass true/false, a number or a type name.');
+/** A flag operand carries no value of the field; each operator takes its own kind of flag. */
+function assertFlag(op: string, operand: unknown, where: string): void {
+  const typeName = (v: unknown) => typeof v === 'string' || typeof v === 'number';
+  const ok = op === '$exists' ? typeof operand === 'boolean' || operand === 0 || operand === 1
+    : op === '$size' ? Number.isInteger(operand) && (operand as number) >= 0
+      : op === '$type' ? typeName(operand) || (Array.isArray(operand) && operand.length > 0 && operand.every(typeName))
+        : op === '$options' ? typeof operand === 'string' && /^[imxsu]*$/.test(operand)
+          : typeof operand === 'number';
+  if (ok) return;
+  throw invalid('INPUT_OPERATOR_OPERAND', `${where} takes ${op === '$exists' ? 'true or false' : op === '$size' ? 'a non-negative integer' : op === '$type' ? 'a BSON type name or number' : op === '$options' ? 'regular expression options (i, m, x, s, u)' : 'a number'}, not ${operand === null ? 'null' : typeof operand}.`, 'pass a value of that kind.');
+}
+
+/** Operators that only make sense on strings, on arrays, or on geometry; refused on a declared field of another type. */
+const STRING_OPERATORS = new Set(['$regex', '$options']);
+const ARRAY_OPERATORS = new Set(['$size', '$all', '$elemMatch']);
+const GEO_OPERATORS = new Set(['$geoWithin', '$geoIntersects', '$near', '$nearSphere', '$maxDistance', '$minDistance']);
+const INTEGER_OPERATORS = new Set(['$bitsAllSet', '$bitsAnySet', '$bitsAllClear', '$bitsAnyClear']);
+
+function checkOperatorFitsType(resolved: ResolvedPath, path: string, op: string, where: string): void {
+  const field = resolved.field;
+  // Below a free-form object, or at an element of an array, nothing is declared about the value.
+  if (!field || resolved.tainted || path.slice(path.lastIndexOf('.') + 1) !== field.name) return;
+  const declared = field.isArray ? field.itemBsonType : field.bsonType;
+  let fits: boolean;
+  if (field.embedded) fits = !STRING_OPERATORS.has(op) && !GEO_OPERATORS.has(op) && !INTEGER_OPERATORS.has(op) && (!ARRAY_OPERATORS.has(op) || field.isArray);
+  else if (field.bsonType === undefined) fits = true;
+  else if (STRING_OPERATORS.has(op)) fits = declared === undefined || declared === 'string';
+  else if (ARRAY_OPERATORS.has(op)) fits = field.isArray;
+  else if (GEO_OPERATORS.has(op)) fits = field.bsonType === 'object' || field.bsonType === 'array';
+  else if (INTEGER_OPERATORS.has(op)) fits = declared === 'int' || declared === 'long' || declared === 'binData';
+  else fits = true;
+  if (fits) return;
+  throw invalid('INPUT_OPERATOR_TYPE', `${op} cannot be used on ${where}, which is declared as ${field.embedded ? 'an embedded document' : field.isArray ? `an array of ${declared ?? 'values'}` : field.bsonType}.`,
+    STRING_OPERATORS.has(op) ? 'use $regex on string fields only.' : ARRAY_OPERATORS.has(op) ? `use ${op} on array fields only.` : 'use an operator that fits the declared type.');
 }
 
 export function refusal(where: string, kind: PolicyKind, what: string, reason: string): EncryptedQueryError {

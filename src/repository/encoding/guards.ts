@@ -72,3 +72,46 @@ export function assertLiteral(value: unknown, where: string): void {
 export function invalid(code: string, message: string, fix: string): InvalidInputError {
   return new InvalidInputError(code, message, { fix });
 }
+
+/** MongoDB nests documents at most 100 levels deep; input beyond that is refused before it is walked. */
+const MAX_DEPTH = 120;
+
+/**
+ * The caller's argument read exactly once: plain objects and arrays are copied property by
+ * property (own enumerable string keys, each read once); everything else (BSON values, Dates,
+ * RegExps, class instances) is kept as it is. The analysis, the key binding and the command then
+ * all see the same values, however the input behaves when read again (getters, Proxies).
+ */
+export function snapshot<T>(value: T, where: string): T {
+  return copyOnce(value, where, new Set(), 0, undefined) as T;
+}
+
+/**
+ * `top` is the top-level key the value sits under: errors name it, and nothing deeper, since keys
+ * inside a value encrypted as a whole are plaintext the model protects.
+ */
+function copyOnce(value: unknown, where: string, ancestors: Set<object>, depth: number, top: string | undefined): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const array = Array.isArray(value);
+  if (!array && !isPlainObject(value)) return value;
+  const at = top === undefined ? where : `${where}, in ${top},`;
+  if (ancestors.has(value)) throw invalid('INPUT_CYCLIC', `${at} refers to itself (a cyclic value), which cannot be encrypted or sent to MongoDB.`, 'pass a tree of plain values.');
+  if (depth > MAX_DEPTH) throw invalid('INPUT_TOO_DEEP', `${at} is nested more than ${MAX_DEPTH} levels deep; MongoDB accepts 100.`, 'flatten the value.');
+  ancestors.add(value);
+  let out: unknown;
+  if (array) {
+    const length = (value as unknown[]).length;
+    const items: unknown[] = new Array(length);
+    for (let i = 0; i < length; i++) items[i] = copyOnce((value as unknown[])[i], where, ancestors, depth + 1, top);
+    out = items;
+  } else {
+    const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
+    for (const key of Object.keys(value)) {
+      // defineProperty, not assignment: a '__proto__' key stays a key (the analysis refuses it by name) instead of replacing the prototype.
+      Object.defineProperty(copy, key, { value: copyOnce((value as Record<string, unknown>)[key], where, ancestors, depth + 1, top ?? key), enumerable: true, writable: true, configurable: true });
+    }
+    out = copy;
+  }
+  ancestors.delete(value);
+  return out;
+}

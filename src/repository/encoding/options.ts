@@ -1,3 +1,4 @@
+import { ClientSession, type MongoClient } from 'mongodb';
 import { COLLATION_KEYS, OPTIONS, type OptionTreatment } from '../policy/table';
 import { checkExpression } from './expressions';
 import { invalid, isPlainObject, safeEntries } from './guards';
@@ -11,7 +12,7 @@ export type OptionsEntry = keyof typeof OPTIONS;
  * option the table does not list is refused rather than passed to the driver. Returns the names
  * `let` defines, for the expressions that may use them.
  */
-export function checkOptions(entry: OptionsEntry, options: unknown, scope: Scope): Set<string> {
+export function checkOptions(entry: OptionsEntry, options: unknown, scope: Scope, client?: MongoClient): Set<string> {
   const variables = new Set<string>();
   if (options === undefined) return variables;
   const where = `the options of ${entry} on ${scope.name}`;
@@ -38,7 +39,7 @@ export function checkOptions(entry: OptionsEntry, options: unknown, scope: Scope
         if (typeof value === 'string') break;
         if (!isPlainObject(value)) throw bad('an index name or an index key pattern');
         for (const [path, direction] of safeEntries(value, where)) {
-          if (direction !== 1 && direction !== -1 && typeof direction !== 'string') throw bad('an index key pattern such as { field: 1 }');
+          if (direction !== 1 && direction !== -1 && !INDEX_KINDS.has(direction as string)) throw bad("an index key pattern such as { field: 1 } (1, -1, 'hashed', 'text', '2d' or '2dsphere')");
           scope.resolve(path, 'hint');
         }
         break;
@@ -51,7 +52,11 @@ export function checkOptions(entry: OptionsEntry, options: unknown, scope: Scope
           variables.add(variable);
         }
         break;
-      case 'session': case 'typed': case 'arrayFilters':
+      case 'session':
+        // Another client's session (or an impostor object) would run the command elsewhere or fail inside the driver.
+        if (!(value instanceof ClientSession) || (client !== undefined && (value as unknown as { client?: unknown }).client !== client)) throw bad('a session started from this Strongbox client (client.startSession())');
+        break;
+      case 'typed': case 'arrayFilters':
         break;
     }
   }
@@ -59,6 +64,8 @@ export function checkOptions(entry: OptionsEntry, options: unknown, scope: Scope
 }
 
 const NO_DOCUMENT = new DerivedScope('let', Object, new Map());
+/** The index types a key pattern may name (MongoDB manual, "Index Types"). */
+const INDEX_KINDS: ReadonlySet<string> = new Set(['hashed', 'text', '2d', '2dsphere']);
 
 function referencesFields(expression: unknown): boolean {
   if (typeof expression === 'string') return expression.startsWith('$') && !expression.startsWith('$$');

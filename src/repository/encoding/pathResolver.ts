@@ -37,7 +37,9 @@ export function resolvePath(model: ModelShape, path: string, operation: string):
   }
   const last = walk.chain[walk.chain.length - 1];
   if (walk.unresolved.length > 0) {
-    const freeForm = last && !last.embedded && (last.bsonType === 'object' || last.bsonType === undefined || last.isArray);
+    // An array of declared scalars has only elements below it ('tags.0'), never named fields.
+    const scalarArray = last?.isArray && last.itemBsonType !== undefined && last.itemBsonType !== 'object' && last.itemBsonType !== 'array';
+    const freeForm = last && !last.embedded && !scalarArray && (last.bsonType === 'object' || last.bsonType === undefined || last.isArray);
     if (!freeForm) {
       throw invalid('INPUT_UNKNOWN_FIELD', `${model.target.name} has no field "${path}" (used in ${operation}).`, 'check the spelling against the model, or declare the field.');
     }

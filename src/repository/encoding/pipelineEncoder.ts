@@ -19,6 +19,11 @@ const NO_VARIABLES: ReadonlySet<string> = new Set();
  * be written where the model keeps encrypted values. Stages not in the policy table are refused.
  */
 export function analyzePipeline(analysis: Analysis, model: ModelMetadata, pipeline: unknown, start: Scope = new ModelScope(model), variables: ReadonlySet<string> = NO_VARIABLES): Document[] {
+  return followPipeline(analysis, model, pipeline, start, variables).stages;
+}
+
+/** analyzePipeline, also returning the shape of the documents the pipeline produces (which the reader decrypts along). */
+export function followPipeline(analysis: Analysis, model: ModelMetadata, pipeline: unknown, start: Scope, variables: ReadonlySet<string>): { stages: Document[]; result: Scope } {
   if (!Array.isArray(pipeline)) throw invalid('INPUT_PIPELINE_NOT_ARRAY', `An aggregation pipeline on ${model.target.name} must be an array of stages.`, 'pass [ { $match: … }, … ].');
   let scope = start;
   const out: Document[] = [];
@@ -42,7 +47,7 @@ export function analyzePipeline(analysis: Analysis, model: ModelMetadata, pipeli
     out.push({ [name]: encoded });
     scope = next;
   }
-  return out;
+  return { stages: out, result: scope };
 }
 
 interface StageContext {
@@ -219,7 +224,11 @@ function projectFields(ctx: StageContext, spec: Document): Fields {
   const source = ctx.scope.shape.fields;
   if (!inclusion) {
     const fields = new Map(source) as Fields;
-    for (const [key] of entries) if (!key.includes('.')) fields.delete(key);
+    for (const [key, value] of entries) {
+      if (!isFlag(value)) throw invalid('INPUT_PROJECTION', `${ctx.where} gives ${key} a value other than 0 or false in an exclusion projection.`, 'drop fields with 0, or keep them with 1, not both.');
+      if (ctx.scope instanceof ModelScope) ctx.scope.resolve(key, ctx.where);
+      if (!key.includes('.')) fields.delete(key);
+    }
     return fields;
   }
   const fields: Fields = new Map();
@@ -227,14 +236,16 @@ function projectFields(ctx: StageContext, spec: Document): Fields {
   if (id && !entries.some(([k, v]) => k === '_id' && (v === 0 || v === false))) fields.set('_id', id);
   for (const [key, value] of entries) {
     if (isFlag(value)) {
+      // Checks the path: unknown fields and paths inside a whole-encrypted value are refused.
+      if (ctx.scope instanceof ModelScope || source.has(key.split('.')[0])) ctx.scope.resolve(key, ctx.where);
       if (value === 0 || value === false) continue;
       // 'address.city': 1 keeps part of address; keeping all of it describes a superset, which is safe.
       const top = key.split('.')[0];
       const kept = source.get(top);
       if (kept) fields.set(top, kept);
-      else ctx.scope.resolve(key, ctx.where);
       continue;
     }
+    if (typeof value === 'number' || typeof value === 'boolean') throw invalid('INPUT_PROJECTION', `${ctx.where} gives ${key} the number ${String(value)}; a projection keeps (1, true) or drops (0, false) a field.`, 'use 1 or 0.');
     setOutput(ctx, fields, key, value);
   }
   return fields;
@@ -249,9 +260,11 @@ function setOutput(ctx: StageContext, fields: Fields, key: string, value: unknow
   const top = key.split('.')[0];
   if (typeof value === 'string' && value.startsWith('$')) {
     const moved = movedField(ctx.scope, value, top, ctx.variables);
+    const holds = moved.encrypted || isTainted(moved) || (moved.embedded !== undefined && hasEncrypted(moved.embedded));
+    // A plain value moved under a name where the model keeps encrypted values is written like a literal.
+    if (!holds) assertWritable(ctx, key);
     if (key.includes('.')) {
-      if (moved.encrypted || isTainted(moved) || moved.embedded) fields.set(top, taintedField(top));
-      else assertWritable(ctx, key);
+      if (holds) fields.set(top, taintedField(top));
     } else fields.set(top, moved);
     return;
   }
@@ -339,8 +352,9 @@ function replaceRoot(ctx: StageContext, newRoot: unknown): Scope {
   if (typeof newRoot === 'string' && newRoot.startsWith('$')) {
     if (newRoot === '$$ROOT' || newRoot === '$$CURRENT') return scope;
     const moved = movedField(scope, newRoot, 'root', ctx.variables);
-    if (isTainted(moved) || moved.encrypted) return new DerivedScope(scope.name, scope.shape.target, new Map(), true);
-    if (moved.embedded && !moved.isArray) return new DerivedScope(scope.name, scope.shape.target, moved.embedded.fields);
+    if (moved.embedded && !moved.isArray && !isTainted(moved)) return new DerivedScope(scope.name, scope.shape.target, moved.embedded.fields);
+    // An array of documents (or anything that may hold ciphertext) as the new root: nothing is known of what lies where.
+    if (isTainted(moved) || moved.encrypted || moved.embedded) return new DerivedScope(scope.name, scope.shape.target, new Map(), true);
     return new DerivedScope(scope.name, scope.shape.target, new Map());
   }
   if (isPlainObject(newRoot) && Object.keys(newRoot).length > 0 && Object.keys(newRoot).every((k) => !k.startsWith('$'))) {
@@ -387,6 +401,7 @@ export function assertSortable(scope: Scope, sort: unknown): void {
     const metaSort = isPlainObject(direction) && Object.keys(direction).length === 1 && direction.$meta === 'textScore';
     if (!metaSort && direction !== 1 && direction !== -1) throw invalid('INPUT_SORT', `The sort direction of ${scope.name}.${path} must be 1 or -1.`, 'pass { field: 1 } or { field: -1 }.');
     if (metaSort) continue;
+    if (path.split('.').some((segment) => /^(\d+|\$.*)$/.test(segment))) throw invalid('INPUT_SORT', `The sort key ${scope.name}.${path} names an array element; sort keys are field paths.`, "sort by the field ('contacts.kind'), which MongoDB compares across the elements.");
     if (scope.holdsEncrypted(path)) {
       throw new EncryptedQueryError('QUERY_SORT_ON_ENCRYPTED', `The $sort key uses ${scope.name}.${path}, which is or holds encrypted values: ciphertext order says nothing about plaintext order.`, {
         fix: 'sort by plain fields, or sort in the application after reading (results are decrypted there).',

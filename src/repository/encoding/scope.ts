@@ -60,14 +60,26 @@ export function isTainted(field: FieldMetadata): boolean {
 function holds(scope: ModelScope | DerivedScope, path: string): boolean {
   const { chain, unresolved } = walkPath(scope.shape, path.split('.'));
   if (chain.some((f) => f.encrypted || isTainted(f))) return true;
-  // Nothing declared there: only documents of unknown origin may hold ciphertext at such a path.
-  if (chain.length === 0 && unresolved.length > 0) return scope instanceof DerivedScope && scope.openTainted;
+  // Nothing declared there: only documents of unknown origin may hold ciphertext at such a path,
+  // and a removed encrypted field of the model is still treated as one.
+  if (chain.length === 0 && unresolved.length > 0) return scope instanceof DerivedScope && (scope.openTainted || modelHolds(scope.shape.target, path));
   const last = chain[chain.length - 1];
   return unresolved.length === 0 && last?.embedded !== undefined && hasEncrypted(last.embedded);
 }
 
 /** Model classes that declare encrypted fields, so scopes derived from them know it. */
 const encryptedModels = new WeakSet<Function>();
+/** The model each class stands for, so a derived scope can tell a removed encrypted field from a new name. */
+const modelShapes = new WeakMap<Function, ModelShape>();
+
+/** The path names (or lies inside) an encrypted field, or a document holding encrypted fields, of the model. */
+function modelHolds(target: Function, path: string): boolean {
+  const model = modelShapes.get(target);
+  if (!model) return false;
+  const { chain, unresolved } = walkPath(model, path.split('.'));
+  const last = chain[chain.length - 1];
+  return chain.some((f) => f.encrypted) || (unresolved.length === 0 && last?.embedded !== undefined && hasEncrypted(last.embedded));
+}
 
 /** The model as stored: unknown paths are typos and refused. */
 export class ModelScope implements Scope {
@@ -78,6 +90,7 @@ export class ModelScope implements Scope {
     this.name = shape.target.name;
     this.mayHoldCiphertext = this.modelEncrypted = hasEncrypted(shape);
     if (this.modelEncrypted) encryptedModels.add(shape.target);
+    modelShapes.set(shape.target, shape);
   }
   resolve(path: string, operation: string): ResolvedPath {
     return resolvePath(this.shape, path, operation);
@@ -105,6 +118,8 @@ export class DerivedScope implements Scope {
   resolve(path: string, operation: string): ResolvedPath {
     const walk = walkPath(this.shape, path.split('.'));
     if (walk.chain.some(isTainted) || (walk.chain.length === 0 && this.openTainted)) return { endsInElement: walk.endsInElement, tainted: true };
+    // A name the pipeline no longer has, but which is an encrypted field of the model: a value meant for it would be sent in the clear.
+    if (walk.chain.length === 0 && modelHolds(this.shape.target, path)) return { endsInElement: walk.endsInElement, tainted: true };
     if (walk.chain.some((f) => f.encrypted)) return resolvePath(this.shape, path, operation);
     const last = walk.chain[walk.chain.length - 1];
     // Below a known field, an unknown path does not exist: plain.

@@ -35,11 +35,65 @@ export function analyzeUpdate(analysis: Analysis, scope: ModelScope, update: unk
       const treatment = row[kind];
       const where = `${scope.name}.${path}`;
       if (treatment === 'refuse') throw updateRefusal(op, where, kind, row.reason);
+      checkTarget(scope, op, path, resolved.encrypted ?? resolved.field, value, where);
       encoded[path] = analyzeOperand(analysis, scope, op, path, value, resolved.encrypted ?? resolved.field, resolved.endsInElement, kind, keyRoot);
     }
     out[op] = encoded;
   }
   return out;
+}
+
+const ELEMENT_SELECTOR = /^(?:\d+|\$|\$\[\]|\$\[[A-Za-z][A-Za-z0-9]*\])$/;
+const NUMERIC_TYPES = new Set(['int', 'long', 'double', 'decimal']);
+const ARRAY_OPERATORS = new Set(['$push', '$addToSet', '$pull', '$pullAll', '$pop']);
+
+/**
+ * What an update operator may do to the field it names, by the field's declared type: arithmetic
+ * on numbers, $currentDate on dates, array operators on arrays, `_id` never changed, no path
+ * through an array without an element position (MongoDB cannot create such fields).
+ */
+function checkTarget(scope: ModelScope, op: string, path: string, field: FieldMetadata | undefined, value: unknown, where: string): void {
+  const wrong = (what: string, fix: string) => invalid('INPUT_UPDATE_TARGET', `${op} cannot be applied to ${where}: ${what}.`, fix);
+  if (path === '_id' && op !== '$setOnInsert') throw wrong('the _id of a stored document cannot change', 'insert a new document instead (or set _id with $setOnInsert in an upsert).');
+  if (stepsIntoArrayWithoutPosition(scope, path)) throw wrong('the path goes through an array without saying which element', "name the element: 'field.0.x', 'field.$.x' (with a filter on the array), 'field.$[].x' or 'field.$[id].x' with arrayFilters.");
+  // Below a free-form object, or at an element, the model declares nothing about the value.
+  if (!field || field.encrypted || path.slice(path.lastIndexOf('.') + 1) !== field.name || (field.bsonType === undefined && !field.embedded)) return;
+  const declared = field.embedded ? (field.isArray ? 'an array of documents' : 'an embedded document') : field.isArray ? `an array of ${field.itemBsonType ?? 'values'}` : field.bsonType!;
+  if ((op === '$inc' || op === '$mul') && (field.isArray || field.embedded || !NUMERIC_TYPES.has(field.bsonType!))) throw wrong(`it is declared as ${declared}, not a number`, 'use arithmetic operators on numeric fields only.');
+  if ((op === '$inc' || op === '$mul') && !isNumeric(value)) throw wrong('the operand is not a number', `write { ${op}: { '${path}': 1 } }.`);
+  if (op === '$bit' && (field.isArray || field.embedded || (field.bsonType !== 'int' && field.bsonType !== 'long'))) throw wrong(`it is declared as ${declared}, not an integer`, 'use $bit on int or long fields only.');
+  if (op === '$currentDate' && field.bsonType !== 'date' && field.bsonType !== 'timestamp') throw wrong(`it is declared as ${declared}, not a date or timestamp`, 'use $currentDate on date or timestamp fields only.');
+  if (ARRAY_OPERATORS.has(op) && !field.isArray) throw wrong(`it is declared as ${declared}, not an array`, 'use array operators on array fields only.');
+  if ((op === '$min' || op === '$max') && (field.isArray || field.embedded)) throw wrong(`it is declared as ${declared}`, `use ${op} on scalar fields.`);
+  if (op === '$rename' && typeof value === 'string') {
+    const target = scope.resolve(value, op).field;
+    const same = target !== undefined && target.bsonType === field.bsonType && target.isArray === field.isArray && target.itemBsonType === field.itemBsonType && target.embedded === field.embedded;
+    if (!same && target !== undefined && value.slice(value.lastIndexOf('.') + 1) === target.name) throw wrong(`${scope.name}.${value} is declared with another type than ${where}`, 'rename only between fields of the same declared type.');
+  }
+}
+
+function isNumeric(value: unknown): boolean {
+  if (typeof value === 'number' || typeof value === 'bigint') return true;
+  const type = (value as { _bsontype?: string } | null)?._bsontype;
+  return type === 'Int32' || type === 'Long' || type === 'Double' || type === 'Decimal128';
+}
+
+/** 'contacts.phone' in an update: through an array with no element position, which MongoDB refuses. */
+function stepsIntoArrayWithoutPosition(scope: ModelScope, path: string): boolean {
+  let fields: ReadonlyMap<string, FieldMetadata> | undefined = scope.shape.fields;
+  let array = false;
+  for (const segment of path.split('.')) {
+    if (array) {
+      if (!ELEMENT_SELECTOR.test(segment)) return true;
+      array = false;
+      continue;
+    }
+    const field: FieldMetadata | undefined = fields?.get(segment);
+    if (!field) return false;
+    array = field.isArray && !field.encrypted;
+    fields = field.embedded?.fields;
+  }
+  return false;
 }
 
 /** keyField also covers a path that contains a key field ($set of the whole embedded document holding it). */
@@ -189,6 +243,11 @@ export function pinnedKeyRoot(scope: ModelScope, filter: unknown): Document {
     if (typeof value === 'string' && value.length > 0) setPath(root, keyPath, value);
   }
   return root;
+}
+
+/** Whether an update writes any value under a per-document key. */
+export function writesUnderDocumentKeys(scope: ModelScope, update: unknown): boolean {
+  return keyFieldPaths(scope).size > 0 && unpinnedKeyPaths(scope, update, {}).length > 0;
 }
 
 /** Key paths an update writes values under (per-document keys), that `root` does not pin. */

@@ -249,8 +249,21 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') {
-    const name = (value as object).constructor?.name;
-    return name && name !== 'Object' ? `a ${name}` : 'an object';
+    // Only a name Strongbox knows: an object literal's own `constructor` property (or a
+    // prototype's) is the caller's data and may hold anything, a secret included.
+    const proto = Object.getPrototypeOf(value);
+    const ctor = proto !== null && Object.prototype.hasOwnProperty.call(proto, 'constructor') ? proto.constructor : undefined;
+    const name = typeof ctor === 'function' ? ctor.name : undefined;
+    return name !== undefined && KNOWN_CLASSES.has(name) ? `a ${name}` : proto === Object.prototype || proto === null ? 'an object' : 'an instance of a class';
   }
   return `a ${typeof value}`;
 }
+
+/** Class names an error may name: JavaScript's built-ins and the BSON value classes. */
+const KNOWN_CLASSES = new Set([
+  'Date', 'RegExp', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Promise', 'Error', 'Buffer', 'ArrayBuffer', 'DataView',
+  'Uint8Array', 'Int8Array', 'Uint16Array', 'Int16Array', 'Uint32Array', 'Int32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array',
+  'String', 'Number', 'Boolean', 'Symbol', 'Function',
+  'ObjectId', 'Binary', 'UUID', 'Long', 'Int32', 'Double', 'Decimal128', 'Timestamp', 'BSONRegExp', 'BSONSymbol', 'Code', 'DBRef', 'MinKey', 'MaxKey',
+  'UndecryptableValue',
+]);

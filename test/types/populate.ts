@@ -1,0 +1,25 @@
+import type { ObjectId } from 'mongodb';
+import type { Ref } from '../../src/metadata/ref';
+import type { Repository } from '../../src/repository/repository';
+import type { Filter } from '../../src/repository/types';
+import { expectType, type Equal, type Person } from './model';
+
+class Team {
+  _id!: ObjectId;
+  name!: string;
+  lead!: Ref<Person>;
+  deputy?: Ref<Person>;
+}
+
+export async function populateTypes(teams: Repository<Team>): Promise<void> {
+  const all = await teams.find({ lead: {} as ObjectId }).toArray();
+  const withLead = await teams.populate(all, ['lead']);
+  expectType<Equal<(typeof withLead)[number]['lead'], Person | null>>();
+  expectType<Equal<(typeof withLead)[number]['deputy'], Ref<Person> | undefined>>();
+  const both = await teams.populate(all, ['lead', 'deputy']);
+  expectType<Equal<(typeof both)[number]['deputy'], Person | null | undefined>>();
+  // @ts-expect-error name is not a reference
+  await teams.populate(all, ['name']);
+  const ok: Filter<Team> = { lead: { $in: [] as ObjectId[] } };
+  void ok;
+}
