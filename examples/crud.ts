@@ -1,5 +1,5 @@
 /**
- * A CRUD walkthrough on the seed's John Doe record (`node dist/examples/crud.js` after
+ * A CRUD walkthrough on the John Doe record of the MongoDB manual's CSFLE page (`node dist/examples/crud.js` after
  * `npm run build`): every operation below encrypts phone and ssn before anything leaves the
  * process and returns decrypted Person instances. Uncomment the last lines to see what the
  * compiler refuses.

@@ -58,7 +58,7 @@ issue() {
   [ -n "$start" ] && dates=(-startdate "$start" -enddate "$end")
   q openssl ca -batch -config ca.cnf -extensions "$ext" -in "$name.csr" -out "$name.crt" -notext "${dates[@]}"
   rm -f "$name.csr"
-  cat "$name.crt" "$name.key" > "$name.pem"   # seed 000: certificate and key in one PEM
+  cat "$name.crt" "$name.key" > "$name.pem"   # the MongoDB manual's TLS client page: certificate and key in one PEM
 }
 
 issue server          localhost      "DNS:localhost,IP:127.0.0.1"   server_ext

@@ -46,3 +46,5 @@ export {
   KeyError, DecryptionError, EncryptionError, MigrationError, UnsupportedByServerError,
   ValidationError, ConcurrencyError, HookError, type ValidationIssue,
 } from './errors';
+/** The codes each error class carries (docs/errors.md): `err.code` narrows after `instanceof`. */
+export type { StrongboxErrorCode, CodeOf, ErrorClassName } from './errorCatalogue';

@@ -1,7 +1,7 @@
 /*
- * hr.employees from the client-side encryption seed: taxid is Random (never queried),
+ * hr.employees from the MongoDB manual's client-side field level encryption pages: taxid is Random (never queried),
  * taxid-short Deterministic so it can be found by equality. With these alt names resolved to
- * the seed's data key ids, buildValidator reproduces the seed's $jsonSchema exactly.
+ * the manual's data key ids, buildValidator reproduces the manual's $jsonSchema exactly.
  */
 import { ObjectId } from 'mongodb';
 import { Deterministic, Encrypted, Field, Id, Model, Random } from '../../src/metadata';

@@ -1,5 +1,5 @@
 /*
- * The seed's John Doe record: { name, address: { street, city, zip }, phone, ssn }. phone is
+ * The John Doe record of the MongoDB manual's client-side field level encryption page: { name, address: { street, city, zip }, phone, ssn }. phone is
  * Deterministic so it can be looked up; ssn is Random. Both use the model's default key.
  */
 import { ObjectId } from 'mongodb';

@@ -1,7 +1,7 @@
 import type { Document } from 'mongodb';
+import { idText, isPlainDocument } from '../bson/documents';
 import type { StrongboxClient } from '../client/strongboxClient';
 import { isEncryptedBinary } from '../crypto/blob';
-import { isPlainDocument } from '../crypto/engine';
 import type { Algorithm, BsonType, KeyRef, ModelMetadata } from '../metadata/types';
 import { buildEncryptionPlan } from '../schema/encryptionPlan';
 import { classifyValue } from './classify';
@@ -150,10 +150,4 @@ function ciphertextPaths(value: unknown, path: string): string[] {
   if (Array.isArray(value)) return value.flatMap((v) => ciphertextPaths(v, path));
   if (isPlainDocument(value)) return Object.entries(value).flatMap(([k, v]) => ciphertextPaths(v, path ? `${path}.${k}` : k));
   return [];
-}
-
-export function idText(id: unknown): string {
-  if (id !== null && typeof id === 'object' && 'toHexString' in id) return (id as { toHexString(): string }).toHexString();
-  if (typeof id === 'object' && id !== null && 'valueOf' in id) return String((id as { valueOf(): unknown }).valueOf());
-  return JSON.stringify(id) ?? String(id);
 }

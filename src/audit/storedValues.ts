@@ -1,4 +1,5 @@
 import { Binary, BSON, BSONRegExp, Code, DBRef, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, type Document } from 'mongodb';
+import { isBsonValue } from '../bson/documents';
 
 /** One place in a stored document where a value of an encrypted path sits (or would sit). */
 export interface Slot {
@@ -34,10 +35,6 @@ export function slotsAt(doc: Document, segments: readonly string[]): Slot[] {
 /** A deep copy that keeps every BSON type exactly (Int32 stays Int32, key order stays). */
 export function copyBson<T>(value: T): T {
   return BSON.deserialize(BSON.serialize({ v: value }), { promoteValues: false }).v as T;
-}
-
-function isBsonValue(value: object): boolean {
-  return typeof (value as { _bsontype?: unknown })._bsontype === 'string';
 }
 
 /** The BSON type number of a value read with promoteValues: false (1 double, 2 string, 16 int, …). */

@@ -55,7 +55,9 @@ export class StrongboxClient {
   get dataClient(): MongoClient { return this.parts.dataClient; }
   /** The driver's explicit-encryption handle (createDataKey, rewrapManyDataKey, …). */
   get encryption(): ClientEncryption { return this.parts.encryption; }
+  /** @internal Key vault access for audit, keys and migrations; applications use the keys API. */
   get keyVault(): KeyVault { return this.parts.keyVault; }
+  /** @internal Encrypts without the model's rules; applications go through repositories. */
   get engine(): CryptoEngine { return this.parts.engine; }
 
   /** The repository of a configured model (one per model and options). */

@@ -1,4 +1,6 @@
 import { Binary, BSON, type ClientEncryption, type Document } from 'mongodb';
+import { isPlainDocument } from '../bson/documents';
+import type { CodeOf } from '../errorCatalogue';
 import { DecryptionError, EncryptionError } from '../errors';
 import { inspectEncryptedBlob, isEncryptedBinary, type StoredAlgorithm } from './blob';
 import type { Algorithm } from '../metadata/types';
@@ -24,6 +26,13 @@ export interface UndecryptableField {
   reason: UndecryptableReason;
   detail: string;
 }
+
+/** The DecryptionError code of each reason. */
+export const DECRYPTION_CODE: Readonly<Record<UndecryptableReason, CodeOf<'DecryptionError'>>> = {
+  'missing-key': 'DECRYPT_MISSING_KEY', 'wrong-master-key': 'DECRYPT_WRONG_MASTER_KEY', 'kms-unreachable': 'DECRYPT_KMS_UNREACHABLE',
+  'key-vault-unreachable': 'DECRYPT_KEY_VAULT_UNREACHABLE', corrupt: 'DECRYPT_CORRUPT', misplaced: 'DECRYPT_MISPLACED',
+  'algorithm-mismatch': 'DECRYPT_ALGORITHM_MISMATCH', 'type-mismatch': 'DECRYPT_TYPE_MISMATCH', 'key-mismatch': 'DECRYPT_KEY_MISMATCH',
+};
 
 const LIKELY_CAUSE: Record<UndecryptableReason, string> = {
   'missing-key': 'its data key is not in the key vault (deleted, i.e. crypto-shredded, or the wrong key vault is configured)',
@@ -56,7 +65,7 @@ export function classifyCryptError(err: unknown): UndecryptableReason {
  * client-side encryption specification excludes, a value beyond the 16 MiB BSON document
  * limit, and a cyclic object are the value's fault, not the keys'.
  */
-const VALUE_REFUSALS: ReadonlyArray<{ test: RegExp; code: string; cause: string; fix: string }> = [
+const VALUE_REFUSALS: ReadonlyArray<{ test: RegExp; code: CodeOf<'EncryptionError'>; cause: string; fix: string }> = [
   { test: /circular|cyclic/i, code: 'ENCRYPT_VALUE_CYCLIC', cause: 'the value contains a reference to itself (a cycle), which has no BSON form',
     fix: 'pass a tree of plain values without cycles.' },
   { test: /too large|exceeds|maximum (bson )?size|size.*(limit|larger)|out of (range|bounds)|Invalid array length|allocation/i, code: 'ENCRYPT_VALUE_TOO_LARGE',
@@ -177,7 +186,7 @@ export class CryptoEngine {
       return BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions)).v;
     } catch (err) {
       const field = undecryptable(path, value, err);
-      throw new DecryptionError(`DECRYPT_${field.reason.toUpperCase().replace(/-/g, '_')}`, describeUndecryptable(field, 'read'), {
+      throw new DecryptionError(DECRYPTION_CODE[field.reason], describeUndecryptable(field, 'read'), {
         fix: fixFor(field.reason),
         cause: scrub(err),
       });
@@ -282,12 +291,6 @@ function fixFor(reason: UndecryptableReason): string {
     case 'key-vault-unreachable': return 'check that the key vault server is reachable (strongbox doctor).';
     default: return 'run `strongbox audit` on the collection to find damaged values.';
   }
-}
-
-export function isPlainDocument(value: unknown): value is Document {
-  if (value === null || typeof value !== 'object') return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 function keyIdText(id: Binary): string {

@@ -1,7 +1,7 @@
 import type { Binary, Document } from 'mongodb';
 import type { StrongboxClient } from '../client/strongboxClient';
 import { inspectEncryptedBlob, isEncryptedBinary } from '../crypto/blob';
-import { isPlainDocument } from '../crypto/engine';
+import { isPlainDocument } from '../bson/documents';
 import { KeyError } from '../errors';
 import { describeSelector, findKey, type KeySelector } from './keys';
 

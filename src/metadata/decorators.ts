@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Transform, Type } from 'class-transformer';
+import { isBsonValue } from '../bson/documents';
 import type { BrandCarrier, KeyWithout } from './brands';
 import type {
   ArrayFieldOptions, CompoundIndexOptions, EmbeddedOptions, EncryptedOptions, FieldOptions, IdOptions,
@@ -119,8 +120,4 @@ function keepBsonValues({ value, obj, key }: { value: unknown; obj: Record<strin
   if (isBsonValue(original)) return original;
   if (Array.isArray(original) && original.some(isBsonValue)) return original;
   return value;
-}
-
-function isBsonValue(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as { _bsontype?: unknown })._bsontype === 'string';
 }

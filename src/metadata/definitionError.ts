@@ -1,3 +1,4 @@
+import type { CodeOf } from '../errorCatalogue';
 import { ModelDefinitionError } from '../errors';
 
 /** Where a definition problem sits, named the way the user wrote it. */
@@ -30,6 +31,6 @@ export function show(value: unknown): string {
 }
 
 /** "Class.property: cause. Fix: …" — every definition error reads the same way. */
-export function definitionError(code: string, site: Site, cause: string, fix: string): ModelDefinitionError {
+export function definitionError(code: CodeOf<'ModelDefinitionError'>, site: Site, cause: string, fix: string): ModelDefinitionError {
   return new ModelDefinitionError(code, `${describeSite(site)}: ${cause}.`, { fix });
 }

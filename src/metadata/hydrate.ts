@@ -1,3 +1,4 @@
+import { isPlainDocument } from '../bson/documents';
 import { fromStoredBson, needsReadConversion } from '../repository/encoding/values';
 import type { ModelMetadata, ModelShape } from './types';
 
@@ -66,11 +67,4 @@ function compile(shape: ModelShape): Hydrator {
     }
     return instance;
   };
-}
-
-/** Only plain objects are documents; a Binary here is a still-encrypted embedded document. */
-function isPlainDocument(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }

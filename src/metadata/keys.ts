@@ -1,4 +1,5 @@
 import { Binary, UUID } from 'mongodb';
+import { parsePointer } from '../bson/jsonPointer';
 import { definitionError, type Site } from './definitionError';
 import type { KeyOptions } from './options';
 import type { KeyRef } from './types';
@@ -19,11 +20,6 @@ export function parseKeyOptions(options: KeyOptions, site: Site, decorator: stri
   }
   if (keyAltName.startsWith('/')) return { kind: 'altNameFromField', pointer: keyAltName, path: parsePointer(keyAltName) };
   return { kind: 'altName', altName: keyAltName };
-}
-
-/** RFC 6901: '/a/b' names field b of a; '~1' stands for '/' and '~0' for '~'. */
-function parsePointer(pointer: string): string[] {
-  return pointer.slice(1).split('/').map((token) => token.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function parseKeyId(keyId: unknown, site: Site, decorator: string): Binary {

@@ -1,4 +1,5 @@
 import { UUID } from 'mongodb';
+import { parsePointer } from '../bson/jsonPointer';
 import { MigrationError } from '../errors';
 import type { MetadataRegistry } from '../metadata/registry';
 import type { KeyRef } from '../metadata/types';
@@ -21,7 +22,7 @@ export function keySpecOf(key: KeyRef): KeySpec {
  */
 export function keyRefOf(spec: KeySpec, where: { namespace: string; path: string }, registry: MetadataRegistry): KeyRef {
   if ('altName' in spec) return { kind: 'altName', altName: spec.altName };
-  if ('altNameField' in spec) return { kind: 'altNameFromField', pointer: spec.altNameField, path: parsePointer(spec.altNameField, where) };
+  if ('altNameField' in spec) return { kind: 'altNameFromField', pointer: spec.altNameField, path: pointerTokens(spec.altNameField, where) };
   if ('id' in spec) {
     if (!UUID.isValid(spec.id)) throw invalidKey(where, `key id ${JSON.stringify(spec.id)} is not a UUID`);
     return { kind: 'id', id: new UUID(spec.id) };
@@ -44,10 +45,9 @@ export function describeKey(spec: KeySpec): string {
   return "the model's key function";
 }
 
-/** RFC 6901: '/a/b' names field b of a; '~1' stands for '/' and '~0' for '~'. */
-function parsePointer(pointer: string, where: { namespace: string; path: string }): string[] {
+function pointerTokens(pointer: string, where: { namespace: string; path: string }): string[] {
   if (!pointer.startsWith('/') || pointer.length < 2) throw invalidKey(where, `altNameField ${JSON.stringify(pointer)} is not a JSON pointer such as '/employeeNo'`);
-  return pointer.slice(1).split('/').map((token) => token.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return parsePointer(pointer);
 }
 
 function invalidKey(where: { namespace: string; path: string }, problem: string): MigrationError {

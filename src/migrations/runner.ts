@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import type { StrongboxClient } from '../client/strongboxClient';
-import { MigrationError, StrongboxError, UnsupportedByServerError } from '../errors';
+import { MigrationError, StrongboxError, UnsupportedByServerError, withMessage } from '../errors';
 import { BackfillState } from './backfill/state';
 import { Changelog, type AppliedMigration } from './changelog';
 import { loadMigrations } from './loader';
@@ -298,6 +298,7 @@ function unknownTarget(id: string): MigrationError {
 function stepFailure(migration: LoadedMigration, index: number, description: string, err: unknown): Error {
   const prefix = `Migration ${migration.id}, step ${index + 1} (${description}) failed: `;
   const resume = ' The migration is not recorded as applied; fix the cause and run it again: completed steps are skipped, backfills resume where they stopped.';
-  if (err instanceof StrongboxError) return new MigrationError(err.code, prefix + err.message + resume, { cause: err });
+  // A KeyError stays a KeyError with its KEY_* code: callers branch on class and code alike.
+  if (err instanceof StrongboxError) return withMessage(err, prefix + err.message + resume);
   return new MigrationError('MIGRATION_STEP_FAILED', prefix + String((err as Error)?.message ?? err) + resume, { cause: err });
 }

@@ -1,7 +1,8 @@
 import { BSON, type Binary, type Document } from 'mongodb';
 import { BSON_TYPE_NUMBER } from '../audit/storedValues';
+import { idText, isPlainDocument } from '../bson/documents';
 import { inspectEncryptedBlob, isEncryptedBinary } from '../crypto/blob';
-import { classifyCryptError, describeUndecryptable, isPlainDocument, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
+import { classifyCryptError, DECRYPTION_CODE, describeUndecryptable, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
 import { DecryptionError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import type { FieldMetadata, ModelMetadata, ModelShape } from '../metadata/types';
@@ -157,8 +158,8 @@ export class DocumentReader<T> {
     for (const [i, problems] of failures) {
       if (this.policy === 'throw') {
         const first = problems[0];
-        throw new DecryptionError(`DECRYPT_${first.reason.toUpperCase().replace(/-/g, '_')}`,
-          describeUndecryptable(first, `${this.model.target.name} ${idText(docs[i])}`) + (problems.length > 1 ? ` (${problems.length - 1} more undecryptable value(s) in this document)` : ''),
+        throw new DecryptionError(DECRYPTION_CODE[first.reason],
+          describeUndecryptable(first, `${this.model.target.name} ${whichDocument(docs[i])}`) + (problems.length > 1 ? ` (${problems.length - 1} more undecryptable value(s) in this document)` : ''),
           { fix: fixFor(first.reason) });
       }
       for (const problem of problems) setPath(docs[i], problem.path, new UndecryptableValue(problem.path, problem.keyId, problem.algorithm, problem.reason));
@@ -273,9 +274,9 @@ function encryptedOrigins(shape: ModelShape, origins: PipelineOrigins, seen = ne
   return origins;
 }
 
-function idText(doc: Document): string {
+function whichDocument(doc: Document): string {
   const id = doc?._id;
-  return id === undefined ? '(document without _id)' : `_id ${typeof id === 'object' && id !== null && 'toHexString' in id ? (id as { toHexString(): string }).toHexString() : String(id)}`;
+  return id === undefined ? '(document without _id)' : `_id ${idText(id)}`;
 }
 
 function setPath(doc: Document, path: string, value: unknown): void {

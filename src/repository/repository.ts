@@ -594,10 +594,15 @@ export class Repository<T extends object> {
     }
   }
 
-  /** A replacement read once: its declared fields (getters included) and then every nested plain value. */
+  /**
+   * A document to write, read once: its declared fields (getters included). The encoder then reads
+   * each nested value once; only a model with per-document keys reads the key fields a second time
+   * (to bind the key), so its documents are copied whole first.
+   */
   private copyDocument(what: string, document: unknown): unknown {
     if (document === null || typeof document !== 'object' || Array.isArray(document)) return document;
-    return this.copy(what, writtenValues(this.model, document));
+    const values = writtenValues(this.model, document);
+    return keyFieldPaths(this.scope).size > 0 ? this.copy(what, values) : values;
   }
 
   /** The driver-level options of aggregate, already checked: only what the table allows is forwarded. */

@@ -98,7 +98,7 @@ class RuleWalk {
         'the data key is chosen by a function, which has no schema-map form (automatic encryption only takes key ids or a JSON pointer)',
         'use explicit encryption for this model, or name the key with keyAltName: \'name\', a JSON pointer such as \'/tenantKey\', or keyId');
     }
-    // Key order follows MongoDB's documentation and seed examples: keyId, algorithm, bsonType.
+    // Key order follows the examples of the MongoDB manual's CSFLE pages: keyId, algorithm, bsonType.
     return { keyId: schemaKeyId(spec.key, this.resolver), ...keyword };
   }
 }

@@ -6,11 +6,12 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import type { WarningCode } from '../errorCatalogue';
 import { ConfigError } from '../errors';
 
 /** Something worth telling the user that does not stop the connection. */
 export interface TlsWarning {
-  readonly code: string;
+  readonly code: WarningCode;
   readonly message: string;
 }
 
@@ -117,8 +118,8 @@ export interface CertificateKeyLabels {
 }
 
 /**
- * A certificate-key file must hold the client certificate and its private key (seed 000: both in
- * one PEM), the key must open with the given passphrase and belong to the certificate, and the
+ * A certificate-key file must hold the client certificate and its private key (the MongoDB manual's
+ * "TLS/SSL Configuration for Clients": both in one PEM), the key must open with the given passphrase and belong to the certificate, and the
  * certificate must be valid now.
  */
 export function checkCertificateKeyFile(

@@ -1,5 +1,6 @@
 /**
- * Strongbox's typed TLS configuration. Every option of seed 000 exists here under the name a
+ * Strongbox's typed TLS configuration. Every option of the MongoDB manual's "TLS/SSL Configuration
+ * for Clients" page exists here under the name a
  * TypeScript user expects; each maps to one connection-string (URI) option, and both forms mean
  * the same thing (see uri.ts). docs/tls.md describes what the Node driver really does with each.
  */

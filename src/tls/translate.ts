@@ -1,11 +1,12 @@
 /**
  * Turns the TLS failures Node reports (wrapped by the driver in MongoServerSelectionError,
  * MongoNetworkError or MongoCryptError) into TlsErrors that say what happened and what to change,
- * after seed 000's troubleshooting list. The codes matched here were observed against real
+ * after the troubleshooting list of the MongoDB manual's "TLS/SSL Configuration for Clients". The codes matched here were observed against real
  * handshakes (test/tls/handshake.test.ts); docs/tls.md lists them.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { CodeOf } from '../errorCatalogue';
 import { TlsError } from '../errors';
 import { pemBlocks } from './files';
 import { kmsLabel } from './kms';
@@ -85,7 +86,7 @@ class Names {
 }
 
 interface Translation {
-  readonly code: string;
+  readonly code: CodeOf<'TlsError'>;
   readonly message: string;
   readonly fix: string;
 }

@@ -1,5 +1,5 @@
 /*
- * The audit reads what is really stored: the silent inconsistency the seed warns about (one
+ * The audit reads what is really stored: the silent inconsistency the MongoDB manual's CSFLE page warns about (one
  * client writing Random where the model says Deterministic, another using another key) shows
  * up per path, and a repair migration built from the report fixes what re-encryption can fix.
  */

@@ -9,7 +9,7 @@ import {
 /** Registering `models` fails with `code`, and the message starts by naming `site` and ends with a fix. */
 function rejects(t: ExecutionContext, models: Function[], code: string, site: string): string {
   const error = t.throws(() => new MetadataRegistry(models), { instanceOf: ModelDefinitionError });
-  t.is(error?.code, code, error?.message);
+  t.is<string, string>(error?.code, code, error?.message);
   t.true(error?.message.startsWith(`${site}: `), error?.message);
   t.regex(error?.message ?? '', /\. Fix: \S/);
   return error?.message ?? '';

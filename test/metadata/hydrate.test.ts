@@ -113,7 +113,7 @@ test('hydrate does not let a __proto__ key change the prototype', (t) => {
   t.is(instance.name, 'x');
 });
 
-test("hydrate turns the seed's John Doe record into a Person with an Address", (t) => {
+test("hydrate turns the CSFLE manual's John Doe record into a Person with an Address", (t) => {
   const person = hydrate<Person>(new MetadataRegistry([Person]).get(Person), {
     _id: new ObjectId(),
     name: 'John Doe',

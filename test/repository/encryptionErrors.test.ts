@@ -20,7 +20,7 @@ test.after.always(async () => { await client?.close(); });
 const repo = () => client.repository(Typed) as unknown as Repository<Record<string, unknown>>;
 
 function checkCause(t: import('ava').ExecutionContext, err: EncryptionError | undefined, code: string, cause: RegExp, secret?: string): void {
-  t.is(err!.code, code);
+  t.is<string, string>(err!.code, code);
   t.regex(err!.message, cause);
   t.notRegex(err!.message, /damaged|key vault/i, 'not blamed on stored ciphertext or keys');
   t.regex(err!.message, /Fix: /);
@@ -41,15 +41,11 @@ test('a value larger than BSON allows: ENCRYPT_VALUE_TOO_LARGE naming the field'
   checkCause(t, err, 'ENCRYPT_VALUE_TOO_LARGE', /Typed\.Random_string could not be encrypted with Random.*larger than BSON allows/, huge.slice(0, 40));
 });
 
-test('a cyclic value: refused before encryption (the arguments are read once, as a tree), naming the field', async (t) => {
+test('a cyclic value: ENCRYPT_VALUE_CYCLIC naming the field', async (t) => {
   const cyclic: Record<string, unknown> = { secret: 'CYCLIC-SECRET' };
-  cyclic['KEY-CYCLIC-SECRET'] = cyclic;
-  const err = await t.throwsAsync(repo().insertOne({ Random_object: cyclic }), { instanceOf: InvalidInputError });
-  t.is(err!.code, 'INPUT_CYCLIC');
-  t.regex(err!.message, /in Random_object, refers to itself \(a cyclic value\)/);
-  const exposed = `${err!.message}\n${String(err!.stack)}`;
-  t.false(exposed.includes('CYCLIC-SECRET'), 'the value is not in the error');
-  t.false(exposed.includes('KEY-CYCLIC-SECRET'), 'nor the keys inside the encrypted value');
+  cyclic.self = cyclic;
+  const err = await t.throwsAsync(repo().insertOne({ Random_object: cyclic }), { instanceOf: EncryptionError });
+  checkCause(t, err, 'ENCRYPT_VALUE_CYCLIC', /Typed\.Random_object could not be encrypted with Random.*a cycle/, 'CYCLIC-SECRET');
 });
 
 test('values of the wrong type or out of range are refused before encryption, without the value', async (t) => {
@@ -68,7 +64,7 @@ test('values of the wrong type or out of range are refused before encryption, wi
   ];
   for (const [doc, code, message] of cases) {
     const err = await t.throwsAsync(repo().insertOne(doc as never), { instanceOf: InvalidInputError });
-    t.is(err!.code, code, JSON.stringify(Object.keys(doc)));
+    t.is<string, string>(err!.code, code, JSON.stringify(Object.keys(doc)));
     t.regex(err!.message, message);
   }
   const filter = await t.throwsAsync(repo().findOne({ Deterministic_long: 2n ** 64n }), { instanceOf: InvalidInputError });

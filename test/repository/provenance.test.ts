@@ -56,7 +56,7 @@ for (const [title, tamper, code, path] of readRefusals) {
     await patients.updateOne({ _id: target._id }, { $set: tamper(await storedOf(target._id), await storedOf(donor._id)) });
 
     const err = await t.throwsAsync(patientRepo().findById(target._id), { instanceOf: DecryptionError });
-    t.is(err!.code, code);
+    t.is<string, string>(err!.code, code);
     t.true(err!.message.includes(`"${path}"`), 'the message names the path');
     t.true(err!.message.includes(target._id.toHexString()), 'and the document');
     t.false(err!.message.includes(donor.ssn as string) || err!.message.includes(donor.phone as string), 'never a value');

@@ -70,7 +70,7 @@ const inputRefusals: Array<[string, () => Promise<unknown>, string]> = [
 for (const [title, run, code] of inputRefusals) {
   test(`refused as invalid input: ${title}`, async (t) => {
     const err = await t.throwsAsync(run(), { instanceOf: InvalidInputError });
-    t.is(err!.code, code);
+    t.is<string, string>(err!.code, code);
   });
 }
 

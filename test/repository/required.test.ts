@@ -37,7 +37,7 @@ function patient(): Document {
 const repo = () => client.repository(Patient);
 const refused = async (t: import('ava').ExecutionContext, run: Promise<unknown>, code: string): Promise<InvalidInputError> => {
   const err = await t.throwsAsync(run, { instanceOf: InvalidInputError });
-  t.is(err!.code, code);
+  t.is<string, string>(err!.code, code);
   return err as InvalidInputError;
 };
 

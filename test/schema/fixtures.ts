@@ -58,7 +58,7 @@ export class WithContacts {
   @ArrayField({ of: 'string' }) tags!: string[];
 }
 
-/* The seed's whole-object example: { personal_information: { ssn, credit_score, credit_cards }, phone_numbers }. */
+/* The CSFLE manual's whole-object example: { personal_information: { ssn, credit_score, credit_cards }, phone_numbers }. */
 export class PersonalInformation {
   @Field() ssn!: string;
   @Field({ bsonType: 'int' }) credit_score!: number;

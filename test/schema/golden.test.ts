@@ -81,7 +81,7 @@ test('array of embedded documents: the schema map refuses it, as automatic encry
   t.regex(error?.message ?? '', /Fix: use explicit encryption .*'Random'/);
 });
 
-test("whole object and whole array Random (the seed's personal_information and phone_numbers)", (t) => {
+test("whole object and whole array Random (the CSFLE manual's personal_information and phone_numbers)", (t) => {
   sameJson(t, schemaOf(WholeObject), {
     bsonType: 'object',
     properties: {

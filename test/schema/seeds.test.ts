@@ -20,8 +20,8 @@ const resolver = new Map([
 
 const canonical = (value: unknown): string => BSON.EJSON.stringify(value, { relaxed: false });
 
-test('seed 004: the hr.employees validator comes out exactly as in the seed', (t) => {
-  // Transcribed from the seed's collMod command, key order included.
+test('CSFLE manual: the hr.employees validator comes out exactly as in the manual', (t) => {
+  // Transcribed from the manual's collMod command, key order included.
   const seed = {
     $jsonSchema: {
       bsonType: 'object',
@@ -46,7 +46,7 @@ test('seed 004: the hr.employees validator comes out exactly as in the seed', (t
   t.is(canonical(validator), canonical(seed));
 });
 
-test("seed 004: the John Doe person model encrypts phone (Deterministic) and ssn (Random) with the model's key", (t) => {
+test("CSFLE manual: the John Doe person model encrypts phone (Deterministic) and ssn (Random) with the model's key", (t) => {
   const registry = new MetadataRegistry([Person]);
   const expected = {
     bsonType: 'object',
@@ -63,7 +63,7 @@ test("seed 004: the John Doe person model encrypts phone (Deterministic) and ssn
   ]);
 });
 
-test('strongbox schema prints both seed models as the golden file has them', (t) => {
+test('strongbox schema prints both models of the manual as the golden file has them', (t) => {
   const output = schemaCommand([Employee, Person], { resolver });
   const golden = fs.readFileSync(path.join(__dirname, '../../../test/schema/golden/schema-command.json'), 'utf8');
   t.deepEqual(JSON.parse(output), JSON.parse(golden));

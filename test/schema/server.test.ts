@@ -7,7 +7,7 @@ import { rawClient, testClient } from '../harness/client';
 import { requires, uniqueDbName } from '../harness/server';
 
 const DB = uniqueDbName(__filename);
-/** The seed's hr.employees model, stored in this test's own database. */
+/** The CSFLE manual's hr.employees model, stored in this test's own database. */
 @Model({ db: DB, collection: 'employees' })
 class Employee extends SeedEmployee {}
 

@@ -69,7 +69,7 @@ async function handshake(uri: string, tls: TlsOptions): Promise<'connected' | Tl
 
 function refused(t: import('ava').ExecutionContext<Context>, result: 'connected' | TlsError, code: string, mentions: RegExp[] = []): TlsError {
   if (!(result instanceof TlsError)) return t.fail(`expected ${code}, but the handshake succeeded`) as never;
-  t.is(result.code, code, result.message);
+  t.is<string, string>(result.code, code, result.message);
   t.truthy(result.fix);
   t.truthy(result.cause, 'keeps the driver error as cause');
   for (const m of mentions) t.regex(result.message, m);
@@ -117,7 +117,7 @@ test('an expired server certificate is refused unless allowInvalidCertificates',
 });
 
 test('observed: with Node, allowInvalidCertificates also skips the host name check, and validation says so', async (t) => {
-  // Seed 000 says it should not; Node ignores checkServerIdentity once rejectUnauthorized is false.
+  // The MongoDB manual's "TLS/SSL Configuration for Clients" says it should not; Node ignores checkServerIdentity once rejectUnauthorized is false.
   t.is(await handshake(t.context.fronts.wrongHost.uri(), { caFile: ca, allowInvalidCertificates: true }), 'connected');
   const { warnings } = validateTlsOptions({ allowInvalidCertificates: true }, { environment: 'development' });
   t.regex(warnings[0]!.message, /also disables host name verification/);
@@ -181,15 +181,15 @@ test('insecure connects to every one of them, and is refused in production', asy
   t.is(err.code, 'TLS_INSECURE_IN_PRODUCTION');
 });
 
-test('seed 000 troubleshooting: protocol version alert', async (t) => {
+test('TLS manual troubleshooting: protocol version alert', async (t) => {
   refused(t, await handshake(t.context.fronts.oldProtocol.uri(), { caFile: ca }), 'TLS_PROTOCOL_VERSION', [/TLS 1\.2/]);
 });
 
-test('seed 000 troubleshooting: handshake failure, no shared cipher', async (t) => {
+test('TLS manual troubleshooting: handshake failure, no shared cipher', async (t) => {
   refused(t, await handshake(t.context.fronts.oldCiphers.uri(), { caFile: ca, certificateKeyFile: clientCert }), 'TLS_HANDSHAKE_FAILURE', [/no cipher suite/, /MongoDB 4\.0/]);
 });
 
-test('seed 000 troubleshooting: unsafe legacy renegotiation disabled', async (t) => {
+test('TLS manual troubleshooting: unsafe legacy renegotiation disabled', async (t) => {
   refused(t, await handshake(t.context.fronts.legacyRenegotiation.uri(), { caFile: ca }), 'TLS_UNSAFE_LEGACY_RENEGOTIATION', [/proxy/]);
 });
 

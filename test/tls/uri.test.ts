@@ -122,7 +122,7 @@ test('the driver URI keeps every other parameter and loses every TLS one, so the
   t.is(driverUri, 'mongodb://u:p@h1:1,h2:2/app?retryWrites=true&w=majority');
   t.deepEqual(tls, { disableOcspEndpointCheck: true, caFile: '/ca.pem', enabled: true });
   t.notThrows(() => new MongoClient(driverUri, tlsToDriverOptions(tls)));
-  // The driver alone rejects the OCSP option (ENVIRONMENT fact 5), which is why it is stripped.
+  // The driver alone rejects the OCSP option (driver 6.22: "option … is not supported"), which is why it is stripped.
   t.throws(() => new MongoClient('mongodb://h/?tlsDisableOCSPEndpointCheck=true'), { message: /not supported/ });
   t.is(parseTlsUri('mongodb://h/?tls=true').driverUri, 'mongodb://h/');
 });

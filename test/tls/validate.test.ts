@@ -39,7 +39,7 @@ function expectError(t: import('ava').ExecutionContext, tls: TlsOptions, context
   for (const m of mentions) t.regex(err.message, m);
   t.false(err.message.includes(passphrase), 'never shows a passphrase');
   const thrown = t.throws(() => validateTlsOptions(tls, context), { instanceOf: ConfigError });
-  t.is(thrown.code, code);
+  t.is<string, string>(thrown.code, code);
   return err;
 }
 

@@ -4,7 +4,7 @@ import { inspectEncryptedBlob, isEncryptedBinary } from '../../crypto/blob';
 import { MigrationError, StrongboxError } from '../../errors';
 import type { BsonType, EncryptionSpec, FieldMetadata } from '../../metadata/types';
 import type { FieldEncryptor } from '../../repository/encoding/fieldEncryptor';
-import { idText } from '../../audit/audit';
+import { idText } from '../../bson/documents';
 
 /** What a backfill does to the values at one path. */
 export type RewriteTarget =

@@ -1,3 +1,4 @@
+import type { CodeOf } from '../../errorCatalogue';
 import { InvalidInputError } from '../../errors';
 
 /** Keys that would reach Object.prototype or a constructor when copied onto plain objects. */
@@ -69,7 +70,7 @@ export function assertLiteral(value: unknown, where: string): void {
   }
 }
 
-export function invalid(code: string, message: string, fix: string): InvalidInputError {
+export function invalid(code: CodeOf<'InvalidInputError'>, message: string, fix: string): InvalidInputError {
   return new InvalidInputError(code, message, { fix });
 }
 
