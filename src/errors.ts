@@ -62,3 +62,32 @@ export class MigrationError extends StrongboxError<CodeOf<'MigrationError'>> {}
 
 /** The server lacks a feature an operation needs (for example FerretDB without collMod). */
 export class UnsupportedByServerError extends StrongboxError<CodeOf<'UnsupportedByServerError'>> {}
+
+/** One failing rule of a value being written: the path and the rule, never the value. */
+export interface ValidationIssue {
+  /** Dotted path from the document root ('address.zip', 'contacts.0.phone'). */
+  path: string;
+  /** 'required', or the class-validator constraint name ('isEmail', 'min', 'matches', …). */
+  rule: string;
+  message: string;
+}
+
+/**
+ * Values that break the model's rules (required fields, class-validator decorators); nothing was
+ * written. `issues` lists every failing path and rule; messages about encrypted fields name the
+ * rule only, never the value.
+ */
+export class ValidationError extends InvalidInputError {
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(code: 'INPUT_REQUIRED_MISSING' | 'INPUT_VALIDATION_FAILED', message: string, issues: readonly ValidationIssue[], fix: string) {
+    super(code, message, { fix });
+    this.issues = issues;
+  }
+}
+
+/** save() or remove() of an entity whose stored document changed (or vanished) since it was loaded; nothing was written. */
+export class ConcurrencyError extends StrongboxError<CodeOf<'ConcurrencyError'>> {}
+
+/** A lifecycle hook of the model threw; when it was a before-hook, nothing was written. The hook's error is `cause`. */
+export class HookError extends StrongboxError<CodeOf<'HookError'>> {}

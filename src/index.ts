@@ -17,7 +17,9 @@ export { inspectEncryptedBlob, type EncryptedBlobInfo } from './crypto/blob';
 
 export { Model, Id, Field, Embedded, EmbeddedArray, ArrayField, Encrypted, Index, CompoundIndex, MetadataRegistry, Ref } from './metadata';
 export type { RefOptions } from './metadata';
+export { Variant, CreatedAt, UpdatedAt, Version, BeforeInsert, AfterInsert, BeforeUpdate, AfterUpdate, BeforeDelete, AfterDelete, AfterLoad } from './metadata';
 export type { Deterministic, Random, ModelOptions, FieldOptions, EncryptedOptions, IndexOptions, Algorithm, BsonType } from './metadata';
+export { validate } from './repository/entity/validation';
 export { buildSchemaMap, buildValidator } from './schema';
 
 export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation, type PageOptions, type Page } from './repository/repository';
@@ -42,6 +44,7 @@ export type { AuditReport, PathAudit, KeyUsage, AuditOptions } from './audit';
 export {
   StrongboxError, SetupError, ConfigError, TlsError, ModelDefinitionError, EncryptedQueryError, InvalidInputError,
   KeyError, DecryptionError, EncryptionError, MigrationError, UnsupportedByServerError,
+  ValidationError, ConcurrencyError, HookError, type ValidationIssue,
 } from './errors';
 /** The codes each error class carries (docs/errors.md): `err.code` narrows after `instanceof`. */
 export type { StrongboxErrorCode, CodeOf, ErrorClassName } from './errorCatalogue';

@@ -92,7 +92,8 @@ export function CompoundIndex(spec: Record<string, IndexDirection>, options: Com
   };
 }
 
-function record(target: object, key: string | symbol, decorator: string): RawProperty {
+/** The raw entry of a decorated property (shared with the entity decorators). */
+export function record(target: object, key: string | symbol, decorator: string): RawProperty {
   const prop = rawPropertyFor(target, key, decorator);
   if (prop.decorators.length === 1) {
     // Registered once, whatever the decorator order; both consult `prop` when they run.

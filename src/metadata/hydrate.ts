@@ -1,6 +1,6 @@
 import { isPlainDocument } from '../bson/documents';
 import { fromStoredBson, needsReadConversion } from '../repository/encoding/values';
-import type { ModelShape } from './types';
+import type { ModelMetadata, ModelShape } from './types';
 
 type Hydrator = (doc: Record<string, unknown>) => object;
 
@@ -18,9 +18,17 @@ const compiled = new WeakMap<ModelShape, Hydrator>();
  *
  * Same result as class-transformer's plainToInstance with the decorators' @Type/@Transform,
  * without its per-value reflection: the mapper for a shape is built once and cached.
+ *
+ * Reads never invent values: the instance is made from the class's prototype without running
+ * its constructor, so class field initializers (`createdAt = new Date()`) neither add a field
+ * the stored document lacks nor replace one it has. Initializers are values of objects the
+ * application creates with `new` (docs/entities.md).
  */
 export function hydrate<T = unknown>(model: ModelShape, doc: Record<string, unknown>): T {
-  return hydratorFor(model)(doc) as T;
+  // A collection holding several classes: the discriminator says which one the document is.
+  const variants = (model as Partial<ModelMetadata>).variants;
+  const variant = variants === undefined ? undefined : variants.byValue.get(doc[variants.field] as string);
+  return hydratorFor(variant ?? model)(doc) as T;
 }
 
 function hydratorFor(shape: ModelShape): Hydrator {
@@ -33,7 +41,7 @@ function hydratorFor(shape: ModelShape): Hydrator {
 }
 
 function compile(shape: ModelShape): Hydrator {
-  const Target = shape.target as new () => Record<string, unknown>;
+  const prototype = shape.target.prototype as object;
   const nested = new Map<string, (value: unknown) => unknown>();
   for (const field of shape.fields.values()) {
     if (!field.embedded) {
@@ -50,7 +58,7 @@ function compile(shape: ModelShape): Hydrator {
     nested.set(field.name, field.isArray ? (value) => (Array.isArray(value) ? value.map(one) : one(value)) : one);
   }
   return (doc) => {
-    const instance = new Target();
+    const instance = Object.create(prototype) as Record<string, unknown>;
     for (const key of Object.keys(doc)) {
       // A '__proto__' key would swap the instance's prototype instead of setting a field.
       if (key === '__proto__') continue;

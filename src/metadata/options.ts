@@ -13,27 +13,40 @@ export interface KeyOptions {
 export interface ModelOptions extends KeyOptions {
   db: string;
   collection: string;
+  /**
+   * Single-collection inheritance: the name of a declared string field whose value says which
+   * @Variant subclass a document is (docs/entities.md).
+   */
+  discriminator?: string;
 }
 
 export interface IdOptions {
   bsonType?: BsonType;
 }
 
-export interface FieldOptions {
+/**
+ * A value given to a new document whose field is undefined: a function, so every document gets
+ * its own value (a shared array or Date would otherwise be changed through every document).
+ */
+export interface DefaultOption {
+  default?: () => unknown;
+}
+
+export interface FieldOptions extends DefaultOption {
   bsonType?: BsonType;
   optional?: boolean;
 }
 
-export interface EmbeddedOptions {
+export interface EmbeddedOptions extends DefaultOption {
   optional?: boolean;
 }
 
-export interface ArrayFieldOptions {
+export interface ArrayFieldOptions extends DefaultOption {
   of: BsonType;
   optional?: boolean;
 }
 
-export interface EncryptedOptions<A extends Algorithm = Algorithm> extends KeyOptions {
+export interface EncryptedOptions<A extends Algorithm = Algorithm> extends KeyOptions, DefaultOption {
   algorithm: A;
   /** Required for Deterministic when TypeScript cannot tell the type (always, with the Deterministic<T> brand). */
   bsonType?: BsonType | BsonType[];

@@ -5,8 +5,9 @@ import { parseKeyOptions } from './keys';
 import { validateIndexes, type PendingIndex } from './indexRules';
 import type { ModelOptions } from './options';
 import { walkPath } from './paths';
+import { variantOf, withVariants } from './variants';
 import { ownRawClass, rawHierarchy, type RawProperty } from './store';
-import type { FieldMetadata, KeyRef, ModelMetadata, ModelShape } from './types';
+import type { EntityMetadata, FieldMetadata, HookEvent, KeyRef, ModelMetadata, ModelShape, StampKind } from './types';
 
 /** State shared while one @Model class and everything it embeds is resolved. */
 interface Resolution {
@@ -14,6 +15,7 @@ interface Resolution {
   defaultKey?: KeyRef;
   indexes: PendingIndex[];
   pointers: Array<{ site: Site; key: Extract<KeyRef, { kind: 'altNameFromField' }> }>;
+  stamps: Partial<Record<StampKind, string>>;
 }
 
 /** Where a field sits: its path from the document root and the encrypted field it lies beneath, if any. */
@@ -26,20 +28,30 @@ interface Position {
 
 /** Validates a @Model class (and its embedded classes and base classes) into ModelMetadata. */
 export function resolveModel(target: Function): ModelMetadata {
-  const modelOptions = ownRawClass(target)?.model;
+  const own = ownRawClass(target);
   const site: Site = { declaredOn: target };
-  if (!modelOptions) {
-    const inherited = rawHierarchy(target).some(({ raw }) => raw.model);
+  if (!own?.model) {
+    const base = rawHierarchy(target).reverse().find(({ ctor, raw }) => ctor !== target && raw.model)?.ctor;
+    if (base && own?.variant !== undefined) return variantOf(resolveModel(base), target);
     throw definitionError('MODEL_NOT_DECORATED', site,
-      inherited ? 'the class inherits @Model from a base class, which would store two classes in one collection' : 'the class has no @Model decorator',
-      `@Model({ db: 'app', collection: '${target.name.toLowerCase()}s' }) on the class itself`);
+      base ? 'the class inherits @Model from a base class, which would store two classes in one collection' : 'the class has no @Model decorator',
+      base ? `give ${target.name} its own @Model({ db, collection }), or store it in ${base.name}'s collection as a variant: @Model({ …, discriminator: 'kind' }) on ${base.name} and @Variant('${target.name.toLowerCase()}') on ${target.name}`
+        : `@Model({ db: 'app', collection: '${target.name.toLowerCase()}s' }) on the class itself`);
   }
+  const modelOptions = own.model;
   checkNamespace(modelOptions, site);
+  const metadata = resolveStored(target, modelOptions);
+  return modelOptions.discriminator === undefined ? metadata : withVariants(metadata, modelOptions.discriminator, (variant) => resolveStored(variant, modelOptions));
+}
+
+/** A class stored under `modelOptions` (the @Model class itself, or one of its variants). */
+function resolveStored(target: Function, modelOptions: ModelOptions): ModelMetadata {
   const resolution: Resolution = {
     model: target,
-    defaultKey: parseKeyOptions(modelOptions, site, 'Model'),
+    defaultKey: parseKeyOptions(modelOptions, { declaredOn: target }, 'Model'),
     indexes: [],
     pointers: [],
+    stamps: {},
   };
   const shape = resolveShape(target, resolution, { path: [], stack: [] });
   for (const { site: pointerSite, key } of resolution.pointers) checkPointerTarget(shape, key, pointerSite);
@@ -50,7 +62,32 @@ export function resolveModel(target: Function): ModelMetadata {
     namespace: `${modelOptions.db}.${modelOptions.collection}`,
     indexes: validateIndexes(shape, resolution.indexes),
     ...(resolution.defaultKey ? { defaultKey: resolution.defaultKey } : {}),
+    entity: { stamps: resolution.stamps, hooks: resolveHooks(target) },
   };
+}
+
+/** The entity facts of a stand-in model that is no class of the application: no stamps, no hooks. */
+export const NO_ENTITY: EntityMetadata = Object.freeze({
+  stamps: Object.freeze({}),
+  hooks: Object.freeze({ beforeInsert: [], afterInsert: [], beforeUpdate: [], afterUpdate: [], beforeDelete: [], afterDelete: [], afterLoad: [] }),
+});
+
+const HOOK_EVENTS: HookEvent[] = ['beforeInsert', 'afterInsert', 'beforeUpdate', 'afterUpdate', 'beforeDelete', 'afterDelete', 'afterLoad'];
+
+/** Hook methods of the class and its bases, base first; a method overridden in a subclass runs once, as overridden. */
+function resolveHooks(target: Function): EntityMetadata['hooks'] {
+  const hooks = Object.fromEntries(HOOK_EVENTS.map((e) => [e, [] as string[]])) as Record<HookEvent, string[]>;
+  for (const { ctor, raw } of rawHierarchy(target)) {
+    for (const { event, method } of raw.hooks) {
+      const site: Site = { declaredOn: ctor, property: String(method), model: target };
+      if (typeof method === 'symbol' || typeof (target.prototype as Record<string, unknown>)[method] !== 'function') {
+        throw definitionError('MODEL_HOOK_INVALID', site, `@${event[0].toUpperCase()}${event.slice(1)}() must decorate an instance method with a string name`,
+          'declare the hook as a method of the model, e.g. @BeforeInsert() normalize() { … }');
+      }
+      if (!hooks[event].includes(method)) hooks[event].push(method);
+    }
+  }
+  return hooks;
 }
 
 function resolveShape(target: Function, resolution: Resolution, position: Position): ModelShape {
@@ -64,6 +101,7 @@ function resolveShape(target: Function, resolution: Resolution, position: Positi
       resolution.indexes.push({ site: { declaredOn: ctor, model: resolution.model }, spec: { key, ...options } });
     }
   }
+  if (position.path.length > 0) refuseEntityDeclarations(hierarchy, position, resolution);
   const stack = [...position.stack, target];
   const fields = new Map<string, FieldMetadata>();
   for (const prop of properties.values()) {
@@ -96,6 +134,9 @@ function resolveField(prop: RawProperty, resolution: Resolution, position: Posit
   checkRepresentable(valueType, site);
   if (encrypted?.key.kind === 'altNameFromField') resolution.pointers.push({ site, key: encrypted.key });
 
+  if (prop.stamp) recordStamp(prop, resolution, site);
+  const defaultValue = defaultOf(prop, site);
+
   for (const options of prop.indexes) {
     const { direction = 1, ...rest } = options;
     resolution.indexes.push({ site, spec: { key: { [path.join('.')]: direction }, ...rest } });
@@ -116,12 +157,61 @@ function resolveField(prop: RawProperty, resolution: Resolution, position: Posit
     isArray: valueType.isArray,
     optional: isOptional(prop),
     isId: prop.id !== undefined,
+    ...(defaultValue ? { default: defaultValue } : {}),
     ...(embedded ? { embedded } : {}),
     ...(encrypted ? { encrypted } : {}),
   };
 }
 
-const ROLES = ['Id', 'Field', 'Embedded', 'EmbeddedArray', 'ArrayField'];
+const ROLES = ['Id', 'Field', 'Embedded', 'EmbeddedArray', 'ArrayField', 'CreatedAt', 'UpdatedAt', 'Version'];
+
+/** Timestamps and the version are fields of the document itself, one of each, the version in the clear. */
+function recordStamp(prop: RawProperty, resolution: Resolution, site: Site): void {
+  const kind = prop.stamp!;
+  const decorator = stampDecorator(kind);
+  const taken = resolution.stamps[kind];
+  if (taken !== undefined) {
+    throw definitionError('MODEL_STAMP_DUPLICATE', site, `${decorator} is already on ${taken}; a model has one such field`,
+      `keep ${decorator} on one property`);
+  }
+  if (kind === 'version' && prop.encrypted) {
+    throw definitionError('MODEL_VERSION_ENCRYPTED', site, 'the version is compared and incremented by the server, which cannot do either on ciphertext',
+      'remove @Encrypted from the version field (it holds no secret)');
+  }
+  resolution.stamps[kind] = site.property!;
+}
+
+function stampDecorator(kind: StampKind): string {
+  return `@${kind[0].toUpperCase()}${kind.slice(1)}()`;
+}
+
+/** Stamps and hooks belong to the stored document, not to a class embedded in it. */
+function refuseEntityDeclarations(hierarchy: ReturnType<typeof rawHierarchy>, position: Position, resolution: Resolution): void {
+  for (const { ctor, raw } of hierarchy) {
+    const stamp = [...raw.properties.values()].find((p) => p.stamp);
+    const hook = raw.hooks[0];
+    if (!stamp && !hook) continue;
+    const what = stamp ? `${stampDecorator(stamp.stamp!)} on ${String(stamp.key)}` : `the hook ${String(hook.method)}`;
+    throw definitionError('MODEL_ENTITY_DECLARATION_EMBEDDED', { declaredOn: ctor, model: resolution.model, path: position.path.join('.') },
+      `${what} is declared on an embedded class; timestamps, versions and hooks belong to the @Model class`,
+      `move it to ${resolution.model.name}`);
+  }
+}
+
+function defaultOf(prop: RawProperty, site: Site): (() => unknown) | undefined {
+  const given = [prop.field, prop.embedded?.options, prop.arrayField, prop.encrypted].map((o) => o?.default).filter((d) => d !== undefined);
+  if (given.length === 0) return undefined;
+  if (given.length > 1 || typeof given[0] !== 'function') {
+    throw definitionError('MODEL_DEFAULT_INVALID', site,
+      given.length > 1 ? 'two decorators give a default' : `the default is ${show(given[0])}, not a function`,
+      'give one default as a function, e.g. @Field({ default: () => [] }), so every document gets its own value');
+  }
+  if (prop.id) {
+    throw definitionError('MODEL_DEFAULT_INVALID', site, 'an _id default would give every document the same id unless the function is careful',
+      'leave _id out: inserts generate an ObjectId');
+  }
+  return given[0] as () => unknown;
+}
 
 function checkDeclaration(prop: RawProperty, site: Site): void {
   if (typeof prop.key === 'symbol' || prop.isStatic) {

@@ -8,7 +8,7 @@ import type {
   ArrayFieldOptions, CompoundIndexOptions, EmbeddedOptions, EncryptedOptions, FieldOptions, IdOptions,
   IndexOptions, ModelOptions,
 } from './options';
-import type { IndexDirection } from './types';
+import type { HookEvent, IndexDirection, StampKind } from './types';
 
 export interface RawProperty {
   key: string | symbol;
@@ -22,6 +22,8 @@ export interface RawProperty {
   arrayField?: ArrayFieldOptions;
   encrypted?: EncryptedOptions;
   indexes: IndexOptions[];
+  /** Set by @CreatedAt, @UpdatedAt and @Version: the field writes maintain. */
+  stamp?: StampKind;
   /** Decorator names in application order, to report conflicting combinations. */
   decorators: string[];
 }
@@ -35,6 +37,10 @@ export interface RawClass {
   model?: ModelOptions;
   compoundIndexes: RawCompoundIndex[];
   properties: Map<string | symbol, RawProperty>;
+  /** The discriminator value of a @Variant class. */
+  variant?: string;
+  /** Methods declared as lifecycle hooks, in declaration order. */
+  hooks: Array<{ event: HookEvent; method: string | symbol }>;
 }
 
 const store = new WeakMap<Function, RawClass>();
@@ -46,7 +52,7 @@ export function ownRawClass(ctor: Function): RawClass | undefined {
 export function rawClassFor(ctor: Function): RawClass {
   let raw = store.get(ctor);
   if (!raw) {
-    raw = { compoundIndexes: [], properties: new Map() };
+    raw = { compoundIndexes: [], properties: new Map(), hooks: [] };
     store.set(ctor, raw);
   }
   return raw;

@@ -37,6 +37,8 @@ export interface FieldMetadata {
   isArray: boolean;
   optional: boolean;
   isId: boolean;
+  /** Called for a new document whose value is undefined (@Field({ default })). */
+  default?: () => unknown;
   /** For @Embedded / @EmbeddedArray (isArray true for the latter). */
   embedded?: ModelShape;
   encrypted?: EncryptionSpec;
@@ -66,4 +68,22 @@ export interface ModelMetadata extends ModelShape {
   namespace: string;
   indexes: IndexSpec[];
   defaultKey?: KeyRef;
+  entity: EntityMetadata;
+  /** On the model of a collection holding several classes: every variant by its discriminator value. */
+  variants?: { field: string; byValue: ReadonlyMap<string, ModelMetadata> };
+  /** On one variant of such a collection: the @Model class, the discriminator field and this variant's value. */
+  variant?: { base: Function; field: string; value: string };
+}
+
+/** The lifecycle moments a model method can be declared for (@BeforeInsert() and so on). */
+export type HookEvent = 'beforeInsert' | 'afterInsert' | 'beforeUpdate' | 'afterUpdate' | 'beforeDelete' | 'afterDelete' | 'afterLoad';
+
+export type StampKind = 'createdAt' | 'updatedAt' | 'version';
+
+/** What writes maintain for the entity besides its data: timestamps, the version, hooks to call. */
+export interface EntityMetadata {
+  /** The top-level field each stamp lives in, when the model declares it. */
+  stamps: Readonly<Partial<Record<StampKind, string>>>;
+  /** Method names per event, base-class methods first. */
+  hooks: Readonly<Record<HookEvent, readonly string[]>>;
 }

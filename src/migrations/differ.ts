@@ -99,6 +99,7 @@ function changedCollection(namespace: string, old: CollectionSnapshot, next: Col
     });
     rewritten.push(field.path);
   }
+  notes.push(...modelFactNotes(namespace, old, next));
   // Decryptions first: an embedded document encrypted whole must be plaintext before a field
   // inside it can be encrypted on its own (and the other way round on the way down).
   const ordered = [...rewrites.filter((r) => r.up.operation.op === 'decryptField'), ...rewrites.filter((r) => r.up.operation.op !== 'decryptField')];
@@ -184,6 +185,31 @@ function finalValidator(namespace: string, validator: ValidatorJson | null): Pla
       ? 'Server-side enforcement (collMod): writes whose encrypted fields are not ciphertext of the declared kind are rejected.'
       : 'No encrypted field is left to enforce: the validator is removed.',
   };
+}
+
+/**
+ * Facts of the model that need no step: defaults apply to documents inserted from now on, and
+ * the server's validator does not enforce required fields (Strongbox does, on writes), so a
+ * field that becomes required needs no collMod — but documents stored without it stay so until
+ * given a value. Snapshots older than these facts say nothing.
+ */
+function modelFactNotes(namespace: string, old: CollectionSnapshot, next: CollectionSnapshot): string[] {
+  const notes: string[] = [];
+  if (old.required && next.required) {
+    for (const path of next.required) {
+      if (old.fields.includes(path) && !old.required.includes(path)) {
+        notes.push(`${namespace}.${path} becomes required: no step is needed (the server's validator does not enforce it), but stored documents without a value read back without it and are refused by save() until given one, e.g. updateMany({ ${path}: { $exists: false } }, { $set: { ${path}: … } }).`);
+      }
+    }
+  }
+  if (old.defaults && next.defaults) {
+    for (const path of next.defaults) {
+      if (old.fields.includes(path) && !old.defaults.includes(path)) {
+        notes.push(`${namespace}.${path} has a new default: it applies to documents inserted from now on; stored documents are not changed, and reads never fill it in.`);
+      }
+    }
+  }
+  return notes;
 }
 
 function sameKey(a: EncryptedFieldSnapshot, b: EncryptedFieldSnapshot): boolean {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname } from 'node:path';
 import { MigrationError } from '../errors';
 import type { MetadataRegistry } from '../metadata/registry';
-import type { Algorithm, BsonType, IndexSpec, ModelMetadata, ModelShape } from '../metadata/types';
+import type { Algorithm, BsonType, FieldMetadata, IndexSpec, ModelMetadata, ModelShape } from '../metadata/types';
 import { buildEncryptionPlan } from '../schema/encryptionPlan';
 import { keySpecOf } from './keySpec';
 import type { IndexDefinition, KeySpec, ValidatorJson } from './types';
@@ -23,6 +23,10 @@ export interface CollectionSnapshot {
   encrypted: EncryptedFieldSnapshot[];
   indexes: IndexDefinition[];
   validator: ValidatorJson | null;
+  /** Declared paths that must hold a value (absent from snapshots taken before it was recorded). */
+  required?: string[];
+  /** Declared paths with a default for new documents (idem). */
+  defaults?: string[];
 }
 
 /**
@@ -58,7 +62,17 @@ function snapshotOf(model: ModelMetadata): CollectionSnapshot {
     })),
     indexes: model.indexes.map(indexDefinition).sort((a, b) => a.name.localeCompare(b.name)),
     validator: validatorJsonOf(model),
+    required: fieldsWhere(model, '', (f) => !f.optional && !f.isId),
+    defaults: fieldsWhere(model, '', (f) => f.default !== undefined),
   };
+}
+
+function fieldsWhere(shape: ModelShape, prefix: string, test: (field: FieldMetadata) => boolean): string[] {
+  return [...shape.fields.values()].flatMap((field) => {
+    const path = prefix + field.name;
+    const nested = field.embedded && !field.encrypted && !field.isArray ? fieldsWhere(field.embedded, `${path}.`, test) : [];
+    return test(field) ? [path, ...nested] : nested;
+  });
 }
 
 function fieldPaths(shape: ModelShape, prefix: string): string[] {

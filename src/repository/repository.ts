@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
-import { ObjectId, type AnyBulkWriteOperation, type BulkWriteResult, type ClientSession, type Collection, type DeleteResult, type Document, type MongoClient, type UpdateResult } from 'mongodb';
+import { BSON, ObjectId, type AnyBulkWriteOperation, type BulkWriteResult, type ClientSession, type Collection, type DeleteResult, type Document, type MongoClient, type UpdateResult } from 'mongodb';
 import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
-import { EncryptedQueryError, InvalidInputError, StrongboxError } from '../errors';
+import { ConcurrencyError, EncryptedQueryError, InvalidInputError, StrongboxError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import type { ModelMetadata } from '../metadata/types';
 import { StrongboxCursor } from './cursor';
@@ -19,6 +19,12 @@ import { analyzeProjection, assertSortable, followPipeline } from './encoding/pi
 import { checkUpdateKeepsRequired } from './encoding/requiredFields';
 import { DerivedScope, isTainted, ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths, writesUnderDocumentKeys } from './encoding/updateEncoder';
+import { changesBetween, isEmpty } from './entity/changes';
+import { withUpsertDefaults } from './entity/defaults';
+import { assertEntity, hooks, prepareNew, prepareReplacement } from './entity/lifecycle';
+import { stampUpdate } from './entity/stamps';
+import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
+import { hasRules, refuseIssues, updateIssues } from './entity/validation';
 import { DocumentReader, type ResultShape, type UndecryptablePolicy } from './reader';
 import type { ArrayFilter, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefKeys, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
@@ -84,6 +90,8 @@ export class Repository<T extends object> {
   private readonly reader: DocumentReader<T>;
   private readonly scope: ModelScope;
   private readonly dataClient: MongoClient;
+  /** Whether the model (or one of its variants) has @AfterLoad hooks; reads of models without pay nothing. */
+  private readonly loadHooks: boolean;
 
   constructor(readonly model: ModelMetadata, private readonly context: RepositoryContext, options: RepositoryOptions = {}) {
     this.dataClient = context.dataClient;
@@ -91,6 +99,7 @@ export class Repository<T extends object> {
     this.encryptor = new FieldEncryptor(model, context.engine, context.keyVault);
     this.scope = new ModelScope(model);
     this.reader = new DocumentReader<T>(model, context.engine, options.onUndecryptable ?? 'throw');
+    this.loadHooks = [model, ...(model.variants?.byValue.values() ?? [])].some((m) => m.entity.hooks.afterLoad.length > 0);
   }
 
   /** A summary for console.log: the driver objects inside hold connection secrets (the TLS key passphrase). */
@@ -106,15 +115,122 @@ export class Repository<T extends object> {
     const options = this.options('insert', rawOptions);
     const [plain, stored] = await this.prepareInsert(document);
     await this.collection.insertOne(stored, options);
-    return hydrate<T>(this.model, plain);
+    return (await this.inserted([plain]))[0];
   }
 
   async insertMany(documents: ReadonlyArray<InsertDoc<T>>, rawOptions: SessionOption = {}): Promise<T[]> {
     const options = this.options('insert', rawOptions);
     if (!Array.isArray(documents)) throw invalid('INPUT_NOT_ARRAY', `insertMany on ${this.model.target.name} needs an array of documents.`, 'pass an array.');
-    const prepared = await Promise.all(documents.map((d) => this.prepareInsert(d)));
+    const now = new Date();
+    const prepared = await Promise.all(documents.map((d) => this.prepareInsert(d, now)));
     if (prepared.length) await this.collection.insertMany(prepared.map(([, stored]) => stored), { ...options, ordered: true });
-    return prepared.map(([plain]) => hydrate<T>(this.model, plain));
+    return this.inserted(prepared.map(([plain]) => plain));
+  }
+
+  /** The entities of written plaintext documents: tracked for save(), after-insert hooks run. */
+  private async inserted(plain: Document[]): Promise<T[]> {
+    const entities = plain.map((doc) => hydrate<T>(this.model, doc));
+    entities.forEach((entity, i) => trackWritten(entity, plain[i]));
+    for (const entity of entities) await hooks(this.entityModel(entity), 'afterInsert', [entity]);
+    return entities;
+  }
+
+  /**
+   * Writes an entity: one Strongbox has not read or written is inserted (defaults, timestamps,
+   * version, hooks, validation as for insertOne, and the entity gets its _id and stamps); a loaded
+   * one is updated with only what changed since it was loaded or last saved — a `$set` of each
+   * changed field and an `$unset` of each emptied one, so an unchanged encrypted value is neither
+   * re-encrypted nor sent. With @Version the update applies only if the stored version is still
+   * the loaded one, else a ConcurrencyError and nothing changes. Returns the entity.
+   */
+  async save(entity: T, rawOptions: SessionOption = {}): Promise<T> {
+    const options = this.options('save', rawOptions);
+    assertEntity(this.model, entity, 'save');
+    const tracked = snapshotOf(entity);
+    if (tracked === 'partial') {
+      throw invalid('INPUT_ENTITY_PARTIAL', `save on ${this.model.target.name} got an entity read with a projection; saving it would remove the fields the projection left out.`,
+        'read the entity without a projection before changing and saving it, or use updateOne with $set.');
+    }
+    return tracked ? this.saveLoaded(entity, tracked, options) : this.saveNew(entity, options);
+  }
+
+  private async saveNew(entity: T & Record<string, unknown>, options: SessionOption): Promise<T> {
+    const [plain, stored] = await this.prepareInsert(entity);
+    await this.collection.insertOne(stored, { session: options.session });
+    Object.assign(entity, plain);
+    trackWritten(entity, plain);
+    await hooks(this.entityModel(entity), 'afterInsert', [entity]);
+    return entity;
+  }
+
+  private async saveLoaded(entity: T & Record<string, unknown>, tracked: Document, options: SessionOption): Promise<T> {
+    await hooks(this.entityModel(entity), 'beforeUpdate', [entity]);
+    // The snapshot is decrypted (and its ciphertext checked like any read) only now, at save time.
+    const before = (await this.reader.read([tracked]))[0] as unknown as Document;
+    const changes = changesBetween(this.model, before, writtenValues(this.model, entity));
+    const { updatedAt, version } = this.model.entity.stamps;
+    if (version !== undefined) { delete changes.$set[version]; delete changes.$unset[version]; }
+    if (isEmpty(changes)) return entity;
+    const now = new Date();
+    if (updatedAt !== undefined) { changes.$set[updatedAt] = now; delete changes.$unset[updatedAt]; }
+    const update: Document = { ...(Object.keys(changes.$set).length ? { $set: changes.$set } : {}), ...(Object.keys(changes.$unset).length ? { $unset: changes.$unset } : {}) };
+    if (version !== undefined) update.$inc = { [version]: 1 };
+    const result = await this.update('updateOne', this.entityFilter(before), update, { session: options.session });
+    if (result.matchedCount === 0) throw this.stale('save', before);
+    const stamped = entity as Record<string, unknown>;
+    if (updatedAt !== undefined) stamped[updatedAt] = now;
+    if (version !== undefined) stamped[version] = (before[version] as number) + 1;
+    trackWritten(entity, writtenValues(this.model, entity));
+    await hooks(this.entityModel(entity), 'afterUpdate', [entity]);
+    return entity;
+  }
+
+  /**
+   * Deletes the entity's document (by _id; with @Version only while the stored version is the
+   * loaded one). A document already gone or changed is a ConcurrencyError.
+   */
+  async remove(entity: T, rawOptions: SessionOption = {}): Promise<void> {
+    const options = this.options('remove', rawOptions);
+    assertEntity(this.model, entity, 'remove');
+    const tracked = snapshotOf(entity);
+    const known: Document = tracked && tracked !== 'partial' ? tracked : { _id: entity._id, ...this.versionOf(entity) };
+    if (known._id === undefined || known._id === null) {
+      throw invalid('INPUT_ID_MISSING', `remove on ${this.model.target.name} got an entity without _id.`, 'pass an entity read from or saved through the repository.');
+    }
+    await hooks(this.entityModel(entity), 'beforeDelete', [entity]);
+    const { version } = this.model.entity.stamps;
+    const filter: Document = { _id: { $eq: known._id }, ...(version !== undefined && known[version] !== undefined ? { [version]: { $eq: known[version] } } : {}) };
+    const result = await this.collection.deleteOne(await this.filter('remove', filter), { session: options.session });
+    if (result.deletedCount === 0) throw this.stale('remove', known);
+    forget(entity);
+    await hooks(this.entityModel(entity), 'afterDelete', [entity]);
+  }
+
+  private versionOf(entity: Record<string, unknown>): Document {
+    const { version } = this.model.entity.stamps;
+    return version === undefined ? {} : { [version]: entity[version] };
+  }
+
+  /** The loaded document, by _id, its version and the fields that choose per-document keys (so the update runs as one command). */
+  private entityFilter(before: Document): Filter<T> {
+    const { version } = this.model.entity.stamps;
+    const pins: Document = { _id: { $eq: before._id } };
+    if (version !== undefined) pins[version] = { $eq: before[version] };
+    for (const keyPath of keyFieldPaths(this.scope)) {
+      const value = valueAt(before, keyPath);
+      if (value !== undefined) pins[keyPath] = { $eq: value };
+    }
+    return pins as Filter<T>;
+  }
+
+  private stale(what: string, known: Document): ConcurrencyError {
+    const { version } = this.model.entity.stamps;
+    const id = known._id instanceof ObjectId ? known._id.toHexString() : String(known._id);
+    return version !== undefined && known[version] !== undefined
+      ? new ConcurrencyError('CONCURRENCY_STALE_VERSION', `${what} of ${this.model.target.name} _id ${id}: the stored document is no longer at version ${known[version]} (another write changed or deleted it since it was loaded); nothing was written.`,
+        { fix: 'read the document again, apply the change to the fresh entity and save that.' })
+      : new ConcurrencyError('CONCURRENCY_DOCUMENT_GONE', `${what} of ${this.model.target.name} _id ${id}: no stored document has this _id any more; nothing was written.`,
+        { fix: 'read the document again (it was deleted), or insert the entity anew with insertOne.' });
   }
 
   async findOne<const P extends Projection<T> | undefined = undefined>(filter: Filter<T> = {} as Filter<T>, options: Omit<FindOptions<T, P>, 'limit' | 'batchSize'> = {}): Promise<ReadResult<T, P> | null> {
@@ -164,13 +280,21 @@ export class Repository<T extends object> {
       const { filter, options } = copied;
       const { filter: f, projection } = await this.analyze('find', (analysis) => {
         if (options.sort !== undefined) assertSortable(this.scope, options.sort);
-        return { filter: analyzeFilter(analysis, this.scope, filter), projection: analyzeProjection(analysis, this.model, options.projection) };
+        return { filter: analyzeFilter(analysis, this.scope, this.scoped(filter)), projection: analyzeProjection(analysis, this.model, options.projection) };
       });
       if (options.sort !== undefined) cursor.sort(options.sort as Document);
       if (projection) cursor.project(projection);
       cursor.filter(f);
     })();
-    return new StrongboxCursor<ReadResult<T, P>>(cursor, async (docs) => (await this.reader.readRaw(docs as unknown as Uint8Array[])) as ReadResult<T, P>[], ready);
+    const partial = copied?.options.projection !== undefined;
+    return new StrongboxCursor<ReadResult<T, P>>(cursor, async (docs) => (await this.loaded(await this.reader.readRaw(docs as unknown as Uint8Array[]), docs as unknown as Uint8Array[], partial)) as ReadResult<T, P>[], ready);
+  }
+
+  /** Entities as read: remembered for save() (their stored bytes, not a copy), after-load hooks run. */
+  private async loaded(entities: T[], stored: Uint8Array[], partial: boolean): Promise<T[]> {
+    trackRead(entities, stored, partial);
+    if (this.loadHooks) for (const entity of entities) await hooks(this.entityModel(entity as object), 'afterLoad', [entity as object]);
+    return entities;
   }
 
   /**
@@ -253,21 +377,21 @@ export class Repository<T extends object> {
     const keyed = await this.keyedUpdate('findOneAndUpdate', filter, update, options);
     if (!keyed) return null;
     const [f, u, arrayFilters] = keyed;
-    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }));
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }), options.projection !== undefined);
   }
 
   async findOneAndReplace<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, rawReplacement: Replacement<T>, rawOptions: FindOneAndOptions<T, P> = {}): Promise<ReadResult<T, P> | null> {
     const options = this.options('findOneAnd', rawOptions) as FindOneAndOptions<T, P>;
     const replacement = this.copyDocument('findOneAndReplace', rawReplacement);
     const [f, r] = await Promise.all([this.filter('findOneAndReplace', filter), this.encodeReplacement(replacement)]);
-    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement, options), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }));
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement, options), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }), options.projection !== undefined);
   }
 
   async findOneAndDelete<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, rawOptions: Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'> = {}): Promise<ReadResult<T, P> | null> {
     const options = this.options('findOneAnd', rawOptions) as Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'>;
     const f = await this.filter('findOneAndDelete', filter);
     const { projection, sort } = await this.findOneAndOptions(options);
-    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }));
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }), options.projection !== undefined);
   }
 
   async deleteOne(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<DeleteResult> {
@@ -298,8 +422,10 @@ export class Repository<T extends object> {
       if (!copied) throw failure;
       const { pipeline, options } = copied;
       const variables = new Set(options.let ? Object.keys(options.let) : []);
+      const variant = this.model.variant;
+      const scopedPipeline = variant && Array.isArray(pipeline) ? [{ $match: { [variant.field]: { $eq: variant.value } } }, ...pipeline] : pipeline;
       const stages = await this.analyze('aggregate', (analysis) => {
-        const followed = followPipeline(analysis, this.model, pipeline, this.scope, variables);
+        const followed = followPipeline(analysis, this.model, scopedPipeline, this.scope, variables);
         // Results are decrypted along the shape the analysis followed, never by guessing from a ciphertext's header alone.
         if (followed.result instanceof DerivedScope) resultShape = { shape: followed.result.shape, loose: isTainted, openLoose: followed.result.openTainted };
         return followed.stages;
@@ -333,7 +459,7 @@ export class Repository<T extends object> {
       case 'updateOne': case 'updateMany': {
         fields(['filter', 'update', 'upsert', 'arrayFilters']);
         if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', `upsert of bulkWrite ${kind} must be true or false.`, 'pass true or false.');
-        const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update);
+        const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update, spec.upsert === true ? spec.filter : undefined);
         const root = pinnedKeyRoot(this.scope, spec.filter);
         this.requirePinnedKeys(normalized, root, `bulkWrite ${kind}`);
         const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, spec.filter, normalized, spec.arrayFilters, root);
@@ -354,21 +480,30 @@ export class Repository<T extends object> {
     }
   }
 
-  private async prepareInsert(document: unknown): Promise<[Document, Document]> {
+  private async prepareInsert(document: unknown, now = new Date()): Promise<[Document, Document]> {
     if (document === null || typeof document !== 'object' || Array.isArray(document)) {
       throw invalid('INPUT_NOT_A_DOCUMENT', `A ${this.model.target.name} to insert must be an object.`, 'pass an object with the model\'s fields.');
     }
     const plain = this.copyDocument('insert', document) as Document;
     const idField = this.model.fields.get('_id');
     if (plain._id === undefined && (!idField || idField.bsonType === undefined || idField.bsonType === 'objectId')) plain._id = new ObjectId();
-    return [plain, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, this.model, plain, plain))];
+    const model = this.storedAs(plain, 'insert');
+    const ready = await prepareNew(model, plain, now);
+    return [ready, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, model, ready, ready))];
   }
 
   private async encodeReplacement(replacement: unknown): Promise<Document> {
     if (replacement && typeof replacement === 'object' && Object.keys(replacement).some((k) => k.startsWith('$'))) {
       throw invalid('INPUT_REPLACEMENT_OPERATORS', `A replacement ${this.model.target.name} cannot contain update operators.`, 'use updateOne for $set/$unset, or pass a whole document.');
     }
-    return sanitized('replace', this.model, () => encodeDocument(this.encryptor, this.model, replacement, (replacement ?? {}) as Document));
+    // Not an object: left as it is for the encoder, which names the problem.
+    if (replacement === null || typeof replacement !== 'object' || Array.isArray(replacement)) {
+      return sanitized('replace', this.model, () => encodeDocument(this.encryptor, this.model, replacement, {}));
+    }
+    const copy = writtenValues(this.model, replacement);
+    const model = this.storedAs(copy, 'replace');
+    const doc = prepareReplacement(model, copy, new Date());
+    return sanitized('replace', this.model, () => encodeDocument(this.encryptor, model, doc, doc));
   }
 
   /**
@@ -406,7 +541,43 @@ export class Repository<T extends object> {
 
   private filter(what: string, filter: unknown): Promise<Document> {
     const copied = this.copy(what, filter);
-    return this.analyze(what, (analysis) => analyzeFilter(analysis, this.scope, copied));
+    return this.analyze(what, (analysis) => analyzeFilter(analysis, this.scope, this.scoped(copied)));
+  }
+
+  /** The repository of one variant sees only its documents: every filter also pins the discriminator. */
+  private scoped(filter: unknown): unknown {
+    const variant = this.model.variant;
+    return variant ? { $and: [filter ?? {}, { [variant.field]: { $eq: variant.value } }] } : filter;
+  }
+
+  /**
+   * The model a written document is stored as. In a variant's repository the discriminator is
+   * filled in (or must already say this variant); in the repository of a collection with
+   * variants it must name one of them, whose fields the document is then checked against.
+   */
+  private storedAs(doc: Document, what: string): ModelMetadata {
+    const { variant, variants } = this.model;
+    if (variant) {
+      if (doc[variant.field] === undefined || doc[variant.field] === null) doc[variant.field] = variant.value;
+      else if (doc[variant.field] !== variant.value) {
+        throw invalid('INPUT_VARIANT_MISMATCH', `${what} on ${this.model.target.name}: ${variant.field} must be '${variant.value}' in the repository of this variant.`,
+          `leave ${variant.field} out (it is filled in), or write through the repository of the variant the document is.`);
+      }
+      return this.model;
+    }
+    if (!variants) return this.model;
+    const chosen = variants.byValue.get(doc[variants.field] as string);
+    if (chosen) return chosen;
+    throw invalid('INPUT_VARIANT_UNKNOWN', `${what} on ${this.model.target.name}: ${variants.field} must name one of its variants (${[...variants.byValue.keys()].map((v) => `'${v}'`).join(', ')}).`,
+      `set ${variants.field}, or write through the variant's own repository, which sets it.`);
+  }
+
+  /** The metadata whose hooks apply to an entity: its variant's, in a collection with variants. */
+  private entityModel(entity: object): ModelMetadata {
+    const variants = this.model.variants;
+    if (!variants) return this.model;
+    for (const variant of variants.byValue.values()) if (variant.target === entity.constructor) return variant;
+    return this.model;
   }
 
   /** The options read once and checked: what is forwarded is exactly what was checked. */
@@ -443,16 +614,21 @@ export class Repository<T extends object> {
 
   private async prepareUpdate(what: string, filter: unknown, update: unknown, arrayFilters: unknown, keyRoot: Document): Promise<[Document, Document, Document[] | undefined]> {
     return this.analyze(what, (analysis) => [
-      analyzeFilter(analysis, this.scope, filter),
+      analyzeFilter(analysis, this.scope, this.scoped(filter)),
       analyzeUpdate(analysis, this.scope, update, keyRoot),
       analyzeArrayFilters(analysis, this.scope, update, arrayFilters),
     ] as [Document, Document, Document[] | undefined]);
   }
 
-  /** Required fields stay filled; null or undefined in an optional field means "remove it" (see docs/models.md). */
-  private normalizeUpdate(what: string, update: unknown): unknown {
+  /**
+   * Timestamps and version stamped; values checked against the model's rules; required fields
+   * stay filled; null or undefined in an optional field means "remove it" (see docs/models.md).
+   */
+  private normalizeUpdate(what: string, update: unknown, upsertFilter?: unknown): unknown {
     try {
-      return checkUpdateKeepsRequired(this.model, update);
+      const stamped = stampUpdate(this.model, upsertFilter === undefined ? update : withUpsertDefaults(this.model, update, upsertFilter), new Date());
+      if (hasRules(this.model)) refuseIssues(this.model.target.name, updateIssues(this.model, stamped));
+      return checkUpdateKeepsRequired(this.model, stamped);
     } catch (err) {
       throw sanitize(err, what, this.model.target.name);
     }
@@ -475,7 +651,7 @@ export class Repository<T extends object> {
   private async update(what: 'updateOne' | 'updateMany', rawFilter: unknown, rawUpdate: unknown, rawOptions: UpdateOptions<T>): Promise<UpdateResult> {
     const options = this.options('update', rawOptions);
     const filter = this.copy(what, rawFilter);
-    const update = this.normalizeUpdate(what, this.copy(what, rawUpdate));
+    const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
     const { arrayFilters: rawArrayFilters, ...driverOptions } = options;
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
@@ -506,7 +682,7 @@ export class Repository<T extends object> {
   /** findOneAndUpdate: the one document's key is read first when the filter does not pin it; null when nothing matches. */
   private async keyedUpdate(what: string, rawFilter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T>): Promise<[Document, Document, Document[] | undefined] | null> {
     const filter = this.copy(what, rawFilter);
-    const update = this.normalizeUpdate(what, this.copy(what, rawUpdate));
+    const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
     if (writesUnderDocumentKeys(this.scope, update)) this.refuseCollationOnKeys(what, options);
@@ -541,9 +717,11 @@ export class Repository<T extends object> {
     return { session: options.session, upsert: options.upsert, sort: options.sort as Document, projection, returnDocument: options.returnDocument ?? 'after' } as const;
   }
 
-  private async readOne<R = T>(doc: Document | null): Promise<R | null> {
+  private async readOne<R = T>(doc: Document | null, partial: boolean): Promise<R | null> {
     if (!doc) return null;
-    return (await this.reader.read([doc]))[0] as unknown as R;
+    // Serialized before decryption, which works in place.
+    const stored = BSON.serialize(doc);
+    return (await this.loaded(await this.reader.read([doc]), [stored], partial))[0] as unknown as R;
   }
 }
 

@@ -20,6 +20,8 @@ const CLASS_SUMMARY: Record<keyof typeof ERROR_CATALOGUE, string> = {
   DecryptionError: 'A stored encrypted value could not be decrypted; it is never returned as if it were plaintext.',
   EncryptionError: 'A value could not be encrypted; nothing was written.',
   MigrationError: 'Migration generation or execution problems.',
+  ConcurrencyError: 'save() or remove() of an entity whose stored document changed or vanished since it was loaded; nothing was written.',
+  HookError: 'A lifecycle hook of the model threw; from a before-hook nothing was written.',
   UnsupportedByServerError: 'The server lacks a feature an operation needs.',
 };
 

@@ -4,6 +4,7 @@ import { KeyIndex } from '../../audit/keyIndex';
 import { slotsAt } from '../../audit/storedValues';
 import { isEncryptedBinary } from '../../crypto/blob';
 import { MigrationError } from '../../errors';
+import { NO_ENTITY } from '../../metadata/resolve';
 import type { KeyRef, ModelMetadata } from '../../metadata/types';
 import { FieldEncryptor } from '../../repository/encoding/fieldEncryptor';
 import { runBackfill } from '../backfill/backfill';
@@ -35,7 +36,7 @@ function modelFor(ctx: StepContext, namespace: string): ModelMetadata {
   const { db, collection } = splitNamespace(namespace);
   const target = function stored() {};
   Object.defineProperty(target, 'name', { value: namespace });
-  return { target, fields: new Map(), db, collection, namespace, indexes: [] };
+  return { target, fields: new Map(), db, collection, namespace, indexes: [], entity: NO_ENTITY };
 }
 
 function writeMode(ctx: StepContext): 'update' | 'replace' {

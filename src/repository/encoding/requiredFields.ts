@@ -1,13 +1,15 @@
 import type { Document } from 'mongodb';
 import { walkPath } from '../../metadata/paths';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
-import { invalid, safeEntries } from './guards';
+import { ValidationError } from '../../errors';
+import { safeEntries } from './guards';
 
 /** The one error for required fields left empty: it names every such field, never a value. */
-export function missingRequired(model: string, paths: readonly string[]) {
+export function missingRequired(model: string, paths: readonly string[]): ValidationError {
   const list = paths.map((p) => `"${p}"`).join(', ');
-  return invalid('INPUT_REQUIRED_MISSING',
+  return new ValidationError('INPUT_REQUIRED_MISSING',
     `${model}: the required field${paths.length > 1 ? 's' : ''} ${list} ${paths.length > 1 ? 'have' : 'has'} no value (absent, null or undefined).`,
+    paths.map((path) => ({ path, rule: 'required', message: 'is required but has no value (absent, null or undefined)' })),
     'give each a value, or declare the field optional (@Field({ optional: true }), @Encrypted({ …, optional: true })).');
 }
 

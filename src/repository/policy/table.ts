@@ -199,6 +199,8 @@ export const OPTIONS: Readonly<Record<string, Readonly<Record<string, OptionTrea
   populate: { session: 'session' },
   paginate: { session: 'session', sort: 'typed', limit: 'number', after: 'typed', before: 'typed', comment: 'comment', hint: 'hint', maxTimeMS: 'number' },
   bulkWrite: { session: 'session', ordered: 'boolean', comment: 'comment' },
+  save: { session: 'session' },
+  remove: { session: 'session' },
 };
 
 /** Collation options (MongoDB manual, "Collation"): each a plain setting, none a value of a field. */

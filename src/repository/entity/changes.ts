@@ -1,0 +1,48 @@
+import { BSON, type Document } from 'mongodb';
+import type { ModelShape } from '../../metadata/types';
+
+export interface Changes {
+  $set: Document;
+  $unset: Document;
+}
+
+/**
+ * The update that turns `before` into `after`, both in plaintext: a `$set` of each declared field
+ * whose value differs and an `$unset` of each that lost its value. Embedded documents stored in
+ * the clear are compared field by field, so a change deep inside one sets that path alone;
+ * arrays and documents encrypted whole are set whole. Fields the model does not declare, and
+ * _id, are not the entity's to change.
+ */
+export function changesBetween(shape: ModelShape, before: Document, after: Document, prefix = '', out: Changes = { $set: {}, $unset: {} }): Changes {
+  for (const field of shape.fields.values()) {
+    if (field.isId) continue;
+    const path = prefix + field.name;
+    const was = before[field.name];
+    const is = after[field.name];
+    if (is === null || is === undefined) {
+      if (was !== null && was !== undefined) out.$unset[path] = '';
+    } else if (was === null || was === undefined) {
+      out.$set[path] = is;
+    } else if (field.embedded && !field.isArray && !field.encrypted && isDocument(was) && isDocument(is)) {
+      changesBetween(field.embedded, was, is, `${path}.`, out);
+    } else if (!sameValue(was, is)) {
+      out.$set[path] = is;
+    }
+  }
+  return out;
+}
+
+export function isEmpty(changes: Changes): boolean {
+  return Object.keys(changes.$set).length === 0 && Object.keys(changes.$unset).length === 0;
+}
+
+/** Equal when BSON would store the same bytes: covers Dates, ObjectIds, Longs, Binaries and nested values alike. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  return Buffer.from(BSON.serialize({ v: a }, { ignoreUndefined: true })).equals(BSON.serialize({ v: b }, { ignoreUndefined: true }));
+}
+
+function isDocument(value: unknown): value is Document {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { _bsontype?: unknown })._bsontype !== 'string';
+}
