@@ -5,10 +5,11 @@ import type { OperationHandler } from './context';
 import { decryptField, encryptField } from './fields';
 import { createIndex, dropIndex } from './indexes';
 import { deleteKey } from './keys';
+import { run } from './run';
 import { setValidator } from './validator';
 
 const HANDLERS: { [K in OperationKind]: OperationHandler<Extract<Operation, { op: K }>> } = {
-  createCollection, dropCollection, createIndex, dropIndex, setValidator, encryptField, decryptField, deleteKey,
+  createCollection, dropCollection, createIndex, dropIndex, setValidator, encryptField, decryptField, deleteKey, run,
 };
 
 export function handlerFor<O extends Operation>(operation: O): OperationHandler<O> {
@@ -25,6 +26,7 @@ const REQUIRED: { [K in OperationKind]: string[] } = {
   encryptField: ['namespace', 'path', 'algorithm', 'key'],
   decryptField: ['namespace', 'path'],
   deleteKey: ['key'],
+  run: ['name', 'up'],
 };
 
 export function validateOperation(value: unknown, where: string): asserts value is Operation {
@@ -38,8 +40,20 @@ export function validateOperation(value: unknown, where: string): asserts value 
   if (missing.length) {
     throw new MigrationError('MIGRATION_OPERATION_INVALID', `${where}: the ${op} operation lacks ${missing.join(', ')}.`, { fix: 'complete it (see docs/migrations.md for every operation\'s fields).' });
   }
+  if (op === 'run') validateCodeStep(value as Record<string, unknown>, where);
   const algorithm = (value as { algorithm?: unknown }).algorithm;
   if (op === 'encryptField' && algorithm !== 'Deterministic' && algorithm !== 'Random') {
     throw new MigrationError('MIGRATION_OPERATION_INVALID', `${where}: algorithm ${JSON.stringify(algorithm)} is not 'Deterministic' or 'Random'.`, { fix: "write algorithm: 'Random' (or 'Deterministic')." });
+  }
+}
+
+function validateCodeStep(step: Record<string, unknown>, where: string): void {
+  if (typeof step.name !== 'string' || step.name.trim() === '') {
+    throw new MigrationError('MIGRATION_OPERATION_INVALID', `${where}: a code step needs a name (a non-empty string).`, { fix: "write name: 'split full name'." });
+  }
+  for (const direction of ['up', 'down']) {
+    if (step[direction] !== undefined && typeof step[direction] !== 'function') {
+      throw new MigrationError('MIGRATION_OPERATION_INVALID', `${where}: ${direction} of code step "${step.name}" is not a function.`, { fix: `write ${direction}: async (ctx) => { … }.` });
+    }
   }
 }

@@ -12,6 +12,9 @@ export function safetyOf(operation: Operation): Safety {
     case 'dropCollection':
       // An empty collection holds nothing to lose.
       return operation.onlyIfEmpty ? 'widening' : 'destructive';
+    case 'run':
+      // A code step is reviewed like the rest of the code; its author says when it can lose data.
+      return operation.destructive ? 'destructive' : 'widening';
     case 'dropIndex':
     case 'decryptField':
     case 'deleteKey':
