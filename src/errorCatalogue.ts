@@ -55,6 +55,7 @@ export const ERROR_CATALOGUE = {
     CLI_JSON_FLAG: { meaning: 'A CLI flag that takes JSON is not valid JSON.', fix: 'Write it as the message shows.' },
     CLI_KEY_MATERIAL_FILE: { meaning: '--key-material-file cannot be read or does not hold 96 bytes.', fix: 'Give a file with 96 bytes, raw or base64.' },
     CLI_MIGRATION_NAME: { meaning: '`migration create` was given no name.', fix: 'strongbox migration create encrypt_ssn' },
+    CLI_MIGRATION_STEP: { meaning: '`migration release` was given no step.', fix: 'strongbox migration release 20250301T000000_split_name:up:1' },
     CLI_ONE_KEY: { meaning: 'A `keys` command needs exactly one key.', fix: 'Give --alt-name NAME or --id UUID.' },
     CLI_ROTATE_NO_LOCAL: { meaning: '`keys rotate` from a local master key, but kms.local is not configured.', fix: 'Configure kms.local with the current key.' },
     CLI_ROTATE_TARGET: { meaning: '`keys rotate` needs exactly one of --new-local-key-file and --to-provider.', fix: 'Give one of them (strongbox keys --help).' },

@@ -33,6 +33,7 @@ export { MigrationRunner, createMigration, streamProgress, defineLoadedMigration
 export type {
   Migration, Operation, KeySpec, IndexDefinition, ValidatorJson, Safety, MigrationsConfig, RunOptions, RunnerOptions, RunReport,
   MigrationStatus, MigrationState, LoadedMigration, ProgressFactory, CreateMigrationOptions, CreatedMigration,
+  RunOperation, CodeStepContext, EachBatchOptions, EachBatchResult,
 } from './migrations';
 export { ensureModelKeys, listKeys, createKey, getKey, addKeyAltName, removeKeyAltName, rewrapKeys, rotateLocalMasterKey, deleteKey, keyDeletionImpact } from './keys';
 export type { EnsuredKey, KeyDescription, KeySelector, CreateKeyOptions, RotationResult, KeyDeletionImpact } from './keys';

@@ -1,5 +1,5 @@
 /**
- * `strongbox migration create | check | up | down | status | unlock`.
+ * `strongbox migration create | check | up | down | status | unlock | release`.
  */
 import { join } from 'node:path';
 import { createClient } from '../../client/createClient';
@@ -37,6 +37,9 @@ const HELP = `Usage:
   strongbox migration status [--json]
   strongbox migration unlock
       Removes the migration lock of a runner that died (it also expires by itself).
+  strongbox migration release <migration id>:<up|down>:<index>
+      Lets a code step that says it is not resumable run again after an interruption, once
+      you have checked and repaired the data it touches (its error names the step).
 
   --dry-run            print every command that would be sent; send only reads
   --allow-destructive  allow decrypting fields, dropping indexes or collections, deleting keys
@@ -61,6 +64,7 @@ export const migrationCommand: Command = {
       case 'up': case 'down': return run(context, sub);
       case 'status': return status(context);
       case 'unlock': return unlock(context);
+      case 'release': return release(context);
       default:
         context.err(sub ? `strongbox migration: unknown subcommand "${sub}".\n\n${HELP}` : HELP);
         return 2;
@@ -170,4 +174,12 @@ async function unlock(context: CommandContext): Promise<number> {
   } finally {
     await client.close();
   }
+}
+
+async function release(context: CommandContext): Promise<number> {
+  const [step] = context.args.positional;
+  if (!step) throw new ConfigError('CLI_MIGRATION_STEP', 'migration release needs the step the interrupted run named.', { fix: 'strongbox migration release 20250301T000000_split_name:up:1' });
+  await withRunner(context, 'strongbox migration release', (runner) => runner.releaseCodeStep(step));
+  context.out(`Released ${step}: the next run starts it again from the beginning.`);
+  return 0;
 }
