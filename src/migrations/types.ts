@@ -68,6 +68,21 @@ export interface DecryptFieldOperation { op: 'decryptField'; namespace: Namespac
 export interface DeleteKeyOperation { op: 'deleteKey'; key: { altName: string } | { id: string } }
 
 /**
+ * Renames a field in place in every document, through embedded documents and arrays of them.
+ * `from` and `to` are dotted paths that differ only in their last segment. Encrypted values move
+ * as stored: ciphertext does not bind the field name.
+ */
+export interface RenameFieldOperation { op: 'renameField'; namespace: Namespace; from: string; to: string }
+/** Removes a field from every document (through arrays of embedded documents). Destructive. */
+export interface UnsetFieldOperation { op: 'unsetField'; namespace: Namespace; path: string }
+/**
+ * Converts the values at `path` to another type. Values that do not convert are left as they
+ * are and counted (with a few _ids) in the output; encrypted values are decrypted, converted and
+ * encrypted again with the same algorithm and key.
+ */
+export interface ConvertFieldOperation { op: 'convertField'; namespace: Namespace; path: string; to: 'string' | 'number' | 'date' | 'decimal' | 'long' | 'array' }
+
+/**
  * A data step written in code. The same object may stand in `up` and in `down`: the runner
  * calls `up` when applying and `down` when reverting. Its source text is part of the
  * migration's checksum, so editing an applied step is noticed like editing any operation.
@@ -92,7 +107,8 @@ export interface RunOperation {
 
 export type Operation =
   | CreateCollectionOperation | DropCollectionOperation | CreateIndexOperation | DropIndexOperation
-  | SetValidatorOperation | EncryptFieldOperation | DecryptFieldOperation | DeleteKeyOperation | RunOperation;
+  | SetValidatorOperation | EncryptFieldOperation | DecryptFieldOperation | DeleteKeyOperation | RunOperation
+  | RenameFieldOperation | UnsetFieldOperation | ConvertFieldOperation;
 
 export type OperationKind = Operation['op'];
 

@@ -8,6 +8,8 @@ export function safetyOf(operation: Operation): Safety {
       return 'additive';
     case 'setValidator':
     case 'encryptField':
+    case 'renameField':
+    case 'convertField':
       return 'widening';
     case 'dropCollection':
       // An empty collection holds nothing to lose.
@@ -15,6 +17,7 @@ export function safetyOf(operation: Operation): Safety {
     case 'run':
       // A code step is reviewed like the rest of the code; its author says when it can lose data.
       return operation.destructive ? 'destructive' : 'widening';
+    case 'unsetField':
     case 'dropIndex':
     case 'decryptField':
     case 'deleteKey':
