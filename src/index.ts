@@ -15,7 +15,7 @@ export type {
 export type { LocalKmsOptions } from './crypto/masterKey';
 export { inspectEncryptedBlob, type EncryptedBlobInfo } from './crypto/blob';
 
-export { Model, Id, Field, Embedded, EmbeddedArray, ArrayField, Encrypted, Index, CompoundIndex, MetadataRegistry, Ref } from './metadata';
+export { Model, Id, Field, Embedded, EmbeddedArray, ArrayField, Encrypted, Index, CompoundIndex, MetadataRegistry, Ref, RenamedFrom } from './metadata';
 export type { RefOptions } from './metadata';
 export type { Deterministic, Random, ModelOptions, FieldOptions, EncryptedOptions, IndexOptions, Algorithm, BsonType } from './metadata';
 export { buildSchemaMap, buildValidator } from './schema';

@@ -10,3 +10,4 @@ export type {
 export { MetadataRegistry } from './registry';
 export { Ref, type RefOptions } from './ref';
 export { hydrate } from './hydrate';
+export { RenamedFrom, renamedFieldsOf } from './renamedFrom';

@@ -8,6 +8,7 @@ import { ConfigError } from '../../errors';
 import { MetadataRegistry } from '../../metadata/registry';
 import { diffSnapshots } from '../../migrations/differ';
 import { createMigration } from '../../migrations/generator';
+import { parseRenameFlag } from '../../migrations/renameHints';
 import { MigrationLock } from '../../migrations/lock';
 import { streamProgress } from '../../migrations/progress';
 import { MigrationRunner, type RunOptions } from '../../migrations/runner';
@@ -23,10 +24,13 @@ export function migrationsSection(config: StrongboxConfig): MigrationsConfig | u
 }
 
 const HELP = `Usage:
-  strongbox migration create <name> [--empty]
+  strongbox migration create <name> [--empty] [--rename old=new[,…]]
       Compares the models with the last snapshot (<folder>/strongbox-snapshot.json) and writes
       <folder>/<timestamp>_<name>.ts with up and down steps, then the new snapshot. --empty
-      writes a migration with no steps (for hand-written ones) when nothing changed.
+      writes a migration with no steps (for hand-written ones) when nothing changed. --rename
+      says a field was renamed (nested: address.zip=address.postcode; with several models:
+      hr.employees:ssn=taxId), so its values move instead of being left behind; the model can
+      say it instead with @RenamedFrom('old').
   strongbox migration check
       Exit code 1 when the models differ from the last snapshot, i.e. changed without a
       migration (for CI, after the build); 0 when they match.
@@ -74,12 +78,13 @@ export const migrationCommand: Command = {
 
 async function create(context: CommandContext): Promise<number> {
   const empty = switchFlag(context, 'empty');
+  const rename = stringFlag(context, 'rename');
   const name = context.args.positional.join('_');
   if (!name) throw new ConfigError('CLI_MIGRATION_NAME', 'migration create needs a name.', { fix: 'strongbox migration create encrypt_ssn' });
   const config = await context.config();
   assertModelsCompiled(context.configPath()!, 'strongbox migration create');
   const settings = migrationSettings(migrationsSection(config));
-  const created = createMigration({ registry: new MetadataRegistry(config.models), folder: settings.folder, importFrom: settings.importFrom, name, empty });
+  const created = createMigration({ registry: new MetadataRegistry(config.models), folder: settings.folder, importFrom: settings.importFrom, name, empty, ...(rename ? { renames: parseRenameFlag(rename) } : {}) });
   if (!created) {
     context.out('The models match the last snapshot: no migration written (use --empty for a hand-written one).');
     return 0;
