@@ -259,6 +259,7 @@ export const ERROR_CATALOGUE = {
     MIGRATION_CODE_STEP_NOT_RESUMABLE: { meaning: 'A code step that says it is not resumable was interrupted; it is not run again on its own.', fix: 'Check the data, then `strongbox migration release <step>` and run again.' },
     MIGRATION_CODE_STEP_UNKNOWN: { meaning: 'No interrupted code step has the id given to `migration release`.', fix: 'Use the step id the interrupted run named.' },
     MIGRATION_COLLECTION_MISSING: { meaning: 'A step needs a collection that does not exist.', fix: 'Create it in an earlier step.' },
+    MIGRATION_DEFAULT_UNKNOWN: { meaning: 'A default backfill names a field for which no configured model declares a default.', fix: 'Declare the default on the model, or set the values in a code step.' },
     MIGRATION_DESTRUCTIVE: { meaning: 'Destructive steps need explicit permission; nothing was changed.', fix: 'Review them (--dry-run), then allow them.' },
     MIGRATION_DUPLICATE_ID: { meaning: 'Two migrations have the same id.', fix: 'Rename one of the files.' },
     MIGRATION_FILE_LOAD: { meaning: 'A migration file threw while loading.', fix: 'Run it with node to see the error; recompile the migrations.' },

@@ -43,6 +43,7 @@ export function fieldChanges(namespace: string, old: CollectionSnapshot, next: C
     if (conversion.down) down.unshift(conversion.down);
     converted.push((conversion.up.operation as { path: string }).path);
   }
+  up.push(...defaultBackfills(namespace, renamed, next));
   const removed = topMost(renamed.fields.filter((path) => !next.fields.includes(path)));
   const added = topMost(next.fields.filter((path) => !renamed.fields.includes(path)));
   const removals = removed.map((path): PlannedStep => ({
@@ -55,6 +56,22 @@ export function fieldChanges(namespace: string, old: CollectionSnapshot, next: C
     if (twin) notes.push(`${namespace}: ${path} was removed and ${twin} added with the same type. If it is a rename, create the migration again with --rename ${path}=${twin} (or declare @RenamedFrom('${lastOf(path)}') on ${twin}): the values are then moved instead of left behind.`);
   }
   return { renamed, up, down, removals, converted, notes };
+}
+
+/** What the snapshot records of required fields and defaults (by the entities' part of Strongbox). */
+interface ModelFacts { required?: string[]; defaults?: string[] }
+
+/** A new field that is required and has a default: documents stored before it get the default. */
+function defaultBackfills(namespace: string, old: CollectionSnapshot, next: CollectionSnapshot): PlannedStep[] {
+  const facts = next as CollectionSnapshot & ModelFacts;
+  if (!facts.required || !facts.defaults) return [];
+  // Under a new embedded document, the default of that document (if any) is what fills it.
+  const parentsExisted = (path: string) => path.split('.').slice(0, -1).every((_, i, parts) => old.fields.includes(parts.slice(0, i + 1).join('.')));
+  return facts.defaults.filter((path) => facts.required!.includes(path) && !old.fields.includes(path) && parentsExisted(path))
+    .map((path) => ({
+      operation: { op: 'backfillDefault', namespace, path },
+      comment: `${path} is new and required, with a default: documents stored before get the model's default (computed per document${isEncrypted(next, path) ? ', encrypted' : ''}), in batches; values written meanwhile are kept.`,
+    }));
 }
 
 function checkHint(namespace: string, old: CollectionSnapshot, next: CollectionSnapshot, hint: RenameHint): void {

@@ -81,6 +81,11 @@ export interface UnsetFieldOperation { op: 'unsetField'; namespace: Namespace; p
  * encrypted again with the same algorithm and key.
  */
 export interface ConvertFieldOperation { op: 'convertField'; namespace: Namespace; path: string; to: 'string' | 'number' | 'date' | 'decimal' | 'long' | 'array' }
+/**
+ * Gives every document that lacks `path` the default the configured model declares for it,
+ * computed per document and encrypted when the field is. Batched and resumable.
+ */
+export interface BackfillDefaultOperation { op: 'backfillDefault'; namespace: Namespace; path: string }
 
 /**
  * A data step written in code. The same object may stand in `up` and in `down`: the runner
@@ -108,7 +113,7 @@ export interface RunOperation {
 export type Operation =
   | CreateCollectionOperation | DropCollectionOperation | CreateIndexOperation | DropIndexOperation
   | SetValidatorOperation | EncryptFieldOperation | DecryptFieldOperation | DeleteKeyOperation | RunOperation
-  | RenameFieldOperation | UnsetFieldOperation | ConvertFieldOperation;
+  | RenameFieldOperation | UnsetFieldOperation | ConvertFieldOperation | BackfillDefaultOperation;
 
 export type OperationKind = Operation['op'];
 

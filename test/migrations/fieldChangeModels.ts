@@ -57,6 +57,21 @@ export class RenameUndeclared {
 }
 
 @Model({ db: 'golden', collection: 'people' })
+export class DefaultsBefore {
+  @Id() _id!: ObjectId;
+  @Field() name!: string;
+}
+
+@Model({ db: 'golden', collection: 'people' })
+export class DefaultsAfter {
+  @Id() _id!: ObjectId;
+  @Field() name!: string;
+  @Field() status!: string;
+  @Encrypted({ algorithm: 'Random', keyAltName: 'people' }) tier!: Random<string>;
+  @Field({ optional: true }) nickname?: string;
+}
+
+@Model({ db: 'golden', collection: 'people' })
 export class TypesBefore {
   @Id() _id!: ObjectId;
   @Field() zip!: string;

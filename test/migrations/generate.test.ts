@@ -18,13 +18,18 @@ import {
   DeterministicNotes, EncryptedPhone, IbanUnderNewKey, IndexesAfter, IndexesBefore, MedicalByField, MedicalWhole, NewAccount,
   PlainNotes, PlainPhone, RandomNotes, ScoreAsInt, ScoreAsLong,
 } from './generateModels';
-import { RenameAfter, RenameBefore, RenameUndeclared, TypesAfter, TypesBefore } from './fieldChangeModels';
+import { DefaultsAfter, DefaultsBefore, RenameAfter, RenameBefore, RenameUndeclared, TypesAfter, TypesBefore } from './fieldChangeModels';
 import { declaredRenames } from '../../src/migrations/fieldTypes';
 
 const GOLDEN = resolve(__dirname, '..', '..', '..', 'test', 'migrations', 'golden');
 const REPO = resolve(__dirname, '..', '..', '..');
 
-const snapshot = (model?: Function) => (model ? takeSnapshot(new MetadataRegistry([model])) : emptySnapshot());
+const snapshot = (model?: Function) => {
+  const taken = model ? takeSnapshot(new MetadataRegistry([model])) : emptySnapshot();
+  // Required fields and defaults as the entities' snapshot records them (@Field({ default }) comes with that work).
+  if (model === DefaultsAfter) Object.assign(taken.collections['golden.people'], { required: ['name', 'status', 'tier'], defaults: ['status', 'tier', 'nickname'] });
+  return taken;
+};
 
 const CASES: Record<string, [Function | undefined, Function | undefined]> = {
   'new-collection': [undefined, NewAccount],
@@ -39,6 +44,7 @@ const CASES: Record<string, [Function | undefined, Function | undefined]> = {
   'renames-declared': [RenameBefore, RenameAfter],
   'renames-undeclared-and-removals': [RenameBefore, RenameUndeclared],
   'type-conversions': [TypesBefore, TypesAfter],
+  'required-fields-with-defaults': [DefaultsBefore, DefaultsAfter],
 };
 
 /** As `migration create` plans it: with the renames the after model declares. */

@@ -37,6 +37,8 @@ class Patient {
   @Encrypted({ algorithm: 'Deterministic', bsonType: 'int', keyAltName: 'reshape' }) code!: Deterministic<number>;
   @Embedded(() => Address) address!: Address;
   @EmbeddedArray(() => Contact) contacts!: Contact[];
+  @Field({ optional: true }) status?: string;
+  @Encrypted({ algorithm: 'Random', keyAltName: 'reshape', optional: true }) tier?: Random<string>;
 }
 
 let client: StrongboxClient;
@@ -108,6 +110,37 @@ test.serial('removals need permission, report the count and reach into arrays', 
   t.regex(output, /23 document\(s\) hold notes/);
   const after = await stored();
   t.true(after.every((d) => !('notes' in d) && d.contacts.every((c: Document) => !('label' in c) && 'fax' in c)));
+});
+
+test.serial('a default backfill fills missing values per document, encrypted where the field is, and keeps values already there', async (t) => {
+  // The default as the field metadata carries it (@Field({ default }) from the entities work); set here directly.
+  const fields = client.registry.byNamespace(ns)!.fields as unknown as Map<string, { default?: () => unknown }>;
+  let n = 0;
+  fields.get('status')!.default = () => `new-${n++}`;
+  fields.get('tier')!.default = () => 'bronze';
+  const raw = await rawClient();
+  try {
+    await raw.db(DB).collection('patients').updateOne({ _id: 'p005' as never }, { $set: { status: 'kept' } });
+  } finally {
+    await raw.close();
+  }
+  const dry = lines();
+  await new MigrationRunner(client, { migrations: [defineLoadedMigration('20250401T000006_defaults', { up: [{ op: 'backfillDefault', namespace: ns, path: 'status' }, { op: 'backfillDefault', namespace: ns, path: 'tier' }], down: [] })], settings: { database: `${DB}_sb` }, out: dry.out }).up({ dryRun: true });
+  t.regex(dry.text(), /22 document\(s\) lack status/);
+  const output = await migrate('20250401T000006_defaults', [{ op: 'backfillDefault', namespace: ns, path: 'status' }, { op: 'backfillDefault', namespace: ns, path: 'tier' }]);
+  t.regex(output, /22 document\(s\) given the default/);
+  t.regex(output, /23 document\(s\) given the default/);
+  const after = await stored();
+  t.is(after.find((d) => d._id === 'p005')!.status, 'kept');
+  t.is(new Set(after.map((d) => d.status)).size, 23, 'each document got its own value');
+  t.true(after.every((d) => isEncryptedBinary(d.tier)));
+  // Read through a decrypting client: earlier tests renamed fields away from what the model declares.
+  const read = await (await client.decryptingClient()).db(DB).collection('patients').find({}).toArray();
+  t.true(read.every((p) => p.tier === 'bronze'));
+  delete fields.get('status')!.default;
+  delete fields.get('tier')!.default;
+  const error = await t.throwsAsync(migrate('20250401T000007_no_default', [{ op: 'backfillDefault', namespace: ns, path: 'notes' }]), { code: 'MIGRATION_DEFAULT_UNKNOWN' } as never);
+  t.regex(error!.message, /model Patient declares no default for it/);
 });
 
 test.serial('conversions: plain and encrypted values convert; values that do not are left, counted and named by _id', async (t) => {

@@ -6,13 +6,14 @@ import { decryptField, encryptField } from './fields';
 import { createIndex, dropIndex } from './indexes';
 import { deleteKey } from './keys';
 import { convertField, renameField, unsetField } from './reshape';
+import { backfillDefault } from './backfillDefault';
 import { run } from './run';
 import { assertConversionTarget } from '../reshape/conversions';
 import { setValidator } from './validator';
 
 const HANDLERS: { [K in OperationKind]: OperationHandler<Extract<Operation, { op: K }>> } = {
   createCollection, dropCollection, createIndex, dropIndex, setValidator, encryptField, decryptField, deleteKey, run,
-  renameField, unsetField, convertField,
+  renameField, unsetField, convertField, backfillDefault,
 };
 
 export function handlerFor<O extends Operation>(operation: O): OperationHandler<O> {
@@ -33,6 +34,7 @@ const REQUIRED: { [K in OperationKind]: string[] } = {
   renameField: ['namespace', 'from', 'to'],
   unsetField: ['namespace', 'path'],
   convertField: ['namespace', 'path', 'to'],
+  backfillDefault: ['namespace', 'path'],
 };
 
 export function validateOperation(value: unknown, where: string): asserts value is Operation {

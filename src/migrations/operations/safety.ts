@@ -10,6 +10,7 @@ export function safetyOf(operation: Operation): Safety {
     case 'encryptField':
     case 'renameField':
     case 'convertField':
+    case 'backfillDefault':
       return 'widening';
     case 'dropCollection':
       // An empty collection holds nothing to lose.
