@@ -251,6 +251,8 @@ export const ERROR_CATALOGUE = {
     ENCRYPT_VALUE_TOO_LARGE: { meaning: 'The value with its ciphertext exceeds the 16 MiB BSON document limit.', fix: 'Store large data outside the document and encrypt a reference.' },
   },
   MigrationError: {
+    MIGRATION_BASELINE_APPLIED: { meaning: 'A baseline was asked for a database whose changelog already records migrations.', fix: 'Use `migration up`; a baseline is for a database without Strongbox migrations.' },
+    MIGRATION_BASELINE_MISMATCH: { meaning: 'The stored data does not match the models, so a baseline was not recorded; the message lists what differs.', fix: 'Repair the data (audit --repair-migration), then baseline again.' },
     MIGRATION_BACKFILL_CONFLICTS: { meaning: 'Documents kept changing while a backfill rewrote them, pass after pass.', fix: 'Run the migration again when writes are quieter.' },
     MIGRATION_BACKFILL_DECRYPT: { meaning: 'Values to rewrite could not be decrypted.', fix: 'Run `strongbox audit` and repair the values first.' },
     MIGRATION_BACKFILL_VALUE: { meaning: 'A backfill stopped at a value it cannot rewrite; the message names the document id.', fix: 'Fix that document, then run the migration again (it resumes).' },

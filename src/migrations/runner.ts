@@ -2,7 +2,10 @@ import type { Db } from 'mongodb';
 import type { StrongboxClient } from '../client/strongboxClient';
 import { MigrationError, StrongboxError, UnsupportedByServerError, withMessage } from '../errors';
 import { BackfillState } from './backfill/state';
+import { join } from 'node:path';
+import { recordBaseline, type BaselineReport } from './baseline';
 import { Changelog, type AppliedMigration } from './changelog';
+import { SNAPSHOT_FILE } from './snapshot';
 import { CodeStepRuns } from './codeSteps/runs';
 import { loadMigrations } from './loader';
 import { MigrationLock } from './lock';
@@ -239,6 +242,21 @@ export class MigrationRunner {
     await new CodeStepRuns(this.db).clearMigration(migration.id);
     this.out(`${direction === 'up' ? 'Applied' : 'Reverted'} ${migration.id} in ${((Date.now() - started) / 1000).toFixed(1)} s${skipped.length ? ` (${skipped.length} step(s) skipped)` : ''}`);
     return skipped;
+  }
+
+  /**
+   * Records every migration as applied, and the snapshot as the current models, after an audit
+   * confirms the stored data matches them; runs nothing. Under the migration lock.
+   */
+  async baseline(): Promise<BaselineReport> {
+    const lock = new MigrationLock(this.db, { ttlMs: this.settings.lockTtlMs, waitMs: this.options.lockWaitMs });
+    const note = await lock.acquire();
+    if (note) this.out(`Lock: ${note}.`);
+    try {
+      return await recordBaseline(this.client, this.db, lock, this.migrations(), join(this.settings.folder, SNAPSHOT_FILE));
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * `strongbox migration create | check | up | down | status | unlock | release`.
+ * `strongbox migration create | check | up | down | status | unlock | release | baseline`.
  */
 import { join } from 'node:path';
 import { createClient } from '../../client/createClient';
@@ -41,6 +41,10 @@ const HELP = `Usage:
   strongbox migration status [--json]
   strongbox migration unlock
       Removes the migration lock of a runner that died (it also expires by itself).
+  strongbox migration baseline
+      For a database that existed before Strongbox: audits every model's collection and, when the
+      stored data matches the models, records every migration as applied and the snapshot as the
+      current models, without running anything. Otherwise lists what differs and records nothing.
   strongbox migration release <migration id>:<up|down>:<index>
       Lets a code step that says it is not resumable run again after an interruption, once
       you have checked and repaired the data it touches (its error names the step).
@@ -69,6 +73,7 @@ export const migrationCommand: Command = {
       case 'status': return status(context);
       case 'unlock': return unlock(context);
       case 'release': return release(context);
+      case 'baseline': return baseline(context);
       default:
         context.err(sub ? `strongbox migration: unknown subcommand "${sub}".\n\n${HELP}` : HELP);
         return 2;
@@ -186,5 +191,12 @@ async function release(context: CommandContext): Promise<number> {
   if (!step) throw new ConfigError('CLI_MIGRATION_STEP', 'migration release needs the step the interrupted run named.', { fix: 'strongbox migration release 20250301T000000_split_name:up:1' });
   await withRunner(context, 'strongbox migration release', (runner) => runner.releaseCodeStep(step));
   context.out(`Released ${step}: the next run starts it again from the beginning.`);
+  return 0;
+}
+
+async function baseline(context: CommandContext): Promise<number> {
+  const report = await withRunner(context, 'strongbox migration baseline', (runner) => runner.baseline());
+  for (const [namespace, documents] of Object.entries(report.audited)) context.out(`  ${namespace}: ${documents} document(s) audited, all as the model says`);
+  context.out(`Recorded ${report.recorded.length} migration(s) as applied without running them${report.recorded.length ? ` (${report.recorded.join(', ')})` : ''}; wrote ${report.snapshot}.`);
   return 0;
 }
