@@ -11,7 +11,7 @@ test('examples/code-step: dry run describes the code step, up splits every encry
   t.log(text);
   t.regex(text, /run code step "split full name" \[widening\]/);
   t.regex(text, /calls the step's up function .* it is not called in a dry run/);
-  t.regex(text, /500 customer\(s\) visited/);
+  t.regex(text, /200 customer\(s\) visited/);
   t.regex(text, /First customer now: givenName Given0, familyName van Family0/);
   t.regex(text, /Stored givenName is ciphertext: BinData subtype 6/);
   t.regex(text, /Customers split: 200 of 200/);
