@@ -44,8 +44,10 @@ export function fieldChanges(namespace: string, old: CollectionSnapshot, next: C
     converted.push((conversion.up.operation as { path: string }).path);
   }
   up.push(...defaultBackfills(namespace, renamed, next));
-  const removed = topMost(renamed.fields.filter((path) => !next.fields.includes(path)));
-  const added = topMost(next.fields.filter((path) => !renamed.fields.includes(path)));
+  // A path under a document encrypted whole is not listed, but its values are still there, inside the ciphertext.
+  const insideWhole = (snapshot: CollectionSnapshot, path: string) => snapshot.encrypted.some((f) => path.startsWith(`${f.path}.`));
+  const removed = topMost(renamed.fields.filter((path) => !next.fields.includes(path) && !insideWhole(next, path)));
+  const added = topMost(next.fields.filter((path) => !renamed.fields.includes(path) && !insideWhole(renamed, path)));
   const removals = removed.map((path): PlannedStep => ({
     operation: { op: 'unsetField', namespace, path },
     comment: `${path} is no longer declared. Its values stay in the documents unless this step is uncommented (destructive: it deletes them; \`migration up --dry-run\` shows how many documents hold it).`,
