@@ -158,7 +158,7 @@ test('a code step killed with SIGKILL mid-way and run again: nothing lost, nothi
     let confirmed = 0;
     try {
       while (confirmed < 100) {
-        if (child.exitCode !== null) t.fail(`the child ended before it was killed:\n${childOutput}`);
+        if (child.exitCode !== null) throw new Error(`the child ended before it was killed:\n${childOutput}`);
         await new Promise((r) => setTimeout(r, 10));
         confirmed = Number((await state.progress.findOne({ _id: `${SPLIT_MIGRATION}:up:1#loop 0` }))?.processed ?? 0);
       }
