@@ -15,7 +15,7 @@ export type {
 export type { LocalKmsOptions } from './crypto/masterKey';
 export { inspectEncryptedBlob, type EncryptedBlobInfo } from './crypto/blob';
 
-export { Model, Id, Field, Embedded, EmbeddedArray, ArrayField, Encrypted, Index, CompoundIndex, MetadataRegistry, Ref } from './metadata';
+export { Model, Id, Field, Embedded, EmbeddedArray, ArrayField, Encrypted, Index, CompoundIndex, MetadataRegistry, Ref, RenamedFrom } from './metadata';
 export type { RefOptions } from './metadata';
 export { Variant, CreatedAt, UpdatedAt, Version, BeforeInsert, AfterInsert, BeforeUpdate, AfterUpdate, BeforeDelete, AfterDelete, AfterLoad } from './metadata';
 export type { Deterministic, Random, ModelOptions, FieldOptions, EncryptedOptions, IndexOptions, Algorithm, BsonType } from './metadata';
@@ -35,6 +35,7 @@ export { MigrationRunner, createMigration, streamProgress, defineLoadedMigration
 export type {
   Migration, Operation, KeySpec, IndexDefinition, ValidatorJson, Safety, MigrationsConfig, RunOptions, RunnerOptions, RunReport,
   MigrationStatus, MigrationState, LoadedMigration, ProgressFactory, CreateMigrationOptions, CreatedMigration,
+  RunOperation, CodeStepContext, EachBatchOptions, EachBatchResult,
 } from './migrations';
 export { ensureModelKeys, listKeys, createKey, getKey, addKeyAltName, removeKeyAltName, rewrapKeys, rotateLocalMasterKey, deleteKey, keyDeletionImpact } from './keys';
 export type { EnsuredKey, KeyDescription, KeySelector, CreateKeyOptions, RotationResult, KeyDeletionImpact } from './keys';

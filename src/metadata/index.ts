@@ -13,3 +13,4 @@ export { MetadataRegistry } from './registry';
 export { Variant } from './variants';
 export { Ref, type RefOptions } from './ref';
 export { hydrate } from './hydrate';
+export { RenamedFrom, renamedFieldsOf } from './renamedFrom';

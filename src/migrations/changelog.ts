@@ -8,6 +8,8 @@ export interface AppliedMigration {
   durationMs: number;
   /** Steps skipped because the server lacks a feature (recorded so `status` can show them). */
   skipped: string[];
+  /** Recorded by `migration baseline`: the data already matched, nothing was run. */
+  baseline?: boolean;
 }
 
 const CHANGELOG_COLLECTION = 'changelog';

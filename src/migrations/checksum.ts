@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Migration, Operation } from './types';
 
 /**
- * The checksum of what a migration does: its operations as canonical JSON (keys sorted). A
- * change to any operation changes it; comments, formatting and recompiling do not, and it is
+ * The checksum of what a migration does: its operations as canonical JSON (keys sorted), code
+ * steps with the source text of their functions. A change to any operation changes it;
+ * comments and formatting outside code steps do not, and it is
  * the same whether the runner loads the TypeScript author's compiled output or a copy.
  */
 export function migrationChecksum(migration: Migration): string {
@@ -21,5 +22,7 @@ function canonical(value: unknown): string {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
   }
+  // A code step's functions count by their source text (as compiled): editing one changes the checksum.
+  if (typeof value === 'function') return JSON.stringify(value.toString());
   return JSON.stringify(value) ?? 'null';
 }

@@ -1,3 +1,6 @@
+import { MigrationError } from '../errors';
+import { fieldChanges } from './fieldChanges';
+import type { RenameHint } from './fieldTypes';
 import { describeKey } from './keySpec';
 import type { CollectionSnapshot, EncryptedFieldSnapshot, ModelSnapshot } from './snapshot';
 import type { IndexDefinition, Operation, ValidatorJson } from './types';
@@ -7,6 +10,10 @@ import { pruneValidator } from './validatorJson';
 export interface PlannedStep {
   operation: Operation;
   comment?: string;
+  /** Written commented out: a destructive step the author opts into by uncommenting it. */
+  disabled?: boolean;
+  /** The validator reduced to what both versions share, set before data is rewritten. */
+  interim?: boolean;
 }
 
 export interface MigrationPlan {
@@ -23,8 +30,14 @@ export interface MigrationPlan {
  * indexes are built, and the new validator is set last (a validator demanding the new
  * encryption would otherwise reject the very updates that bring it about).
  */
-export function diffSnapshots(before: ModelSnapshot, after: ModelSnapshot): MigrationPlan {
+export function diffSnapshots(before: ModelSnapshot, after: ModelSnapshot, renames: RenameHint[] = []): MigrationPlan {
   const plan: MigrationPlan = { up: [], down: [], notes: [] };
+  const unknown = renames.filter((r) => !after.collections[r.namespace] || !before.collections[r.namespace]);
+  if (unknown.length) {
+    throw new MigrationError('MIGRATION_RENAME_HINT', `Rename ${unknown[0].from} → ${unknown[0].to}: ${unknown[0].namespace} is not a collection of both the previous snapshot and the models.`, {
+      fix: 'name a field of a model that existed before (prefix it with "db.collection:" when several models could be meant).',
+    });
+  }
   const namespaces = [...new Set([...Object.keys(before.collections), ...Object.keys(after.collections)])].sort();
   for (const namespace of namespaces) {
     const old = before.collections[namespace];
@@ -33,10 +46,21 @@ export function diffSnapshots(before: ModelSnapshot, after: ModelSnapshot): Migr
       plan.notes.push(`${namespace} (model ${old!.model}) is no longer among the models; its collection and data are left in place. To drop it, add { op: 'dropCollection', namespace: '${namespace}' } to up.`);
       continue;
     }
-    const changes = old ? changedCollection(namespace, old, next) : newCollection(namespace, next);
-    plan.up.push(...changes.up);
-    plan.down.unshift(...changes.down);
-    plan.notes.push(...changes.notes);
+    if (!old) {
+      const created = newCollection(namespace, next);
+      plan.up.push(...created.up);
+      plan.down.unshift(...created.down);
+      plan.notes.push(...created.notes);
+      continue;
+    }
+    const fields = fieldChanges(namespace, old, next, renames.filter((r) => r.namespace === namespace));
+    const changes = changedCollection(namespace, fields.renamed, next, fields.converted);
+    // Validator rules on converted paths are lifted first, like those on re-encrypted ones.
+    const [liftUp, restUp] = splitLift(changes.up, fields.up);
+    const [liftDown, restDown] = splitLift(changes.down, fields.down);
+    plan.up.push(...liftUp, ...fields.up, ...restUp, ...fields.removals);
+    plan.down.unshift(...liftDown, ...fields.down, ...restDown);
+    plan.notes.push(...fields.notes, ...changes.notes);
   }
   return plan;
 }
@@ -58,7 +82,14 @@ function newCollection(namespace: string, next: CollectionSnapshot): MigrationPl
   };
 }
 
-function changedCollection(namespace: string, old: CollectionSnapshot, next: CollectionSnapshot): MigrationPlan {
+/** The interim validator step (when there is one) and the rest. */
+function splitLift(steps: PlannedStep[], fieldSteps: PlannedStep[]): [PlannedStep[], PlannedStep[]] {
+  if (fieldSteps.length === 0) return [[], steps];
+  const lift = steps.filter((s) => s.interim);
+  return [lift, steps.filter((s) => !s.interim)];
+}
+
+function changedCollection(namespace: string, old: CollectionSnapshot, next: CollectionSnapshot, converted: string[] = []): MigrationPlan {
   const notes: string[] = [];
   const oldFields = new Map(old.encrypted.map((f) => [f.path, f]));
   const nextFields = new Map(next.encrypted.map((f) => [f.path, f]));
@@ -66,7 +97,7 @@ function changedCollection(namespace: string, old: CollectionSnapshot, next: Col
   /** Each rewrite with its inverse. */
   const rewrites: Array<{ up: PlannedStep; down: PlannedStep }> = [];
   /** Paths whose stored form changes, so validator rules on them must be lifted during the rewrite. */
-  const rewritten: string[] = [];
+  const rewritten: string[] = [...converted];
 
   for (const field of next.encrypted) {
     const previous = oldFields.get(field.path);
@@ -83,9 +114,8 @@ function changedCollection(namespace: string, old: CollectionSnapshot, next: Col
         down: encrypt(namespace, previous, `Back to the previous encryption of ${field.path}.`),
       });
       rewritten.push(field.path);
-    } else if (previous.bsonType !== field.bsonType) {
-      notes.push(`${namespace}.${field.path}: the declared type changed from ${previous.bsonType ?? 'unspecified'} to ${field.bsonType ?? 'unspecified'}; stored values are not converted (only the validator changes). Convert them by hand if they must change type.`);
     }
+    // A change of declared type alone is a conversion (fieldChanges.ts).
   }
   for (const field of old.encrypted) {
     if (nextFields.has(field.path)) continue;
@@ -171,6 +201,7 @@ function dropIndex(namespace: string, index: IndexDefinition, comment: string): 
 
 function interimValidator(namespace: string, validator: ValidatorJson | null): PlannedStep {
   return {
+    interim: true,
     operation: { op: 'setValidator', namespace, validator },
     comment: validator
       ? 'While values are rewritten, the validator keeps only the rules the old and new models share.'

@@ -5,7 +5,9 @@ import type { MetadataRegistry } from '../metadata/registry';
 import { diffSnapshots, type MigrationPlan } from './differ';
 import { MIGRATION_ID } from './loader';
 import { renderMigration } from './render';
-import { readSnapshot, SNAPSHOT_FILE, takeSnapshot, writeSnapshot } from './snapshot';
+import { declaredRenames, type RenameHint } from './fieldTypes';
+import { resolveRenames, type RenameRequest } from './renameHints';
+import { readSnapshot, SNAPSHOT_FILE, takeSnapshot, writeSnapshot, type ModelSnapshot } from './snapshot';
 
 export interface CreateMigrationOptions {
   registry: MetadataRegistry;
@@ -16,6 +18,8 @@ export interface CreateMigrationOptions {
   name: string;
   /** Write a migration even when the models did not change, for hand-written steps. */
   empty?: boolean;
+  /** Renames the models do not declare with @RenamedFrom (the CLI's --rename). */
+  renames?: RenameRequest[];
   now?: Date;
 }
 
@@ -33,11 +37,23 @@ export interface CreatedMigration {
 export function createMigration(options: CreateMigrationOptions): CreatedMigration | undefined {
   const snapshotFile = join(options.folder, SNAPSHOT_FILE);
   const next = takeSnapshot(options.registry);
-  const plan = diffSnapshots(readSnapshot(snapshotFile), next);
+  const previous = readSnapshot(snapshotFile);
+  const plan = diffSnapshots(previous, next, renamesFor(options, previous, next));
   if (plan.up.length === 0 && plan.down.length === 0 && plan.notes.length === 0 && !options.empty) return undefined;
   const created = writeMigrationFile({ ...options, plan, command: `strongbox migration create ${options.name}` });
   writeSnapshot(snapshotFile, next);
   return created;
+}
+
+/**
+ * The renames from the command line and those the models declare. A declared rename stays in
+ * the model after its migration: it counts only while the snapshot still has the old name.
+ */
+function renamesFor(options: CreateMigrationOptions, previous: ModelSnapshot, next: ModelSnapshot): RenameHint[] {
+  const given = resolveRenames(options.renames ?? [], previous, next);
+  const declared = declaredRenames(options.registry).filter((r) => previous.collections[r.namespace]?.fields.includes(r.from)
+    && !given.some((g) => g.namespace === r.namespace && g.to === r.to));
+  return [...given, ...declared];
 }
 
 export interface WriteMigrationOptions {

@@ -42,9 +42,11 @@ function renderSteps(steps: PlannedStep[]): string {
   const body = steps.flatMap((step) => {
     const safety = safetyOf(step.operation);
     const comment = [step.comment, safety === 'destructive' ? 'Destructive.' : undefined].filter(Boolean).join(' ');
+    const code = `    ${literal(step.operation, 4)},`;
     return [
       ...(comment ? wrap(comment, '    // ', '    // ') : []),
-      `    ${literal(step.operation, 4)},`,
+      // A disabled step stays in the file as a comment: uncommenting it is the opt-in.
+      ...(step.disabled ? code.split('\n').map((line) => `    // ${line.slice(4)}`) : [code]),
     ];
   });
   return ['[', ...body, '  ]'].join('\n');

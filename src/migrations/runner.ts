@@ -2,7 +2,11 @@ import type { Db } from 'mongodb';
 import type { StrongboxClient } from '../client/strongboxClient';
 import { MigrationError, StrongboxError, UnsupportedByServerError, withMessage } from '../errors';
 import { BackfillState } from './backfill/state';
+import { join } from 'node:path';
+import { recordBaseline, type BaselineReport } from './baseline';
 import { Changelog, type AppliedMigration } from './changelog';
+import { SNAPSHOT_FILE } from './snapshot';
+import { CodeStepRuns } from './codeSteps/runs';
 import { loadMigrations } from './loader';
 import { MigrationLock } from './lock';
 import { handlerFor } from './operations';
@@ -161,6 +165,7 @@ export class MigrationRunner {
       return { direction, dryRun: true, migrations: selected.map((m) => m.id), skipped: [] };
     }
     this.refuseDestructive(direction, selected, options);
+    if (direction === 'down') refuseIrreversible(selected);
     if (selected.length === 0) {
       this.out(nothingTo(direction));
       return { direction, dryRun: false, migrations: [], skipped: [] };
@@ -173,6 +178,7 @@ export class MigrationRunner {
       applied = await this.appliedChecked(migrations);
       selected = select(migrations, applied);
       this.refuseDestructive(direction, selected, options);
+      if (direction === 'down') refuseIrreversible(selected);
       if (selected.length === 0) this.out(nothingTo(direction));
       const outOfOrder = direction === 'up' ? selected.filter((m) => [...applied.keys()].some((id) => id > m.id)).map((m) => m.id) : [];
       if (outOfOrder.length) this.out(`Note: ${outOfOrder.join(', ')} sort(s) before migrations already applied (merged from another branch?); applying them now.`);
@@ -233,8 +239,36 @@ export class MigrationRunner {
     const changelog = new Changelog(this.db);
     if (direction === 'up') await changelog.record({ _id: migration.id, checksum: migration.checksum, appliedAt: new Date(), durationMs: Date.now() - started, skipped });
     else await changelog.remove(migration.id);
+    await new CodeStepRuns(this.db).clearMigration(migration.id);
     this.out(`${direction === 'up' ? 'Applied' : 'Reverted'} ${migration.id} in ${((Date.now() - started) / 1000).toFixed(1)} s${skipped.length ? ` (${skipped.length} step(s) skipped)` : ''}`);
     return skipped;
+  }
+
+  /**
+   * Records every migration as applied, and the snapshot as the current models, after an audit
+   * confirms the stored data matches them; runs nothing. Under the migration lock.
+   */
+  async baseline(): Promise<BaselineReport> {
+    const lock = new MigrationLock(this.db, { ttlMs: this.settings.lockTtlMs, waitMs: this.options.lockWaitMs });
+    const note = await lock.acquire();
+    if (note) this.out(`Lock: ${note}.`);
+    try {
+      return await recordBaseline(this.client, this.db, lock, this.migrations(), join(this.settings.folder, SNAPSHOT_FILE));
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Lets a code step that says it is not resumable run again after an interruption, once
+   * someone has checked the data it touches. `step` is "<migration id>:<up|down>:<index>".
+   */
+  async releaseCodeStep(step: string): Promise<void> {
+    if (!(await new CodeStepRuns(this.db).release(step))) {
+      throw new MigrationError('MIGRATION_CODE_STEP_UNKNOWN', `No interrupted code step is recorded as ${step}.`, {
+        fix: 'use the step named in the error of the interrupted run ("<migration id>:<up|down>:<index>").',
+      });
+    }
   }
 
   private context(server: ServerInfo, step: string, lock: { assertHeld(): void }): StepContext {
@@ -285,6 +319,15 @@ function stepsOf(migration: LoadedMigration, direction: 'up' | 'down'): Operatio
 
 function destructiveSteps(direction: 'up' | 'down', selected: LoadedMigration[]): string[] {
   return selected.flatMap((m) => stepsOf(m, direction).filter((op) => safetyOf(op) === 'destructive').map((op) => `${m.id}: ${handlerFor(op).describe(op)}`));
+}
+
+function refuseIrreversible(selected: LoadedMigration[]): void {
+  const irreversible = selected.flatMap((m) => m.migration.down.filter((op) => op.op === 'run' && typeof op.down !== 'function').map((op) => `${m.id}: code step "${(op as { name: string }).name}"`));
+  if (irreversible.length) {
+    throw new MigrationError('MIGRATION_CODE_STEP_IRREVERSIBLE', `Cannot revert: these code steps have no down function:\n  - ${irreversible.join('\n  - ')}\nNothing was changed.`, {
+      fix: 'add a down function to each step, or revert their effect by hand and write a new migration.',
+    });
+  }
 }
 
 function nothingTo(direction: 'up' | 'down'): string {

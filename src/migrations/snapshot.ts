@@ -4,6 +4,7 @@ import { MigrationError } from '../errors';
 import type { MetadataRegistry } from '../metadata/registry';
 import type { Algorithm, BsonType, FieldMetadata, IndexSpec, ModelMetadata, ModelShape } from '../metadata/types';
 import { buildEncryptionPlan } from '../schema/encryptionPlan';
+import { plainFieldTypes } from './fieldTypes';
 import { keySpecOf } from './keySpec';
 import type { IndexDefinition, KeySpec, ValidatorJson } from './types';
 import { validatorJsonOf } from './validatorJson';
@@ -21,6 +22,8 @@ export interface CollectionSnapshot {
   /** Every declared field path, so that a field that stops being encrypted can be told from one that was removed. */
   fields: string[];
   encrypted: EncryptedFieldSnapshot[];
+  /** The declared type of each plain path (snapshots written before this have none: no conversions are detected from them). */
+  types?: Record<string, string>;
   indexes: IndexDefinition[];
   validator: ValidatorJson | null;
   /** Declared paths that must hold a value (absent from snapshots taken before it was recorded). */
@@ -60,6 +63,7 @@ function snapshotOf(model: ModelMetadata): CollectionSnapshot {
       ...(p.bsonType === undefined ? {} : { bsonType: p.bsonType }),
       key: keySpecOf(p.key),
     })),
+    types: plainFieldTypes(model),
     indexes: model.indexes.map(indexDefinition).sort((a, b) => a.name.localeCompare(b.name)),
     validator: validatorJsonOf(model),
     required: fieldsWhere(model, '', (f) => !f.optional && !f.isId),

@@ -1,9 +1,10 @@
 /*
- * What a migration file holds: operations as plain data. A generated file is a TypeScript
- * module whose default export is a `Migration`; it imports only types, so its compiled
- * JavaScript is nothing but the data and needs no runtime package to load.
+ * What a migration file holds: operations as plain data, and data steps written in code. A
+ * generated file is a TypeScript module whose default export is a `Migration`; it imports only
+ * types, so its compiled JavaScript is nothing but the data and needs no runtime package to load.
  */
 import type { Algorithm, BsonType, IndexDirection } from '../metadata/types';
+import type { CodeStepContext } from './codeSteps/context';
 
 /** A data key as a migration names it. Ids differ between environments, so alt names are preferred. */
 export type KeySpec =
@@ -66,9 +67,53 @@ export interface DecryptFieldOperation { op: 'decryptField'; namespace: Namespac
 /** Deletes a data key: everything encrypted with it becomes unreadable for good. */
 export interface DeleteKeyOperation { op: 'deleteKey'; key: { altName: string } | { id: string } }
 
+/**
+ * Renames a field in place in every document, through embedded documents and arrays of them.
+ * `from` and `to` are dotted paths that differ only in their last segment. Encrypted values move
+ * as stored: ciphertext does not bind the field name.
+ */
+export interface RenameFieldOperation { op: 'renameField'; namespace: Namespace; from: string; to: string }
+/** Removes a field from every document (through arrays of embedded documents). Destructive. */
+export interface UnsetFieldOperation { op: 'unsetField'; namespace: Namespace; path: string }
+/**
+ * Converts the values at `path` to another type. Values that do not convert are left as they
+ * are and counted (with a few _ids) in the output; encrypted values are decrypted, converted and
+ * encrypted again with the same algorithm and key.
+ */
+export interface ConvertFieldOperation { op: 'convertField'; namespace: Namespace; path: string; to: 'string' | 'number' | 'date' | 'decimal' | 'long' | 'array' }
+/**
+ * Gives every document that lacks `path` the default the configured model declares for it,
+ * computed per document and encrypted when the field is. Batched and resumable.
+ */
+export interface BackfillDefaultOperation { op: 'backfillDefault'; namespace: Namespace; path: string }
+
+/**
+ * A data step written in code. The same object may stand in `up` and in `down`: the runner
+ * calls `up` when applying and `down` when reverting. Its source text is part of the
+ * migration's checksum, so editing an applied step is noticed like editing any operation.
+ */
+export interface RunOperation {
+  op: 'run';
+  /** Names the step in output, errors and its resume state, e.g. 'split full name'. */
+  name: string;
+  up: (ctx: CodeStepContext) => Promise<void>;
+  /** Without it the step cannot be reverted: `migration down` refuses before changing anything. */
+  down?: (ctx: CodeStepContext) => Promise<void>;
+  /**
+   * true (the default): re-running after an interruption is safe, because the step's writes are
+   * idempotent and its loops use `ctx.eachBatch`, which continues after the last recorded batch.
+   * false: after an interruption the runner refuses to run the step again until someone checks
+   * the data (the error says how to release it).
+   */
+  resumable?: boolean;
+  /** The step can lose data: it then runs only with --allow-destructive, like drops. */
+  destructive?: boolean;
+}
+
 export type Operation =
   | CreateCollectionOperation | DropCollectionOperation | CreateIndexOperation | DropIndexOperation
-  | SetValidatorOperation | EncryptFieldOperation | DecryptFieldOperation | DeleteKeyOperation;
+  | SetValidatorOperation | EncryptFieldOperation | DecryptFieldOperation | DeleteKeyOperation | RunOperation
+  | RenameFieldOperation | UnsetFieldOperation | ConvertFieldOperation | BackfillDefaultOperation;
 
 export type OperationKind = Operation['op'];
 

@@ -1,5 +1,5 @@
 /**
- * `strongbox migration create | check | up | down | status | unlock`.
+ * `strongbox migration create | check | up | down | status | unlock | release | baseline`.
  */
 import { join } from 'node:path';
 import { createClient } from '../../client/createClient';
@@ -8,6 +8,7 @@ import { ConfigError } from '../../errors';
 import { MetadataRegistry } from '../../metadata/registry';
 import { diffSnapshots } from '../../migrations/differ';
 import { createMigration } from '../../migrations/generator';
+import { parseRenameFlag } from '../../migrations/renameHints';
 import { MigrationLock } from '../../migrations/lock';
 import { streamProgress } from '../../migrations/progress';
 import { MigrationRunner, type RunOptions } from '../../migrations/runner';
@@ -23,10 +24,13 @@ export function migrationsSection(config: StrongboxConfig): MigrationsConfig | u
 }
 
 const HELP = `Usage:
-  strongbox migration create <name> [--empty]
+  strongbox migration create <name> [--empty] [--rename old=new[,…]]
       Compares the models with the last snapshot (<folder>/strongbox-snapshot.json) and writes
       <folder>/<timestamp>_<name>.ts with up and down steps, then the new snapshot. --empty
-      writes a migration with no steps (for hand-written ones) when nothing changed.
+      writes a migration with no steps (for hand-written ones) when nothing changed. --rename
+      says a field was renamed (nested: address.zip=address.postcode; with several models:
+      hr.employees:ssn=taxId), so its values move instead of being left behind; the model can
+      say it instead with @RenamedFrom('old').
   strongbox migration check
       Exit code 1 when the models differ from the last snapshot, i.e. changed without a
       migration (for CI, after the build); 0 when they match.
@@ -37,6 +41,13 @@ const HELP = `Usage:
   strongbox migration status [--json]
   strongbox migration unlock
       Removes the migration lock of a runner that died (it also expires by itself).
+  strongbox migration baseline
+      For a database that existed before Strongbox: audits every model's collection and, when the
+      stored data matches the models, records every migration as applied and the snapshot as the
+      current models, without running anything. Otherwise lists what differs and records nothing.
+  strongbox migration release <migration id>:<up|down>:<index>
+      Lets a code step that says it is not resumable run again after an interruption, once
+      you have checked and repaired the data it touches (its error names the step).
 
   --dry-run            print every command that would be sent; send only reads
   --allow-destructive  allow decrypting fields, dropping indexes or collections, deleting keys
@@ -61,6 +72,8 @@ export const migrationCommand: Command = {
       case 'up': case 'down': return run(context, sub);
       case 'status': return status(context);
       case 'unlock': return unlock(context);
+      case 'release': return release(context);
+      case 'baseline': return baseline(context);
       default:
         context.err(sub ? `strongbox migration: unknown subcommand "${sub}".\n\n${HELP}` : HELP);
         return 2;
@@ -70,12 +83,13 @@ export const migrationCommand: Command = {
 
 async function create(context: CommandContext): Promise<number> {
   const empty = switchFlag(context, 'empty');
+  const rename = stringFlag(context, 'rename');
   const name = context.args.positional.join('_');
   if (!name) throw new ConfigError('CLI_MIGRATION_NAME', 'migration create needs a name.', { fix: 'strongbox migration create encrypt_ssn' });
   const config = await context.config();
   assertModelsCompiled(context.configPath()!, 'strongbox migration create');
   const settings = migrationSettings(migrationsSection(config));
-  const created = createMigration({ registry: new MetadataRegistry(config.models), folder: settings.folder, importFrom: settings.importFrom, name, empty });
+  const created = createMigration({ registry: new MetadataRegistry(config.models), folder: settings.folder, importFrom: settings.importFrom, name, empty, ...(rename ? { renames: parseRenameFlag(rename) } : {}) });
   if (!created) {
     context.out('The models match the last snapshot: no migration written (use --empty for a hand-written one).');
     return 0;
@@ -170,4 +184,19 @@ async function unlock(context: CommandContext): Promise<number> {
   } finally {
     await client.close();
   }
+}
+
+async function release(context: CommandContext): Promise<number> {
+  const [step] = context.args.positional;
+  if (!step) throw new ConfigError('CLI_MIGRATION_STEP', 'migration release needs the step the interrupted run named.', { fix: 'strongbox migration release 20250301T000000_split_name:up:1' });
+  await withRunner(context, 'strongbox migration release', (runner) => runner.releaseCodeStep(step));
+  context.out(`Released ${step}: the next run starts it again from the beginning.`);
+  return 0;
+}
+
+async function baseline(context: CommandContext): Promise<number> {
+  const report = await withRunner(context, 'strongbox migration baseline', (runner) => runner.baseline());
+  for (const [namespace, documents] of Object.entries(report.audited)) context.out(`  ${namespace}: ${documents} document(s) audited, all as the model says`);
+  context.out(`Recorded ${report.recorded.length} migration(s) as applied without running them${report.recorded.length ? ` (${report.recorded.join(', ')})` : ''}; wrote ${report.snapshot}.`);
+  return 0;
 }

@@ -8,10 +8,17 @@ export function safetyOf(operation: Operation): Safety {
       return 'additive';
     case 'setValidator':
     case 'encryptField':
+    case 'renameField':
+    case 'convertField':
+    case 'backfillDefault':
       return 'widening';
     case 'dropCollection':
       // An empty collection holds nothing to lose.
       return operation.onlyIfEmpty ? 'widening' : 'destructive';
+    case 'run':
+      // A code step is reviewed like the rest of the code; its author says when it can lose data.
+      return operation.destructive ? 'destructive' : 'widening';
+    case 'unsetField':
     case 'dropIndex':
     case 'decryptField':
     case 'deleteKey':
