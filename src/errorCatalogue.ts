@@ -295,6 +295,7 @@ export const ERROR_CATALOGUE = {
     MIGRATION_OPERATION_UNKNOWN: { meaning: 'A migration step is not a known operation.', fix: 'Use an operation the message lists.' },
     MIGRATION_POSTCHECK: { meaning: 'A step ran but its result is not what it should be.', fix: 'Check `strongbox migration status` and run `migration up` again.' },
     MIGRATION_RENAME_HINT: { meaning: 'A rename (hint or @RenamedFrom) does not match the change between the snapshot and the models.', fix: 'Correct or drop the hint; `strongbox migration check` lists the changes.' },
+    MIGRATION_PATH_INSIDE_ENCRYPTED: { meaning: 'A rename or removal names a path inside a binary value (a document encrypted as a whole), which the server cannot reach.', fix: 'Change the whole value with a code step that reads and writes it through the repository.' },
     MIGRATION_RENAME_CONFLICT: { meaning: 'A document holds both the old and the new name of a renamed field.', fix: 'Keep one of the values in that document, then run again.' },
     MIGRATION_SNAPSHOT_UNREADABLE: { meaning: 'The model snapshot is not valid JSON.', fix: 'Restore it from version control.' },
     MIGRATION_SNAPSHOT_VERSION: { meaning: 'The model snapshot has an unknown format.', fix: 'Restore it, or upgrade Strongbox.' },

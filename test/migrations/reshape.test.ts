@@ -173,3 +173,11 @@ test.serial('conversions: plain and encrypted values convert; values that do not
   t.regex(again, /23 already string/);
   t.deepEqual((await stored()).map((d) => d.tag), raw.map((d) => d.tag));
 });
+
+test.serial('a rename or removal of a path inside an encrypted value is refused, never reported as done', async (t) => {
+  // taxId (ssn before the rename test) is one Random ciphertext: 'taxId.first' exists in no document the server can see, which must not read as "already done".
+  for (const op of [{ op: 'renameField', namespace: ns, from: 'taxId.first', to: 'taxId.given' }, { op: 'unsetField', namespace: ns, path: 'taxId.first' }] as Operation[]) {
+    const error = await t.throwsAsync(migrate('20250401T000009_inside', [op], true));
+    t.regex(error!.message, /taxId\.first of .* lies inside a binary value in 23 document\(s\)/);
+  }
+});

@@ -17,8 +17,23 @@ function reshapeWith(op: Operation, ctx: StepContext, namespace: string, label: 
   });
 }
 
-/** Documents where the path holds something (through arrays of embedded documents, as dot notation does). */
-function holding(ctx: StepContext, namespace: string, path: string): Promise<number> {
+/**
+ * Documents where the path holds something (through arrays of embedded documents, as dot notation
+ * does). A path that lies inside a binary value — a document encrypted as a whole is one
+ * ciphertext — can hold nothing the server sees, so "nobody holds it" would be a false "done":
+ * such a path is refused instead.
+ */
+async function holding(ctx: StepContext, namespace: string, path: string): Promise<number> {
+  const segments = path.split('.');
+  const prefixes = segments.slice(0, -1).map((_, i) => segments.slice(0, i + 1).join('.'));
+  if (prefixes.length > 0) {
+    const inside = await collectionOf(ctx, namespace).countDocuments({ $or: prefixes.map((p) => ({ [p]: { $type: 'binData' } })) });
+    if (inside > 0) {
+      throw new MigrationError('MIGRATION_PATH_INSIDE_ENCRYPTED', `${path} of ${namespace} lies inside a binary value in ${inside} document(s) (a document encrypted as a whole is one ciphertext): the step cannot reach it there.`, {
+        fix: 'change the value as a whole with a code step ({ op: \'run\' }) that reads it through the repository, changes it and writes it back.',
+      });
+    }
+  }
   return collectionOf(ctx, namespace).countDocuments({ [path]: { $exists: true } });
 }
 
