@@ -25,7 +25,7 @@ export { buildSchemaMap, buildValidator } from './schema';
 export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation, type PageOptions, type Page } from './repository/repository';
 export { StrongboxCursor } from './repository/cursor';
 export type {
-  Filter, UpdateFilter, ArrayFilter, Sort, SortDirection, Projection, Projected, ReadResult, KeysetSort, DistinctPath, DistinctValue, RefKeys, Populated, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
+  Filter, UpdateFilter, ArrayFilter, IdOf, Sort, SortDirection, Projection, Projected, ReadResult, KeysetSort, DistinctPath, DistinctValue, RefKeys, Populated, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
 } from './repository/types';
 export { UndecryptableValue } from './repository/reader';
 

@@ -26,7 +26,7 @@ import { stampUpdate } from './entity/stamps';
 import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
 import { hasRules, refuseIssues, updateIssues } from './entity/validation';
 import { DocumentReader, type ResultShape, type UndecryptablePolicy } from './reader';
-import type { ArrayFilter, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefKeys, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
+import type { ArrayFilter, IdOf, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefKeys, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
   dataClient: MongoClient;
@@ -239,7 +239,7 @@ export class Repository<T extends object> {
     return first ?? null;
   }
 
-  findById<const P extends Projection<T> | undefined = undefined>(id: unknown, options: Omit<FindOptions<T, P>, 'limit' | 'batchSize'> = {}): Promise<ReadResult<T, P> | null> {
+  findById<const P extends Projection<T> | undefined = undefined>(id: IdOf<T>, options: Omit<FindOptions<T, P>, 'limit' | 'batchSize'> = {}): Promise<ReadResult<T, P> | null> {
     // The driver drops undefined from filters: { _id: undefined } would match any document.
     if (id === undefined || id === null) {
       return Promise.reject(invalid('INPUT_ID_MISSING', `findById on ${this.model.target.name} got ${id === null ? 'null' : 'undefined'} instead of an id.`, 'pass the _id of the document to read.'));

@@ -391,6 +391,12 @@ export type ReadResult<T, P> = [P] extends [undefined] ? T : Projected<T, NonNul
 // ---------------------------------------------------------------------------------------------
 // Documents
 
+/**
+ * The `_id` value of model T, as findById takes it: the declared type (plain, brands removed), or
+ * an ObjectId when the model leaves `_id` to the driver.
+ */
+export type IdOf<T> = '_id' extends DataKeys<T> ? NonNullable<Plain<T>['_id' & keyof Plain<T>]> : import('mongodb').ObjectId;
+
 /** What replaceOne takes: the plain data of T without `_id`, which a replacement cannot change. */
 export type Replacement<T> = { [K in keyof Plain<T> as K extends '_id' ? never : K]: Plain<T>[K] };
 

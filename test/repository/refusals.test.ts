@@ -61,7 +61,7 @@ const inputRefusals: Array<[string, () => Promise<unknown>, string]> = [
   ['a value of the wrong type for an encrypted field', () => repo().insertOne({ name: 'x', phone: 42 }), 'INPUT_WRONG_TYPE'],
   ['an object where an encrypted string belongs', () => repo().insertOne({ name: 'x', ssn: { $ne: null } }), 'INPUT_WRONG_TYPE'],
   ['an operator object as a Deterministic equality value', () => repo().find({ phone: { $ne: { $gt: '' } } }).toArray(), 'INPUT_WRONG_TYPE'],
-  ['findById without an id (it would match any document)', () => (client.repository(Patient).findById(undefined)), 'INPUT_ID_MISSING'],
+  ['findById without an id (it would match any document)', () => (client.repository(Patient).findById(undefined as never)), 'INPUT_ID_MISSING'],
   ['an update without operators', () => repo().updateOne({ name: 'x' }, { name: 'y' }), 'INPUT_UPDATE_NOT_OPERATORS'],
   ['$set of null into a required encrypted field', () => repo().updateOne({ name: 'x' }, { $set: { phone: null } }), 'INPUT_REQUIRED_MISSING'],
   ['$unset of a required encrypted field', () => repo().updateOne({ name: 'x' }, { $unset: { phone: '' } }), 'INPUT_REQUIRED_MISSING'],

@@ -7,7 +7,7 @@ import type { Deterministic } from '../../src/metadata/brands';
 import type { Repository } from '../../src/repository/repository';
 import { expectType, type Equal, type Person } from './model';
 
-export async function projectedReads(people: Repository<Person>): Promise<void> {
+export async function projectedReads(people: Repository<Person>, id: ObjectId): Promise<void> {
   const full = await people.findOne({ name: 'Ada' });
   expectType<Equal<typeof full, Person | null>>();
   full?.greet();
@@ -19,7 +19,10 @@ export async function projectedReads(people: Repository<Person>): Promise<void> 
   // @ts-expect-error methods may read fields that were not loaded
   named?.greet();
 
-  const noId = await people.findById('x', { projection: { name: 1, _id: 0 } });
+  // findById takes the model's _id type.
+  // @ts-expect-error Person's _id is an ObjectId
+  await people.findById('x');
+  const noId = await people.findById(id, { projection: { name: 1, _id: 0 } });
   expectType<Equal<typeof noId, { name: string } | null>>();
 
   const cursor = people.find({}, { projection: { 'address.city': 1, phone: 1 } });
