@@ -15,7 +15,7 @@ import { DecryptionError, StrongboxError, inspectEncryptedBlob } from '../../src
 import { rawClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
 import { defineFailClosedModel } from './failClosedModel';
-import { LeakWatch, secretString, type Observation } from './leakDetector';
+import { LeakWatch, secretString } from './leakDetector';
 import { exposedText } from './support';
 
 const DB = uniqueDbName(__filename);
@@ -35,17 +35,8 @@ test.before(async () => {
 });
 test.after.always(async () => { await watch?.close(); await raw?.close(); });
 
-const run = (call: () => unknown) => watch.observe(async () => {
-  const result = call() as { toArray?: () => Promise<unknown> } | Promise<unknown>;
-  return typeof (result as { toArray?: unknown }).toArray === 'function' ? (result as { toArray(): Promise<unknown> }).toArray() : result;
-});
-
-/** Refused with a StrongboxError, or sent with no plaintext anywhere. */
-async function refusedOrClean(t: ExecutionContext, input: unknown, call: () => unknown): Promise<Observation> {
-  const seen = await run(call);
-  t.deepEqual(watch.verdict(input, seen), [], `leaks or untyped failure for ${JSON.stringify(input)}`);
-  return seen;
-}
+const run = (call: () => unknown) => watch.run(call);
+const refusedOrClean = (t: ExecutionContext, input: unknown, call: () => unknown) => watch.refusedOrClean(t, input, call);
 
 function accountDoc(customerId: string, name: string, vault = SECRET()): Document {
   return {

@@ -21,7 +21,7 @@ import {
 import { rawClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
 import { defineFailClosedModel } from './failClosedModel';
-import { LeakWatch, leaksIn, secretString, type Observation } from './leakDetector';
+import { LeakWatch, leaksIn, secretString } from './leakDetector';
 import { exposedText } from './support';
 
 const DB = uniqueDbName(__filename);
@@ -50,17 +50,8 @@ test.before(async () => {
 });
 test.after.always(async () => { await watch?.close(); await raw?.close(); });
 
-const run = (call: () => unknown) => watch.observe(async () => {
-  const result = call() as { toArray?: () => Promise<unknown> } | Promise<unknown>;
-  return typeof (result as { toArray?: unknown }).toArray === 'function' ? (result as { toArray(): Promise<unknown> }).toArray() : result;
-});
-
-/** Refused with a StrongboxError, or sent with no plaintext anywhere. */
-async function refusedOrClean(t: ExecutionContext, input: unknown, call: () => unknown): Promise<Observation> {
-  const seen = await run(call);
-  t.deepEqual(watch.verdict(input, seen), [], `leaks or untyped failure for ${JSON.stringify(input)}`);
-  return seen;
-}
+const run = (call: () => unknown) => watch.run(call);
+const refusedOrClean = (t: ExecutionContext, input: unknown, call: () => unknown) => watch.refusedOrClean(t, input, call);
 
 /** Refused before any data command, with the given error class, and the refusal carries no plaintext. */
 async function refusedBeforeSending(t: ExecutionContext, input: unknown, call: () => unknown, type: new (...a: never[]) => StrongboxError = EncryptedQueryError): Promise<void> {

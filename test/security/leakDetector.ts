@@ -4,6 +4,7 @@
  * thrown error exposes. Secrets are recognisable by construction: strings carry SECRET_MARK, and
  * integers lie in SECRET_INT_RANGE (the tests put them only where an encrypted value belongs).
  */
+import type { ExecutionContext } from 'ava';
 import { BSON, MongoError, type CommandStartedEvent } from 'mongodb';
 import type { StrongboxClient } from '../../src/index';
 import { StrongboxError } from '../../src/index';
@@ -92,6 +93,21 @@ export class LeakWatch {
       if (!(seen.error instanceof StrongboxError) && !serverSide) problems.push(`failed with ${describe(seen.error)} instead of a StrongboxError`);
     }
     return problems;
+  }
+
+  /** observe() of a repository call; a cursor it returns is read to its end, so its command is sent. */
+  run(call: () => unknown): Promise<Observation> {
+    return this.observe(async () => {
+      const result = call() as { toArray?: () => Promise<unknown> } | Promise<unknown>;
+      return typeof (result as { toArray?: unknown }).toArray === 'function' ? (result as { toArray(): Promise<unknown> }).toArray() : result;
+    });
+  }
+
+  /** Asserts the call is refused with a StrongboxError, or sent with no plaintext anywhere. */
+  async refusedOrClean(t: ExecutionContext, input: unknown, call: () => unknown): Promise<Observation> {
+    const seen = await this.run(call);
+    t.deepEqual(this.verdict(input, seen), [], `leaks or untyped failure for ${JSON.stringify(input)}`);
+    return seen;
   }
 
   close(): Promise<void> { return this.client.close(); }
