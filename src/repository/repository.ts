@@ -280,7 +280,7 @@ export class Repository<T extends object> {
       const { filter, options } = copied;
       const { filter: f, projection } = await this.analyze('find', (analysis) => {
         if (options.sort !== undefined) assertSortable(this.scope, options.sort);
-        return { filter: analyzeFilter(analysis, this.scope, this.scoped(filter)), projection: analyzeProjection(analysis, this.model, options.projection) };
+        return { filter: analyzeFilter(analysis, this.scope, this.scoped(filter)), projection: analyzeProjection(analysis, this.scope, options.projection) };
       });
       if (options.sort !== undefined) cursor.sort(options.sort as Document);
       if (projection) cursor.project(projection);
@@ -712,7 +712,7 @@ export class Repository<T extends object> {
     }
     const projection = await this.analyze('projection', (analysis) => {
       if (options.sort !== undefined) assertSortable(this.scope, options.sort);
-      return analyzeProjection(analysis, this.model, options.projection);
+      return analyzeProjection(analysis, this.scope, options.projection);
     });
     return { session: options.session, upsert: options.upsert, sort: options.sort as Document, projection, returnDocument: options.returnDocument ?? 'after' } as const;
   }

@@ -28,10 +28,12 @@ function start(env: NodeJS.ProcessEnv) {
 }
 
 const tools = resolveDevTools();
-const serverTest = existsSync(tools.binary) ? test : test.skip;
-if (!existsSync(tools.binary)) console.log(`SKIP strongbox server: no development server is installed at ${tools.binary}; 'bash scripts/setup.sh' (without MONGODB_URI) builds it`);
+const installed = existsSync(tools.binary);
+const skipReason = `no development server is installed at ${tools.binary}; 'bash scripts/setup.sh' (without MONGODB_URI) builds it`;
+const serverTest = installed ? test : test.skip;
+if (!installed) console.log(`SKIP strongbox server: ${skipReason}`);
 
-serverTest('strongbox server prints a TLS connection that works, and stops cleanly on Ctrl-C', async (t) => {
+serverTest(`strongbox server prints a TLS connection that works, and stops cleanly on Ctrl-C${installed ? '' : ` [skipped: ${skipReason}]`}`, async (t) => {
   const server = start(process.env);
   t.teardown(() => { if (server.child.exitCode === null) server.child.kill('SIGKILL'); });
   const out = await server.ready();

@@ -16,12 +16,14 @@ export class FieldEncryptor {
   /**
    * Everything encrypt() checks before it needs the key vault: the value's type and, for
    * per-document keys, the key name. Analyzers call it while deciding, so bad input is refused
-   * before any traffic.
+   * before any traffic; the value converted to its declared BSON type is returned, so the marking
+   * carries it and encrypt() gets a value already of its declared type.
    */
-  check(field: FieldMetadata, path: string, value: unknown, root: Document | undefined): void {
+  check(field: FieldMetadata, path: string, value: unknown, root: Document | undefined): unknown {
     const where = `${this.model.target.name}.${path}`;
-    toDeclaredBson(value, { bsonType: field.encrypted!.bsonType, itemBsonType: field.itemBsonType }, where);
+    const plaintext = toDeclaredBson(value, { bsonType: field.encrypted!.bsonType, itemBsonType: field.itemBsonType }, where);
     this.keyFor(field.encrypted!, root, where);
+    return plaintext;
   }
 
   /**

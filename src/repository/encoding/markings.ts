@@ -44,9 +44,9 @@ export class Markings {
 
   value(field: FieldMetadata, path: string, value: unknown, keyRoot: Document | undefined, encryptor: FieldEncryptor): ValueMarking {
     // Checked now, not when encrypting: a value of the wrong type or a missing key name is refused before any traffic.
-    encryptor.check(field, path, value, keyRoot);
+    const plaintext = encryptor.check(field, path, value, keyRoot);
     this.count++;
-    return new ValueMarking(field, path, value, keyRoot);
+    return new ValueMarking(field, path, plaintext, keyRoot);
   }
 
   document(field: FieldMetadata, path: string, value: unknown, keyRoot: Document | undefined, element: boolean): DocumentMarking {

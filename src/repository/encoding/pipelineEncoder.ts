@@ -441,9 +441,9 @@ function checkLiterals(spec: Document, keys: string[], where: string): void {
  * (Deterministic operands encrypted so they can match), $slice and $meta are kept, and everything
  * else follows the rules of a $project stage.
  */
-export function analyzeProjection(analysis: Analysis, model: ModelMetadata, projection: unknown): Document | undefined {
+export function analyzeProjection(analysis: Analysis, scope: ModelScope, projection: unknown): Document | undefined {
   if (projection === undefined) return undefined;
-  const scope = new ModelScope(model);
+  const model = scope.shape;
   const where = `the projection on ${model.target.name}`;
   const spec = requireDocument(projection, where);
   const out: Document = {};
