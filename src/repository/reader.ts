@@ -5,6 +5,7 @@ import { inspectEncryptedBlob, isEncryptedBinary } from '../crypto/blob';
 import { classifyCryptError, DECRYPTION_CODE, describeUndecryptable, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
 import { DecryptionError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
+import { walkPath } from '../metadata/paths';
 import type { FieldMetadata, ModelMetadata, ModelShape } from '../metadata/types';
 import { fromStoredBson, toDeclaredBson } from './encoding/values';
 import { UndecryptableValue } from './undecryptable';
@@ -154,7 +155,7 @@ export class DocumentReader<T> {
     return (await this.engine.keyIdForAltName(altName)) ?? null;
   }
 
-  private settle(docs: Document[], failures: Map<number, UndecryptableField[]>): Document[] {
+  private settle(docs: Document[], failures: Map<number, UndecryptableField[]>, place = (doc: number, path: string, marker: UndecryptableValue) => setPath(docs[doc], path, marker)): Document[] {
     for (const [i, problems] of failures) {
       if (this.policy === 'throw') {
         const first = problems[0];
@@ -162,9 +163,37 @@ export class DocumentReader<T> {
           describeUndecryptable(first, `${this.model.target.name} ${whichDocument(docs[i])}`) + (problems.length > 1 ? ` (${problems.length - 1} more undecryptable value(s) in this document)` : ''),
           { fix: fixFor(first.reason) });
       }
-      for (const problem of problems) setPath(docs[i], problem.path, new UndecryptableValue(problem.path, problem.keyId, problem.algorithm, problem.reason));
+      for (const problem of problems) place(i, problem.path, new UndecryptableValue(problem.path, problem.keyId, problem.algorithm, problem.reason));
     }
     return docs;
+  }
+
+  /**
+   * The `updatedFields` of an update change event, whose keys are dotted paths of the model
+   * ('address.zip', 'contacts.1'): a value at a path the model declares encrypted is checked and
+   * decrypted like the field in a read (algorithm, type, and the key named for `root`, the stored
+   * document when the event carries it); ciphertext at any other path is refused as misplaced.
+   * Decrypts in place and returns `updated`.
+   */
+  async decryptUpdatedFields(updated: Document, root: Document): Promise<Document> {
+    const slots: Slot[] = [];
+    const failures = new Map<number, UndecryptableField[]>();
+    const fail = (doc: number, problem: UndecryptableField) => failures.set(doc, [...(failures.get(doc) ?? []), problem]);
+    for (const path of Object.keys(updated)) collectAtPath(this.model, updated, path, { doc: 0, slots, fail, result: this.modelShape });
+    const verified = await this.verify([root], slots, fail);
+    const { values, failures: cryptFailures } = await this.engine.decryptValues(verified.map((s) => s.blob));
+    verified.forEach((slot, i) => {
+      const failure = cryptFailures.get(i);
+      if (failure) fail(0, { ...failure, path: slot.path });
+      else slot.container[slot.key] = values[i];
+    });
+    this.settle([root], failures, (_, path, marker) => {
+      // The marker replaces the value at the longest updated path the problem lies under.
+      const key = Object.keys(updated).filter((k) => path === k || path.startsWith(`${k}.`)).sort((a, b) => b.length - a.length)[0];
+      if (key === path) updated[key] = marker;
+      else setPath(updated[key], path.slice(key.length + 1), marker);
+    });
+    return updated;
   }
 
   /** Documents of the model: decrypted only at declared encrypted paths, then hydrated. */
@@ -223,6 +252,31 @@ function collect(shape: ModelShape, node: Document, prefix: string, into: Collec
     } else {
       reportMisplaced(value, path, doc, fail);
     }
+  }
+}
+
+/**
+ * One entry of a change event's `updatedFields`, stored under its dotted path: an encrypted field
+ * is a slot, an embedded document (or an array of them, or one element of it) is walked like a
+ * stored one, and anything else is a plain value that must hold no ciphertext.
+ */
+function collectAtPath(model: ModelShape, updated: Document, path: string, into: Collection): void {
+  const value = updated[path];
+  const walk = walkPath(model, path.split('.'));
+  const field = walk.unresolved.length === 0 ? walk.chain[walk.chain.length - 1] : undefined;
+  const insideEncrypted = walk.chain.slice(0, -1).some((f) => f.encrypted);
+  if (field?.encrypted && !walk.endsInElement && !insideEncrypted) {
+    if (isEncryptedBinary(value)) into.slots.push({ doc: into.doc, container: updated, key: path, path, blob: value, field });
+    else if (value !== null && value !== undefined) checkPlaintext(field, value, path, into.doc, into.fail);
+  } else if (field?.embedded && !field.encrypted && !insideEncrypted && (walk.endsInElement || !field.isArray) && isPlainDocument(value)) {
+    collect(field.embedded, value, path, into);
+  } else if (field?.embedded && !field.encrypted && !insideEncrypted && field.isArray && !walk.endsInElement && Array.isArray(value)) {
+    value.forEach((item, i) => {
+      if (isPlainDocument(item)) collect(field.embedded!, item, `${path}.${i}`, into);
+      else reportMisplaced(item, `${path}.${i}`, into.doc, into.fail);
+    });
+  } else {
+    reportMisplaced(value, path, into.doc, into.fail);
   }
 }
 

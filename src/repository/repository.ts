@@ -5,6 +5,7 @@ import type { KeyVault } from '../crypto/keyVault';
 import { ConcurrencyError, EncryptedQueryError, InvalidInputError, StrongboxError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import type { ModelMetadata } from '../metadata/types';
+import { followChangeStream, readChangeEvent, StrongboxChangeStream, watchOptions, type EventReading } from './changeStream';
 import { StrongboxCursor } from './cursor';
 import { distinctKey, readDistinct } from './distinct';
 import { readPage, type PageOf } from './pagination';
@@ -26,7 +27,7 @@ import { stampUpdate } from './entity/stamps';
 import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
 import { hasRules, refuseIssues, updateIssues } from './entity/validation';
 import { DocumentReader, type ResultShape, type UndecryptablePolicy } from './reader';
-import type { ArrayFilter, IdOf, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefKeys, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
+import type { ArrayFilter, ChangeEvent, IdOf, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefKeys, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
   dataClient: MongoClient;
@@ -62,6 +63,22 @@ export interface PageOptions<T> extends SessionOption {
   before?: string;
   comment?: string;
   maxTimeMS?: number;
+}
+
+/** Options of watch (MongoDB manual, "Change Streams"); anything else is refused. */
+export interface WatchOptions extends SessionOption {
+  /** Whether update events carry the current document (`updateLookup`) or a post-image. Default: only inserts and replaces carry one. */
+  fullDocument?: 'default' | 'updateLookup' | 'whenAvailable' | 'required';
+  /** Whether events carry the document as it was before the change (the collection must keep pre-images). */
+  fullDocumentBeforeChange?: 'off' | 'whenAvailable' | 'required';
+  /** Start after the event with this resume token (an event's `_id`, or `stream.resumeToken`). */
+  resumeAfter?: Readonly<Record<string, unknown>>;
+  /** Like resumeAfter, also after an invalidate event. */
+  startAfter?: Readonly<Record<string, unknown>>;
+  startAtOperationTime?: import('mongodb').Timestamp;
+  batchSize?: number;
+  /** How long the server waits for new events before answering an empty batch. */
+  maxAwaitTimeMS?: number;
 }
 
 /** One page of a keyset pagination, with the opaque tokens that continue it (see docs/queries.md). */
@@ -435,6 +452,31 @@ export class Repository<T extends object> {
     return new StrongboxCursor<R>(cursor, async (docs) => (await this.reader.decrypt(docs, resultShape)) as R[], ready);
   }
 
+  /**
+   * A change stream of the collection: each event's `fullDocument` (and pre-image) is read like a
+   * document of the model, updated values are decrypted path by path, and the pipeline is analyzed
+   * against the shape of a change event (a `$match` on `fullDocument.<field>` is encrypted like a
+   * filter on the field). Needs a replica set or sharded cluster (see docs/queries.md).
+   */
+  watch<E extends object = ChangeEvent<T>>(rawPipeline: ReadonlyArray<Document> = [], rawOptions: WatchOptions = {}): StrongboxChangeStream<E> {
+    const opened = (async () => {
+      const options = this.options('watch', rawOptions);
+      const pipeline = this.copy('watch', rawPipeline);
+      const checked = sanitizedSync('watch', this.model, () => watchOptions(this.scope, options));
+      let reading: EventReading | undefined;
+      const stages = await this.analyze('watch', (analysis) => {
+        const followed = followChangeStream(analysis, this.model, pipeline);
+        reading = followed.reading;
+        return followed.stages;
+      });
+      const stream = this.collection.watch(stages, checked);
+      const loaded = (images: object[], stored: Uint8Array[], partial: boolean) => this.loaded(images as T[], stored, partial);
+      const read = (event: Document) => sanitized('watch', this.model, () => readChangeEvent(this.reader, event, reading!, loaded)) as Promise<E>;
+      return { stream, read };
+    })();
+    return new StrongboxChangeStream<E>(opened);
+  }
+
   async bulkWrite(rawOperations: ReadonlyArray<BulkOperation<T>>, rawOptions: SessionOption & { ordered?: boolean } = {}): Promise<BulkWriteResult> {
     const options = this.options('bulkWrite', rawOptions);
     const operations = this.copy('bulkWrite', rawOperations);
@@ -751,6 +793,14 @@ function checkOptionsSanitized(entry: OptionsEntry, options: unknown, scope: Mod
 async function sanitized<R>(what: string, model: ModelMetadata, run: () => Promise<R>): Promise<R> {
   try {
     return await run();
+  } catch (err) {
+    throw sanitize(err, what, model.target.name);
+  }
+}
+
+function sanitizedSync<R>(what: string, model: ModelMetadata, run: () => R): R {
+  try {
+    return run();
   } catch (err) {
     throw sanitize(err, what, model.target.name);
   }

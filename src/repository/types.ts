@@ -13,7 +13,7 @@
 import type { RefTarget } from '../metadata/ref';
 import type { BSONRegExp, Decimal128, Double, Int32, Long, Timestamp } from 'mongodb';
 import type {
-  DataKeys, FieldEntries, FilterEntries, InnerKind, KindOf, Leaf, PathEntry, Plain, RenameEntries, UpdateEntries,
+  DataKeys, FieldEntries, PathValue, Paths, FilterEntries, InnerKind, KindOf, Leaf, PathEntry, Plain, RenameEntries, UpdateEntries,
 } from './paths';
 
 export type { FieldKind, MaxPathDepth, PathValue, Paths, Plain } from './paths';
@@ -436,3 +436,40 @@ export type RefKeys<T> = { [K in DataKeys<T>]-?: [RefTarget<NonNullable<T[K]>>] 
 export type Populated<T, K extends keyof T> = {
   [P in keyof T]: P extends K ? RefTarget<NonNullable<T[P]>> | null | Extract<T[P], undefined> : T[P];
 };
+
+// ---------------------------------------------------------------------------------------------
+// Change streams (MongoDB manual, "Change Events")
+
+/** The resume token of a change event (its `_id`): pass it as `resumeAfter` or `startAfter`. */
+export type ResumeToken = Readonly<Record<string, unknown>>;
+
+interface ChangeEventBase {
+  _id: ResumeToken;
+  clusterTime?: Timestamp;
+  wallTime?: Date;
+  ns?: { db: string; coll?: string };
+}
+
+/** The paths an update set, with their values decrypted; a path the model declares is typed with its declared type. */
+export type UpdatedFields<T> = { readonly [P in Paths<T>]?: PathValue<T, P> } & { readonly [path: string]: unknown };
+
+export interface UpdateDescription<T> {
+  updatedFields: UpdatedFields<T>;
+  removedFields: string[];
+  truncatedArrays?: Array<{ field: string; newSize: number }>;
+  disambiguatedPaths?: Readonly<Record<string, unknown>>;
+}
+
+/** `fullDocumentBeforeChange`, present when the stream asks for it and the collection keeps pre-images. */
+interface PreImage<T> { fullDocumentBeforeChange?: T | null }
+
+export interface InsertEvent<T> extends ChangeEventBase { operationType: 'insert'; documentKey: { _id: IdOf<T> }; fullDocument: T }
+/** `fullDocument` is there with the `fullDocument` option (null when the document is gone by then). */
+export interface UpdateEvent<T> extends ChangeEventBase, PreImage<T> { operationType: 'update'; documentKey: { _id: IdOf<T> }; updateDescription: UpdateDescription<T>; fullDocument?: T | null }
+export interface ReplaceEvent<T> extends ChangeEventBase, PreImage<T> { operationType: 'replace'; documentKey: { _id: IdOf<T> }; fullDocument: T | null }
+export interface DeleteEvent<T> extends ChangeEventBase, PreImage<T> { operationType: 'delete'; documentKey: { _id: IdOf<T> } }
+/** Events about the collection itself; `invalidate` ends the stream. */
+export interface CollectionEvent extends ChangeEventBase { operationType: 'drop' | 'rename' | 'dropDatabase' | 'invalidate'; to?: { db: string; coll: string } }
+
+/** One change of a model's collection, with `fullDocument` and updated values decrypted and typed. */
+export type ChangeEvent<T> = InsertEvent<T> | UpdateEvent<T> | ReplaceEvent<T> | DeleteEvent<T> | CollectionEvent;

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  COLLATION_KEYS, EXPRESSION_OPERATORS, FILTER_OPERATORS, FILTER_TOP_LEVEL, IMPLICIT_EQUALITY, MOVING_ACCUMULATORS, OPTIONS,
+  CHANGE_STREAM_STAGES, COLLATION_KEYS, EXPRESSION_OPERATORS, FILTER_OPERATORS, FILTER_TOP_LEVEL, IMPLICIT_EQUALITY, MOVING_ACCUMULATORS, OPTIONS,
   PIPELINE_STAGES, SERVER_JAVASCRIPT, SYSTEM_VARIABLES, UPDATE_OPERATORS, type PolicyRow, type Treatment,
 } from '../../src/repository/policy/table';
 
@@ -53,6 +53,8 @@ export function renderPolicy(): string {
     `Followed stage by stage (the shape of the documents is tracked): ${list(stages.filter(([, p]) => p === 'tracked').map(([s]) => s))}.`,
     '',
     `Refused: ${list(stages.filter(([, p]) => p === 'refuse').map(([s]) => s))}. Any other stage is refused as unknown.`,
+    '',
+    `In a change-stream pipeline (\`watch\`), only: ${list(CHANGE_STREAM_STAGES)}, analyzed against the shape of a change event.`,
     '',
     `Accumulators that move a stored value (ciphertext stays ciphertext): ${list(Object.keys(MOVING_ACCUMULATORS))}.`,
     '',

@@ -16,6 +16,7 @@ export const probes = {
   positionalOperator: 'the positional $ update operator',
   pullDocumentCondition: '$pull with a condition on embedded documents',
   groupAccumulators: 'the $push/$first/$addToSet accumulators of $group',
+  changeStreams: 'change streams (a replica set or sharded cluster with the $changeStream stage)',
   exoticPlainTypes: 'storing decimal128, JavaScript code, symbol, MinKey and MaxKey values unencrypted',
 } as const;
 export type Feature = keyof typeof probes;
@@ -44,6 +45,10 @@ export async function probeFeatures(client: MongoClient): Promise<Feature[]> {
       if (r.modifiedCount !== 1) throw new Error('not pulled');
     },
     groupAccumulators: () => db.collection('e').aggregate([{ $group: { _id: null, a: { $push: '$a' }, f: { $first: '$a' }, s: { $addToSet: '$a' } } }]).toArray(),
+    changeStreams: async () => {
+      const stream = db.collection('c').watch([], { maxAwaitTimeMS: 1 });
+      try { await stream.tryNext(); } finally { await stream.close(); }
+    },
     // Last: FerretDB v1 drops the connection when it meets these types.
     exoticPlainTypes: () => db.collection('x').insertOne({ d: Decimal128.fromString('1.5'), c: new Code('x'), s: new BSONSymbol('s'), lo: new MinKey(), hi: new MaxKey() }),
   };

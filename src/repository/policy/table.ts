@@ -128,6 +128,12 @@ export const PIPELINE_STAGES: Readonly<Record<string, 'tracked' | 'refuse'>> = {
   $search: 'refuse', $searchMeta: 'refuse', $vectorSearch: 'refuse', $changeStream: 'refuse',
 };
 
+/**
+ * Stages a change-stream pipeline may hold (MongoDB manual, "Modify Change Stream Output"); each is
+ * then analyzed as in an aggregation, against the shape of a change event. Others are refused.
+ */
+export const CHANGE_STREAM_STAGES: ReadonlySet<string> = new Set(['$match', '$project', '$addFields', '$set', '$unset', '$replaceRoot', '$replaceWith', '$redact']);
+
 /** $group / $bucket / $setWindowFields accumulators that only move a stored value (ciphertext stays ciphertext). */
 export const MOVING_ACCUMULATORS: Readonly<Record<string, 'same' | 'collection'>> = {
   $first: 'same', $last: 'same',
@@ -197,7 +203,8 @@ export const OPTIONS: Readonly<Record<string, Readonly<Record<string, OptionTrea
   distinct: { session: 'session', comment: 'comment', collation: 'collation', hint: 'hint', maxTimeMS: 'number' },
   estimatedCount: { comment: 'comment', maxTimeMS: 'number' },
   populate: { session: 'session' },
-  paginate: { session: 'session', sort: 'typed', limit: 'number', after: 'typed', before: 'typed', comment: 'comment', hint: 'hint', maxTimeMS: 'number' },
+  paginate: { session: 'session', sort: 'typed', limit: 'number', after: 'typed', before: 'typed', projection: 'typed', comment: 'comment', hint: 'hint', maxTimeMS: 'number' },
+  watch: { session: 'session', fullDocument: 'typed', fullDocumentBeforeChange: 'typed', resumeAfter: 'typed', startAfter: 'typed', startAtOperationTime: 'typed', batchSize: 'number', maxAwaitTimeMS: 'number' },
   bulkWrite: { session: 'session', ordered: 'boolean', comment: 'comment' },
   save: { session: 'session' },
   remove: { session: 'session' },
