@@ -40,6 +40,11 @@ function invoke(watch: LeakWatch, call: Call): Promise<unknown> {
   const repo = watch.client.repository(Account) as unknown as Record<string, (...args: unknown[]) => unknown>;
   const result = repo[call.entry](...call.args);
   if (call.entry === 'find' || call.entry === 'aggregate') return (result as { toArray(): Promise<unknown[]> }).toArray();
+  if (call.entry === 'watch') {
+    // One read opens the stream (its aggregate is sent); servers without change streams answer with an error.
+    const stream = result as { tryNext(): Promise<unknown>; close(): Promise<void> };
+    return stream.tryNext().finally(() => stream.close());
+  }
   return result as Promise<unknown>;
 }
 

@@ -17,7 +17,7 @@ type Kind = SecretKind | 'plain';
 
 export type Entry =
   | 'find' | 'findOne' | 'count' | 'exists' | 'updateOne' | 'updateMany' | 'upsert' | 'replaceOne' | 'deleteOne' | 'deleteMany'
-  | 'findOneAndUpdate' | 'findOneAndReplace' | 'findOneAndDelete' | 'bulkWrite' | 'aggregate' | 'insertOne' | 'distinct' | 'paginate';
+  | 'findOneAndUpdate' | 'findOneAndReplace' | 'findOneAndDelete' | 'bulkWrite' | 'aggregate' | 'insertOne' | 'distinct' | 'paginate' | 'watch';
 
 /** One repository call: the method and its arguments, exactly as passed. */
 export interface Call { entry: Entry; args: unknown[] }
@@ -424,7 +424,7 @@ function findOptions(c: Chooser, filter: Doc, withLimit: boolean): [Doc, Doc] {
 }
 
 function callOf(c: Chooser): Call {
-  const entry = c.one<Entry>(['find', 'aggregate', 'updateOne', 'findOne', 'count', 'exists', 'updateMany', 'upsert', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete', 'bulkWrite', 'insertOne', 'distinct', 'paginate']);
+  const entry = c.one<Entry>(['find', 'aggregate', 'updateOne', 'findOne', 'count', 'exists', 'updateMany', 'upsert', 'replaceOne', 'deleteOne', 'deleteMany', 'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete', 'bulkWrite', 'insertOne', 'distinct', 'paginate', 'watch']);
   switch (entry) {
     case 'find': case 'findOne': { const [f, o] = findOptions(c, filterOf(c), entry === 'find'); return { entry, args: [f, o] }; }
     case 'count': case 'exists': case 'deleteOne': case 'deleteMany': return { entry, args: [filterOf(c)] };
@@ -464,6 +464,18 @@ function callOf(c: Chooser): Call {
       const sort = sortOf(c);
       const token = c.flip() ? { [c.flip() ? 'after' : 'before']: forgedToken(c, sort) } : {};
       return { entry, args: [f, { ...options, sort, limit: 2, ...token }] };
+    }
+    case 'watch': {
+      // A change event holds the model's document under fullDocument (and its pre-image); the other fields are plain.
+      const shape: Shape = new Map([...modelShape()].flatMap(([p, k]): Array<[string, Kind]> => [[`fullDocument.${p}`, k], [`fullDocumentBeforeChange.${p}`, k]]));
+      shape.set('operationType', 'plain');
+      const first = c.one<() => Doc>([
+        () => filterOf(c, shape, 1),
+        () => filterOf(c),
+        () => ({ [`updateDescription.updatedFields.${pathOf(c, MODEL, true)[0]}`]: c.s() }),
+      ])();
+      const options = c.one<Doc>([{}, { fullDocument: 'updateLookup' }, { fullDocumentBeforeChange: 'whenAvailable', batchSize: 2 }, { fullDocument: { $eq: c.s() } }, { resumeAfter: { $gt: c.s() } }]);
+      return { entry, args: [[{ $match: first }, ...(c.flip() ? pipelineOf(c, shape, 1) : [])], { maxAwaitTimeMS: 5, ...options }] };
     }
   }
 }
