@@ -22,10 +22,12 @@ export type { Deterministic, Random, ModelOptions, FieldOptions, EncryptedOption
 export { validate } from './repository/entity/validation';
 export { buildSchemaMap, buildValidator } from './schema';
 
-export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation, type PageOptions, type Page } from './repository/repository';
+export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation, type PageOptions, type Page, type WatchOptions } from './repository/repository';
 export { StrongboxCursor } from './repository/cursor';
+export type { StrongboxChangeStream } from './repository/changeStream';
 export type {
   Filter, UpdateFilter, ArrayFilter, IdOf, Sort, SortDirection, Projection, Projected, ReadResult, KeysetSort, DistinctPath, DistinctValue, RefKeys, Populated, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
+  ChangeEvent, InsertEvent, UpdateEvent, ReplaceEvent, DeleteEvent, CollectionEvent, UpdateDescription, UpdatedFields, ResumeToken, ChangeStreamStage, ChangeEventDocument,
 } from './repository/types';
 export { UndecryptableValue } from './repository/reader';
 

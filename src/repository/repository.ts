@@ -27,7 +27,7 @@ import { stampUpdate } from './entity/stamps';
 import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
 import { hasRules, refuseIssues, updateIssues } from './entity/validation';
 import { DocumentReader, type ResultShape, type UndecryptablePolicy } from './reader';
-import type { ArrayFilter, ChangeEvent, IdOf, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefKeys, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
+import type { ArrayFilter, ChangeEvent, ChangeStreamStage, IdOf, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefKeys, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
   dataClient: MongoClient;
@@ -458,7 +458,7 @@ export class Repository<T extends object> {
    * against the shape of a change event (a `$match` on `fullDocument.<field>` is encrypted like a
    * filter on the field). Needs a replica set or sharded cluster (see docs/queries.md).
    */
-  watch<E extends object = ChangeEvent<T>>(rawPipeline: ReadonlyArray<Document> = [], rawOptions: WatchOptions = {}): StrongboxChangeStream<E> {
+  watch<E extends object = ChangeEvent<T>>(rawPipeline: ReadonlyArray<ChangeStreamStage<T>> = [], rawOptions: WatchOptions = {}): StrongboxChangeStream<E> {
     const opened = (async () => {
       const options = this.options('watch', rawOptions);
       const pipeline = this.copy('watch', rawPipeline);

@@ -473,3 +473,25 @@ export interface CollectionEvent extends ChangeEventBase { operationType: 'drop'
 
 /** One change of a model's collection, with `fullDocument` and updated values decrypted and typed. */
 export type ChangeEvent<T> = InsertEvent<T> | UpdateEvent<T> | ReplaceEvent<T> | DeleteEvent<T> | CollectionEvent;
+
+/** A change event as a change-stream `$match` sees it: `fullDocument.<path>` is typed and refused like the model's path. */
+export interface ChangeEventDocument<T> {
+  _id: ResumeToken;
+  operationType: ChangeEvent<T>['operationType'];
+  ns: { db: string; coll: string };
+  documentKey: { _id: IdOf<T> };
+  fullDocument: T;
+  clusterTime: Timestamp;
+  wallTime: Date;
+}
+
+/** The stages a change-stream pipeline may hold (MongoDB manual, "Modify Change Stream Output"); `$match` is typed. */
+export type ChangeStreamStage<T> =
+  | { $match: Filter<ChangeEventDocument<T>> }
+  | { $project: Readonly<Record<string, unknown>> }
+  | { $addFields: Readonly<Record<string, unknown>> }
+  | { $set: Readonly<Record<string, unknown>> }
+  | { $unset: string | readonly string[] }
+  | { $replaceRoot: { newRoot: unknown } }
+  | { $replaceWith: unknown }
+  | { $redact: unknown };

@@ -66,7 +66,7 @@ const refusals: Array<[string, Document[], Document, RegExp, Function]> = [
 for (const [title, pipeline, options, message, type] of refusals) {
   test.serial(`watch refuses ${title} before any traffic`, async (t) => {
     const seen = await watch.observe(async () => {
-      const stream = patients().watch(pipeline, options);
+      const stream = patients().watch(pipeline as never, options as never);
       try { await stream.tryNext(); } finally { await stream.close(); }
     });
     t.true(seen.error instanceof type, `${String(seen.error)}`);
@@ -80,7 +80,7 @@ test.serial('the analyzed pipeline reaches the server with the Deterministic val
   const stored = await storedPatient(1);
   const pipeline = [{ $match: { operationType: { $in: ['insert', 'update'] }, 'fullDocument.phone': secretString(401), 'fullDocument.address.zip': { $in: [secretString(101)] } } }];
   const seen = await watch.observe(async () => {
-    const stream = patients().watch(pipeline, { fullDocument: 'updateLookup', maxAwaitTimeMS: 10 });
+    const stream = patients().watch(pipeline as never, { fullDocument: 'updateLookup', maxAwaitTimeMS: 10 });
     try { await stream.tryNext(); } finally { await stream.close(); }
   });
   // FerretDB answers that it has no change streams; MongoDB answers with an empty batch. The command went out either way.
