@@ -221,6 +221,7 @@ export const ERROR_CATALOGUE = {
     INPUT_UNKNOWN_FIELD: { meaning: 'A path names no field of the model.', fix: 'Check the spelling, or declare the field.' },
     INPUT_UNKNOWN_OPERATOR: { meaning: 'An operator is not one Strongbox knows.', fix: 'Use an operator the message lists.' },
     INPUT_UNKNOWN_OPTION: { meaning: 'An operation got an option Strongbox does not know.', fix: 'Use an option the message lists.' },
+    INPUT_PAGE_PROJECTION: { meaning: 'A projection given to paginate leaves out a sort key or _id, which the continuation tokens are made of.', fix: 'Include the sort keys (and _id) in the projection.' },
     INPUT_CHANGE_STREAM_STAGE: { meaning: 'A change-stream pipeline holds a stage the server does not allow there.', fix: 'Use $match, $project, $addFields, $set, $unset, $replaceRoot, $replaceWith or $redact.' },
     INPUT_UNKNOWN_STAGE: { meaning: 'A pipeline stage is not one Strongbox knows.', fix: 'Use a stage docs/queries.md lists.' },
     INPUT_UNKNOWN_VARIABLE: { meaning: 'An expression uses a $$variable nothing defines.', fix: 'Define it with $let or the let option.' },

@@ -118,6 +118,32 @@ export interface PageRequest {
   limit?: unknown;
   after?: unknown;
   before?: unknown;
+  projection?: unknown;
+}
+
+/**
+ * A projection of paginate must load every key of the order (and `_id`): the tokens are made of
+ * the first and last item's values of those keys. Rather than load fields the caller left out
+ * (which the result type would not show), a projection that leaves one out is refused; the caller
+ * lists the sort keys, and the result type then has them. Only plain inclusion (1, true) counts as
+ * loading a key: a computed value there would not be the stored one the range condition compares.
+ */
+export function assertProjectionKeepsOrder(scope: ModelScope, order: KeysetKey[], projection: unknown): void {
+  if (projection === undefined) return;
+  if (!isPlainObject(projection)) return; // the find it is passed to names the problem
+  const entries = safeEntries(projection, 'projection');
+  const drops = (v: unknown) => v === 0 || v === false;
+  const inclusion = entries.some(([k, v]) => k !== '_id' && !drops(v));
+  const covers = (key: string, path: string) => path === key || path.startsWith(`${key}.`);
+  const missing = order.map((k) => k.path).filter((path) => {
+    if (path === '_id') return entries.some(([k, v]) => k === '_id' && drops(v));
+    if (!inclusion) return entries.some(([k, v]) => drops(v) && covers(k, path));
+    return !entries.some(([k, v]) => (v === 1 || v === true) && covers(k, path));
+  });
+  if (missing.length) {
+    throw invalid('INPUT_PAGE_PROJECTION', `The projection of paginate on ${scope.name} leaves out ${missing.join(', ')}, which the continuation tokens are made of.`,
+      `load them: add ${missing.map((p) => `${p}: 1`).join(', ')} to an inclusion projection (and keep _id), or leave them out of an exclusion.`);
+  }
 }
 
 export interface PageOf<R> {
@@ -135,6 +161,7 @@ export async function readPage<R extends object>(scope: ModelScope, filter: unkn
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) throw invalid('INPUT_OPTIONS', `paginate on ${scope.name} needs limit, a whole number of documents per page (1 or more).`, 'pass { limit: 20 }.');
   if (after !== undefined && before !== undefined) throw invalid('INPUT_OPTIONS', `paginate on ${scope.name} takes after or before, not both.`, 'pass page.next as after to go forward, or page.previous as before to go back.');
   const order = keysetOrder(scope, request.sort);
+  assertProjectionKeepsOrder(scope, order, request.projection);
   const backwards = before !== undefined;
   const token = backwards ? before : after;
   const bounded = token === undefined ? filter ?? {} : { $and: [filter ?? {}, boundaryFilter(order, decodeToken(scope, order, token, backwards ? 'before' : 'after'), backwards)] };

@@ -52,7 +52,7 @@ export interface FindOptions<T, P extends Projection<T> | undefined = Projection
   /** Documents per server round trip; each batch is decrypted in one pass. */
   batchSize?: number;
 }
-export interface PageOptions<T> extends SessionOption {
+export interface PageOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption {
   /** Required plain fields; `_id` is added as the tie-break. Default: `_id` ascending. */
   sort?: KeysetSort<T>;
   /** Documents per page. */
@@ -61,6 +61,8 @@ export interface PageOptions<T> extends SessionOption {
   after?: string;
   /** `page.previous` of the page after: reads the page that precedes it. */
   before?: string;
+  /** Fields to load, as in find; it must load the sort keys and `_id`, which the tokens are made of. */
+  projection?: P;
   comment?: string;
   maxTimeMS?: number;
 }
@@ -318,12 +320,12 @@ export class Repository<T extends object> {
    * Keyset pagination: pages in a stable order (the sort, then `_id`), continued by opaque
    * tokens rather than skip, so each page costs one indexed range query however deep it is.
    */
-  async paginate(rawFilter: Filter<T>, rawOptions: PageOptions<T>): Promise<Page<T>> {
+  async paginate<const P extends Projection<T> | undefined = undefined>(rawFilter: Filter<T>, rawOptions: PageOptions<T, P>): Promise<Page<ReadResult<T, P>>> {
     const options = this.options('paginate', rawOptions);
     const filter = this.copy('paginate', rawFilter);
-    const { session, comment, maxTimeMS, hint } = options as PageOptions<T> & { hint?: unknown };
-    return sanitized('paginate', this.model, () => readPage<T>(this.scope, filter, options, (bounded, sort, limit) =>
-      this.find(bounded as Filter<T>, { session, comment, maxTimeMS, hint, sort, limit } as unknown as FindOptions<T, undefined>).toArray() as Promise<T[]>));
+    const { session, comment, maxTimeMS, hint, projection } = options as PageOptions<T, P> & { hint?: unknown };
+    return sanitized('paginate', this.model, () => readPage<ReadResult<T, P> & object>(this.scope, filter, options, (bounded, sort, limit) =>
+      this.find(bounded as Filter<T>, { session, comment, maxTimeMS, hint, sort, limit, projection } as unknown as FindOptions<T, P>).toArray() as Promise<(ReadResult<T, P> & object)[]>));
   }
 
   /**

@@ -111,3 +111,41 @@ test.serial('ordering by encrypted, optional or multi-valued fields is refused w
     t.is(seen.dataCommands.length, 0);
   }
 });
+
+test.serial('a projection loads only what it names, typed like find; the sort keys and _id must be among them', async (t) => {
+  const marker = `pp-${Date.now()}`;
+  await seed(marker);
+  const seen = await watch.observe(async () => {
+    let page = await repo().paginate({ tags: marker }, { sort: { age: -1 }, limit: 4, projection: { age: 1, phone: 1 } });
+    const names: string[] = [];
+    for (;;) {
+      t.true(page.items.every((p) => (p as { name?: unknown }).name === undefined && (p as { ssn?: unknown }).ssn === undefined && p.phone.startsWith('«SEKRIT')), 'only the projected fields, encrypted ones decrypted');
+      names.push(...page.items.map((p) => `${p.age}/${p._id.toHexString()}`));
+      if (!page.next) break;
+      page = await repo().paginate({ tags: marker }, { sort: { age: -1 }, limit: 4, projection: { age: 1, phone: 1 }, after: page.next });
+    }
+    t.is(names.length, 11);
+    t.is(new Set(names).size, 11, 'no item repeated across pages');
+    const back = await repo().paginate({ tags: marker }, { sort: { age: -1 }, limit: 4, projection: { phone: 0, ssn: 0 }, before: page.previous! });
+    t.is(back.items.length, 4);
+    t.true(back.items.every((p) => typeof p.name === 'string' && (p as { phone?: unknown }).phone === undefined));
+  });
+  t.is(seen.error, undefined, String(seen.error));
+  const finds = seen.dataCommands.filter((c) => c.commandName === 'find');
+  t.deepEqual(finds[0].command.projection, { age: 1, phone: 1 }, 'the projection is sent as given');
+  t.deepEqual(watch.verdict({}, seen), []);
+
+  const refusals: Array<[object, object, RegExp]> = [
+    [{ age: -1 }, { name: 1 }, /leaves out age/],
+    [{ age: -1 }, { age: 1, _id: 0 }, /leaves out _id/],
+    [{ age: -1, name: 1 }, { age: 0 }, /leaves out age/],
+    [{}, { _id: false, name: 1 }, /leaves out _id/],
+    [{ name: 1 }, { name: { $toUpper: '$name' } }, /leaves out name/],
+  ];
+  for (const [sort, projection, message] of refusals) {
+    const refused = await watch.observe(() => repo().paginate({ tags: marker }, { sort: sort as never, limit: 2, projection: projection as never }));
+    t.true(refused.error instanceof InvalidInputError, `${JSON.stringify(projection)}: ${String(refused.error)}`);
+    t.regex((refused.error as Error).message, message);
+    t.is(refused.dataCommands.length, 0, 'refused before any traffic');
+  }
+});

@@ -463,7 +463,7 @@ function callOf(c: Chooser): Call {
       const [f, options] = valueOptions(c, filterOf(c));
       const sort = sortOf(c);
       const token = c.flip() ? { [c.flip() ? 'after' : 'before']: forgedToken(c, sort) } : {};
-      return { entry, args: [f, { ...options, sort, limit: 2, ...token }] };
+      return { entry, args: [f, { ...options, sort, limit: 2, ...token, ...(c.flip() ? { projection: projectionOf(c) } : {}) }] };
     }
     case 'watch': {
       // A change event holds the model's document under fullDocument (and its pre-image); the other fields are plain.

@@ -18,4 +18,14 @@ export async function paginationTypes(people: Repository<Person>): Promise<void>
   await people.paginate({}, { sort: { age: 1 } });
   // @ts-expect-error Random field in the filter
   await people.paginate({ ssn: 'x' }, { limit: 5 });
+  const projected = await people.paginate({}, { sort: { age: -1 }, limit: 5, projection: { age: 1, phone: 1 } });
+  expectType<Equal<(typeof projected.items)[number]['phone'], Person['phone']>>();
+  // @ts-expect-error name was not loaded
+  void projected.items[0].name;
+  const withoutSecrets = await people.paginate({}, { limit: 5, projection: { ssn: 0, salary: 0 } });
+  void withoutSecrets.items[0].name;
+  // @ts-expect-error ssn was excluded
+  void withoutSecrets.items[0].ssn;
+  // @ts-expect-error unknown field in the projection
+  await people.paginate({}, { limit: 5, projection: { nmae: 1 } });
 }
