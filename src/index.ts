@@ -26,7 +26,7 @@ export { Repository, type RepositoryOptions, type FindOptions, type UpdateOption
 export { StrongboxCursor } from './repository/cursor';
 export type { StrongboxChangeStream } from './repository/changeStream';
 export type {
-  Filter, UpdateFilter, ArrayFilter, IdOf, Sort, SortDirection, Projection, Projected, ReadResult, KeysetSort, DistinctPath, DistinctValue, RefKeys, Populated, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
+  Filter, UpdateFilter, ArrayFilter, IdOf, Sort, SortDirection, Projection, Projected, ReadResult, KeysetSort, DistinctPath, DistinctValue, RefKeys, RefPaths, Populated, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
   ChangeEvent, InsertEvent, UpdateEvent, ReplaceEvent, DeleteEvent, CollectionEvent, UpdateDescription, UpdatedFields, ResumeToken, ChangeStreamStage, ChangeEventDocument,
 } from './repository/types';
 export { UndecryptableValue } from './repository/reader';

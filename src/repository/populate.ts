@@ -1,40 +1,97 @@
 import { BSON, type ClientSession, type Document } from 'mongodb';
+import { isPlainDocument } from '../bson/documents';
 import { refTargetOf } from '../metadata/ref';
+import type { ModelShape } from '../metadata/types';
 import { invalid } from './encoding/guards';
 
 /** Reads documents of one referenced model by their ids, through that model's repository. */
 export type LoadByIds = (model: Function, ids: unknown[], session: ClientSession | undefined) => Promise<object[]>;
 
 /**
- * Replaces the ids in the @Ref fields `keys` of `items` by the documents they reference: one
+ * Replaces the ids in the @Ref fields `paths` of `items` by the documents they reference: one
  * query per relation (`_id: { $in: ids }` through the target's repository, so the target's
  * encrypted fields are decrypted and its ids checked like any filter), however many items there
- * are. A reference whose document does not exist becomes null; a field holding no id stays as
- * it is (null or absent). The items are not changed: each result is a copy of its item.
+ * are. A path may lead through plain embedded documents and arrays of them (`'lines.product'`):
+ * the ids of every element of every item are loaded with that one query. A reference whose
+ * document does not exist becomes null; a field holding no id stays as it is (null or absent).
+ * The items are not changed: each result is a copy of its item, and so is every embedded
+ * document on the way to a populated reference.
  */
-export async function populateRefs<R extends object>(model: Function, items: readonly object[], keys: readonly string[], session: ClientSession | undefined, load: LoadByIds): Promise<R[]> {
-  if (!Array.isArray(items)) throw invalid('INPUT_NOT_ARRAY', `populate on ${model.name} needs an array of documents read from it.`, 'pass the array find(...).toArray() returned.');
+export async function populateRefs<R extends object>(model: ModelShape, items: readonly object[], paths: readonly string[], session: ClientSession | undefined, load: LoadByIds): Promise<R[]> {
+  const name = model.target.name;
+  if (!Array.isArray(items)) throw invalid('INPUT_NOT_ARRAY', `populate on ${name} needs an array of documents read from it.`, 'pass the array find(...).toArray() returned.');
   const copies = items.map((item) => {
-    if (item === null || typeof item !== 'object') throw invalid('INPUT_NOT_A_DOCUMENT', `populate on ${model.name} got something that is not a document.`, 'pass documents read from the repository.');
-    return Object.assign(Object.create(Object.getPrototypeOf(item)) as Document, item);
+    if (item === null || typeof item !== 'object') throw invalid('INPUT_NOT_A_DOCUMENT', `populate on ${name} got something that is not a document.`, 'pass documents read from the repository.');
+    return copyOf(item);
   });
-  for (const key of new Set(keys)) {
-    const target = typeof key === 'string' ? refTargetOf(model, key) : undefined;
-    if (!target) throw invalid('INPUT_NOT_A_REF', `${model.name}.${String(key)} is not a @Ref field, so populate does not know which model it points to.`, 'declare it with @Ref(() => Target), or read the other model with its own repository.');
+  // Every path is resolved before the first query: a wrong one is refused before any traffic.
+  const relations = [...new Set(paths)].map((path) => ({ path, ...resolveRef(model, path) }));
+  for (const { target, segments } of relations) {
+    const holders = copies.flatMap((copy) => holdersAlong(copy, segments.slice(0, -1)));
+    const key = segments[segments.length - 1];
     const ids = new Map<string, unknown>();
-    for (const copy of copies) {
-      const id = copy[key];
+    for (const holder of holders) {
+      const id = holder[key];
       if (id !== null && id !== undefined) ids.set(idKey(id), id);
     }
     if (ids.size === 0) continue;
     const found = new Map<string, object>();
     for (const doc of await load(target, [...ids.values()], session)) found.set(idKey((doc as Document)._id), doc);
-    for (const copy of copies) {
-      const id = copy[key];
-      if (id !== null && id !== undefined) copy[key] = found.get(idKey(id)) ?? null;
+    for (const holder of holders) {
+      const id = holder[key];
+      if (id !== null && id !== undefined) holder[key] = found.get(idKey(id)) ?? null;
     }
   }
   return copies as R[];
+}
+
+/** The model a path's @Ref field points to, through plain embedded documents only. */
+function resolveRef(model: ModelShape, path: unknown): { target: Function; segments: string[] } {
+  const refuse = (why: string) => invalid('INPUT_NOT_A_REF', `${model.target.name}.${String(path)} ${why}, so populate does not know which model it points to.`,
+    'declare it with @Ref(() => Target) (in the model or in a plain embedded document of it), or read the other model with its own repository.');
+  if (typeof path !== 'string') throw refuse('is not a field path');
+  const segments = path.split('.');
+  let shape = model;
+  for (const segment of segments.slice(0, -1)) {
+    const field = shape.fields.get(segment);
+    if (!field?.embedded || field.encrypted) throw refuse(`is not a @Ref field (${segment} is not a plain embedded document)`);
+    shape = field.embedded;
+  }
+  const target = refTargetOf(shape.target, segments[segments.length - 1]);
+  if (!target) throw refuse('is not a @Ref field');
+  return { target, segments };
+}
+
+/**
+ * The embedded documents at `segments` below a copied item, each replaced by a copy first (so
+ * populating them leaves the caller's item as it was); arrays of documents contribute every element.
+ */
+function holdersAlong(node: Document, segments: string[]): Document[] {
+  let nodes = [node];
+  for (const segment of segments) {
+    const next: Document[] = [];
+    for (const parent of nodes) {
+      const value = parent[segment];
+      if (Array.isArray(value)) {
+        parent[segment] = value.map((element) => (isDocumentLike(element) ? copyOf(element) : element));
+        next.push(...(parent[segment] as unknown[]).filter(isDocumentLike) as Document[]);
+      } else if (isDocumentLike(value)) {
+        parent[segment] = copyOf(value);
+        next.push(parent[segment]);
+      }
+    }
+    nodes = next;
+  }
+  return nodes;
+}
+
+/** An embedded document as read: a plain object or an instance of its embedded class. */
+function isDocumentLike(value: unknown): value is Document {
+  return isPlainDocument(value) || (value !== null && typeof value === 'object' && !Array.isArray(value) && !('_bsontype' in value) && !(value instanceof Date));
+}
+
+function copyOf(item: object): Document {
+  return Object.assign(Object.create(Object.getPrototypeOf(item)) as Document, item);
 }
 
 /** Ids compare by BSON value: two ObjectId instances of the same id are one id. */

@@ -27,7 +27,7 @@ import { stampUpdate } from './entity/stamps';
 import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
 import { hasRules, refuseIssues, updateIssues } from './entity/validation';
 import { DocumentReader, type ResultShape, type UndecryptablePolicy } from './reader';
-import type { ArrayFilter, ChangeEvent, ChangeStreamStage, IdOf, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefKeys, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
+import type { ArrayFilter, ChangeEvent, ChangeStreamStage, IdOf, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefPaths, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
   dataClient: MongoClient;
@@ -331,14 +331,15 @@ export class Repository<T extends object> {
   /**
    * Loads the documents the @Ref fields `keys` of `items` point to: one `$in` query per relation
    * for the whole array, through the referenced model's repository (its encrypted fields
-   * decrypted). Returns copies of the items; a reference to a missing document becomes null.
+   * decrypted). A key may be a path through plain embedded documents and arrays of them
+   * (`'lines.product'`). Returns copies of the items; a reference to a missing document becomes null.
    */
-  populate<const K extends RefKeys<T>>(items: readonly T[], keys: readonly K[], rawOptions: SessionOption = {}): Promise<Populated<T, K>[]> {
+  populate<const K extends RefPaths<T>>(items: readonly T[], keys: readonly K[], rawOptions: SessionOption = {}): Promise<Populated<T, K>[]> {
     return (async () => {
       const options = this.options('populate', rawOptions);
       const repositoryFor = this.context.repositoryFor;
       if (!repositoryFor) throw invalid('INPUT_NOT_A_REF', `populate on ${this.model.target.name} needs a repository from StrongboxClient.repository().`, 'get the repository from the client.');
-      return populateRefs<Populated<T, K>>(this.model.target, items, keys as readonly string[], options.session, (target, ids, session) =>
+      return populateRefs<Populated<T, K>>(this.model, items, keys as readonly string[], options.session, (target, ids, session) =>
         repositoryFor(target).find({ _id: { $in: ids } } as Filter<object>, session ? { session } : {}).toArray());
     })();
   }

@@ -430,12 +430,36 @@ type DistinctValueOf<X, K extends string> = X extends PathEntry
 export type RefKeys<T> = { [K in DataKeys<T>]-?: [RefTarget<NonNullable<T[K]>>] extends [never] ? never : K }[DataKeys<T>];
 
 /**
- * T with the references K loaded: each holds the referenced document, or null when no document
- * has that id; a field that held no id keeps its null or undefined.
+ * What `populate` accepts: the references of T, and those inside its plain embedded documents and
+ * arrays of them, by dotted path (`'address.country'`, `'lines.product'`), up to three levels deep.
  */
-export type Populated<T, K extends keyof T> = {
-  [P in keyof T]: P extends K ? RefTarget<NonNullable<T[P]>> | null | Extract<T[P], undefined> : T[P];
+export type RefPaths<T> = RefPathsOf<T, []>;
+
+type RefPathsOf<T, D extends unknown[]> = D['length'] extends 3 ? never : {
+  [K in DataKeys<T>]-?: [RefTarget<NonNullable<T[K]>>] extends [never]
+    ? (EmbeddedIn<NonNullable<T[K]>> extends infer E ? ([E] extends [never] ? never : `${K}.${RefPathsOf<E, [...D, unknown]>}`) : never)
+    : K
+}[DataKeys<T>];
+
+/** The embedded document a field holds (one element of an array of them); never for values and encrypted documents. */
+type EmbeddedIn<V> = KindOf<V> extends 'plain'
+  ? (V extends Leaf ? never : V extends readonly (infer E)[] ? (NonNullable<E> extends Leaf ? never : KindOf<NonNullable<E>> extends 'plain' ? NonNullable<E> : never) : V)
+  : never;
+
+/**
+ * T with the references K loaded: each holds the referenced document, or null when no document
+ * has that id; a field that held no id keeps its null or undefined. A reference inside embedded
+ * documents (`'lines.product'`) is loaded in each of them, arrays included.
+ */
+export type Populated<T, K extends string> = {
+  [P in keyof T]: P extends K
+    ? RefTarget<NonNullable<T[P]>> | null | Extract<T[P], undefined>
+    : P extends HeadOf<K> ? PopulatedInside<T[P], TailOf<K, P & string>> : T[P];
 };
+
+type HeadOf<K extends string> = K extends `${infer H}.${string}` ? H : never;
+type TailOf<K extends string, P extends string> = K extends `${P}.${infer R}` ? R : never;
+type PopulatedInside<V, K extends string> = V extends null | undefined ? V : V extends readonly (infer E)[] ? PopulatedInside<E, K>[] : Populated<V, K>;
 
 // ---------------------------------------------------------------------------------------------
 // Change streams (MongoDB manual, "Change Events")

@@ -23,3 +23,33 @@ export async function populateTypes(teams: Repository<Team>): Promise<void> {
   const ok: Filter<Team> = { lead: { $in: [] as ObjectId[] } };
   void ok;
 }
+
+class Line {
+  quantity!: number;
+  product!: Ref<Person>;
+}
+class Site {
+  city!: string;
+  manager!: Ref<Person>;
+  lines!: Line[];
+}
+class Project {
+  _id!: ObjectId;
+  site!: Site;
+  backup?: Site;
+  lines!: Line[];
+}
+
+export async function nestedPopulateTypes(projects: Repository<Project>): Promise<void> {
+  const all = await projects.find({}).toArray();
+  const loaded = await projects.populate(all, ['site.manager', 'lines.product', 'backup.lines.product']);
+  expectType<Equal<(typeof loaded)[number]['site']['manager'], Person | null>>();
+  expectType<Equal<(typeof loaded)[number]['site']['city'], string>>();
+  expectType<Equal<(typeof loaded)[number]['lines'][number]['product'], Person | null>>();
+  expectType<Equal<NonNullable<(typeof loaded)[number]['backup']>['lines'][number]['product'], Person | null>>();
+  expectType<Equal<(typeof loaded)[number]['site']['lines'][number]['product'], Ref<Person>>>();
+  // @ts-expect-error city is not a reference
+  await projects.populate(all, ['site.city']);
+  // @ts-expect-error no such path
+  await projects.populate(all, ['site.nope']);
+}
