@@ -6,7 +6,7 @@ import { ChangeEventScope } from './encoding/changeEventScope';
 import type { Analysis } from './encoding/filterEncoder';
 import { assertLiteral, invalid, isPlainObject, safeEntries } from './encoding/guards';
 import { followPipeline } from './encoding/pipelineEncoder';
-import { computedField, isTainted, type ModelScope } from './encoding/scope';
+import { computedField, DerivedScope, isTainted, type ModelScope } from './encoding/scope';
 import type { DocumentReader, ResultShape } from './reader';
 
 /** How the events a change-stream pipeline produces are read: which parts are still the model's documents. */
@@ -51,7 +51,7 @@ export function followChangeStream(analysis: Analysis, model: ModelMetadata, pip
   for (const name of images) rest.delete(name);
   const updateDescription = kept('updateDescription');
   if (updateDescription) rest.delete('updateDescription');
-  const openLoose = 'openTainted' in followed.result && followed.result.openTainted === true;
+  const openLoose = followed.result instanceof DerivedScope && followed.result.openTainted;
   return {
     stages: followed.stages,
     reading: {

@@ -75,19 +75,27 @@ export class DocumentReader<T> {
   }
 
   private async decryptAlong(stored: Document[], result: ResultShape): Promise<Document[]> {
+    const failures = await this.decryptSlots(stored, (into) => stored.forEach((doc, i) => collect(result.shape, doc, '', { ...into, doc: i, result })));
+    return this.settle(stored, failures);
+  }
+
+  /**
+   * Collects the slots of `docs` (ciphertext where the walk expects it), checks their headers
+   * against the model, decrypts the ones that pass in one pass, in place; returns what failed, by document.
+   */
+  private async decryptSlots(docs: Document[], walk: (into: Omit<Collection, 'doc' | 'result'>) => void): Promise<Map<number, UndecryptableField[]>> {
     const slots: Slot[] = [];
     const failures = new Map<number, UndecryptableField[]>();
     const fail = (doc: number, problem: UndecryptableField) => failures.set(doc, [...(failures.get(doc) ?? []), problem]);
-    stored.forEach((doc, i) => collect(result.shape, doc, '', { doc: i, slots, fail, result }));
-
-    const verified = await this.verify(stored, slots, fail);
+    walk({ slots, fail });
+    const verified = await this.verify(docs, slots, fail);
     const { values, failures: cryptFailures } = await this.engine.decryptValues(verified.map((s) => s.blob));
     verified.forEach((slot, i) => {
       const failure = cryptFailures.get(i);
       if (failure) fail(slot.doc, { ...failure, path: slot.path });
       else slot.container[slot.key] = values[i];
     });
-    return this.settle(stored, failures);
+    return failures;
   }
 
   /** A loose ciphertext is one of the model's fields' under that field's fixed key, or nothing to decrypt. */
@@ -176,16 +184,8 @@ export class DocumentReader<T> {
    * Decrypts in place and returns `updated`.
    */
   async decryptUpdatedFields(updated: Document, root: Document): Promise<Document> {
-    const slots: Slot[] = [];
-    const failures = new Map<number, UndecryptableField[]>();
-    const fail = (doc: number, problem: UndecryptableField) => failures.set(doc, [...(failures.get(doc) ?? []), problem]);
-    for (const path of Object.keys(updated)) collectAtPath(this.model, updated, path, { doc: 0, slots, fail, result: this.modelShape });
-    const verified = await this.verify([root], slots, fail);
-    const { values, failures: cryptFailures } = await this.engine.decryptValues(verified.map((s) => s.blob));
-    verified.forEach((slot, i) => {
-      const failure = cryptFailures.get(i);
-      if (failure) fail(0, { ...failure, path: slot.path });
-      else slot.container[slot.key] = values[i];
+    const failures = await this.decryptSlots([root], (into) => {
+      for (const path of Object.keys(updated)) collectAtPath(this.model, updated, path, { ...into, doc: 0, result: this.modelShape });
     });
     this.settle([root], failures, (_, path, marker) => {
       // The marker replaces the value at the longest updated path the problem lies under.

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { Binary, BSON, Timestamp, type Document } from 'mongodb';
+import { Binary, BSON, Timestamp, type Document, type ObjectId } from 'mongodb';
+import { Encrypted, Field, Id, Model, Variant, type Deterministic } from '../../src/metadata';
 import { DecryptionError, EncryptedQueryError, InvalidInputError } from '../../src/errors';
 import { followChangeStream, readChangeEvent } from '../../src/repository/changeStream';
 import { FieldEncryptor } from '../../src/repository/encoding/fieldEncryptor';
@@ -12,10 +13,22 @@ import { LeakWatch, secretString } from '../security/leakDetector';
 
 const DB = uniqueDbName(__filename);
 const { Patient, Customer } = defineModels(DB);
+
+@Model({ db: DB, collection: 'vehicles', keyAltName: 'fleet', discriminator: 'kind' })
+class Vehicle {
+  @Id() _id!: ObjectId;
+  @Field() kind!: string;
+  @Field() name!: string;
+}
+
+@Variant('car')
+class Car extends Vehicle {
+  @Encrypted({ algorithm: 'Deterministic', bsonType: 'string' }) vin!: Deterministic<string>;
+}
 type PatientT = InstanceType<typeof Patient>;
 
 let watch: LeakWatch;
-test.before(async () => { watch = await LeakWatch.open([Patient, Customer]); });
+test.before(async () => { watch = await LeakWatch.open([Patient, Customer, Vehicle]); });
 test.after.always(async () => { await watch?.close(); });
 const patients = () => watch.client.repository(Patient);
 
@@ -94,6 +107,26 @@ test.serial('the analyzed pipeline reaches the server with the Deterministic val
   t.deepEqual(Buffer.from((match.$match['fullDocument.address.zip'].$in[0] as Binary).buffer), Buffer.from((stored.address.zip as Binary).buffer));
   t.deepEqual(match.$match.operationType, { $in: ['insert', 'update'] });
   t.deepEqual(watch.verdict(pipeline, seen), [], 'no plaintext of an encrypted field in any command');
+});
+
+test.serial("a variant's repository pins the variant on the documents events carry, and reads them as the variant", async (t) => {
+  const cars = watch.client.repository(Car);
+  const seen = await watch.observe(async () => {
+    const stream = cars.watch([{ $match: { 'fullDocument.vin': secretString(800) } }], { maxAwaitTimeMS: 10 });
+    try { await stream.tryNext(); } finally { await stream.close(); }
+  });
+  const aggregate = seen.dataCommands.find((c) => c.commandName === 'aggregate');
+  t.truthy(aggregate, 'the aggregate was sent');
+  const [, pin, match] = aggregate!.command.pipeline as Document[];
+  t.deepEqual(pin, { $match: { $or: [{ 'fullDocument.kind': { $eq: 'car' } }, { fullDocument: { $exists: false } }] } });
+  t.true(match.$match['fullDocument.vin'] instanceof Binary);
+  t.deepEqual(watch.verdict({}, seen), []);
+
+  const car = await cars.insertOne({ name: 'Beetle', vin: secretString(801) } as never);
+  const stored = (await cars.collection.findOne({ _id: car._id }))!;
+  const event = await eventReader(Car)({ _id: token, operationType: 'insert', ns, documentKey: { _id: car._id }, fullDocument: stored });
+  t.true(event.fullDocument instanceof Car);
+  t.is(event.fullDocument.vin, secretString(801));
 });
 
 // ---------------------------------------------------------------------------------------------
