@@ -2,6 +2,7 @@ import test from 'ava';
 import { Binary, BSON, Timestamp, type Document, type ObjectId } from 'mongodb';
 import { Encrypted, Field, Id, Model, Variant, type Deterministic } from '../../src/metadata';
 import { DecryptionError, EncryptedQueryError, InvalidInputError } from '../../src/errors';
+import { bindSession } from '../../src/client/transaction';
 import { followChangeStream, readChangeEvent } from '../../src/repository/changeStream';
 import { FieldEncryptor } from '../../src/repository/encoding/fieldEncryptor';
 import { Markings } from '../../src/repository/encoding/markings';
@@ -88,6 +89,13 @@ for (const [title, pipeline, options, message, type] of refusals) {
     t.deepEqual(watch.verdict({ pipeline, options }, seen), []);
   });
 }
+
+test.serial('watch is refused on a repository bound to a transaction (change streams cannot run inside one)', async (t) => {
+  const session = watch.client.dataClient.startSession();
+  try {
+    t.throws(() => bindSession(patients(), session).watch(), { instanceOf: InvalidInputError, code: 'INPUT_NOT_IN_TRANSACTION' });
+  } finally { await session.endSession(); }
+});
 
 test.serial('the analyzed pipeline reaches the server with the Deterministic value encrypted (command monitoring at the aggregate with $changeStream)', async (t) => {
   const stored = await storedPatient(1);
