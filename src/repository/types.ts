@@ -498,13 +498,14 @@ export interface CollectionEvent extends ChangeEventBase { operationType: 'drop'
 /** One change of a model's collection, with `fullDocument` and updated values decrypted and typed. */
 export type ChangeEvent<T> = InsertEvent<T> | UpdateEvent<T> | ReplaceEvent<T> | DeleteEvent<T> | CollectionEvent;
 
-/** A change event as a change-stream `$match` sees it: `fullDocument.<path>` is typed and refused like the model's path. */
+/** A change event as a change-stream `$match` sees it: `fullDocument.<path>` (and the pre-image's) is typed and refused like the model's path. */
 export interface ChangeEventDocument<T> {
   _id: ResumeToken;
   operationType: ChangeEvent<T>['operationType'];
   ns: { db: string; coll: string };
   documentKey: { _id: IdOf<T> };
   fullDocument: T;
+  fullDocumentBeforeChange: T;
   clusterTime: Timestamp;
   wallTime: Date;
 }

@@ -18,7 +18,7 @@ export async function watchTypes(people: Repository<Person>): Promise<void> {
       void event.fullDocument;
     }
   }
-  people.watch([{ $match: { 'fullDocument.address.city': 'Paris', 'documentKey._id': {} as Person['_id'] } }, { $project: { fullDocument: 1 } }]);
+  people.watch([{ $match: { 'fullDocument.address.city': 'Paris', 'documentKey._id': {} as Person['_id'], 'fullDocumentBeforeChange.phone': '+2' } }, { $project: { fullDocument: 1 } }]);
   // @ts-expect-error Random fields cannot be compared
   people.watch([{ $match: { 'fullDocument.ssn': 'x' } }]);
   // @ts-expect-error Deterministic fields allow equality only
