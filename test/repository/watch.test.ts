@@ -160,7 +160,8 @@ test.serial('an update event: updatedFields are decrypted path by path (fields, 
   const stored = await storedPatient(3);
   const read = eventReader(Patient);
   const updatedFields = {
-    phone: stored.phone, 'address.zip': stored.address.zip, contacts: stored.contacts, 'contacts.0': stored.contacts[0], score: stored.score, name: 'renamed', medical: stored.medical,
+    phone: stored.phone, 'address.zip': stored.address.zip, contacts: stored.contacts, 'contacts.0': stored.contacts[0], 'contacts.0.note': stored.contacts[0].note,
+    score: stored.score, name: 'renamed', medical: stored.medical,
   };
   const event = await read({ _id: token, operationType: 'update', ns, documentKey: { _id: stored._id }, updateDescription: { updatedFields, removedFields: ['ssn'], truncatedArrays: [] } }) as ChangeEvent<PatientT>;
   if (event.operationType !== 'update') return t.fail(event.operationType);
@@ -169,6 +170,7 @@ test.serial('an update event: updatedFields are decrypted path by path (fields, 
   t.is(u['address.zip'], secretString(103));
   t.is((u.contacts as Document[])[0].phone, secretString(203));
   t.is((u['contacts.0'] as Document).note, secretString(303));
+  t.is(u['contacts.0.note'], secretString(303));
   t.is(u.score, 7);
   t.is(u.name, 'renamed');
   t.deepEqual((u.medical as Document).allergies, ['pollen']);
@@ -183,6 +185,8 @@ test.serial('ciphertext where the model does not put it, or of another field, is
   await t.throwsAsync(update({ name: stored.phone }), { instanceOf: DecryptionError, code: 'DECRYPT_MISPLACED' });
   await t.throwsAsync(update({ 'medical.bloodType': stored.phone }), { instanceOf: DecryptionError, code: 'DECRYPT_MISPLACED' });
   await t.throwsAsync(update({ 'address.zip': stored.score }), { instanceOf: DecryptionError, code: 'DECRYPT_ALGORITHM_MISMATCH' });
+  await t.throwsAsync(update({ 'contacts.1.phone': stored.contacts[0].note }), { instanceOf: DecryptionError, code: 'DECRYPT_ALGORITHM_MISMATCH' });
+  await t.throwsAsync(update({ 'tags.0': stored.phone }), { instanceOf: DecryptionError, code: 'DECRYPT_MISPLACED' });
   await t.throwsAsync(update({}, { ns: { db: stored.phone } }), { instanceOf: DecryptionError, code: 'DECRYPT_MISPLACED' });
   await t.throwsAsync(update({}, { updateDescription: { updatedFields: {}, removedFields: [stored.phone] } }), { instanceOf: DecryptionError, code: 'DECRYPT_MISPLACED' });
   const err = await t.throwsAsync(update({ phone: stored.ssn }));
@@ -233,19 +237,23 @@ requires('changeStreams')('watch yields typed, decrypted events for inserts, upd
     const inserted = await repo.insertOne(patient(6));
     await repo.insertOne(patient(7)); // filtered out on the server by its phone's ciphertext
     await repo.updateOne({ _id: inserted._id }, { $set: { 'address.zip': secretString(199), name: 'W6b' } });
+    await repo.replaceOne({ _id: inserted._id }, { ...patient(6), name: 'W6c' } as never);
     await repo.deleteOne({ _id: inserted._id });
     const events: ChangeEvent<PatientT>[] = [];
     for await (const event of stream) {
       events.push(event);
-      if (events.length === 3) break;
+      if (events.length === 4) break;
     }
-    t.deepEqual(events.map((e) => e.operationType), ['insert', 'update', 'delete']);
-    const [insert, update, remove] = events;
-    if (insert.operationType !== 'insert' || update.operationType !== 'update' || remove.operationType !== 'delete') return;
+    t.deepEqual(events.map((e) => e.operationType), ['insert', 'update', 'replace', 'delete']);
+    const [insert, update, replace, remove] = events;
+    if (insert.operationType !== 'insert' || update.operationType !== 'update' || replace.operationType !== 'replace' || remove.operationType !== 'delete') return;
     t.true(insert.fullDocument instanceof Patient);
     t.is(insert.fullDocument.ssn, secretString(506));
     t.is(update.updateDescription.updatedFields['address.zip'], secretString(199));
     t.is(update.fullDocument?.name, 'W6b');
+    t.is(update.fullDocument?.address.zip, secretString(199));
+    t.is(replace.fullDocument?.name, 'W6c');
+    t.is(replace.fullDocument?.contacts[0].note, secretString(306));
     t.true(remove.documentKey._id.equals(inserted._id));
     t.truthy(stream.resumeToken);
   } finally {
