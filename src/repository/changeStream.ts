@@ -8,6 +8,7 @@ import { assertLiteral, invalid, isPlainObject, safeEntries } from './encoding/g
 import { followPipeline } from './encoding/pipelineEncoder';
 import { computedField, DerivedScope, isTainted, type ModelScope } from './encoding/scope';
 import type { DocumentReader, ResultShape } from './reader';
+import type { ResumeToken } from './types';
 
 /** How the events a change-stream pipeline produces are read: which parts are still the model's documents. */
 export interface EventReading {
@@ -138,8 +139,8 @@ export class StrongboxChangeStream<E> implements AsyncIterable<E> {
   }
 
   /** The token to resume after the last event read (pass it as resumeAfter); undefined before the first read. */
-  get resumeToken(): unknown {
-    return this.stream?.resumeToken;
+  get resumeToken(): ResumeToken | undefined {
+    return this.stream?.resumeToken as ResumeToken | undefined;
   }
 
   async next(): Promise<E> {
