@@ -26,6 +26,7 @@ import { stampUpdate } from './entity/stamps';
 import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
 import { hasRules, refuseIssues, updateIssues } from './entity/validation';
 import { DocumentReader, type ResultShape, type UndecryptablePolicy } from './reader';
+import type { CheckedPipeline, NamedResult, PipelineResult } from './aggregateTypes';
 import type { ArrayFilter, IdOf, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefKeys, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
@@ -42,6 +43,7 @@ export interface RepositoryOptions {
 }
 
 export interface SessionOption { session?: ClientSession; }
+export interface AggregateOptions extends SessionOption { batchSize?: number; }
 export interface FindOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption {
   /** Fields to load; the result type follows it (see ReadResult). */
   projection?: P;
@@ -407,8 +409,14 @@ export class Repository<T extends object> {
   /**
    * Runs a pipeline, analyzed stage by stage against the shape of the documents (see
    * docs/queries.md). Results keep the pipeline's shape, so they are decrypted but not hydrated.
+   *
+   * Written inline, the common stages are checked at compile time and the result type follows
+   * them (PipelineResult); a `Document[]` pipeline gives `Document`, or the type named with
+   * `aggregate<R>(…)`. Either way the run time checks every stage.
    */
-  aggregate<R extends Document = Document>(rawPipeline: Document[], rawOptions: SessionOption & { batchSize?: number } = {}): StrongboxCursor<R> {
+  aggregate<R extends Document = never>(pipeline: readonly Document[] & NamedResult<R>, options?: AggregateOptions): StrongboxCursor<R>;
+  aggregate<const S extends readonly unknown[]>(pipeline: CheckedPipeline<T, S>, options?: AggregateOptions): StrongboxCursor<PipelineResult<T, S>>;
+  aggregate(rawPipeline: readonly unknown[], rawOptions: AggregateOptions = {}): StrongboxCursor<Document> {
     let copied: { pipeline: unknown; options: Document } | undefined;
     let failure: unknown;
     try {
@@ -432,7 +440,7 @@ export class Repository<T extends object> {
       });
       for (const stage of stages) cursor.addStage(stage);
     })();
-    return new StrongboxCursor<R>(cursor, async (docs) => (await this.reader.decrypt(docs, resultShape)) as R[], ready);
+    return new StrongboxCursor<Document>(cursor, (docs) => this.reader.decrypt(docs, resultShape), ready);
   }
 
   async bulkWrite(rawOperations: ReadonlyArray<BulkOperation<T>>, rawOptions: SessionOption & { ordered?: boolean } = {}): Promise<BulkWriteResult> {
