@@ -57,7 +57,8 @@ export interface LookupStage<Target, Local extends string = string, Foreign exte
 }
 
 /** The documents entering the pipeline: the model's data properties, brands kept. */
-type Data<T> = { [K in DataKeys<T>]: T[K] };
+type Data<T> = { [K in keyof T as K extends DataKeys<T> ? K : never]: T[K] };
+
 
 // ---------------------------------------------------------------------------------------------
 // Paths and what they hold
@@ -247,8 +248,13 @@ type CountCheck<C> = C extends '' | `$${string}` | `${string}.${string}` ? Count
 type UnsetCheck<D, U> = U extends string ? (U extends DataKeys<D> ? U : UnknownPath) : { readonly [I in keyof U]: U[I] extends DataKeys<D> ? U[I] : UnknownPath };
 
 type LookupCheck<D, H> = H extends LookupStage<infer Target, infer Local, string, string>
-  ? ([EncryptedPaths<Target>] extends [never] ? (Local extends PlainPaths<D> ? H : { readonly $lookup: { readonly localField: Local extends FieldEntries<D>['path'] ? EncryptedValuesCannotBeComputedOn : UnknownPath } }) : LookupTargetMustBePlain)
+  ? (Local extends PlainPaths<D> ? H : { readonly $lookup: { readonly localField: Local extends FieldEntries<D>['path'] ? EncryptedValuesCannotBeComputedOn : UnknownPath } })
   : H;
+
+/** What `lookup(Target, spec)` takes: a foreign field of Target (plaintext); a Target with encrypted fields is refused. */
+export type LookupSpec<Target, Local extends string, Foreign extends string, As extends string> = [EncryptedPaths<Target>] extends [never]
+  ? { readonly localField: Local; readonly foreignField: Foreign & FieldEntries<Target>['path']; readonly as: As }
+  : LookupTargetMustBePlain;
 
 type Joined<D, H> = H extends LookupStage<infer Target, string, string, infer As> ? Omit<D, As> & { [K in As]: Data<Target>[] } : Untyped;
 
