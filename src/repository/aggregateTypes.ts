@@ -52,7 +52,9 @@ declare const lookupTarget: unique symbol;
 
 /** A `$lookup` stage built by `lookup(Model, …)`: a plain stage at run time, carrying the joined model for the types. */
 export interface LookupStage<Target, Local extends string = string, Foreign extends string = string, As extends string = string> {
+  /** The stage as the server receives it; `from` is the joined model's collection. */
   readonly $lookup: { readonly from: string; readonly localField: Local; readonly foreignField: Foreign; readonly as: As };
+  /** Never present at run time: names the joined model for the types. */
   readonly [lookupTarget]?: Target;
 }
 

@@ -43,7 +43,11 @@ export interface RepositoryOptions {
 }
 
 export interface SessionOption { session?: ClientSession; }
-export interface AggregateOptions extends SessionOption { batchSize?: number; }
+/** Options of aggregate (the run time checks every option against the policy table). */
+export interface AggregateOptions extends SessionOption {
+  /** Documents per server round trip; each batch is decrypted in one pass. */
+  batchSize?: number;
+}
 export interface FindOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption {
   /** Fields to load; the result type follows it (see ReadResult). */
   projection?: P;
@@ -410,11 +414,15 @@ export class Repository<T extends object> {
    * Runs a pipeline, analyzed stage by stage against the shape of the documents (see
    * docs/queries.md). Results keep the pipeline's shape, so they are decrypted but not hydrated.
    *
-   * Written inline, the common stages are checked at compile time and the result type follows
-   * them (PipelineResult); a `Document[]` pipeline gives `Document`, or the type named with
-   * `aggregate<R>(…)`. Either way the run time checks every stage.
+   * This form names the result type (`aggregate<R>(pipeline)`) and skips the compile-time check
+   * of the stages; the run time still checks every stage.
    */
   aggregate<R extends Document = never>(pipeline: readonly Document[] & NamedResult<R>, options?: AggregateOptions): StrongboxCursor<R>;
+  /**
+   * Runs a pipeline written inline: the common stages are checked at compile time against the
+   * documents each receives, and the result type follows them (PipelineResult, plain decrypted
+   * objects); a `Document[]` pipeline gives `Document`. The run time checks every stage as well.
+   */
   aggregate<const S extends readonly unknown[]>(pipeline: CheckedPipeline<T, S>, options?: AggregateOptions): StrongboxCursor<PipelineResult<T, S>>;
   aggregate(rawPipeline: readonly unknown[], rawOptions: AggregateOptions = {}): StrongboxCursor<Document> {
     let copied: { pipeline: unknown; options: Document } | undefined;
