@@ -14,6 +14,7 @@
  * are not checked here (the run time checks them as always) and the result is `Document`.
  */
 import type { Document } from 'mongodb';
+import type { Random } from '../metadata/brands';
 import type { EXPRESSION_OPERATOR_NAMES } from './policy/table';
 import type { DataKeys, FieldEntries, KindOf, Leaf, PathEntry, Plain } from './paths';
 import type { Filter, Sort } from './types';
@@ -29,6 +30,9 @@ interface UnknownPath {
 }
 interface NotInTypedSubset {
   readonly 'variables and $getField/$let/$map/$filter/$reduce are not typed: pass the pipeline as a Document[] variable (the run time still checks it)': never;
+}
+interface OneOperatorPerObject {
+  readonly 'an expression object holds exactly one operator, or only field names': never;
 }
 interface UnknownOperator {
   readonly 'not an aggregation operator Strongbox knows': never;
@@ -77,6 +81,25 @@ type Unwritable<M, D, K extends PropertyKey> = K extends string
   ? K extends EncryptedPaths<M> | EncryptedPaths<D> | `${EncryptedPaths<M> | EncryptedPaths<D>}.${string}` ? true : false
   : false;
 
+/** The value holds ciphertext somewhere (it is, or holds, a branded value). */
+type HoldsEncrypted<V> = [EncryptedPaths<{ v: V }>] extends [never] ? false : true;
+
+/**
+ * Ciphertext the run time can no longer attribute to one field and key (collected through an
+ * array, by $push/$addToSet, in a computed document, joined by $lookup): later stages may only
+ * move it whole, so it is typed as Random, which refuses everything else. It is still decrypted
+ * on read (the result type is its plain value).
+ */
+type Opaque<V> = HoldsEncrypted<V> extends true ? Random<V> : V;
+
+/** The path crosses an array of D on its way (MongoDB then collects one value per element). */
+type CrossesArray<V, P extends string> = V extends readonly unknown[]
+  ? true
+  : P extends `${infer Head}.${infer Rest}` ? (Head extends keyof V ? CrossesArray<NonNullable<V[Head]>, Rest> : false) : false;
+
+/** What `$path` moves: the declared value, opaque when collected through an array. */
+type Moved<D, P extends string> = CrossesArray<D, P> extends true ? Opaque<ValueAt<D, P>> : ValueAt<D, P>;
+
 /** What `$path` yields: arrays on the way give one value per element, as in MongoDB. */
 type ValueAt<V, P extends string> = V extends readonly (infer E)[]
   ? ValueAt<E, P>[]
@@ -102,7 +125,12 @@ type ExpressionCheck<D, E> = E extends string
     ? E
     : E extends readonly unknown[]
       ? { readonly [I in keyof E]: ExpressionCheck<D, E[I]> }
-      : { readonly [K in keyof E]: K extends `$${string}` ? OperatorCheck<D, K, E[K]> : ExpressionCheck<D, E[K]> };
+      : [Extract<keyof E, `$${string}`>] extends [never]
+        ? { readonly [K in keyof E]: ExpressionCheck<D, E[K]> }
+        : IsSingle<keyof E> extends true ? { readonly [K in keyof E]: OperatorCheck<D, K, E[K]> } : OneOperatorPerObject;
+
+/** True for a single key, false for a union of several. */
+type IsSingle<K, All = K> = [K] extends [never] ? false : K extends unknown ? ([All] extends [K] ? true : false) : never;
 
 type OperatorCheck<D, K, A> = K extends '$literal' ? A : K extends ExpressionOperator ? ExpressionCheck<D, A> : K extends `$${string}` ? UnknownOperator : A;
 
@@ -162,10 +190,10 @@ type AddFieldsCheck<M, D, P> = { readonly [K in keyof P]: OutputCheck<M, D, K & 
 
 /** A computed output value; a moved path brings its declared type (and brand). */
 type OutputValue<D, V> = V extends `$${infer P}`
-  ? ValueAt<D, P>
+  ? Moved<D, P>
   : V extends Leaf | readonly unknown[]
     ? ExpressionValue<D, V>
-    : keyof V extends `$${string}` ? ExpressionValue<D, V> : { -readonly [Q in keyof V]: OutputValue<D, V[Q]> };
+    : keyof V extends `$${string}` ? ExpressionValue<D, V> : Opaque<{ -readonly [Q in keyof V]: OutputValue<D, V[Q]> }>;
 
 /** Top-level names of dotted keys: `'address.city': 1` keeps part of address. */
 type TopOf<K> = K extends `${infer Top}.${string}` ? Top : K;
@@ -181,7 +209,8 @@ type Projected<D, P> = IsInclusion<P> extends true
 /** A projection of sub-paths applied to an embedded document (to each element of an array of them, as MongoDB does). */
 type Within<V, S> = V extends readonly (infer E)[] ? Within<E, S>[] : V extends Leaf ? V : KindOf<V> extends 'plain' ? Projected<V, S> : V;
 
-type AddedFields<D, P> = Omit<D, keyof P> & { -readonly [K in keyof P]: OutputValue<D, P[K]> };
+/** A dotted key changes a field inside an existing document: the documents keep their declared shape there. */
+type AddedFields<D, P> = Omit<D, keyof P> & { -readonly [K in keyof P as K extends `${string}.${string}` ? never : K]: OutputValue<D, P[K]> };
 
 // ---------------------------------------------------------------------------------------------
 // $group
@@ -194,6 +223,8 @@ type AccumulatorCheck<M, D, K, A> = K extends '_id'
   ? ExpressionCheck<D, A>
   : Unwritable<M, D, K & string> extends true
     ? EncryptedFieldNamesCannotBeWritten
+    : IsSingle<keyof A> extends false
+      ? OneOperatorPerObject
     : keyof A extends infer Op
       ? Op extends '$count'
         ? { readonly $count: Record<string, never> }
@@ -218,7 +249,7 @@ type AccumulatedValue<D, A> = keyof A extends infer Op
   ? Op extends '$count' | '$sum' ? number
   : Op extends '$avg' ? number | null
   : Op extends '$min' | '$max' | '$first' | '$last' ? OutputValue<D, A[Op & keyof A]>
-  : Op extends '$push' | '$addToSet' ? OutputValue<D, A[Op & keyof A]>[]
+  : Op extends '$push' | '$addToSet' ? Opaque<OutputValue<D, A[Op & keyof A]>[]>
   : unknown
   : never;
 
@@ -258,7 +289,7 @@ export type LookupSpec<Target, Local extends string, Foreign extends string, As 
   ? { readonly localField: Local; readonly foreignField: Foreign & FieldEntries<Target>['path']; readonly as: As }
   : LookupTargetMustBePlain;
 
-type Joined<D, H> = H extends LookupStage<infer Target, string, string, infer As> ? Omit<D, As> & { [K in As]: Data<Target>[] } : Untyped;
+type Joined<D, H> = H extends LookupStage<infer Target, string, string, infer As> ? Omit<D, As> & { [K in As]: Random<Data<Target>[]> } : Untyped;
 
 // ---------------------------------------------------------------------------------------------
 // The fold

@@ -63,6 +63,8 @@ pipeline([{ $project: { upper: { $toUpper: '$phone' } } }]);
 pipeline([{ $project: { ssn: '$name' } }]);
 // @ts-expect-error not an operator Strongbox knows
 pipeline([{ $project: { x: { $myOperator: '$name' } } }]);
+// @ts-expect-error an expression object holds one operator
+pipeline([{ $project: { x: { $toUpper: '$name', $toLower: '$name' } } }]);
 
 // ---- a moved encrypted field stays encrypted in later stages
 const movedPhone = pipeline([{ $project: { p: '$phone' } }, { $match: { p: '555-0100' } }]);
@@ -71,6 +73,15 @@ expectType<Equal<Result<typeof movedPhone>, { _id: ObjectId; p: string }>>();
 pipeline([{ $project: { p: '$phone' } }, { $sort: { p: 1 } }]);
 // @ts-expect-error ... and Random stays unqueryable
 pipeline([{ $project: { s: '$ssn' } }, { $match: { s: '123-45-6789' } }]);
+// Collected through an array, in a computed document, or by $push, ciphertext can only be moved on.
+const collected = pipeline([{ $project: { phones: '$contacts.phone', card: { code: '$badge.code' } } }, { $project: { phones: 1, card: 1 } }]);
+expectType<Equal<Result<typeof collected>, { _id: ObjectId; phones: string[]; card: { code: string } }>>();
+// @ts-expect-error the phones of all contacts: which key encrypted each is not known any more
+pipeline([{ $project: { phones: '$contacts.phone' } }, { $match: { phones: '555-0100' } }]);
+// @ts-expect-error ... nor inside a computed document
+pipeline([{ $project: { card: { code: '$badge.code' } } }, { $match: { 'card.code': 'B-1' } }]);
+// @ts-expect-error ... nor once collected by $push
+pipeline([{ $group: { _id: null, phones: { $push: '$phone' } } }, { $match: { phones: '555-0100' } }]);
 
 // ---- $addFields / $set, $unset
 const added = pipeline([{ $addFields: { next: { $add: ['$age', 1] }, label: 'patient' } }, { $match: { next: { $gt: 18 } } }, { $unset: ['ssn', 'salary', 'medical'] }]);
@@ -111,6 +122,8 @@ pipeline([{ $group: { _id: null, m: { $max: '$phone' } } }]);
 pipeline([{ $group: { _id: null, s: { $avg: '$contacts.note' } } }]);
 // @ts-expect-error a path inside a value encrypted whole does not exist for the server
 pipeline([{ $group: { _id: null, b: { $first: '$medical.blood' } } }]);
+// @ts-expect-error an accumulator holds one operator
+pipeline([{ $group: { _id: null, n: { $sum: 1, $avg: '$age' } } }]);
 // @ts-expect-error an accumulator output named like an encrypted field of the model
 pipeline([{ $group: { _id: null, phone: { $first: '$phone' } } }]);
 // @ts-expect-error values collected by $push stay ciphertext: not sortable after $unwind
@@ -135,6 +148,8 @@ const joined = pipeline([lookup(Clinic, { localField: 'address.city', foreignFie
 expectType<Equal<Result<typeof joined>, { _id: ObjectId; name: string; clinics: { _id: ObjectId; name: string; city: string }[] }>>();
 // @ts-expect-error joins compare stored values: not on an encrypted field
 pipeline([lookup(Clinic, { localField: 'phone', foreignField: 'city', as: 'clinics' })]);
+// @ts-expect-error joined documents come from a collection the repository does not check: they are only moved
+pipeline([lookup(Clinic, { localField: 'address.city', foreignField: 'city', as: 'clinics' }), { $match: { 'clinics.name': 'St Mary' } }]);
 
 // ---- outside the typed subset: the stage and those after it are checked at run time only
 const sampled = pipeline([{ $sample: { size: 2 } }, { $match: { name: 'Ada' } }]);
