@@ -16,7 +16,7 @@
 import type { Document } from 'mongodb';
 import type { Random } from '../metadata/brands';
 import type { EXPRESSION_OPERATOR_NAMES } from './policy/table';
-import type { DataKeys, FieldEntries, KindOf, Leaf, PathEntry, Plain } from './paths';
+import type { DataKeys, FieldEntries, KindOf, Leaf, MaxPathDepth, PathEntry, Plain } from './paths';
 import type { Filter, Sort } from './types';
 
 interface EncryptedValuesCannotBeComputedOn {
@@ -81,8 +81,17 @@ type Unwritable<M, D, K extends PropertyKey> = K extends string
   ? K extends EncryptedPaths<M> | EncryptedPaths<D> | `${EncryptedPaths<M> | EncryptedPaths<D>}.${string}` ? true : false
   : false;
 
-/** The value holds ciphertext somewhere (it is, or holds, a branded value). */
-type HoldsEncrypted<V> = [EncryptedPaths<{ v: V }>] extends [never] ? false : true;
+/** The value holds ciphertext somewhere (it is, or holds, a branded value); past the depth cap it is assumed to. */
+type HoldsEncrypted<V, D extends unknown[] = []> = true extends HoldsEncryptedEach<V, D> ? true : false;
+type HoldsEncryptedEach<V, D extends unknown[]> = V extends unknown
+  ? [KindOf<V>] extends ['plain']
+    ? V extends Leaf
+      ? false
+      : D['length'] extends MaxPathDepth
+        ? true
+        : V extends readonly (infer E)[] ? HoldsEncryptedEach<E, [...D, unknown]> : { [K in DataKeys<V>]-?: HoldsEncryptedEach<V[K], [...D, unknown]> }[DataKeys<V>]
+    : true
+  : never;
 
 /**
  * Ciphertext the run time can no longer attribute to one field and key (collected through an
