@@ -65,7 +65,6 @@ export interface LookupStage<Target, Local extends string = string, Foreign exte
 /** The documents entering the pipeline: the model's data properties, brands kept. */
 type Data<T> = { [K in keyof T as K extends DataKeys<T> ? K : never]: T[K] };
 
-
 // ---------------------------------------------------------------------------------------------
 // Paths and what they hold
 
