@@ -35,6 +35,10 @@ expectType<Equal<Result<typeof matched>['phone'], string>>();
 matched?.greet();
 // @ts-expect-error unknown field
 pipeline([{ $match: { nmae: 'Ada' } }]);
+// @ts-expect-error a stage has exactly one operator
+pipeline([{ $match: { name: 'Ada' }, $sort: { age: 1 } }]);
+// @ts-expect-error $limit takes a number
+pipeline([{ $limit: '5' }]);
 // @ts-expect-error a Random field is not queryable, here as in filters
 pipeline([{ $match: { ssn: '123-45-6789' } }]);
 // @ts-expect-error Deterministic fields take equality only
@@ -53,6 +57,8 @@ const moved = pipeline([{ $project: { _id: 0, who: '$name', secret: '$ssn', city
 expectType<Equal<Result<typeof moved>, { who: string; secret: string; city: string }>>();
 const computed = pipeline([{ $project: { name: 1, upper: { $toUpper: '$name' }, tagCount: { $size: '$tags' }, adult: { $gte: ['$age', 18] } } }]);
 expectType<Equal<Result<typeof computed>, { _id: ObjectId; name: string; upper: string; tagCount: number; adult: boolean }>>();
+const withoutCity = pipeline([{ $project: { 'address.city': 0, contacts: 0, badge: 0, medical: 0, ssn: 0, salary: 0, phone: 0, tier: 0, tags: 0, scores: 0, createdAt: 0, deletedAt: 0, nickname: 0, formerName: 0 } }]);
+expectType<Equal<Result<typeof withoutCity>, { _id: ObjectId; name: string; age: number; address: { street: string; zip: string } }>>();
 // @ts-expect-error unknown field
 pipeline([{ $project: { nmae: 1 } }]);
 // @ts-expect-error a projection keeps (1) or drops (0); other numbers are refused
@@ -73,6 +79,11 @@ expectType<Equal<Result<typeof movedPhone>, { _id: ObjectId; p: string }>>();
 pipeline([{ $project: { p: '$phone' } }, { $sort: { p: 1 } }]);
 // @ts-expect-error ... and Random stays unqueryable
 pipeline([{ $project: { s: '$ssn' } }, { $match: { s: '123-45-6789' } }]);
+// An encrypted value moved over a plain field takes its place, and its rules.
+const replaced = pipeline([{ $addFields: { nickname: '$phone' } }, { $match: { nickname: '555-0100' } }]);
+expectType<Equal<Result<typeof replaced>['nickname'], string>>();
+// @ts-expect-error nickname now holds the phone's ciphertext
+pipeline([{ $addFields: { nickname: '$phone' } }, { $sort: { nickname: 1 } }]);
 // Collected through an array, in a computed document, or by $push, ciphertext can only be moved on.
 const collected = pipeline([{ $project: { phones: '$contacts.phone', card: { code: '$badge.code' } } }, { $project: { phones: 1, card: 1 } }]);
 expectType<Equal<Result<typeof collected>, { _id: ObjectId; phones: string[]; card: { code: string } }>>();
@@ -136,6 +147,9 @@ const contacts = pipeline([{ $unwind: { path: '$contacts', includeArrayIndex: 'p
 expectType<Equal<Result<typeof contacts>, { _id: ObjectId; contacts: { kind: string; phone: string; note: string }; position: number }>>();
 const counted = pipeline([{ $match: { age: { $gte: 18 } } }, { $count: 'adults' }]);
 expectType<Equal<Result<typeof counted>, { adults: number }>>();
+pipeline([{ $unwind: '$contacts' }, { $sort: { 'contacts.kind': 1 } }]);
+// @ts-expect-error an unwound element's Deterministic field is still encrypted
+pipeline([{ $unwind: '$contacts' }, { $sort: { 'contacts.phone': 1 } }]);
 // @ts-expect-error unknown field
 pipeline([{ $unwind: '$nope' }]);
 // @ts-expect-error $count names a field: no $
