@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { BSON, ObjectId, type AnyBulkWriteOperation, type BulkWriteResult, type ClientSession, type Collection, type DeleteResult, type Document, type MongoClient, type UpdateResult } from 'mongodb';
+import { BSON, ObjectId, type AnyBulkWriteOperation, type BulkWriteResult, type ClientSession, type CollationOptions, type Collection, type DeleteResult, type Document, type MongoClient, type UpdateResult } from 'mongodb';
 import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
 import { ConcurrencyError, EncryptedQueryError, InvalidInputError, StrongboxError } from '../errors';
@@ -43,10 +43,17 @@ export interface RepositoryOptions {
 }
 
 export interface SessionOption { session?: ClientSession; }
-/** Options of aggregate (the run time checks every option against the policy table). */
+/** Options of aggregate, as the policy table allows them (the run time checks each again). */
 export interface AggregateOptions extends SessionOption {
   /** Documents per server round trip; each batch is decrypted in one pass. */
   batchSize?: number;
+  allowDiskUse?: boolean;
+  comment?: string;
+  collation?: CollationOptions;
+  hint?: string | Document;
+  /** Constants the pipeline reads as `$$name` (no field paths); typed pipelines do not take variables, so use them in a `Document[]` pipeline. */
+  let?: Document;
+  maxTimeMS?: number;
 }
 export interface FindOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption {
   /** Fields to load; the result type follows it (see ReadResult). */
