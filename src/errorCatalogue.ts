@@ -159,6 +159,7 @@ export const ERROR_CATALOGUE = {
     QUERY_DETERMINISTIC_OPERATOR: { meaning: 'An operator other than equality is used on a Deterministic field.', fix: 'Use $eq, $ne, $in, $nin or a plain value, or filter after reading.' },
     QUERY_EXPR_ON_ENCRYPTED_MODEL: { meaning: '$expr on a model with encrypted fields could read them as ciphertext.', fix: 'Use ordinary filter operators.' },
     QUERY_INSIDE_ENCRYPTED: { meaning: 'A path reaches inside a value encrypted whole.', fix: 'Query the encrypted value itself, or another field.' },
+    QUERY_LOOKUP_ENCRYPTED_TARGET: { meaning: 'lookup() joins a model with encrypted fields, whose ciphertext the repository running the pipeline cannot decrypt.', fix: 'Load related documents with populate, which reads them through their own repository.' },
     QUERY_KEY_FIELD: { meaning: 'A query operator is applied to the field that names the data key of encrypted fields.', fix: 'Leave the key field to equality, or query another field.' },
     QUERY_KEY_FIELD_CHANGE: { meaning: 'An update changes the field naming the data key of encrypted fields in the same document.', fix: 'Changing a document key is a migration that re-encrypts its values.' },
     QUERY_KEY_FUNCTION_IN_UPDATE: { meaning: 'A field whose key is chosen by a function of the document is written by an update, which has no whole document.', fix: 'Write the field with replaceOne or insertOne.' },

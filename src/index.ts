@@ -22,9 +22,11 @@ export type { Deterministic, Random, ModelOptions, FieldOptions, EncryptedOption
 export { validate } from './repository/entity/validation';
 export { buildSchemaMap, buildValidator } from './schema';
 
-export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation, type PageOptions, type Page, type WatchOptions } from './repository/repository';
+export { Repository, type RepositoryOptions, type FindOptions, type UpdateOptions, type BulkOperation, type PageOptions, type Page, type WatchOptions, type AggregateOptions } from './repository/repository';
 export { StrongboxCursor } from './repository/cursor';
 export type { StrongboxChangeStream } from './repository/changeStream';
+export { lookup } from './repository/lookup';
+export type { PipelineResult, LookupStage } from './repository/aggregateTypes';
 export type {
   Filter, UpdateFilter, ArrayFilter, IdOf, Sort, SortDirection, Projection, Projected, ReadResult, KeysetSort, DistinctPath, DistinctValue, RefKeys, RefPaths, Populated, InsertDoc, Replacement, Plain, Paths, PathValue, FieldKind, MaxPathDepth,
   ChangeEvent, InsertEvent, UpdateEvent, ReplaceEvent, DeleteEvent, CollectionEvent, UpdateDescription, UpdatedFields, ResumeToken, ChangeStreamStage, ChangeEventDocument,

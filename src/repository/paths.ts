@@ -54,8 +54,8 @@ export type KindOf<V> = IsAny<V> extends true
   ? 'plain'
   : EncryptionKind<V> extends infer K extends FieldKind ? ([K] extends [never] ? 'plain' : K) : 'plain';
 
-/** String keys holding data: methods are not fields, and symbol keys (the brand among them) are never stored. */
-type DataKeyOf<T, K extends keyof T> = K extends string ? (NonNullable<T[K]> extends Function ? never : K) : never;
+/** String keys holding data: methods are not fields, and symbol keys (the brand among them) are never stored. A key typed `null` holds data too. */
+type DataKeyOf<T, K extends keyof T> = K extends string ? ([NonNullable<T[K]>] extends [never] ? K : NonNullable<T[K]> extends Function ? never : K) : never;
 export type DataKeys<T> = { [K in keyof T]-?: DataKeyOf<T, K> }[keyof T];
 
 /**

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { BSON, ObjectId, type AnyBulkWriteOperation, type BulkWriteResult, type ClientSession, type Collection, type DeleteResult, type Document, type MongoClient, type UpdateResult } from 'mongodb';
+import { BSON, ObjectId, type AnyBulkWriteOperation, type BulkWriteResult, type ClientSession, type CollationOptions, type Collection, type DeleteResult, type Document, type MongoClient, type UpdateResult } from 'mongodb';
 import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
 import { ConcurrencyError, EncryptedQueryError, InvalidInputError, StrongboxError } from '../errors';
@@ -27,6 +27,7 @@ import { stampUpdate } from './entity/stamps';
 import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
 import { hasRules, refuseIssues, updateIssues } from './entity/validation';
 import { DocumentReader, type ResultShape, type UndecryptablePolicy } from './reader';
+import type { CheckedPipeline, NamedResult, PipelineResult } from './aggregateTypes';
 import type { ArrayFilter, ChangeEvent, ChangeStreamStage, IdOf, DistinctPath, DistinctValue, Filter, InsertDoc, KeysetSort, Populated, RefPaths, Projection, ReadResult, Replacement, Sort, UpdateFilter } from './types';
 
 export interface RepositoryContext {
@@ -43,6 +44,18 @@ export interface RepositoryOptions {
 }
 
 export interface SessionOption { session?: ClientSession; }
+/** Options of aggregate, as the policy table allows them (the run time checks each again). */
+export interface AggregateOptions extends SessionOption {
+  /** Documents per server round trip; each batch is decrypted in one pass. */
+  batchSize?: number;
+  allowDiskUse?: boolean;
+  comment?: string;
+  collation?: CollationOptions;
+  hint?: string | Document;
+  /** Constants the pipeline reads as `$$name` (no field paths); typed pipelines do not take variables, so use them in a `Document[]` pipeline. */
+  let?: Document;
+  maxTimeMS?: number;
+}
 export interface FindOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption {
   /** Fields to load; the result type follows it (see ReadResult). */
   projection?: P;
@@ -427,8 +440,18 @@ export class Repository<T extends object> {
   /**
    * Runs a pipeline, analyzed stage by stage against the shape of the documents (see
    * docs/queries.md). Results keep the pipeline's shape, so they are decrypted but not hydrated.
+   *
+   * This form names the result type (`aggregate<R>(pipeline)`) and skips the compile-time check
+   * of the stages; the run time still checks every stage.
    */
-  aggregate<R extends Document = Document>(rawPipeline: Document[], rawOptions: SessionOption & { batchSize?: number } = {}): StrongboxCursor<R> {
+  aggregate<R extends Document = never>(pipeline: readonly Document[] & NamedResult<R>, options?: AggregateOptions): StrongboxCursor<R>;
+  /**
+   * Runs a pipeline written inline: the common stages are checked at compile time against the
+   * documents each receives, and the result type follows them (PipelineResult, plain decrypted
+   * objects); a `Document[]` pipeline gives `Document`. The run time checks every stage as well.
+   */
+  aggregate<const S extends readonly unknown[]>(pipeline: CheckedPipeline<T, S>, options?: AggregateOptions): StrongboxCursor<PipelineResult<T, S>>;
+  aggregate(rawPipeline: readonly unknown[], rawOptions: AggregateOptions = {}): StrongboxCursor<Document> {
     let copied: { pipeline: unknown; options: Document } | undefined;
     let failure: unknown;
     try {
@@ -452,7 +475,7 @@ export class Repository<T extends object> {
       });
       for (const stage of stages) cursor.addStage(stage);
     })();
-    return new StrongboxCursor<R>(cursor, async (docs) => (await this.reader.decrypt(docs, resultShape)) as R[], ready);
+    return new StrongboxCursor<Document>(cursor, (docs) => this.reader.decrypt(docs, resultShape), ready);
   }
 
   /**

@@ -17,6 +17,9 @@ export const probes = {
   pullDocumentCondition: '$pull with a condition on embedded documents',
   groupAccumulators: 'the $push/$first/$addToSet accumulators of $group',
   changeStreams: 'change streams (a replica set or sharded cluster with the $changeStream stage)',
+  numericAccumulators: 'the $avg/$min/$max accumulators of $group, and $sum of a field',
+  expressionOperators: 'computing expression operators ($add, $size, $toUpper) in $project and $addFields',
+  movedFields: 'field paths ("$name") as values in $project and $addFields (FerretDB v1 returns them as literal strings)',
   exoticPlainTypes: 'storing decimal128, JavaScript code, symbol, MinKey and MaxKey values unencrypted',
 } as const;
 export type Feature = keyof typeof probes;
@@ -49,6 +52,17 @@ export async function probeFeatures(client: MongoClient): Promise<Feature[]> {
       const stream = db.collection('c').watch([], { maxAwaitTimeMS: 1 });
       try { await stream.tryNext(); } finally { await stream.close(); }
     },
+    numericAccumulators: async () => {
+      await db.collection('n').insertMany([{ a: 1 }, { a: 2 }]);
+      const [doc] = await db.collection('n').aggregate([{ $group: { _id: null, a: { $avg: '$a' }, l: { $min: '$a' }, h: { $max: '$a' }, s: { $sum: '$a' } } }]).toArray();
+      if (doc?.s !== 3) throw new Error('$sum of a field');
+    },
+    movedFields: async () => {
+      await db.collection('f').insertOne({ a: 1 });
+      const [doc] = await db.collection('f').aggregate([{ $project: { b: '$a' } }]).toArray();
+      if (doc?.b !== 1) throw new Error('field path read as a literal');
+    },
+    expressionOperators: () => db.collection('e').aggregate([{ $addFields: { n: { $add: [1, { $size: '$a' }] }, u: { $toUpper: 'x' } } }]).toArray(),
     // Last: FerretDB v1 drops the connection when it meets these types.
     exoticPlainTypes: () => db.collection('x').insertOne({ d: Decimal128.fromString('1.5'), c: new Code('x'), s: new BSONSymbol('s'), lo: new MinKey(), hi: new MaxKey() }),
   };

@@ -1,6 +1,6 @@
 /**
  * Types and run time from one source: every example of the type tests (test/types/filter.ts,
- * update.ts — arrayFilters included — and sortProjection.ts) is replayed as a run-time call through a repository of the same
+ * update.ts — arrayFilters included —, sortProjection.ts and the pipelines of aggregate.ts) is replayed as a run-time call through a repository of the same
  * decorated model, against the real server with command monitoring. A line that compiles must be
  * accepted by Strongbox (the server may still fail it) with no plaintext of an encrypted field in
  * what is sent; a `// @ts-expect-error` line must be refused with a StrongboxError before any
@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { BSON, ObjectId } from 'mongodb';
+import { BSON, ObjectId, type Document } from 'mongodb';
 import { StrongboxError } from '../../src/errors';
 import type { Repository } from '../../src/repository/repository';
 import type { TypeCase } from '../types/cases';
@@ -19,17 +19,19 @@ const ENCRYPTED_LITERALS = ['555-0100', '555-0101', '123-45-6789', 'B-1', 'eveni
 
 /**
  * Refused by the types only. Each is a value of the wrong plain TypeScript type that the run time
- * cannot tell from a right one, because both are the same JavaScript value or BSON type.
+ * cannot tell from a right one, because both are the same JavaScript value or BSON type, or a
+ * harmless typo the run time lets through.
  */
 const TYPE_ONLY: Array<[string, RegExp, string]> = [
   ['filter.ts', /^filter\(\{ tier: 'bronze' \}\);$/, "a literal-union type ('gold' | 'silver') is a string at run time; the bsonType is string"],
   ['filter.ts', /^filter\(\{ name: null \}\);$/, 'null in a filter means "missing or null" and sends no value of the field; only the types know name is required'],
+  ['aggregate.ts', /^pipeline\(\[\{ \$unset: 'nmae' \}\]\);$/, '$unset of a name the documents lack removes nothing and sends no value; the types refuse it as a typo'],
 ];
 
 function loadCases(): TypeCase[] {
   // Stack traces name TypeScript lines only with source maps; the cases record their line as they load.
   process.setSourceMapsEnabled(true);
-  for (const file of ['filter', 'update', 'sortProjection']) require(`../types/${file}`);
+  for (const file of ['filter', 'update', 'sortProjection', 'aggregate']) require(`../types/${file}`);
   return (require('../types/cases') as typeof import('../types/cases')).typeCases;
 }
 
@@ -46,6 +48,7 @@ function run(repo: Repository<object>, c: TypeCase): Promise<unknown> {
     case 'projection': return repo.find({}, { projection: value }).toArray();
     // Options carrying arrayFilters, for an update that uses every identifier the examples name.
     case 'arrayFilters': return repo.updateMany({ _id: new ObjectId() } as never, { $set: { 'contacts.$[c].kind': 'x', 'tags.$[t]': 'y', 'scores.$[s]': 1 } } as never, value);
+    case 'pipeline': return repo.aggregate<Document>(value).toArray();
   }
 }
 

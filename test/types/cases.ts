@@ -3,7 +3,7 @@
  * came from, so the conformance test can replay them through the run-time analyzer and compare:
  * a line that compiles must be accepted, a `// @ts-expect-error` line must be refused.
  */
-export type TypeCaseKind = 'filter' | 'update' | 'sort' | 'projection' | 'arrayFilters';
+export type TypeCaseKind = 'filter' | 'update' | 'sort' | 'projection' | 'arrayFilters' | 'pipeline';
 
 export interface TypeCase {
   kind: TypeCaseKind;
@@ -15,9 +15,10 @@ export interface TypeCase {
 
 export const typeCases: TypeCase[] = [];
 
-export function typeCase<T>(kind: TypeCaseKind): (value: T) => T {
+/** `depth`: how many frames lie between the example's line and the recorder (a typed wrapper adds one). */
+export function typeCase<T>(kind: TypeCaseKind, depth = 0): (value: T) => T {
   return (value) => {
-    const frame = new Error().stack!.split('\n')[2] ?? '';
+    const frame = new Error().stack!.split('\n')[2 + depth] ?? '';
     const at = /([^\s(]+\.ts):(\d+):\d+\)?$/.exec(frame);
     typeCases.push({ kind, value, file: at?.[1] ?? '', line: at ? Number(at[2]) : 0 });
     return value;

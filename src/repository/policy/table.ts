@@ -146,7 +146,7 @@ export const MOVING_ACCUMULATORS: Readonly<Record<string, 'same' | 'collection'>
  * Their arguments are checked as expressions: no reference to an encrypted (or possibly
  * encrypted) path may appear inside any of them. Operators not listed are refused.
  */
-export const EXPRESSION_OPERATORS: ReadonlySet<string> = new Set([
+export const EXPRESSION_OPERATOR_NAMES = [
   // arithmetic
   '$abs', '$add', '$ceil', '$divide', '$exp', '$floor', '$ln', '$log', '$log10', '$mod', '$multiply', '$pow', '$round', '$sqrt', '$subtract', '$trunc',
   // array
@@ -175,7 +175,10 @@ export const EXPRESSION_OPERATORS: ReadonlySet<string> = new Set([
   '$rank', '$shift',
   // misc
   '$meta', '$rand', '$sampleRate', '$tsIncrement', '$tsSecond', '$binarySize', '$bsonSize',
-]);
+] as const;
+
+/** EXPRESSION_OPERATOR_NAMES as a set; the names stay a literal list so the aggregation types accept exactly these. */
+export const EXPRESSION_OPERATORS: ReadonlySet<string> = new Set(EXPRESSION_OPERATOR_NAMES);
 
 /** Expression operators refused on models with encrypted fields: server-side JavaScript sees whatever it is given. */
 export const SERVER_JAVASCRIPT: ReadonlySet<string> = new Set(['$function', '$accumulator', '$where']);
