@@ -11,7 +11,7 @@ export type { SyncIndexesOptions, IndexSyncReport, IndexChange } from './client/
 export type {
   StrongboxConfig, KmsConfig, KeyVaultConfig, MasterKeyDescription, Environment, EncryptionMode, KmsProviderName,
   AwsKmsOptions, AzureKmsOptions, GcpKmsOptions, KmipKmsOptions,
-} from './client/config';
+} from './config/strongboxConfig';
 export type { LocalKmsOptions } from './crypto/masterKey';
 export { inspectEncryptedBlob, type EncryptedBlobInfo } from './crypto/blob';
 
@@ -39,7 +39,8 @@ export type {
 } from './migrations';
 export { ensureModelKeys, listKeys, createKey, getKey, addKeyAltName, removeKeyAltName, rewrapKeys, rotateLocalMasterKey, deleteKey, keyDeletionImpact } from './keys';
 export type { EnsuredKey, KeyDescription, KeySelector, CreateKeyOptions, RotationResult, KeyDeletionImpact } from './keys';
-export { auditModel, formatAudit, repairPlan } from './audit';
+export { auditModel, formatAudit } from './audit';
+export { repairPlan } from './migrations/repair';
 export type { AuditReport, PathAudit, KeyUsage, AuditOptions } from './audit';
 
 export {

@@ -4,9 +4,9 @@ import type { StrongboxClient } from '../client/strongboxClient';
 import { isEncryptedBinary } from '../crypto/blob';
 import type { Algorithm, BsonType, KeyRef, ModelMetadata } from '../metadata/types';
 import { buildEncryptionPlan } from '../schema/encryptionPlan';
-import { classifyValue } from './classify';
-import { KeyIndex } from './keyIndex';
-import { slotsAt } from './storedValues';
+import { classifyValue } from '../stored/classify';
+import { KeyIndex } from '../stored/keyIndex';
+import { slotsAt } from '../stored/values';
 
 export interface KeyUsage {
   id: string;

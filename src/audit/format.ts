@@ -1,4 +1,4 @@
-import { describeKey, keySpecOf } from '../migrations/keySpec';
+import { describeKey, keySpecOf } from '../stored/keySpec';
 import type { AuditReport, PathAudit } from './audit';
 
 /** The audit as text for a terminal: one row per encrypted path, then keys, examples and the verdict. */

@@ -5,7 +5,7 @@ import type { KeyVault } from '../crypto/keyVault';
 import type { MetadataRegistry } from '../metadata/registry';
 import { Repository, type RepositoryOptions } from '../repository/repository';
 import { buildSchemaMap, collectKeyAltNames, type SchemaMap } from '../schema';
-import type { EncryptionMode, Environment } from './config';
+import type { EncryptionMode, Environment } from '../config/strongboxConfig';
 import { syncIndexes, type IndexSyncReport, type SyncIndexesOptions } from './indexSync';
 import { Transaction } from './transaction';
 

@@ -6,7 +6,7 @@
  * because servers without partial indexes keep only a weaker index (see altNameIndex.ts).
  */
 import type { Binary } from 'mongodb';
-import type { MasterKeyDescription } from '../client/config';
+import type { MasterKeyDescription } from '../config/strongboxConfig';
 import type { StrongboxClient } from '../client/strongboxClient';
 import { KeyError } from '../errors';
 import { altNameIndexState, describeAltNameIndex } from './altNameIndex';

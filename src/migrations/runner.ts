@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 import type { StrongboxClient } from '../client/strongboxClient';
+import type { MigrationsConfig } from '../config/migrations';
 import { MigrationError, StrongboxError, UnsupportedByServerError, withMessage } from '../errors';
 import { BackfillState } from './backfill/state';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import type { StepContext } from './operations/context';
 import { safetyOf } from './operations/safety';
 import { silentProgress, type ProgressFactory } from './progress';
 import { FEATURE_NAMES, probeServer, type ServerInfo } from './server';
-import { migrationSettings, type MigrationSettings, type MigrationsConfig } from './settings';
+import { migrationSettings, type MigrationSettings } from './settings';
 import type { LoadedMigration, Operation } from './types';
 
 export interface RunnerOptions {

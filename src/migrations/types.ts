@@ -4,17 +4,10 @@
  * types, so its compiled JavaScript is nothing but the data and needs no runtime package to load.
  */
 import type { Algorithm, BsonType, IndexDirection } from '../metadata/types';
+import type { KeySpec } from '../stored/keySpec';
 import type { CodeStepContext } from './codeSteps/context';
 
-/** A data key as a migration names it. Ids differ between environments, so alt names are preferred. */
-export type KeySpec =
-  | { altName: string }
-  /** One key per document: a JSON pointer to the (plaintext) field holding the key alt name, e.g. '/employeeNo'. */
-  | { altNameField: string }
-  /** A data key id (UUID). */
-  | { id: string }
-  /** The key function of the configured model for this field: a key chosen by code has no data form. */
-  | { fromModel: true };
+export type { KeySpec };
 
 export interface IndexDefinition {
   name: string;

@@ -7,7 +7,7 @@ import test from 'ava';
 import { Int32, ObjectId } from 'mongodb';
 import { auditModel } from '../../src/audit/audit';
 import { formatAudit } from '../../src/audit/format';
-import { repairPlan } from '../../src/audit/repair';
+import { repairPlan } from '../../src/migrations/repair';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { Encrypted, Field, Id, Model, type Deterministic, type Random } from '../../src/metadata';
 import { MigrationRunner } from '../../src/migrations/runner';

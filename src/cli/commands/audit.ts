@@ -3,16 +3,16 @@
  */
 import { auditModel } from '../../audit/audit';
 import { formatAudit } from '../../audit/format';
-import { repairPlan } from '../../audit/repair';
 import { createClient } from '../../client/createClient';
 import type { StrongboxClient } from '../../client/strongboxClient';
 import type { ModelMetadata } from '../../metadata/types';
 import { ConfigError } from '../../errors';
 import { writeMigrationFile } from '../../migrations/generator';
-import { keySpecOf } from '../../migrations/keySpec';
+import { repairPlan } from '../../migrations/repair';
 import { migrationSettings } from '../../migrations/settings';
+import { keySpecOf } from '../../stored/keySpec';
 import { switchFlag, numberFlag, stringFlag } from './flags';
-import type { Command } from './index';
+import type { Command } from './command';
 import { migrationsSection } from './migration';
 
 const HELP = `Usage: strongbox audit [Model | db.collection] [--json] [--limit N] [--repair-migration NAME]

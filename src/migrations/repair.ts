@@ -1,6 +1,6 @@
-import type { MigrationPlan } from '../migrations/differ';
-import { keySpecOf } from '../migrations/keySpec';
-import type { AuditReport } from './audit';
+import type { AuditReport } from '../audit/audit';
+import { keySpecOf } from '../stored/keySpec';
+import type { MigrationPlan } from './plan';
 
 /**
  * A migration that repairs what an audit found: for every path holding plaintext, or
