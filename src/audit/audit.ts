@@ -64,9 +64,15 @@ export interface AuditOptions {
 /**
  * Scans a model's collection and reports, per encrypted path, what is really stored: how many
  * values are plaintext, Deterministic, Random, under which keys, and which disagree with the
- * model. Reads ciphertext headers only; decrypts nothing, writes nothing.
+ * model. Reads ciphertext headers only; decrypts nothing, writes nothing. The model is a class
+ * of the client's configuration (`MODEL_NOT_REGISTERED` otherwise).
  */
-export async function auditModel(client: StrongboxClient, model: ModelMetadata, options: AuditOptions = {}): Promise<AuditReport> {
+export function auditModel(client: StrongboxClient, model: abstract new (...args: never[]) => object, options: AuditOptions = {}): Promise<AuditReport> {
+  return auditCollection(client, client.registry.get(model), options);
+}
+
+/** auditModel for a model already resolved from the registry (the CLI and the migrations' baseline audit every configured model). */
+export async function auditCollection(client: StrongboxClient, model: ModelMetadata, options: AuditOptions = {}): Promise<AuditReport> {
   const keys = await KeyIndex.load(client.keyVault);
   const plan = buildEncryptionPlan(model);
   const tallies = plan.paths.map((p) => new PathTally(p.path, { algorithm: p.algorithm, ...(p.bsonType ? { bsonType: p.bsonType } : {}), key: p.key }, keys, options.examples ?? 5));

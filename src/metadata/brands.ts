@@ -29,3 +29,10 @@ export type BrandCarrier<A> = { readonly [encryptedKind]?: A };
  */
 export type KeyWithout<T, K extends string | symbol, Refused> =
   K extends keyof T ? ([Extract<EncryptionKind<T[K]>, Refused>] extends [never] ? unknown : never) : unknown;
+
+/**
+ * What a decorated class must be for a key function declared on `(doc: D) => string`: its
+ * instances fit D. On a mismatch the decorator's parameter demands a property naming the problem,
+ * so the compile error says what is wrong.
+ */
+export type FitsKeyFunction<T, D> = [T] extends [D] ? unknown : { 'the key function\'s document type does not fit the model': D };

@@ -1,6 +1,6 @@
 /**
  * The public API report: API Extractor's summary of every declaration reachable from the package
- * entry points (src/index.ts and src/testing.ts), checked into api/ so that a change to the
+ * entry points (src/index.ts, src/testing.ts and the subpaths in src/entries/), checked into api/ so that a change to the
  * public surface shows up in review. It reads the declarations tsc emitted to dist/src/, which
  * leave out members tagged @internal as the published ones do (stripInternal).
  *
@@ -14,6 +14,9 @@ import { repoRoot } from './repoRoot';
 export const entryPoints = [
   { entry: 'index', report: 'strongbox' },
   { entry: 'testing', report: 'strongbox-testing' },
+  { entry: 'entries/migrations', report: 'strongbox-migrations' },
+  { entry: 'entries/keys', report: 'strongbox-keys' },
+  { entry: 'entries/audit', report: 'strongbox-audit' },
 ] as const;
 
 export const reportFolder = join(repoRoot, 'api');

@@ -1,7 +1,7 @@
 /**
  * `strongbox audit <model>`.
  */
-import { auditModel } from '../../audit/audit';
+import { auditCollection } from '../../audit/audit';
 import { formatAudit } from '../../audit/format';
 import { createClient } from '../../client/createClient';
 import type { StrongboxClient } from '../../client/strongboxClient';
@@ -42,7 +42,7 @@ export const auditCommand: Command = {
     try {
       const models = target ? [chooseModel(client, target)] : [...client.registry];
       const reports = [];
-      for (const model of models) reports.push(await auditModel(client, model, limit === undefined ? {} : { limit }));
+      for (const model of models) reports.push(await auditCollection(client, model, limit === undefined ? {} : { limit }));
       // Key references print as migrations write them ({ altName }, { id }, …).
       if (json) context.out(JSON.stringify(target ? reports[0] : reports, (k, v) => (k === 'key' && v && typeof v === 'object' && 'kind' in v ? keySpecOf(v) : v), 2));
       else for (const [i, report] of reports.entries()) {
