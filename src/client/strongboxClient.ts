@@ -48,6 +48,7 @@ export class StrongboxClient {
     return { mode: this.mode, environment: this.environment, models: [...this.registry].map((m) => m.namespace) };
   }
 
+  /** @internal The configured models, resolved; applications name a model by its class. */
   get registry(): MetadataRegistry { return this.parts.registry; }
   get mode(): EncryptionMode { return this.parts.mode; }
   get environment(): Environment { return this.parts.environment; }

@@ -7,8 +7,11 @@ import type { LocalKmsOptions } from '../crypto/masterKey';
 import type { MigrationsConfig } from './migrations';
 import type { TlsOptions, KmsTlsOptions } from '../tls/options';
 
+/** 'production' refuses insecure TLS and never generates master keys (see `StrongboxConfig.environment`). */
 export type Environment = 'development' | 'production';
+/** How values are encrypted: by Strongbox from the models (explicit), or by the driver from the schema map (automatic; needs mongocryptd or crypt_shared). */
 export type EncryptionMode = 'explicit' | 'automatic';
+/** The KMS providers of the client-side encryption specification that can wrap data keys. */
 export type KmsProviderName = 'local' | 'aws' | 'azure' | 'gcp' | 'kmip';
 
 /** Credentials of the `aws` provider; the region, key ARN and endpoint belong to the master key description. */
@@ -18,8 +21,11 @@ export interface AwsKmsOptions {
   /** For temporary credentials (AWS STS, an assumed role): sent with every KMS request. */
   sessionToken?: string;
 }
+/** Credentials of the `azure` provider (an Azure AD application allowed to use the Key Vault key). */
 export interface AzureKmsOptions { tenantId: string; clientId: string; clientSecret: string; identityPlatformEndpoint?: string; }
+/** Credentials of the `gcp` provider (a service account allowed to use the Cloud KMS key). */
 export interface GcpKmsOptions { email: string; privateKey: string | Buffer; endpoint?: string; }
+/** Where the `kmip` provider's server listens (its client certificate goes in `KmsConfig.tls.kmip`). */
 export interface KmipKmsOptions { /** host:port of the KMIP server. */ endpoint: string; }
 
 /** The KMS providers that hold master keys; each may have its own TLS settings. */
@@ -51,6 +57,7 @@ export type MasterKeyDescription =
   | { provider: 'gcp'; projectId: string; location: string; keyRing: string; keyName: string; keyVersion?: string; endpoint?: string }
   | { provider: 'kmip'; keyId?: string; endpoint?: string };
 
+/** Where the data keys live and which master key wraps new ones. */
 export interface KeyVaultConfig {
   /** "database.collection"; default "encryption.__keyVault". */
   namespace?: string;
@@ -61,6 +68,7 @@ export interface KeyVaultConfig {
   masterKey?: MasterKeyDescription;
 }
 
+/** What `createClient` takes, and what a project's strongbox.config exports for the CLI. */
 export interface StrongboxConfig {
   uri: string;
   tls?: TlsOptions;

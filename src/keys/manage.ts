@@ -15,6 +15,7 @@ import { describeKey, findKey, keyVaultDocuments, usageByAltName, type KeyDescri
 /** What the client-side encryption specification calls keyMaterial: the data key itself. */
 export const DATA_KEY_MATERIAL_BYTES = 96;
 
+/** Options of createKey. */
 export interface CreateKeyOptions {
   /** One or more key alt names; each must be free. */
   altNames: string | string[];

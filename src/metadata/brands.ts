@@ -6,7 +6,9 @@
  */
 declare const encryptedKind: unique symbol;
 
+/** A property encrypted with the Deterministic algorithm: reads as T; equality queries still work on it. */
 export type Deterministic<T> = T & { readonly [encryptedKind]?: 'Deterministic' };
+/** A property encrypted with the Random algorithm: reads as T; the server can no longer compare it. */
 export type Random<T> = T & { readonly [encryptedKind]?: 'Random' };
 
 /**

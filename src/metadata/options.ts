@@ -39,6 +39,7 @@ export interface DefaultOption {
   default?: () => unknown;
 }
 
+/** Options of @Field: the BSON type when the property type does not tell it, and whether it may be absent. */
 export interface FieldOptions extends DefaultOption {
   bsonType?: BsonType;
   optional?: boolean;
@@ -61,6 +62,7 @@ export interface EncryptedOptions<A extends Algorithm = Algorithm, D = unknown> 
   optional?: boolean;
 }
 
+/** Options of @Index (and, without `direction`, of @CompoundIndex): those of MongoDB's createIndexes. */
 export interface IndexOptions {
   direction?: IndexDirection;
   name?: string;

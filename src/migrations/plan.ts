@@ -11,6 +11,7 @@ export interface PlannedStep {
   interim?: boolean;
 }
 
+/** A migration before it is written to a file: its steps both ways and notes for the reader. */
 export interface MigrationPlan {
   up: PlannedStep[];
   down: PlannedStep[];

@@ -18,6 +18,7 @@ import { FEATURE_NAMES, probeServer, type ServerInfo } from './server';
 import { migrationSettings, type MigrationSettings } from './settings';
 import type { LoadedMigration, Operation } from './types';
 
+/** Options of a MigrationRunner. */
 export interface RunnerOptions {
   /** The configuration's `migrations` section (folder, database, batch size, lock lifetime, …). */
   settings?: MigrationsConfig;
@@ -30,6 +31,7 @@ export interface RunnerOptions {
   lockWaitMs?: number;
 }
 
+/** Options of one `up` or `down` run. */
 export interface RunOptions {
   /** up: apply up to and including this id; down: revert every migration after it (it stays applied). */
   to?: string;
@@ -41,8 +43,10 @@ export interface RunOptions {
   strict?: boolean;
 }
 
+/** Where a migration stands, comparing its file with the changelog. */
 export type MigrationState = 'applied' | 'pending' | 'modified' | 'missing';
 
+/** One migration in `status()`: its id, its state and when it was applied. */
 export interface MigrationStatus {
   id: string;
   /** modified: applied, but the file's operations changed since; missing: applied, but no file. */
@@ -52,6 +56,7 @@ export interface MigrationStatus {
   skipped?: string[];
 }
 
+/** What an `up` or `down` run did (or, dry, would do). */
 export interface RunReport {
   direction: 'up' | 'down';
   dryRun: boolean;

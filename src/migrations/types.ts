@@ -9,6 +9,7 @@ import type { CodeStepContext } from './codeSteps/context';
 
 export type { KeySpec };
 
+/** An index as createIndex steps and snapshots hold it: the fields of MongoDB's createIndexes. */
 export interface IndexDefinition {
   name: string;
   key: Record<string, IndexDirection>;
@@ -103,6 +104,7 @@ export interface RunOperation {
   destructive?: boolean;
 }
 
+/** One step of a migration (docs/migrations.md lists each with its safety). */
 export type Operation =
   | CreateCollectionOperation | DropCollectionOperation | CreateIndexOperation | DropIndexOperation
   | SetValidatorOperation | EncryptFieldOperation | DecryptFieldOperation | DeleteKeyOperation | RunOperation
@@ -110,6 +112,7 @@ export type Operation =
 
 export type OperationKind = Operation['op'];
 
+/** What a migration file exports as default: the steps that apply it and those that revert it. */
 export interface Migration {
   up: Operation[];
   down: Operation[];

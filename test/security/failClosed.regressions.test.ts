@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { MongoClient } from 'mongodb';
 import { inspectEncryptedBlob } from '../../src/crypto/blob';
-import { createMigration } from '../../src/entries/migrations';
+import { createMigration } from '../../src/migrations/generator';
 import {
   EmbeddedArray, Encrypted, EncryptedQueryError, Field, Id, Index, Model, StrongboxError, type Deterministic,
 } from '../../src/index';

@@ -10,7 +10,6 @@ import { ConfigError } from '../../errors';
 import { writeMigrationFile } from '../../migrations/generator';
 import { repairPlan } from '../../migrations/repair';
 import { migrationSettings } from '../../migrations/settings';
-import { keySpecOf } from '../../stored/keySpec';
 import { switchFlag, numberFlag, stringFlag } from './flags';
 import type { Command } from './command';
 import { migrationsSection } from './migration';
@@ -44,7 +43,7 @@ export const auditCommand: Command = {
       const reports = [];
       for (const model of models) reports.push(await auditCollection(client, model, limit === undefined ? {} : { limit }));
       // Key references print as migrations write them ({ altName }, { id }, …).
-      if (json) context.out(JSON.stringify(target ? reports[0] : reports, (k, v) => (k === 'key' && v && typeof v === 'object' && 'kind' in v ? keySpecOf(v) : v), 2));
+      if (json) context.out(JSON.stringify(target ? reports[0] : reports, null, 2));
       else for (const [i, report] of reports.entries()) {
         if (i > 0) context.out('');
         for (const line of formatAudit(report)) context.out(line);
