@@ -5,7 +5,8 @@
  * command line: `strongbox keys create | show | add-alt-name | remove-alt-name`.
  */
 import { randomBytes } from 'node:crypto';
-import { addKeyAltName, createClient, createKey, getKey, KeyError, removeKeyAltName } from '../src';
+import { createClient, KeyError } from '../src';
+import { addKeyAltName, createKey, getKey, removeKeyAltName } from '../src/entries/keys';
 import { exampleConnection } from './support/connection';
 
 async function main(): Promise<void> {

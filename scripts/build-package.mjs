@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -15,9 +15,12 @@ const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/pack
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 
 const require = createRequire(import.meta.url);
-for (const entry of ['index', 'testing']) {
+// The package's entry points ("exports" in package.json): the main one, strongbox/testing, and
+// the operations tooling's subpaths.
+for (const entry of ['index', 'testing', 'entries/migrations', 'entries/keys', 'entries/audit']) {
   // Named re-exports (not `export *`), so the CommonJS marker __esModule is not one of them.
   const names = Object.keys(require(join(lib, `${entry}.js`))).filter((name) => name !== '__esModule');
-  writeFileSync(join(lib, `${entry}.mjs`), `export { ${names.join(', ')} } from './${entry}.js';\n`);
-  writeFileSync(join(lib, `${entry}.d.mts`), `export * from './${entry}.js';\n`);
+  const sibling = `./${basename(entry)}.js`;
+  writeFileSync(join(lib, `${entry}.mjs`), `export { ${names.join(', ')} } from '${sibling}';\n`);
+  writeFileSync(join(lib, `${entry}.d.mts`), `export * from '${sibling}';\n`);
 }

@@ -328,6 +328,7 @@ export const WARNING_CATALOGUE = {
   TLS_REVOCATION_NOT_PERFORMED: { meaning: 'disableCertificateRevocationCheck has no effect without crlFile.', fix: 'Remove it, or set crlFile.' },
 } as const satisfies Record<string, CodeEntry>;
 
+/** The name of each StrongboxError class that carries catalogued codes (`err.name`). */
 export type ErrorClassName = keyof typeof ERROR_CATALOGUE;
 /** The codes an error class may carry. */
 export type CodeOf<C extends ErrorClassName> = keyof (typeof ERROR_CATALOGUE)[C] & string;

@@ -9,6 +9,7 @@ import { startLocalServer } from './devserver/ferretdb';
 import { resolveDevTools } from './devserver/tools';
 import type { TlsOptions } from './tls/options';
 
+/** A database an app's tests connect to, from startTestDatabase. */
 export interface TestDatabase {
   /** Connection string for `createClient({ uri })`. */
   readonly uri: string;
@@ -20,11 +21,16 @@ export interface TestDatabase {
   stop(): Promise<void>;
 }
 
+/** Options of startTestDatabase. */
 export interface TestDatabaseOptions {
   /** Progress lines of a first-time installation; default: standard error. */
   log?: (line: string) => void;
 }
 
+/**
+ * Gives the app's tests a database: the server MONGODB_URI names, or a private development server
+ * started (and, the first time, installed) for this process. Call `stop()` when the tests end.
+ */
 export async function startTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const env = process.env;
   if (env.MONGODB_URI) {

@@ -4,10 +4,12 @@ import type { StrongboxClient } from '../client/strongboxClient';
 import { isEncryptedBinary } from '../crypto/blob';
 import type { Algorithm, BsonType, KeyRef, ModelMetadata } from '../metadata/types';
 import { buildEncryptionPlan } from '../schema/encryptionPlan';
-import { classifyValue } from './classify';
-import { KeyIndex } from './keyIndex';
-import { slotsAt } from './storedValues';
+import { classifyValue } from '../stored/classify';
+import { KeyIndex } from '../stored/keyIndex';
+import { keySpecOf, type KeySpec } from '../stored/keySpec';
+import { slotsAt } from '../stored/values';
 
+/** One data key the values of a path name, how often, and whether the key vault still has it. */
 export interface KeyUsage {
   id: string;
   altNames: string[];
@@ -16,9 +18,11 @@ export interface KeyUsage {
   inKeyVault: boolean;
 }
 
+/** The audit of one encrypted path: how its stored values are encrypted, and how many disagree with the model. */
 export interface PathAudit {
   path: string;
-  expected: { algorithm: Algorithm; bsonType?: BsonType; key: KeyRef };
+  /** What the model says: the algorithm, the declared type and the data key (in the form migration files use). */
+  expected: { algorithm: Algorithm; bsonType?: BsonType; key: KeySpec };
   /** Documents (or array elements) with no value, or null: nothing to encrypt. */
   absent: number;
   plaintext: number;
@@ -39,6 +43,7 @@ export interface PathAudit {
   examples: string[];
 }
 
+/** What auditModel found in one model's collection. */
 export interface AuditReport {
   namespace: string;
   model: string;
@@ -54,6 +59,7 @@ export interface AuditReport {
   consistent: boolean;
 }
 
+/** Options of auditModel. */
 export interface AuditOptions {
   /** Stop after this many documents (default: the whole collection). */
   limit?: number;
@@ -64,12 +70,18 @@ export interface AuditOptions {
 /**
  * Scans a model's collection and reports, per encrypted path, what is really stored: how many
  * values are plaintext, Deterministic, Random, under which keys, and which disagree with the
- * model. Reads ciphertext headers only; decrypts nothing, writes nothing.
+ * model. Reads ciphertext headers only; decrypts nothing, writes nothing. The model is a class
+ * of the client's configuration (`MODEL_NOT_REGISTERED` otherwise).
  */
-export async function auditModel(client: StrongboxClient, model: ModelMetadata, options: AuditOptions = {}): Promise<AuditReport> {
+export function auditModel(client: StrongboxClient, model: abstract new (...args: never[]) => object, options: AuditOptions = {}): Promise<AuditReport> {
+  return auditCollection(client, client.registry.get(model), options);
+}
+
+/** auditModel for a model already resolved from the registry (the CLI and the migrations' baseline audit every configured model). */
+export async function auditCollection(client: StrongboxClient, model: ModelMetadata, options: AuditOptions = {}): Promise<AuditReport> {
   const keys = await KeyIndex.load(client.keyVault);
   const plan = buildEncryptionPlan(model);
-  const tallies = plan.paths.map((p) => new PathTally(p.path, { algorithm: p.algorithm, ...(p.bsonType ? { bsonType: p.bsonType } : {}), key: p.key }, keys, options.examples ?? 5));
+  const tallies = plan.paths.map((p) => new PathTally(p.path, p.key, { algorithm: p.algorithm, ...(p.bsonType ? { bsonType: p.bsonType } : {}), key: keySpecOf(p.key) }, keys, options.examples ?? 5));
   const encryptedPaths = new Set(plan.paths.map((p) => p.path.join('.')));
   const unexpected = new Map<string, { count: number; examples: string[] }>();
   const cursor = client.dataClient.db(model.db).collection(model.collection)
@@ -102,7 +114,10 @@ class PathTally {
   private readonly audit: PathAudit;
   private readonly keyCounts = new Map<string, number>();
 
-  constructor(private readonly segments: string[], expected: PathAudit['expected'], private readonly keys: KeyIndex, private readonly maxExamples: number) {
+  constructor(
+    private readonly segments: string[], private readonly key: KeyRef, expected: PathAudit['expected'],
+    private readonly keys: KeyIndex, private readonly maxExamples: number,
+  ) {
     this.audit = {
       path: segments.join('.'), expected, absent: 0, plaintext: 0, deterministic: 0, random: 0, corrupt: 0, keys: [],
       mismatch: { algorithm: 0, key: 0, type: 0 }, examples: [],
@@ -117,7 +132,7 @@ class PathTally {
       const finding = classifyValue(slot.value, {
         algorithm: this.audit.expected.algorithm,
         bsonType: this.audit.expected.bsonType,
-        keyId: this.keys.expectedKeyId(this.audit.expected.key, doc),
+        keyId: this.keys.expectedKeyId(this.key, doc),
       });
       switch (finding.state) {
         case 'absent': this.audit.absent++; break;

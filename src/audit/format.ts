@@ -1,11 +1,11 @@
-import { describeKey, keySpecOf } from '../migrations/keySpec';
+import { describeKey } from '../stored/keySpec';
 import type { AuditReport, PathAudit } from './audit';
 
 /** The audit as text for a terminal: one row per encrypted path, then keys, examples and the verdict. */
 export function formatAudit(report: AuditReport): string[] {
   const rows = report.paths.map((p) => [
     p.path,
-    `${p.expected.algorithm}${p.expected.bsonType ? ` ${p.expected.bsonType}` : ''}, ${describeKey(keySpecOf(p.expected.key))}`,
+    `${p.expected.algorithm}${p.expected.bsonType ? ` ${p.expected.bsonType}` : ''}, ${describeKey(p.expected.key)}`,
     String(p.plaintext), String(p.deterministic), String(p.random), String(p.absent), mismatchText(p),
   ]);
   const header = ['path', 'model says', 'plaintext', 'Deterministic', 'Random', 'absent', 'disagreeing with the model'];

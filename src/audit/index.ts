@@ -1,3 +1,2 @@
 export { auditModel, type AuditReport, type PathAudit, type KeyUsage, type AuditOptions } from './audit';
 export { formatAudit } from './format';
-export { repairPlan } from './repair';

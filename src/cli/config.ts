@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { StrongboxConfig } from '../client/config';
+import type { StrongboxConfig } from '../config/strongboxConfig';
 import { ConfigError } from '../errors';
 
 const CONFIG_ENV = 'STRONGBOX_CONFIG';

@@ -8,7 +8,8 @@ import 'reflect-metadata';
 import { assertDriverCompatible } from '../client/driverCompatibility';
 import { StrongboxError } from '../errors';
 import { packageVersion } from '../packageRoot';
-import { COMMANDS, type CommandContext } from './commands';
+import { COMMANDS } from './commands';
+import type { CommandContext } from './commands/command';
 import { configPath, loadConfig } from './config';
 
 /**

@@ -2,6 +2,7 @@ import type { Document, MongoClient } from 'mongodb';
 import type { MetadataRegistry } from '../metadata/registry';
 import type { IndexSpec } from '../metadata/types';
 
+/** Options of `client.syncIndexes()`. */
 export interface SyncIndexesOptions {
   /** Only report what would change. */
   dryRun?: boolean;
@@ -9,6 +10,7 @@ export interface SyncIndexesOptions {
   dropExtra?: boolean;
 }
 
+/** One index in an IndexSyncReport: where it is, its name and its key. */
 export interface IndexChange {
   namespace: string;
   name: string;
@@ -17,6 +19,7 @@ export interface IndexChange {
   declared?: Document;
 }
 
+/** What `client.syncIndexes()` did (or, in a dry run, would do) per index, compared with the models. */
 export interface IndexSyncReport {
   dryRun: boolean;
   created: IndexChange[];

@@ -5,7 +5,7 @@ import type { KeyVault } from '../crypto/keyVault';
 import type { MetadataRegistry } from '../metadata/registry';
 import { Repository, type RepositoryOptions } from '../repository/repository';
 import { buildSchemaMap, collectKeyAltNames, type SchemaMap } from '../schema';
-import type { EncryptionMode, Environment } from './config';
+import type { EncryptionMode, Environment } from '../config/strongboxConfig';
 import { syncIndexes, type IndexSyncReport, type SyncIndexesOptions } from './indexSync';
 import { Transaction } from './transaction';
 
@@ -48,6 +48,7 @@ export class StrongboxClient {
     return { mode: this.mode, environment: this.environment, models: [...this.registry].map((m) => m.namespace) };
   }
 
+  /** @internal The configured models, resolved; applications name a model by its class. */
   get registry(): MetadataRegistry { return this.parts.registry; }
   get mode(): EncryptionMode { return this.parts.mode; }
   get environment(): Environment { return this.parts.environment; }

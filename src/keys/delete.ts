@@ -5,6 +5,7 @@ import { isPlainDocument } from '../bson/documents';
 import { KeyError } from '../errors';
 import { describeSelector, findKey, type KeySelector } from './keys';
 
+/** What deleting a data key would make unreadable, from keyDeletionImpact. */
 export interface KeyDeletionImpact {
   id: string;
   altNames: string[];

@@ -21,6 +21,7 @@ export function keyVaultDocuments(client: StrongboxClient): Collection<KeyVaultD
 /** A data key by alt name or by id (UUID string). */
 export type KeySelector = { altName: string } | { id: string };
 
+/** A key alt name the models name, with its key and whether ensureModelKeys created it. */
 export interface EnsuredKey {
   altName: string;
   id: string;
@@ -39,6 +40,7 @@ export async function ensureModelKeys(client: StrongboxClient): Promise<EnsuredK
   return out;
 }
 
+/** A data key as listKeys shows it: ids, alt names, master key and the model paths using it, never key material. */
 export interface KeyDescription {
   id: string;
   altNames: string[];

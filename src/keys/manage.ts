@@ -6,7 +6,7 @@
  * because servers without partial indexes keep only a weaker index (see altNameIndex.ts).
  */
 import type { Binary } from 'mongodb';
-import type { MasterKeyDescription } from '../client/config';
+import type { MasterKeyDescription } from '../config/strongboxConfig';
 import type { StrongboxClient } from '../client/strongboxClient';
 import { KeyError } from '../errors';
 import { altNameIndexState, describeAltNameIndex } from './altNameIndex';
@@ -15,6 +15,7 @@ import { describeKey, findKey, keyVaultDocuments, usageByAltName, type KeyDescri
 /** What the client-side encryption specification calls keyMaterial: the data key itself. */
 export const DATA_KEY_MATERIAL_BYTES = 96;
 
+/** Options of createKey. */
 export interface CreateKeyOptions {
   /** One or more key alt names; each must be free. */
   altNames: string | string[];

@@ -4,6 +4,7 @@ import { KeyError } from '../errors';
 import { keyVaultDocuments, uuid, type KeySelector } from './keys';
 import { unwrapLocal, wrapLocal } from './localRewrap';
 
+/** Which keys a rewrap or master key rotation rewrapped. */
 export interface RotationResult {
   /** Ids of the keys now wrapped by the new master key. */
   rewrapped: string[];

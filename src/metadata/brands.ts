@@ -6,7 +6,9 @@
  */
 declare const encryptedKind: unique symbol;
 
+/** A property encrypted with the Deterministic algorithm: reads as T; equality queries still work on it. */
 export type Deterministic<T> = T & { readonly [encryptedKind]?: 'Deterministic' };
+/** A property encrypted with the Random algorithm: reads as T; the server can no longer compare it. */
 export type Random<T> = T & { readonly [encryptedKind]?: 'Random' };
 
 /**
@@ -29,3 +31,10 @@ export type BrandCarrier<A> = { readonly [encryptedKind]?: A };
  */
 export type KeyWithout<T, K extends string | symbol, Refused> =
   K extends keyof T ? ([Extract<EncryptionKind<T[K]>, Refused>] extends [never] ? unknown : never) : unknown;
+
+/**
+ * What a decorated class must be for a key function declared on `(doc: D) => string`: its
+ * instances fit D. On a mismatch the decorator's parameter demands a property naming the problem,
+ * so the compile error says what is wrong.
+ */
+export type FitsKeyFunction<T, D> = [T] extends [D] ? unknown : { 'the key function\'s document type does not fit the model': D };

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Transform, Type } from 'class-transformer';
 import { isBsonValue } from '../bson/documents';
-import type { BrandCarrier, KeyWithout } from './brands';
+import type { BrandCarrier, FitsKeyFunction, KeyWithout } from './brands';
 import type {
   ArrayFieldOptions, CompoundIndexOptions, EmbeddedOptions, EncryptedOptions, FieldOptions, IdOptions,
   IndexOptions, ModelOptions,
@@ -9,10 +9,13 @@ import type {
 import { rawClassFor, rawPropertyFor, type RawProperty } from './store';
 import type { Algorithm, IndexDirection } from './types';
 
-/** Marks a class as stored in `db.collection`; `keyAltName`/`keyId` set the default data key of its encrypted fields. */
-export function Model(options: ModelOptions): ClassDecorator {
-  return (target) => {
-    rawClassFor(target).model = { ...options };
+/**
+ * Marks a class as stored in `db.collection`; `keyAltName`/`keyId` set the default data key of
+ * its encrypted fields. A key function's document type must fit the class's instances.
+ */
+export function Model<D = unknown>(options: ModelOptions<D>) {
+  return <C extends abstract new (...args: never[]) => D>(target: C): void => {
+    rawClassFor(target).model = { ...options } as ModelOptions;
   };
 }
 
@@ -72,8 +75,8 @@ export function ArrayField(options: ArrayFieldOptions) {
  * (`Deterministic<T>` or `Random<T>`), so query types know what the server can still compare;
  * a mismatch is a compile error ("Unable to resolve signature of property decorator").
  */
-export function Encrypted<A extends Algorithm>(options: EncryptedOptions<A>) {
-  return <K extends string>(target: { readonly [P in K]?: BrandCarrier<A> }, key: K): void => {
+export function Encrypted<A extends Algorithm, D = unknown>(options: EncryptedOptions<A, D>) {
+  return <T extends { readonly [P in K]?: BrandCarrier<A> }, K extends string>(target: T & FitsKeyFunction<T, D>, key: K): void => {
     record(target, key, 'Encrypted').encrypted = { ...options } as EncryptedOptions;
   };
 }

@@ -1,5 +1,5 @@
 import { isPlainDocument } from '../bson/documents';
-import { fromStoredBson, needsReadConversion } from '../repository/encoding/values';
+import { fromStoredBson, needsReadConversion } from './storedForm';
 import type { ModelMetadata, ModelShape } from './types';
 
 type Hydrator = (doc: Record<string, unknown>) => object;

@@ -13,6 +13,7 @@ export type Ref<C, Id = import('mongodb').ObjectId> = Id & { readonly [refTarget
 /** The model a Ref<C> points to; never for other types. */
 export type RefTarget<V> = V extends unknown ? (typeof refTarget extends keyof V ? NonNullable<V[typeof refTarget & keyof V]> : never) : never;
 
+/** Options of @Ref: the referenced `_id` type and whether the reference may be absent. */
 export interface RefOptions {
   /** The BSON type of the referenced model's `_id`: objectId unless the target declares another. */
   bsonType?: BsonType;

@@ -1,10 +1,11 @@
+/** The earlier names of renamed fields, per class. */
+const previousNames = new WeakMap<Function, Map<string, string>>();
+
 /**
  * `@RenamedFrom('fullName')` on a field: the field was called `fullName` before. Migration
  * generation then renames the stored field in place instead of reading the change as one field
  * removed and another added. Once the migration is applied everywhere the decorator can go.
  */
-const previousNames = new WeakMap<Function, Map<string, string>>();
-
 export function RenamedFrom(previousName: string) {
   return (prototype: object, property: string | symbol): void => {
     const owner = (prototype as { constructor: Function }).constructor;

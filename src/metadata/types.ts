@@ -5,6 +5,7 @@ import type { StoredAlgorithm } from '../crypto/blob';
 /** The two encryption algorithms of the client-side encryption specification (defined with the stored form). */
 export type Algorithm = StoredAlgorithm;
 
+/** The BSON type aliases of MongoDB's $type operator (MongoDB manual, "BSON Types") a field may declare. */
 export type BsonType =
   | 'string' | 'int' | 'long' | 'double' | 'decimal' | 'bool' | 'date' | 'objectId' | 'binData'
   | 'object' | 'array' | 'timestamp' | 'regex' | 'javascript' | 'symbol' | 'null' | 'undefined'

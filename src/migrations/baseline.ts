@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import { auditModel } from '../audit/audit';
+import { auditCollection } from '../audit/audit';
 import { formatAudit } from '../audit/format';
 import type { StrongboxClient } from '../client/strongboxClient';
 import { MigrationError } from '../errors';
@@ -36,7 +36,7 @@ export async function recordBaseline(client: StrongboxClient, db: Db, lock: Migr
   const differences: string[] = [];
   for (const model of client.registry) {
     lock.assertHeld();
-    const report = await auditModel(client, model);
+    const report = await auditCollection(client, model);
     audited[model.namespace] = report.documents;
     if (!report.consistent) differences.push(...formatAudit(report));
   }

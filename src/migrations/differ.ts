@@ -1,27 +1,11 @@
 import { MigrationError } from '../errors';
+import { describeKey } from '../stored/keySpec';
 import { fieldChanges } from './fieldChanges';
 import type { RenameHint } from './fieldTypes';
-import { describeKey } from './keySpec';
+import type { MigrationPlan, PlannedStep } from './plan';
 import type { CollectionSnapshot, EncryptedFieldSnapshot, ModelSnapshot } from './snapshot';
 import type { IndexDefinition, Operation, ValidatorJson } from './types';
 import { pruneValidator } from './validatorJson';
-
-/** An operation with the sentence a reader of the generated file needs above it. */
-export interface PlannedStep {
-  operation: Operation;
-  comment?: string;
-  /** Written commented out: a destructive step the author opts into by uncommenting it. */
-  disabled?: boolean;
-  /** The validator reduced to what both versions share, set before data is rewritten. */
-  interim?: boolean;
-}
-
-export interface MigrationPlan {
-  up: PlannedStep[];
-  down: PlannedStep[];
-  /** Changes that produce no operation but deserve a line in the file (a removed model, say). */
-  notes: string[];
-}
 
 /**
  * What turns the database of `before` into the database of `after`, and back. Per collection

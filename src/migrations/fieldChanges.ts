@@ -1,6 +1,6 @@
 import { MigrationError } from '../errors';
-import type { PlannedStep } from './differ';
 import type { RenameHint } from './fieldTypes';
+import type { PlannedStep } from './plan';
 import type { ConversionTarget } from './reshape/conversions';
 import type { CollectionSnapshot, EncryptedFieldSnapshot } from './snapshot';
 import type { KeySpec } from './types';

@@ -4,17 +4,7 @@ import { MigrationError } from '../errors';
 import type { MetadataRegistry } from '../metadata/registry';
 import type { KeyRef } from '../metadata/types';
 import { buildEncryptionPlan } from '../schema/encryptionPlan';
-import type { KeySpec } from './types';
-
-/** The data form of a model's key reference, as snapshots and migration files hold it. */
-export function keySpecOf(key: KeyRef): KeySpec {
-  switch (key.kind) {
-    case 'altName': return { altName: key.altName };
-    case 'altNameFromField': return { altNameField: key.pointer };
-    case 'id': return { id: key.id.toUUID().toHexString() };
-    case 'altNameFunction': return { fromModel: true };
-  }
-}
+import type { KeySpec } from '../stored/keySpec';
 
 /**
  * The key reference a migration step encrypts with. `fromModel` reads the configured model,
@@ -35,14 +25,6 @@ export function keyRefOf(spec: KeySpec, where: { namespace: string; path: string
     });
   }
   return encrypted.key;
-}
-
-/** Human text for a key, for comments, dry runs and reports. */
-export function describeKey(spec: KeySpec): string {
-  if ('altName' in spec) return `key '${spec.altName}'`;
-  if ('altNameField' in spec) return `the per-document key named by ${spec.altNameField}`;
-  if ('id' in spec) return `key id ${spec.id}`;
-  return "the model's key function";
 }
 
 function pointerTokens(pointer: string, where: { namespace: string; path: string }): string[] {

@@ -1,4 +1,4 @@
-import type { MigrationPlan, PlannedStep } from './differ';
+import type { MigrationPlan, PlannedStep } from './plan';
 import { safetyOf } from './operations/safety';
 
 const WIDTH = 100;

@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 import type { StrongboxClient } from '../client/strongboxClient';
+import type { MigrationsConfig } from '../config/migrations';
 import { MigrationError, StrongboxError, UnsupportedByServerError, withMessage } from '../errors';
 import { BackfillState } from './backfill/state';
 import { join } from 'node:path';
@@ -14,9 +15,10 @@ import type { StepContext } from './operations/context';
 import { safetyOf } from './operations/safety';
 import { silentProgress, type ProgressFactory } from './progress';
 import { FEATURE_NAMES, probeServer, type ServerInfo } from './server';
-import { migrationSettings, type MigrationSettings, type MigrationsConfig } from './settings';
+import { migrationSettings, type MigrationSettings } from './settings';
 import type { LoadedMigration, Operation } from './types';
 
+/** Options of a MigrationRunner. */
 export interface RunnerOptions {
   /** The configuration's `migrations` section (folder, database, batch size, lock lifetime, …). */
   settings?: MigrationsConfig;
@@ -29,6 +31,7 @@ export interface RunnerOptions {
   lockWaitMs?: number;
 }
 
+/** Options of one `up` or `down` run. */
 export interface RunOptions {
   /** up: apply up to and including this id; down: revert every migration after it (it stays applied). */
   to?: string;
@@ -40,8 +43,10 @@ export interface RunOptions {
   strict?: boolean;
 }
 
+/** Where a migration stands, comparing its file with the changelog. */
 export type MigrationState = 'applied' | 'pending' | 'modified' | 'missing';
 
+/** One migration in `status()`: its id, its state and when it was applied. */
 export interface MigrationStatus {
   id: string;
   /** modified: applied, but the file's operations changed since; missing: applied, but no file. */
@@ -51,6 +56,7 @@ export interface MigrationStatus {
   skipped?: string[];
 }
 
+/** What an `up` or `down` run did (or, dry, would do). */
 export interface RunReport {
   direction: 'up' | 'down';
   dryRun: boolean;

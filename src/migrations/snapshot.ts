@@ -5,7 +5,7 @@ import type { MetadataRegistry } from '../metadata/registry';
 import type { Algorithm, BsonType, FieldMetadata, IndexSpec, ModelMetadata, ModelShape } from '../metadata/types';
 import { buildEncryptionPlan } from '../schema/encryptionPlan';
 import { plainFieldTypes } from './fieldTypes';
-import { keySpecOf } from './keySpec';
+import { keySpecOf } from '../stored/keySpec';
 import type { IndexDefinition, KeySpec, ValidatorJson } from './types';
 import { validatorJsonOf } from './validatorJson';
 

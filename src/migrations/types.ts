@@ -4,18 +4,12 @@
  * types, so its compiled JavaScript is nothing but the data and needs no runtime package to load.
  */
 import type { Algorithm, BsonType, IndexDirection } from '../metadata/types';
+import type { KeySpec } from '../stored/keySpec';
 import type { CodeStepContext } from './codeSteps/context';
 
-/** A data key as a migration names it. Ids differ between environments, so alt names are preferred. */
-export type KeySpec =
-  | { altName: string }
-  /** One key per document: a JSON pointer to the (plaintext) field holding the key alt name, e.g. '/employeeNo'. */
-  | { altNameField: string }
-  /** A data key id (UUID). */
-  | { id: string }
-  /** The key function of the configured model for this field: a key chosen by code has no data form. */
-  | { fromModel: true };
+export type { KeySpec };
 
+/** An index as createIndex steps and snapshots hold it: the fields of MongoDB's createIndexes. */
 export interface IndexDefinition {
   name: string;
   key: Record<string, IndexDirection>;
@@ -110,6 +104,7 @@ export interface RunOperation {
   destructive?: boolean;
 }
 
+/** One step of a migration (docs/migrations.md lists each with its safety). */
 export type Operation =
   | CreateCollectionOperation | DropCollectionOperation | CreateIndexOperation | DropIndexOperation
   | SetValidatorOperation | EncryptFieldOperation | DecryptFieldOperation | DeleteKeyOperation | RunOperation
@@ -117,6 +112,7 @@ export type Operation =
 
 export type OperationKind = Operation['op'];
 
+/** What a migration file exports as default: the steps that apply it and those that revert it. */
 export interface Migration {
   up: Operation[];
   down: Operation[];

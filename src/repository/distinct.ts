@@ -1,10 +1,10 @@
 import { BSON, type Document } from 'mongodb';
 import { EncryptedQueryError } from '../errors';
+import { fromStoredBson } from '../metadata/storedForm';
 import type { FieldMetadata } from '../metadata/types';
 import { kindOf } from './encoding/filterEncoder';
 import { invalid } from './encoding/guards';
 import type { ModelScope } from './encoding/scope';
-import { fromStoredBson } from './encoding/values';
 
 /** A path distinct may ask the server about, and the field there (undefined inside free-form objects). */
 export interface DistinctKey {

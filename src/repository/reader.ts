@@ -1,16 +1,17 @@
 import { BSON, type Binary, type Document } from 'mongodb';
-import { BSON_TYPE_NUMBER } from '../audit/storedValues';
 import { idText, isPlainDocument } from '../bson/documents';
 import { inspectEncryptedBlob, isEncryptedBinary } from '../crypto/blob';
 import { classifyCryptError, DECRYPTION_CODE, describeUndecryptable, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
 import { DecryptionError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
 import { walkPath } from '../metadata/paths';
+import { fromStoredBson } from '../metadata/storedForm';
 import type { FieldMetadata, ModelMetadata, ModelShape } from '../metadata/types';
-import { fromStoredBson, toDeclaredBson } from './encoding/values';
-import { UndecryptableValue } from './undecryptable';
+import { UndecryptableValue } from '../stored/undecryptable';
+import { BSON_TYPE_NUMBER } from '../stored/values';
+import { toDeclaredBson } from './encoding/values';
 
-export { UndecryptableValue } from './undecryptable';
+export { UndecryptableValue } from '../stored/undecryptable';
 
 export type UndecryptablePolicy = 'throw' | 'marker';
 

@@ -320,6 +320,7 @@ export type ArrayFilter<T> =
 // ---------------------------------------------------------------------------------------------
 // Sort and projection
 
+/** Ascending (1) or descending (-1), as in MongoDB's sort documents. */
 export type SortDirection = 1 | -1;
 
 /** Sorting compares stored values, so encrypted fields and documents holding them are refused. */

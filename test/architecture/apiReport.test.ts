@@ -3,7 +3,7 @@
  * declaration fails here until the report is updated (`npm run api:update`), so it is seen in review.
  */
 import test from 'ava';
-import { actualReportPath, entryPoints, exportedNames, reportPath, runApiExtractor } from './apiReport';
+import { actualReportPath, entryPoints, exportedNames, knownUndocumented, reportPath, runApiExtractor, undocumentedExports } from './apiReport';
 
 for (const { entry, report } of entryPoints) {
   test(`the API report of src/${entry}.ts is current`, (t) => {
@@ -14,5 +14,10 @@ for (const { entry, report } of entryPoints) {
     const names = exportedNames(report);
     t.true(names.length > 0, 'no exported names found in the report');
     t.log(`src/${entry}.ts exports ${names.length} names`);
+  });
+
+  test(`every export of src/${entry}.ts has a doc comment`, (t) => {
+    t.deepEqual(undocumentedExports(report), [...(knownUndocumented[report] ?? [])].sort(),
+      `Exports of src/${entry}.ts without a doc comment changed (see ae-undocumented in ${reportPath(report)}). Document the new ones; delete fixed ones from knownUndocumented in test/architecture/apiReport.ts.`);
   });
 }

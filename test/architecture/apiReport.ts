@@ -1,6 +1,6 @@
 /**
  * The public API report: API Extractor's summary of every declaration reachable from the package
- * entry points (src/index.ts and src/testing.ts), checked into api/ so that a change to the
+ * entry points (src/index.ts, src/testing.ts and the subpaths in src/entries/), checked into api/ so that a change to the
  * public surface shows up in review. It reads the declarations tsc emitted to dist/src/, which
  * leave out members tagged @internal as the published ones do (stripInternal).
  *
@@ -14,6 +14,9 @@ import { repoRoot } from './repoRoot';
 export const entryPoints = [
   { entry: 'index', report: 'strongbox' },
   { entry: 'testing', report: 'strongbox-testing' },
+  { entry: 'entries/migrations', report: 'strongbox-migrations' },
+  { entry: 'entries/keys', report: 'strongbox-keys' },
+  { entry: 'entries/audit', report: 'strongbox-audit' },
 ] as const;
 
 export const reportFolder = join(repoRoot, 'api');
@@ -60,6 +63,23 @@ export function reportPath(report: string): string {
 
 export function actualReportPath(report: string): string {
   return join(tempFolder, `${report}.api.md`);
+}
+
+/**
+ * Exports still without a doc comment, per report: the test fails on any other, and on an entry
+ * here that gained one (delete it then). Each is declared in a file other work was changing
+ * when the rest were documented.
+ */
+export const knownUndocumented: Readonly<Record<string, readonly string[]>> = {
+  strongbox: ['BulkOperation', 'FindOptions', 'LocalKmsOptions', 'PageOptions', 'RepositoryOptions', 'UpdateOptions'],
+};
+
+/** Exported names the report says have no documentation (API Extractor's ae-undocumented). */
+export function undocumentedExports(report: string): string[] {
+  const names = new Set(exportedNames(report));
+  const text = readFileSync(reportPath(report), 'utf8');
+  const missing = [...text.matchAll(/^\/\/ \S+ - \(ae-undocumented\) Missing documentation for "([^"]+)"/gm)].map((m) => m[1]!);
+  return [...new Set(missing.filter((name) => names.has(name)))].sort();
 }
 
 /** The names an entry point exports, read from its report. */

@@ -7,7 +7,7 @@ import test from 'ava';
 import { Int32, ObjectId } from 'mongodb';
 import { auditModel } from '../../src/audit/audit';
 import { formatAudit } from '../../src/audit/format';
-import { repairPlan } from '../../src/audit/repair';
+import { repairPlan } from '../../src/migrations/repair';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { Encrypted, Field, Id, Model, type Deterministic, type Random } from '../../src/metadata';
 import { MigrationRunner } from '../../src/migrations/runner';
@@ -55,7 +55,7 @@ test('audit counts plaintext, Deterministic and Random per path, names the keys 
     await raw.close();
   }
 
-  const report = await auditModel(client, client.registry.get(Customer));
+  const report = await auditModel(client, Customer);
   const email = report.paths.find((p) => p.path === 'email')!;
   const ssn = report.paths.find((p) => p.path === 'ssn')!;
   t.is(report.documents, 15);
@@ -83,7 +83,7 @@ test('audit counts plaintext, Deterministic and Random per path, names the keys 
   t.true(plan.notes.some((n) => /another type than declared/.test(n)));
   await new MigrationRunner(client, { migrations: [loaded('20250101T000000_repair', plan)], settings: { database: `${DB}_sb` } }).up();
 
-  const after = await auditModel(client, client.registry.get(Customer));
+  const after = await auditModel(client, Customer);
   const emailAfter = after.paths.find((p) => p.path === 'email')!;
   t.deepEqual([emailAfter.plaintext, emailAfter.random, emailAfter.mismatch.algorithm, emailAfter.mismatch.key], [0, 0, 0, 0]);
   t.is(emailAfter.mismatch.type, 1, 'a wrong type cannot be fixed by re-encryption and stays flagged');
@@ -103,7 +103,7 @@ test('ciphertext under a key missing from the key vault is reported as such', as
     await own.repository(Orphan).insertOne({ secret: 'gone soon' });
     const id = (await own.keyVault.findKeyId('audit-orphan'))!;
     await own.encryption.deleteKey(id);
-    const report = await auditModel(own, own.registry.get(Orphan));
+    const report = await auditModel(own, Orphan);
     const [path] = report.paths;
     t.deepEqual(path.keys, [{ id: id.toUUID().toHexString(), altNames: [], count: 1, inKeyVault: false }]);
     t.is(path.mismatch.key, 1, 'the model\'s key no longer exists, so the value is under another key');

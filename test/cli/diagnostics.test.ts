@@ -9,7 +9,8 @@ import { runDoctor } from '../../src/cli/commands/doctor';
 import { createClient } from '../../src/client/createClient';
 import { startLocalServer, type LocalServer } from '../../src/devserver/ferretdb';
 import { ModelDefinitionError, StrongboxError } from '../../src/errors';
-import { Field, Id, MetadataRegistry, Model } from '../../src';
+import { Field, Id, Model } from '../../src';
+import { MetadataRegistry } from '../../src/metadata/registry';
 import { masterKeyFile } from '../harness/client';
 
 const test = anyTest as TestFn<{ server: LocalServer; closedPort: number }>;

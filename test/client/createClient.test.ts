@@ -2,7 +2,7 @@ import test from 'ava';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createClient } from '../../src/client/createClient';
-import type { StrongboxConfig } from '../../src/client/config';
+import type { StrongboxConfig } from '../../src/config/strongboxConfig';
 import { ConfigError, KeyError, ModelDefinitionError } from '../../src/errors';
 import { Person } from '../../examples/models/person';
 import type { ObjectId } from 'mongodb';

@@ -1,7 +1,8 @@
 /**
  * The path a user takes, end to end: pack the library (prepack builds it), install the tarball
  * into a fresh app outside the repository, compile a TypeScript app as CommonJS and as an ES
- * module against the installed package, and run both against the test server over TLS.
+ * module against the installed package (its main entry and every subpath), and run both against
+ * the test server over TLS.
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -20,8 +21,9 @@ interface PackResult { filename: string; size: number; entryCount: number; files
 
 /** What the published package may hold: the compiled library, its declarations, and the documents. */
 const ALLOWED = [/^lib\/.+\.(js|mjs|d\.ts|d\.mts)$/, /^docs\/[^/]+\.(md|svg)$/, /^(README\.md|LICENSE|SECURITY\.md|package\.json)$/];
-const REQUIRED = ['package.json', 'README.md', 'LICENSE', 'lib/index.js', 'lib/index.d.ts', 'lib/index.mjs', 'lib/index.d.mts',
-  'lib/testing.js', 'lib/testing.d.ts', 'lib/testing.mjs', 'lib/testing.d.mts', 'lib/cli/main.js', 'docs/install.md'];
+const ENTRIES = ['index', 'testing', 'entries/migrations', 'entries/keys', 'entries/audit'];
+const REQUIRED = ['package.json', 'README.md', 'LICENSE', 'lib/cli/main.js', 'docs/install.md',
+  ...ENTRIES.flatMap((entry) => ['js', 'd.ts', 'mjs', 'd.mts'].map((ext) => `lib/${entry}.${ext}`))];
 
 test('the packed library installs into a fresh app, compiles as CommonJS and ESM, and round-trips an encrypted document over TLS', async (t) => {
   t.timeout(15 * 60_000);
@@ -83,17 +85,21 @@ test('the packed library installs into a fresh app, compiles as CommonJS and ESM
     throw new Error(`the app does not compile against the installed package:\n${err.stdout ?? err.message}`);
   }));
   const compiledEsm = readFileSync(join(app, 'out', 'esm', 'main.js'), 'utf8');
-  t.regex(compiledEsm, /^import .* from 'strongbox';$/m, 'the ESM build imports Strongbox as an ES module');
-  t.regex(readFileSync(join(app, 'out', 'cjs', 'main.js'), 'utf8'), /require\("strongbox"\)/, 'the CommonJS build requires it');
+  const compiledCjs = readFileSync(join(app, 'out', 'cjs', 'main.js'), 'utf8');
+  for (const entry of ['strongbox', 'strongbox/migrations', 'strongbox/keys', 'strongbox/audit', 'strongbox/testing']) {
+    t.true(compiledEsm.includes(`from '${entry}';`), `the ESM build imports ${entry} as an ES module`);
+    t.true(compiledCjs.includes(`require("${entry}")`), `the CommonJS build requires ${entry}`);
+  }
 
   // 4. Run both against the test server, through strongbox/testing (MONGODB_URI and the TLS files).
   const server = await testServer();
   for (const format of ['cjs', 'esm']) {
+    const db = uniqueDbName(__filename, format);
     const { stdout } = await timed(`run ${format}`, () => run(process.execPath, [join(app, 'out', format, 'main.js')], {
       cwd: app,
       env: {
         ...process.env,
-        APP_DB: uniqueDbName(__filename, format),
+        APP_DB: db,
         MONGODB_URI: server.uri,
         MONGODB_TLS_CA_FILE: server.tls.caFile ?? '',
         MONGODB_TLS_CERTIFICATE_KEY_FILE: server.tls.certificateKeyFile ?? '',
@@ -102,6 +108,10 @@ test('the packed library installs into a fresh app, compiles as CommonJS and ESM
     t.deepEqual(JSON.parse(stdout.trim().split('\n').pop()!), {
       name: 'Ada', ssn: '123-45-6789', diagnosis: 'healthy', isPatient: true, idIsAppObjectId: true,
       storedSsn: 6, storedDiagnosis: 6, randomQuery: 'QUERY_RANDOM_FIELD',
+      audit: { documents: 1, consistent: true },
+      keyUsedBy: [`${db}.patients.ssn`, `${db}.patients.diagnosis`],
+      migrations: ['applied'],
+      nameIndex: true,
     }, `${format} app`);
   }
 

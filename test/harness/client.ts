@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { createClient } from '../../src/client/createClient';
-import type { StrongboxConfig } from '../../src/client/config';
+import type { StrongboxConfig } from '../../src/config/strongboxConfig';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { testServer } from './server';
 

@@ -8,7 +8,7 @@ import anyTest, { type TestFn } from 'ava';
 import { randomBytes } from 'node:crypto';
 import type { ObjectId } from 'mongodb';
 import { createClient } from '../../src/client/createClient';
-import type { MasterKeyDescription, StrongboxConfig } from '../../src/client/config';
+import type { MasterKeyDescription, StrongboxConfig } from '../../src/config/strongboxConfig';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { DecryptionError, EncryptionError, KeyError } from '../../src/errors';
 import { listKeys } from '../../src/keys/keys';

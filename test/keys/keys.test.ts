@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ObjectId } from 'mongodb';
 import { createClient } from '../../src/client/createClient';
-import type { StrongboxConfig } from '../../src/client/config';
+import type { StrongboxConfig } from '../../src/config/strongboxConfig';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { DecryptionError } from '../../src/errors';
 import { deleteKey, keyDeletionImpact } from '../../src/keys/delete';

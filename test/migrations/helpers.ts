@@ -1,5 +1,5 @@
 import { BSON, type Document } from 'mongodb';
-import type { MigrationPlan } from '../../src/migrations/differ';
+import type { MigrationPlan } from '../../src/migrations/plan';
 import { defineLoadedMigration } from '../../src/migrations/loader';
 import type { LoadedMigration } from '../../src/migrations/types';
 

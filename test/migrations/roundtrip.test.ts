@@ -79,7 +79,7 @@ test('generated up encrypts every shape of path in place and down restores the d
     t.is(sparse.ssn, null, 'null stays null (nothing to encrypt)');
     t.deepEqual(sparse.contacts, [{ label: 'none' }]);
 
-    const audit = await auditModel(client, client.registry.get(Patient));
+    const audit = await auditModel(client, Patient);
     t.true(audit.consistent, JSON.stringify(audit.paths.filter((p) => p.plaintext || p.mismatch.key || p.mismatch.algorithm)));
     const notes = audit.paths.find((p) => p.path === 'notes')!;
     t.is(notes.keys.length, 4, 'one key per tenant, from the per-document key pointer');

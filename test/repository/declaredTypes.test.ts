@@ -8,7 +8,7 @@
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { ObjectId, type Collection, type Document, type MongoClient } from 'mongodb';
-import { BSON_TYPE_NUMBER, bsonTypeNumber } from '../../src/audit/storedValues';
+import { BSON_TYPE_NUMBER, bsonTypeNumber } from '../../src/stored/values';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { isEncryptedBinary } from '../../src/crypto/blob';
 import type { Repository } from '../../src/repository/repository';

@@ -125,7 +125,7 @@ test('strongbox audit lists each provenance problem with its document id', async
   const [a, b] = await Promise.all([patientRepo().insertOne(patient() as never), patientRepo().insertOne(patient() as never)]);
   const donor = await storedOf(b._id);
   await patients.updateOne({ _id: a._id }, { $set: { 'address.street': donor.ssn, ssn: donor.score } });
-  const report = await auditModel(client, client.registry.get(Patient), { examples: 100 });
+  const report = await auditModel(client, Patient, { examples: 100 });
   const street = report.unexpected.find((u) => u.path === 'address.street');
   t.truthy(street);
   t.true(street!.examples.includes(a._id.toHexString()), 'ciphertext in a plain field, with the document id');

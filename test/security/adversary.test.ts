@@ -11,7 +11,8 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import type { Document, MongoClient } from 'mongodb';
-import { DecryptionError, StrongboxError, inspectEncryptedBlob } from '../../src/index';
+import { inspectEncryptedBlob } from '../../src/crypto/blob';
+import { DecryptionError, StrongboxError } from '../../src/index';
 import { rawClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
 import { defineFailClosedModel } from './failClosedModel';

@@ -14,10 +14,12 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { MongoClient } from 'mongodb';
+import { inspectEncryptedBlob } from '../../src/crypto/blob';
+import { createMigration } from '../../src/migrations/generator';
 import {
-  EmbeddedArray, Encrypted, EncryptedQueryError, Field, Id, Index, MetadataRegistry, Model, StrongboxError, createMigration, inspectEncryptedBlob,
-  type Deterministic,
+  EmbeddedArray, Encrypted, EncryptedQueryError, Field, Id, Index, Model, StrongboxError, type Deterministic,
 } from '../../src/index';
+import { MetadataRegistry } from '../../src/metadata/registry';
 import { rawClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
 import { defineFailClosedModel } from './failClosedModel';

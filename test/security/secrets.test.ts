@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import type { ObjectId } from 'mongodb';
 import { createClient } from '../../src/client/createClient';
-import type { StrongboxConfig } from '../../src/client/config';
+import type { StrongboxConfig } from '../../src/config/strongboxConfig';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { ConfigError, DecryptionError, KeyError, StrongboxError } from '../../src/errors';
 import { Encrypted, Field, Id, Model, type Deterministic, type Random } from '../../src/metadata';

@@ -1,18 +1,17 @@
 /**
  * `strongbox audit <model>`.
  */
-import { auditModel } from '../../audit/audit';
+import { auditCollection } from '../../audit/audit';
 import { formatAudit } from '../../audit/format';
-import { repairPlan } from '../../audit/repair';
 import { createClient } from '../../client/createClient';
 import type { StrongboxClient } from '../../client/strongboxClient';
 import type { ModelMetadata } from '../../metadata/types';
 import { ConfigError } from '../../errors';
 import { writeMigrationFile } from '../../migrations/generator';
-import { keySpecOf } from '../../migrations/keySpec';
+import { repairPlan } from '../../migrations/repair';
 import { migrationSettings } from '../../migrations/settings';
 import { switchFlag, numberFlag, stringFlag } from './flags';
-import type { Command } from './index';
+import type { Command } from './command';
 import { migrationsSection } from './migration';
 
 const HELP = `Usage: strongbox audit [Model | db.collection] [--json] [--limit N] [--repair-migration NAME]
@@ -42,9 +41,9 @@ export const auditCommand: Command = {
     try {
       const models = target ? [chooseModel(client, target)] : [...client.registry];
       const reports = [];
-      for (const model of models) reports.push(await auditModel(client, model, limit === undefined ? {} : { limit }));
+      for (const model of models) reports.push(await auditCollection(client, model, limit === undefined ? {} : { limit }));
       // Key references print as migrations write them ({ altName }, { id }, …).
-      if (json) context.out(JSON.stringify(target ? reports[0] : reports, (k, v) => (k === 'key' && v && typeof v === 'object' && 'kind' in v ? keySpecOf(v) : v), 2));
+      if (json) context.out(JSON.stringify(target ? reports[0] : reports, null, 2));
       else for (const [i, report] of reports.entries()) {
         if (i > 0) context.out('');
         for (const line of formatAudit(report)) context.out(line);

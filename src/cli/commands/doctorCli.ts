@@ -1,5 +1,5 @@
 import { resolveEnvironment } from '../../client/config';
-import type { Command } from './index';
+import type { Command } from './command';
 import { runDoctor } from './doctor';
 
 export const doctorCliCommand: Command = {

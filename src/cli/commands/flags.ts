@@ -1,5 +1,5 @@
 import { ConfigError } from '../../errors';
-import type { CommandContext } from './index';
+import type { CommandContext } from './command';
 
 /**
  * A flag that takes no value. The argument parser only knows some such flags; for the others

@@ -9,11 +9,11 @@ import { ConfigError } from '../../errors';
 import { deleteKey, keyDeletionImpact, type KeyDeletionImpact } from '../../keys/delete';
 import { ensureModelKeys, listKeys, type KeyDescription, type KeySelector } from '../../keys/keys';
 import { addKeyAltName, createKey, getKey, removeKeyAltName } from '../../keys/manage';
-import type { MasterKeyDescription } from '../../client/config';
+import type { MasterKeyDescription } from '../../config/strongboxConfig';
 import { readFileSync } from 'node:fs';
 import { rewrapKeys, rotateLocalMasterKey } from '../../keys/rotate';
 import { stringFlag, switchFlag } from './flags';
-import type { Command, CommandContext } from './index';
+import type { Command, CommandContext } from './command';
 
 const HELP = `Usage:
   strongbox keys ensure

@@ -3,7 +3,8 @@
  */
 import { join } from 'node:path';
 import { createClient } from '../../client/createClient';
-import type { StrongboxConfig } from '../../client/config';
+import type { MigrationsConfig } from '../../config/migrations';
+import type { StrongboxConfig } from '../../config/strongboxConfig';
 import { ConfigError } from '../../errors';
 import { MetadataRegistry } from '../../metadata/registry';
 import { diffSnapshots } from '../../migrations/differ';
@@ -12,11 +13,11 @@ import { parseRenameFlag } from '../../migrations/renameHints';
 import { MigrationLock } from '../../migrations/lock';
 import { streamProgress } from '../../migrations/progress';
 import { MigrationRunner, type RunOptions } from '../../migrations/runner';
-import { migrationSettings, type MigrationsConfig } from '../../migrations/settings';
+import { migrationSettings } from '../../migrations/settings';
 import { readSnapshot, SNAPSHOT_FILE, takeSnapshot } from '../../migrations/snapshot';
 import { assertMigrationsCompiled, assertModelsCompiled } from '../compiledSources';
 import { numberFlag, stringFlag, switchFlag } from './flags';
-import type { Command, CommandContext } from './index';
+import type { Command, CommandContext } from './command';
 
 /** The `migrations` section of the configuration. */
 export function migrationsSection(config: StrongboxConfig): MigrationsConfig | undefined {

@@ -1,5 +1,5 @@
 import { createClient } from '../../client/createClient';
-import type { Command } from './index';
+import type { Command } from './command';
 import { schemaCommand } from './schema';
 
 export const schemaCliCommand: Command = {

@@ -8,7 +8,7 @@ import { startLocalServer } from '../../devserver/ferretdb';
 import { installDevTools } from '../../devserver/install';
 import { resolveDevTools } from '../../devserver/tools';
 import { numberFlag, stringFlag } from './flags';
-import type { Command, CommandContext } from './index';
+import type { Command, CommandContext } from './command';
 
 const HELP = `Usage: strongbox server [--port N] [--tls-port N] [--data DIR]
 

@@ -1,5 +1,5 @@
 import type { Document } from 'mongodb';
-import { bsonTypeNumber } from '../../audit/storedValues';
+import { bsonTypeNumber } from '../../stored/values';
 
 /*
  * MongoDB compares values of different types by a fixed type order, and `$gt` only matches

@@ -1,6 +1,6 @@
 import { BSON, type Collection, type Document } from 'mongodb';
 import type { StrongboxClient } from '../../client/strongboxClient';
-import { slotsAt } from '../../audit/storedValues';
+import { slotsAt } from '../../stored/values';
 import { MigrationError } from '../../errors';
 import type { ProgressFactory } from '../progress';
 import { afterIdFilter } from './afterId';

@@ -1,5 +1,5 @@
 import { Double, Int32, type Document } from 'mongodb';
-import { bsonTypeNumber, copyBson, slotsAt, type Slot } from '../../audit/storedValues';
+import { bsonTypeNumber, copyBson, slotsAt, type Slot } from '../../stored/values';
 import { inspectEncryptedBlob, isEncryptedBinary } from '../../crypto/blob';
 import { MigrationError, StrongboxError } from '../../errors';
 import type { BsonType, EncryptionSpec, FieldMetadata } from '../../metadata/types';

@@ -1,5 +1,5 @@
 import { MongoBulkWriteError, type Collection, type Document } from 'mongodb';
-import { bsonTypeNumber } from '../../audit/storedValues';
+import { bsonTypeNumber } from '../../stored/values';
 import type { JournalEntry } from './state';
 
 /** One document whose top-level field `top` is rewritten (the field holds the changed values). */

@@ -5,6 +5,7 @@ import type { BackfillState } from '../backfill/state';
 import type { ProgressFactory } from '../progress';
 import { escapeRegex } from './runs';
 
+/** Options of a code step's `eachBatch` loop over a collection. */
 export interface EachBatchOptions<T> {
   /**
    * Which documents to visit. For a repository it is a repository filter (checked and encrypted
@@ -17,6 +18,7 @@ export interface EachBatchOptions<T> {
   label?: string;
 }
 
+/** What an `eachBatch` loop went through. */
 export interface EachBatchResult {
   /** Documents handed to the callback, this run and earlier interrupted ones together. */
   processed: number;

@@ -1,7 +1,7 @@
 import type { Document } from 'mongodb';
-import { conforms, classifyValue } from '../../audit/classify';
-import { KeyIndex } from '../../audit/keyIndex';
-import { slotsAt } from '../../audit/storedValues';
+import { conforms, classifyValue } from '../../stored/classify';
+import { KeyIndex } from '../../stored/keyIndex';
+import { slotsAt } from '../../stored/values';
 import { isEncryptedBinary } from '../../crypto/blob';
 import { MigrationError } from '../../errors';
 import { NO_ENTITY } from '../../metadata/resolve';
@@ -11,7 +11,8 @@ import { runBackfill } from '../backfill/backfill';
 import { operationFingerprint } from '../checksum';
 import { FieldRewrite, type RewriteTarget } from '../backfill/fieldRewrite';
 import { ReplaceWriter, UpdateWriter, type BatchWriter } from '../backfill/writers';
-import { describeKey, keyRefOf } from '../keySpec';
+import { describeKey } from '../../stored/keySpec';
+import { keyRefOf } from '../keySpec';
 import type { DecryptFieldOperation, EncryptFieldOperation } from '../types';
 import { collectionOf, splitNamespace, type OperationHandler, type StepContext } from './context';
 

@@ -1,5 +1,5 @@
 import { BSON, UUID, type Document } from 'mongodb';
-import { KeyIndex } from '../../audit/keyIndex';
+import { KeyIndex } from '../../stored/keyIndex';
 import { MigrationError } from '../../errors';
 import type { SetValidatorOperation } from '../types';
 import { resolveValidator } from '../validatorJson';

@@ -2,8 +2,9 @@ import {
   Binary, BSONRegExp, BSONSymbol, Code, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp,
 } from 'mongodb';
 import { isEncryptedBinary } from '../../crypto/blob';
+import type { DeclaredType } from '../../metadata/storedForm';
 import type { BsonType } from '../../metadata/types';
-import { UndecryptableValue } from '../undecryptable';
+import { UndecryptableValue } from '../../stored/undecryptable';
 import { invalid } from './guards';
 
 /*
@@ -19,12 +20,6 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 /** Regular-expression flags js-bson writes and reads back unchanged. */
 const FAITHFUL_REGEX_FLAGS = /^[im]*$/;
-
-/** What a declared field says about its value: its type and, for arrays of scalars, its elements' type. */
-export interface DeclaredType {
-  bsonType?: BsonType;
-  itemBsonType?: BsonType;
-}
 
 /**
  * Checks a value written into a field of declared type and returns the BSON value to store (or
@@ -138,41 +133,6 @@ export function checkFilterValue(field: DeclaredType & { isArray?: boolean }, va
     return;
   }
   toDeclaredBson(value, field, where);
-}
-
-/**
- * The JavaScript type a read returns for a declared type: long → Long, int and double →
- * number, symbol → BSONSymbol; every other type as the driver returns it (see docs/models.md).
- */
-export function fromStoredBson(value: unknown, declared: DeclaredType): unknown {
-  const { bsonType } = declared;
-  if (bsonType === 'array' && declared.itemBsonType !== undefined && Array.isArray(value)) {
-    return needsReadConversion(declared.itemBsonType) ? value.map((item) => fromStoredScalar(item, declared.itemBsonType!)) : value;
-  }
-  return bsonType === undefined ? value : fromStoredScalar(value, bsonType);
-}
-
-/** Whether reads of this type need fromStoredBson at all (lets the hydrator skip the others). */
-export function needsReadConversion(bsonType: BsonType | undefined): boolean {
-  return bsonType === 'long' || bsonType === 'int' || bsonType === 'double' || bsonType === 'symbol';
-}
-
-function fromStoredScalar(value: unknown, bsonType: BsonType): unknown {
-  switch (bsonType) {
-    case 'long':
-      // The driver promotes a long that fits 53 bits to a number, which a write would store as int32 or double.
-      if (typeof value === 'number' && Number.isSafeInteger(value)) return Long.fromNumber(value);
-      if (typeof value === 'bigint') return Long.fromBigInt(value);
-      return value;
-    case 'int':
-    case 'double':
-      return value instanceof Int32 || value instanceof Double ? value.valueOf() : value;
-    case 'symbol':
-      // The driver promotes a stored symbol to a plain string; written back, it would be stored as a string.
-      return typeof value === 'string' ? new BSONSymbol(value) : value;
-    default:
-      return value;
-  }
 }
 
 /** Ciphertext or a marker where a plaintext value belongs: never stored, whatever the field. */

@@ -2,10 +2,14 @@
  * A small app that depends on the packed Strongbox, compiled by the consumer test twice: once as
  * CommonJS and once as an ES module (same source, different package "type"). It defines an
  * encrypted model, connects over TLS to the server strongbox/testing gives it, round-trips a
- * document and prints what it saw as one JSON line.
+ * document, uses the operations tooling through its subpath entries (strongbox/migrations,
+ * strongbox/keys, strongbox/audit) and prints what it saw as one JSON line.
  */
 import { Binary, ObjectId } from 'mongodb';
 import { createClient, Encrypted, Field, Id, Model, StrongboxError, type Deterministic, type Random } from 'strongbox';
+import { auditModel } from 'strongbox/audit';
+import { listKeys } from 'strongbox/keys';
+import { defineLoadedMigration, MigrationRunner } from 'strongbox/migrations';
 import { startTestDatabase } from 'strongbox/testing';
 
 @Model({ db: process.env.APP_DB ?? 'consumer_app', collection: 'patients' })
@@ -40,6 +44,17 @@ async function main(): Promise<void> {
     } catch (err) {
       refused = err instanceof StrongboxError ? err.code : `not a StrongboxError: ${String(err)}`;
     }
+    const audit = await auditModel(strongbox, Patient);
+    const keys = await listKeys(strongbox);
+    const runner = new MigrationRunner(strongbox, {
+      settings: { database: `${process.env.APP_DB ?? 'consumer_app'}_migrations` },
+      migrations: [defineLoadedMigration('20250101T000000_name_index', {
+        up: [{ op: 'createIndex', namespace: `${process.env.APP_DB ?? 'consumer_app'}.patients`, index: { name: 'name_1', key: { name: 1 } } }],
+        down: [{ op: 'dropIndex', namespace: `${process.env.APP_DB ?? 'consumer_app'}.patients`, name: 'name_1' }],
+      })],
+    });
+    await runner.up();
+    const indexes = await strongbox.dataClient.db(process.env.APP_DB ?? 'consumer_app').collection('patients').indexes();
     console.log(JSON.stringify({
       name: found?.name,
       ssn: found?.ssn,
@@ -49,6 +64,10 @@ async function main(): Promise<void> {
       storedSsn: subtype(stored?.ssn),
       storedDiagnosis: subtype(stored?.diagnosis),
       randomQuery: refused,
+      audit: { documents: audit.documents, consistent: audit.consistent },
+      keyUsedBy: keys.find((key) => key.altNames.includes('consumer'))?.usedBy,
+      migrations: (await runner.status()).map((s) => s.state),
+      nameIndex: indexes.some((index) => index.name === 'name_1'),
     }));
   } finally {
     await strongbox.close();

@@ -1,6 +1,5 @@
-import type { MigrationPlan } from '../migrations/differ';
-import { keySpecOf } from '../migrations/keySpec';
-import type { AuditReport } from './audit';
+import type { AuditReport } from '../audit/audit';
+import type { MigrationPlan } from './plan';
 
 /**
  * A migration that repairs what an audit found: for every path holding plaintext, or
@@ -18,7 +17,7 @@ export function repairPlan(report: AuditReport): MigrationPlan {
       operation: {
         op: 'encryptField', namespace: report.namespace, path: p.path, algorithm: p.expected.algorithm,
         ...(p.expected.bsonType ? { bsonType: p.expected.bsonType } : {}),
-        key: keySpecOf(p.expected.key),
+        key: p.expected.key,
       },
       comment: `Repair found by audit: ${p.plaintext} plaintext, ${p.mismatch.algorithm} with another algorithm, ${p.mismatch.key} under another key. Values already right are skipped.`,
     });

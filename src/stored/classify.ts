@@ -1,6 +1,6 @@
 import { inspectEncryptedBlob, isEncryptedBinary, type EncryptedBlobInfo } from '../crypto/blob';
 import type { Algorithm, BsonType } from '../metadata/types';
-import { BSON_TYPE_NUMBER } from './storedValues';
+import { BSON_TYPE_NUMBER } from './values';
 
 /** What the model says a stored value should be. */
 export interface Expectation {
