@@ -13,7 +13,7 @@ function reshapeWith(op: Operation, ctx: StepContext, namespace: string, label: 
   return reshapeDocuments({
     collection: collectionOf(ctx, namespace), step: ctx.step, fingerprint: operationFingerprint(op),
     state: new BackfillState(ctx.client.dataClient.db(ctx.settings.database)), batchSize: ctx.settings.batchSize,
-    progress: ctx.progress, label, assertLockHeld: ctx.assertLockHeld, reshape,
+    progress: ctx.progress, label, out: ctx.out, assertLockHeld: ctx.assertLockHeld, reshape,
   });
 }
 
