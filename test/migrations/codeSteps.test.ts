@@ -16,7 +16,7 @@ import { MigrationRunner } from '../../src/migrations/runner';
 import { masterKeyFile, rawClient, testClient } from '../harness/client';
 import { testServer, uniqueDbName } from '../harness/server';
 import { SPLIT_MIGRATION, personModel, splitMigration, splitStep, type SplitHooks } from './codeStepModels';
-import { lines } from './helpers';
+import { CRASH_TEST_LOCK_TTL_MS, lines } from './helpers';
 
 const BASE = uniqueDbName(__filename);
 
@@ -173,7 +173,7 @@ test('a code step killed with SIGKILL mid-way and run again: nothing lost, nothi
     }
     const second: SplitHooks = { handed: [] };
     const output = lines();
-    await new MigrationRunner(client, { migrations: [splitMigration(db, Person, second)], settings: { database: stateDb, batchSize: 20, lockTtlMs: 1000 }, out: output.out, lockWaitMs: 10_000 }).up();
+    await new MigrationRunner(client, { migrations: [splitMigration(db, Person, second)], settings: { database: stateDb, batchSize: 20, lockTtlMs: CRASH_TEST_LOCK_TTL_MS }, out: output.out, lockWaitMs: 10_000 }).up();
     t.regex(output.text(), /resuming: an earlier run stopped in this step/);
     t.true(second.handed.length <= 400 - confirmed, `the re-run was handed only what was left (${second.handed.length})`);
     const people = await client.repository(Person).find({}).toArray();

@@ -7,6 +7,7 @@ import 'reflect-metadata';
 import { createClient } from '../../src/client/createClient';
 import { defineLoadedMigration } from '../../src/migrations/loader';
 import { MigrationRunner } from '../../src/migrations/runner';
+import { CRASH_TEST_LOCK_TTL_MS } from './helpers';
 
 export const CONVERT_MIGRATION = '20250801T000000_convert_types';
 
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   });
   await new MigrationRunner(client, {
     migrations: [convertMigration(env.CONVERT_DB!)],
-    settings: { database: env.CONVERT_STATE_DB!, batchSize: Number(env.CONVERT_BATCH), lockTtlMs: 1000 },
+    settings: { database: env.CONVERT_STATE_DB!, batchSize: Number(env.CONVERT_BATCH), lockTtlMs: CRASH_TEST_LOCK_TTL_MS },
     out: (line) => process.stdout.write(`${line}\n`),
   }).up();
   await client.close();

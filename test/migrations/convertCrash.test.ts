@@ -17,7 +17,7 @@ import { MigrationRunner } from '../../src/migrations/runner';
 import { masterKeyFile, rawClient, testClient } from '../harness/client';
 import { testServer, uniqueDbName } from '../harness/server';
 import { CONVERT_MIGRATION, convertMigration } from './convertChild';
-import { lines } from './helpers';
+import { CRASH_TEST_LOCK_TTL_MS, lines } from './helpers';
 
 const DB = uniqueDbName(__filename);
 const STATE_DB = `${DB}_sb`;
@@ -136,7 +136,7 @@ test('conversions killed with SIGKILL and run again convert every value once, lo
 
     // Second run, in this process: takes over the dead runner's lock, redoes the finished steps (finding nothing to do), resumes the third.
     const output = lines();
-    await new MigrationRunner(client, { migrations: [convertMigration(DB)], settings: { database: STATE_DB, batchSize: BATCH, lockTtlMs: 1000 }, out: output.out, lockWaitMs: 10_000 }).up();
+    await new MigrationRunner(client, { migrations: [convertMigration(DB)], settings: { database: STATE_DB, batchSize: BATCH, lockTtlMs: CRASH_TEST_LOCK_TTL_MS }, out: output.out, lockWaitMs: 10_000 }).up();
     const text = output.text();
     t.log(text);
     t.regex(text, /took over the expired lock/);

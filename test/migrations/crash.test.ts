@@ -15,7 +15,7 @@ import { MigrationRunner } from '../../src/migrations/runner';
 import { masterKeyFile, rawClient } from '../harness/client';
 import { testServer, uniqueDbName } from '../harness/server';
 import { CRASH_MIGRATION, crashMigration, crashModel } from './backfillChild';
-import { lines } from './helpers';
+import { CRASH_TEST_LOCK_TTL_MS, lines } from './helpers';
 
 const DB = uniqueDbName(__filename);
 const STATE_DB = `${DB}_sb`;
@@ -71,7 +71,7 @@ test('a backfill killed with SIGKILL mid-way and run again leaves every document
     try {
       const output = lines();
       const resumed = Date.now();
-      await new MigrationRunner(client, { migrations: [crashMigration(DB)], settings: { database: STATE_DB, batchSize: BATCH, lockTtlMs: 1000 }, out: output.out, lockWaitMs: 10_000 }).up();
+      await new MigrationRunner(client, { migrations: [crashMigration(DB)], settings: { database: STATE_DB, batchSize: BATCH, lockTtlMs: CRASH_TEST_LOCK_TTL_MS }, out: output.out, lockWaitMs: 10_000 }).up();
       const secondRunMs = Date.now() - resumed;
       t.log(output.text());
       t.regex(output.text(), /took over the expired lock/);

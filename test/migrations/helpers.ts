@@ -18,3 +18,11 @@ export function lines(): { out: (line: string) => void; text: () => string; all:
 export function exactBson(docs: Document[]): string[] {
   return docs.map((d) => Buffer.from(BSON.serialize(d)).toString('hex')).sort();
 }
+
+/**
+ * The lock lease of the runners in the kill tests: short, so the re-run takes over the killed
+ * child's lock within seconds, yet long enough that a runner renews it in time on a loaded
+ * machine (with 1 s, renewals every 333 ms were seen to miss under a load of 15 on two cores:
+ * the child stopped by itself with MIGRATION_LOCK_LOST before it was killed).
+ */
+export const CRASH_TEST_LOCK_TTL_MS = 3000;
