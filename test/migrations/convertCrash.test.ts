@@ -7,8 +7,6 @@
  * killed run) and those after it alike.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { Int32, UUID, type Document } from 'mongodb';
 import { inspectEncryptedBlob } from '../../src/crypto/blob';
 import { Embedded, EmbeddedArray, Encrypted, Field, Id, Model, type Deterministic, type Random } from '../../src/metadata';
@@ -17,7 +15,7 @@ import { MigrationRunner } from '../../src/migrations/runner';
 import { masterKeyFile, rawClient, testClient } from '../harness/client';
 import { testServer, uniqueDbName } from '../harness/server';
 import { CONVERT_MIGRATION, convertMigration } from './convertChild';
-import { CRASH_TEST_LOCK_TTL_MS, lines } from './helpers';
+import { ChildRun, CRASH_TEST_LOCK_TTL_MS, lines } from './helpers';
 
 const DB = uniqueDbName(__filename);
 const STATE_DB = `${DB}_sb`;
@@ -98,29 +96,13 @@ test('conversions killed with SIGKILL and run again convert every value once, lo
     const codeKey = inspectEncryptedBlob((await accounts.findOne({}))!.code)!.keyId;
 
     // First run, in a child process, killed inside the third conversion once it has checkpointed a few batches.
-    const child = spawn(process.execPath, [join(__dirname, 'convertChild.js')], {
-      env: { ...process.env, CONVERT_URI: server.uri, CONVERT_TLS: JSON.stringify(server.tls), CONVERT_KEY_FILE: keyFile, CONVERT_KEY_VAULT: keyVault, CONVERT_DB: DB, CONVERT_STATE_DB: STATE_DB, CONVERT_BATCH: String(BATCH) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let childOutput = '';
-    child.stdout.on('data', (d: Buffer) => { childOutput += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { childOutput += d.toString(); });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const child = new ChildRun('convertChild.js', { CONVERT_URI: server.uri, CONVERT_TLS: JSON.stringify(server.tls), CONVERT_KEY_FILE: keyFile, CONVERT_KEY_VAULT: keyVault, CONVERT_DB: DB, CONVERT_STATE_DB: STATE_DB, CONVERT_BATCH: String(BATCH) });
     const state = new BackfillState(raw.db(STATE_DB));
     const killedStep = `${CONVERT_MIGRATION}:up:${KILLED_STEP}`;
-    const deadline = Date.now() + 60_000;
-    for (let confirmed = 0; confirmed < 3 * BATCH;) {
-      if (child.exitCode !== null) throw new Error(`the child ended before it was killed:\n${childOutput}`);
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`the child checkpointed ${confirmed} document(s) of step ${KILLED_STEP + 1} within 60 s:\n${childOutput}`);
-      }
-      await new Promise((r) => setTimeout(r, 10));
-      confirmed = Number((await state.checkpoint(killedStep))?.processed ?? 0);
-    }
+    await child.progressReaches(3 * BATCH, async () => Number((await state.checkpoint(killedStep))?.processed ?? 0));
     await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 100)));
-    child.kill('SIGKILL');
-    t.is(await exited, 'SIGKILL');
+    t.is(await child.kill(), 'SIGKILL');
+    const childOutput = child.output();
 
     // Where the kill landed: the first two steps finished, the third checkpointed but not finished, the migration not recorded.
     t.is(stepReport(childOutput, 0).unconvertible, ZIPS_NOT_NUMBERS);

@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { BSON, type Document } from 'mongodb';
 import type { MigrationPlan } from '../../src/migrations/differ';
 import { defineLoadedMigration } from '../../src/migrations/loader';
@@ -26,3 +28,46 @@ export function exactBson(docs: Document[]): string[] {
  * the child stopped by itself with MIGRATION_LOCK_LOST before it was killed).
  */
 export const CRASH_TEST_LOCK_TTL_MS = 3000;
+
+/** A migration run in a child process (one of this folder's *Child.js scripts), to be killed with SIGKILL mid-way. */
+export class ChildRun {
+  private readonly child: ChildProcess;
+  private text = '';
+  private readonly ended: Promise<NodeJS.Signals | null>;
+
+  constructor(script: string, env: Record<string, string>) {
+    this.child = spawn(process.execPath, [join(__dirname, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (d: Buffer) => { this.text += d.toString(); });
+    this.child.stderr!.on('data', (d: Buffer) => { this.text += d.toString(); });
+    this.ended = new Promise((resolve) => this.child.once('exit', (_code, signal) => resolve(signal)));
+  }
+
+  /** Everything the child wrote so far, stdout and stderr. */
+  output(): string {
+    return this.text;
+  }
+
+  /**
+   * Polls `progress` (a checkpoint read by the test) until it reaches `atLeast` and returns the
+   * last reading. Fails if the child ends first, and kills it if that takes over a minute.
+   */
+  async progressReaches(atLeast: number, progress: () => Promise<number>): Promise<number> {
+    const deadline = Date.now() + 60_000;
+    for (let reached = 0; ;) {
+      if (reached >= atLeast) return reached;
+      if (this.child.exitCode !== null) throw new Error(`the child ended before it was killed:\n${this.text}`);
+      if (Date.now() > deadline) {
+        await this.kill();
+        throw new Error(`the child reached ${reached} of ${atLeast} within 60 s:\n${this.text}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+      reached = await progress();
+    }
+  }
+
+  /** Kills the child with SIGKILL; resolves to the signal that ended it. */
+  kill(): Promise<NodeJS.Signals | null> {
+    this.child.kill('SIGKILL');
+    return this.ended;
+  }
+}
