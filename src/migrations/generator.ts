@@ -9,22 +9,22 @@ import { declaredRenames, type RenameHint } from './fieldTypes';
 import { resolveRenames, type RenameRequest } from './renameHints';
 import { readSnapshot, SNAPSHOT_FILE, takeSnapshot, writeSnapshot, type ModelSnapshot } from './snapshot';
 
-export interface PlanChangesOptions {
+export interface CreateMigrationOptions {
   registry: MetadataRegistry;
   /** Folder of the migration sources and the snapshot. */
   folder: string;
-  /** Renames the models do not declare with @RenamedFrom (the CLI's --rename). */
-  renames?: RenameRequest[];
-}
-
-export interface CreateMigrationOptions extends PlanChangesOptions {
   /** Module the generated file imports the Migration type from (default 'strongbox'). */
   importFrom?: string;
   name: string;
   /** Write a migration even when the models did not change, for hand-written steps. */
   empty?: boolean;
+  /** Renames the models do not declare with @RenamedFrom (the CLI's --rename). */
+  renames?: RenameRequest[];
   now?: Date;
 }
+
+/** What planning the changes needs: the models, the folder of the snapshot, the renames given. */
+type PlanChangesOptions = Pick<CreateMigrationOptions, 'registry' | 'folder' | 'renames'>;
 
 export interface CreatedMigration {
   id: string;
