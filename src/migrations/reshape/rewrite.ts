@@ -15,6 +15,9 @@ export interface DocumentReshape {
   unset: string[];
 }
 
+/** How many _ids a tally keeps to name in the report. */
+const EXAMPLES = 5;
+
 /** Outcome tallies, by name (converted, already, unconvertible, …), with a few _ids per tally for the report. */
 export class Tally {
   readonly counts = new Map<string, number>();
@@ -31,7 +34,7 @@ export class Tally {
   add(what: string, id: unknown, n = 1): void {
     this.counts.set(what, (this.counts.get(what) ?? 0) + n);
     const examples = this.examples.get(what) ?? [];
-    if (examples.length < 5) examples.push(id);
+    if (examples.length < EXAMPLES) examples.push(id);
     this.examples.set(what, examples);
   }
 
@@ -39,7 +42,7 @@ export class Tally {
   merge(other: Tally): void {
     for (const [what, n] of other.counts) {
       this.counts.set(what, (this.counts.get(what) ?? 0) + n);
-      this.examples.set(what, [...(this.examples.get(what) ?? []), ...(other.examples.get(what) ?? [])].slice(0, 5));
+      this.examples.set(what, [...(this.examples.get(what) ?? []), ...(other.examples.get(what) ?? [])].slice(0, EXAMPLES));
     }
   }
 
