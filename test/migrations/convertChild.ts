@@ -34,6 +34,8 @@ async function main(): Promise<void> {
     migrations: [convertMigration(env.CONVERT_DB!)],
     settings: { database: env.CONVERT_STATE_DB!, batchSize: Number(env.CONVERT_BATCH), lockTtlMs: CRASH_TEST_LOCK_TTL_MS },
     out: (line) => process.stdout.write(`${line}\n`),
+    // A pause after every checkpointed batch, so that on a fast server too the kill lands inside a step.
+    progress: () => ({ advance: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(env.CONVERT_PAUSE_MS)), finish: () => undefined }),
   }).up();
   await client.close();
 }

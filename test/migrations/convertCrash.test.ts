@@ -96,7 +96,7 @@ test('conversions killed with SIGKILL and run again convert every value once, lo
     const codeKey = inspectEncryptedBlob((await accounts.findOne({}))!.code)!.keyId;
 
     // First run, in a child process, killed inside the third conversion once it has checkpointed a few batches.
-    const child = new ChildRun('convertChild.js', { CONVERT_URI: server.uri, CONVERT_TLS: JSON.stringify(server.tls), CONVERT_KEY_FILE: keyFile, CONVERT_KEY_VAULT: keyVault, CONVERT_DB: DB, CONVERT_STATE_DB: STATE_DB, CONVERT_BATCH: String(BATCH) });
+    const child = new ChildRun('convertChild.js', { CONVERT_URI: server.uri, CONVERT_TLS: JSON.stringify(server.tls), CONVERT_KEY_FILE: keyFile, CONVERT_KEY_VAULT: keyVault, CONVERT_DB: DB, CONVERT_STATE_DB: STATE_DB, CONVERT_BATCH: String(BATCH), CONVERT_PAUSE_MS: '20' });
     const state = new BackfillState(raw.db(STATE_DB));
     const killedStep = `${CONVERT_MIGRATION}:up:${KILLED_STEP}`;
     await child.progressReaches(3 * BATCH, async () => Number((await state.checkpoint(killedStep))?.processed ?? 0));
