@@ -24,6 +24,9 @@ export interface CreateMigrationOptions {
   now?: Date;
 }
 
+/** What planning the changes needs: the models, the folder of the snapshot, the renames given. */
+type PlanChangesOptions = Pick<CreateMigrationOptions, 'registry' | 'folder' | 'renames'>;
+
 export interface CreatedMigration {
   id: string;
   file: string;
@@ -36,10 +39,7 @@ export interface CreatedMigration {
  * nothing) when nothing changed, unless `empty` asks for a file anyway.
  */
 export function createMigration(options: CreateMigrationOptions): CreatedMigration | undefined {
-  const snapshotFile = join(options.folder, SNAPSHOT_FILE);
-  const next = takeSnapshot(options.registry);
-  const previous = readSnapshot(snapshotFile);
-  const plan = diffSnapshots(previous, next, renamesFor(options, previous, next));
+  const { plan, next, snapshotFile } = planChanges(options);
   if (plan.up.length === 0 && plan.down.length === 0 && plan.notes.length === 0 && !options.empty) return undefined;
   const created = writeMigrationFile({ ...options, plan, command: `strongbox migration create ${options.name}` });
   writeSnapshot(snapshotFile, next);
@@ -47,10 +47,21 @@ export function createMigration(options: CreateMigrationOptions): CreatedMigrati
 }
 
 /**
+ * What changed between the last snapshot and the models, renames (given and declared) included:
+ * the plan `migration create` writes and `migration check` lists. Nothing is written.
+ */
+export function planChanges(options: PlanChangesOptions): { plan: MigrationPlan; next: ModelSnapshot; snapshotFile: string } {
+  const snapshotFile = join(options.folder, SNAPSHOT_FILE);
+  const next = takeSnapshot(options.registry);
+  const previous = readSnapshot(snapshotFile);
+  return { plan: diffSnapshots(previous, next, renamesFor(options, previous, next)), next, snapshotFile };
+}
+
+/**
  * The renames from the command line and those the models declare. A declared rename stays in
  * the model after its migration: it counts only while the snapshot still has the old name.
  */
-function renamesFor(options: CreateMigrationOptions, previous: ModelSnapshot, next: ModelSnapshot): RenameHint[] {
+function renamesFor(options: PlanChangesOptions, previous: ModelSnapshot, next: ModelSnapshot): RenameHint[] {
   const given = resolveRenames(options.renames ?? [], previous, next);
   const declared = declaredRenames(options.registry).filter((r) => previous.collections[r.namespace]?.fields.includes(r.from)
     && !given.some((g) => g.namespace === r.namespace && g.to === r.to));

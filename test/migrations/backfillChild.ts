@@ -10,6 +10,7 @@ import { Encrypted, Field, Id, Model, type Random } from '../../src/metadata';
 import { defineLoadedMigration } from '../../src/migrations/loader';
 import { streamProgress } from '../../src/migrations/progress';
 import { MigrationRunner } from '../../src/migrations/runner';
+import { CRASH_TEST_LOCK_TTL_MS } from './helpers';
 
 export const CRASH_MIGRATION = '20250101T000000_encrypt_ssn';
 
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
   });
   const runner = new MigrationRunner(client, {
     migrations: [crashMigration(db)],
-    settings: { database: env.CRASH_STATE_DB!, batchSize: Number(env.CRASH_BATCH), lockTtlMs: 1000 },
+    settings: { database: env.CRASH_STATE_DB!, batchSize: Number(env.CRASH_BATCH), lockTtlMs: CRASH_TEST_LOCK_TTL_MS },
     out: (line) => process.stdout.write(`${line}\n`),
     progress: streamProgress(process.stdout, { lineIntervalMs: 250 }),
   });

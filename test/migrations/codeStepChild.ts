@@ -5,6 +5,7 @@
 import 'reflect-metadata';
 import { createClient } from '../../src/client/createClient';
 import { MigrationRunner } from '../../src/migrations/runner';
+import { CRASH_TEST_LOCK_TTL_MS } from './helpers';
 import { personModel, splitMigration } from './codeStepModels';
 
 async function main(): Promise<void> {
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
   });
   await new MigrationRunner(client, {
     migrations: [splitMigration(env.CODE_DB!, Person, { handed: [], slowMs: Number(env.CODE_SLOW_MS) })],
-    settings: { database: env.CODE_STATE_DB!, batchSize: Number(env.CODE_BATCH), lockTtlMs: 1000 },
+    settings: { database: env.CODE_STATE_DB!, batchSize: Number(env.CODE_BATCH), lockTtlMs: CRASH_TEST_LOCK_TTL_MS },
     out: (line) => process.stdout.write(`${line}\n`),
   }).up();
   await client.close();

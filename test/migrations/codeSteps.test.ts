@@ -6,8 +6,6 @@
  * followed by a re-run loses nothing and does nothing twice.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { isEncryptedBinary } from '../../src/crypto/blob';
 import { BackfillState } from '../../src/migrations/backfill/state';
@@ -16,7 +14,7 @@ import { MigrationRunner } from '../../src/migrations/runner';
 import { masterKeyFile, rawClient, testClient } from '../harness/client';
 import { testServer, uniqueDbName } from '../harness/server';
 import { SPLIT_MIGRATION, personModel, splitMigration, splitStep, type SplitHooks } from './codeStepModels';
-import { lines } from './helpers';
+import { ChildRun, CRASH_TEST_LOCK_TTL_MS, lines } from './helpers';
 
 const BASE = uniqueDbName(__filename);
 
@@ -145,26 +143,14 @@ test('a code step killed with SIGKILL mid-way and run again: nothing lost, nothi
   const stateDb = `${db}_sb`;
   const keyVault = `${client.keyVault.namespace.db}.${client.keyVault.namespace.collection}`;
   try {
-    const child = spawn(process.execPath, [join(__dirname, 'codeStepChild.js')], {
-      env: { ...process.env, CODE_URI: server.uri, CODE_TLS: JSON.stringify(server.tls), CODE_KEY_FILE: keyFile, CODE_KEY_VAULT: keyVault, CODE_DB: db, CODE_STATE_DB: stateDb, CODE_BATCH: '20', CODE_SLOW_MS: '60' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let childOutput = '';
-    child.stdout.on('data', (d: Buffer) => { childOutput += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { childOutput += d.toString(); });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const child = new ChildRun('codeStepChild.js', { CODE_URI: server.uri, CODE_TLS: JSON.stringify(server.tls), CODE_KEY_FILE: keyFile, CODE_KEY_VAULT: keyVault, CODE_DB: db, CODE_STATE_DB: stateDb, CODE_BATCH: '20', CODE_SLOW_MS: '60' });
     const raw = await rawClient();
     const state = new BackfillState(raw.db(stateDb));
     let confirmed = 0;
     try {
-      while (confirmed < 100) {
-        if (child.exitCode !== null) throw new Error(`the child ended before it was killed:\n${childOutput}`);
-        await new Promise((r) => setTimeout(r, 10));
-        confirmed = Number((await state.progress.findOne({ _id: `${SPLIT_MIGRATION}:up:1#loop 0` }))?.processed ?? 0);
-      }
+      confirmed = await child.progressReaches(100, async () => Number((await state.progress.findOne({ _id: `${SPLIT_MIGRATION}:up:1#loop 0` }))?.processed ?? 0));
       await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 60)));
-      child.kill('SIGKILL');
-      t.is(await exited, 'SIGKILL');
+      t.is(await child.kill(), 'SIGKILL');
       const splitAtKill = await raw.db(db).collection('people').countDocuments({ nameSplit: true });
       t.log(`killed with ${confirmed} documents confirmed, ${splitAtKill} split`);
       t.true(splitAtKill >= confirmed && splitAtKill < 400, 'the first run stopped mid-way');
@@ -173,7 +159,7 @@ test('a code step killed with SIGKILL mid-way and run again: nothing lost, nothi
     }
     const second: SplitHooks = { handed: [] };
     const output = lines();
-    await new MigrationRunner(client, { migrations: [splitMigration(db, Person, second)], settings: { database: stateDb, batchSize: 20, lockTtlMs: 1000 }, out: output.out, lockWaitMs: 10_000 }).up();
+    await new MigrationRunner(client, { migrations: [splitMigration(db, Person, second)], settings: { database: stateDb, batchSize: 20, lockTtlMs: CRASH_TEST_LOCK_TTL_MS }, out: output.out, lockWaitMs: 10_000 }).up();
     t.regex(output.text(), /resuming: an earlier run stopped in this step/);
     t.true(second.handed.length <= 400 - confirmed, `the re-run was handed only what was left (${second.handed.length})`);
     const people = await client.repository(Person).find({}).toArray();

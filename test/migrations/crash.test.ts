@@ -4,9 +4,7 @@
  * decrypt to its original value, none may be encrypted twice, none lost.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { ObjectId, type Document } from 'mongodb';
 import { createClient } from '../../src/client/createClient';
 import { inspectEncryptedBlob, isEncryptedBinary } from '../../src/crypto/blob';
@@ -15,7 +13,7 @@ import { MigrationRunner } from '../../src/migrations/runner';
 import { masterKeyFile, rawClient } from '../harness/client';
 import { testServer, uniqueDbName } from '../harness/server';
 import { CRASH_MIGRATION, crashMigration, crashModel } from './backfillChild';
-import { lines } from './helpers';
+import { ChildRun, CRASH_TEST_LOCK_TTL_MS, lines } from './helpers';
 
 const DB = uniqueDbName(__filename);
 const STATE_DB = `${DB}_sb`;
@@ -38,25 +36,12 @@ test('a backfill killed with SIGKILL mid-way and run again leaves every document
 
     // First run, in a child process, killed once at least three batches are recorded as written.
     const started = Date.now();
-    const child = spawn(process.execPath, [join(__dirname, 'backfillChild.js')], {
-      env: { ...process.env, CRASH_URI: server.uri, CRASH_TLS: JSON.stringify(server.tls), CRASH_KEY_FILE: keyFile, CRASH_KEY_VAULT: keyVault, CRASH_DB: DB, CRASH_STATE_DB: STATE_DB, CRASH_BATCH: String(BATCH) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let childOutput = '';
-    child.stdout.on('data', (d: Buffer) => { childOutput += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { childOutput += d.toString(); });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const child = new ChildRun('backfillChild.js', { CRASH_URI: server.uri, CRASH_TLS: JSON.stringify(server.tls), CRASH_KEY_FILE: keyFile, CRASH_KEY_VAULT: keyVault, CRASH_DB: DB, CRASH_STATE_DB: STATE_DB, CRASH_BATCH: String(BATCH) });
     const state = new BackfillState(raw.db(STATE_DB));
-    let confirmed = 0;
-    while (confirmed < 3 * BATCH) {
-      if (child.exitCode !== null) t.fail(`the child ended before it was killed:\n${childOutput}`);
-      await new Promise((r) => setTimeout(r, 20));
-      confirmed = Number((await state.progress.findOne({ _id: `${CRASH_MIGRATION}:up:0` }))?.processed ?? 0);
-    }
+    const confirmed = await child.progressReaches(3 * BATCH, async () => Number((await state.progress.findOne({ _id: `${CRASH_MIGRATION}:up:0` }))?.processed ?? 0));
     // Somewhere inside the next batch (reading, encrypting, journaling or writing it).
     await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 400)));
-    child.kill('SIGKILL');
-    t.is(await exited, 'SIGKILL');
+    t.is(await child.kill(), 'SIGKILL');
     const firstRunMs = Date.now() - started;
 
     const people = raw.db(DB).collection('people');
@@ -71,7 +56,7 @@ test('a backfill killed with SIGKILL mid-way and run again leaves every document
     try {
       const output = lines();
       const resumed = Date.now();
-      await new MigrationRunner(client, { migrations: [crashMigration(DB)], settings: { database: STATE_DB, batchSize: BATCH, lockTtlMs: 1000 }, out: output.out, lockWaitMs: 10_000 }).up();
+      await new MigrationRunner(client, { migrations: [crashMigration(DB)], settings: { database: STATE_DB, batchSize: BATCH, lockTtlMs: CRASH_TEST_LOCK_TTL_MS }, out: output.out, lockWaitMs: 10_000 }).up();
       const secondRunMs = Date.now() - resumed;
       t.log(output.text());
       t.regex(output.text(), /took over the expired lock/);

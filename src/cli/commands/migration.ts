@@ -1,20 +1,17 @@
 /**
  * `strongbox migration create | check | up | down | status | unlock | release | baseline`.
  */
-import { join } from 'node:path';
 import { createClient } from '../../client/createClient';
 import type { MigrationsConfig } from '../../config/migrations';
 import type { StrongboxConfig } from '../../config/strongboxConfig';
 import { ConfigError } from '../../errors';
 import { MetadataRegistry } from '../../metadata/registry';
-import { diffSnapshots } from '../../migrations/differ';
-import { createMigration } from '../../migrations/generator';
-import { parseRenameFlag } from '../../migrations/renameHints';
+import { createMigration, planChanges } from '../../migrations/generator';
+import { parseRenameFlag, type RenameRequest } from '../../migrations/renameHints';
 import { MigrationLock } from '../../migrations/lock';
 import { streamProgress } from '../../migrations/progress';
 import { MigrationRunner, type RunOptions } from '../../migrations/runner';
 import { migrationSettings } from '../../migrations/settings';
-import { readSnapshot, SNAPSHOT_FILE, takeSnapshot } from '../../migrations/snapshot';
 import { assertMigrationsCompiled, assertModelsCompiled } from '../compiledSources';
 import { numberFlag, stringFlag, switchFlag } from './flags';
 import type { Command, CommandContext } from './command';
@@ -32,9 +29,10 @@ const HELP = `Usage:
       says a field was renamed (nested: address.zip=address.postcode; with several models:
       hr.employees:ssn=taxId), so its values move instead of being left behind; the model can
       say it instead with @RenamedFrom('old').
-  strongbox migration check
+  strongbox migration check [--rename old=new[,…]]
       Exit code 1 when the models differ from the last snapshot, i.e. changed without a
-      migration (for CI, after the build); 0 when they match.
+      migration (for CI, after the build); 0 when they match. Lists the changes create would
+      write; --rename as for create (a hint that does not fit is refused as create refuses it).
   strongbox migration up [--to ID] [--dry-run] [--allow-destructive] [--strict] [--wait-lock SECONDS]
       Applies pending migrations (up to and including --to).
   strongbox migration down [--to ID] [--dry-run] [--allow-destructive] [--strict]
@@ -82,15 +80,21 @@ export const migrationCommand: Command = {
   },
 };
 
+/** `--rename old=new[,…]`, as create and check both take it; `flag` repeats it for a suggested command. */
+function renameFlag(context: CommandContext): { renames?: RenameRequest[]; flag: string } {
+  const rename = stringFlag(context, 'rename');
+  return rename ? { renames: parseRenameFlag(rename), flag: ` --rename ${rename}` } : { flag: '' };
+}
+
 async function create(context: CommandContext): Promise<number> {
   const empty = switchFlag(context, 'empty');
-  const rename = stringFlag(context, 'rename');
+  const { renames } = renameFlag(context);
   const name = context.args.positional.join('_');
   if (!name) throw new ConfigError('CLI_MIGRATION_NAME', 'migration create needs a name.', { fix: 'strongbox migration create encrypt_ssn' });
   const config = await context.config();
   assertModelsCompiled(context.configPath()!, 'strongbox migration create');
   const settings = migrationSettings(migrationsSection(config));
-  const created = createMigration({ registry: new MetadataRegistry(config.models), folder: settings.folder, importFrom: settings.importFrom, name, empty, ...(rename ? { renames: parseRenameFlag(rename) } : {}) });
+  const created = createMigration({ registry: new MetadataRegistry(config.models), folder: settings.folder, importFrom: settings.importFrom, name, empty, renames });
   if (!created) {
     context.out('The models match the last snapshot: no migration written (use --empty for a hand-written one).');
     return 0;
@@ -102,10 +106,11 @@ async function create(context: CommandContext): Promise<number> {
 }
 
 async function check(context: CommandContext): Promise<number> {
+  const { renames, flag } = renameFlag(context);
   const config = await context.config();
   assertModelsCompiled(context.configPath()!, 'strongbox migration check');
   const settings = migrationSettings(migrationsSection(config));
-  const plan = diffSnapshots(readSnapshot(join(settings.folder, SNAPSHOT_FILE)), takeSnapshot(new MetadataRegistry(config.models)));
+  const { plan } = planChanges({ registry: new MetadataRegistry(config.models), folder: settings.folder, renames });
   const changes = [...plan.up.map((step) => step.comment ?? describeOperation(step.operation)), ...plan.notes];
   if (changes.length === 0) {
     context.out('The models match the last snapshot: no migration is missing.');
@@ -113,7 +118,7 @@ async function check(context: CommandContext): Promise<number> {
   }
   context.out(`The models changed since the last migration (${changes.length} change(s)):`);
   for (const change of changes) context.out(`  - ${change}`);
-  context.out('Fix: run `strongbox migration create <name>`, review and commit the migration it writes.');
+  context.out(`Fix: run \`strongbox migration create <name>${flag}\`, review and commit the migration it writes.`);
   return 1;
 }
 

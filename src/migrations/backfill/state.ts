@@ -10,7 +10,15 @@ export interface Checkpoint {
   lastId: unknown;
   processed: number;
   changed: number;
+  /** Outcome counts of a step that reports them (conversions), so a resumed run reports the whole step. */
+  tally?: TallyRecord;
   updatedAt: Date;
+}
+
+/** Counts by outcome, and a few _ids of each. */
+export interface TallyRecord {
+  counts: Record<string, number>;
+  examples: Record<string, unknown[]>;
 }
 
 /** A rewritten document of a batch that was being replaced, kept until the batch is fully written. */

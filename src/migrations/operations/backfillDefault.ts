@@ -54,22 +54,21 @@ export const backfillDefault: OperationHandler<BackfillDefaultOperation> = {
     const { model, field } = declaredField(ctx, op);
     const encryptor = new FieldEncryptor(model, ctx.client.engine, ctx.client.keyVault);
     const segments = op.path.split('.');
-    let filled = 0;
-    await reshapeDocuments({
+    const tally = await reshapeDocuments({
       collection: collectionOf(ctx, op.namespace), step: ctx.step, fingerprint: operationFingerprint(op),
       state: new BackfillState(ctx.client.dataClient.db(ctx.settings.database)), batchSize: ctx.settings.batchSize,
-      progress: ctx.progress, label: `default of ${op.path}`, assertLockHeld: ctx.assertLockHeld,
-      reshape: async (doc) => {
+      progress: ctx.progress, label: `default of ${op.path}`, out: ctx.out, assertLockHeld: ctx.assertLockHeld,
+      reshape: async (doc, t) => {
         let holder: unknown = doc;
         for (const segment of segments.slice(0, -1)) holder = (holder as Record<string, unknown> | undefined)?.[segment];
         if (holder !== undefined && (holder === null || typeof holder !== 'object' || Array.isArray(holder))) return undefined;
         if (holder && segments[segments.length - 1] in (holder as object)) return undefined;
         const value = field.default!();
-        filled++;
+        t.add('filled', doc._id);
         return { set: { [op.path]: field.encrypted ? await encryptor.encrypt(field, op.path, value, doc) : value }, unset: [] };
       },
     });
-    return `${filled} document(s) given the default`;
+    return `${tally.get('filled')} document(s) given the default`;
   },
 
   async verify(op, ctx) {

@@ -1,6 +1,6 @@
 import { UUID, type Document } from 'mongodb';
 import { inspectEncryptedBlob, isEncryptedBinary } from '../../crypto/blob';
-import { MigrationError } from '../../errors';
+import { MigrationError, StrongboxError } from '../../errors';
 import { BackfillState } from '../backfill/state';
 import { operationFingerprint } from '../checksum';
 import { convertValue } from '../reshape/conversions';
@@ -13,7 +13,7 @@ function reshapeWith(op: Operation, ctx: StepContext, namespace: string, label: 
   return reshapeDocuments({
     collection: collectionOf(ctx, namespace), step: ctx.step, fingerprint: operationFingerprint(op),
     state: new BackfillState(ctx.client.dataClient.db(ctx.settings.database)), batchSize: ctx.settings.batchSize,
-    progress: ctx.progress, label, assertLockHeld: ctx.assertLockHeld, reshape,
+    progress: ctx.progress, label, out: ctx.out, assertLockHeld: ctx.assertLockHeld, reshape,
   });
 }
 
@@ -134,17 +134,23 @@ export const convertField: OperationHandler<ConvertFieldOperation> = {
       const places: PathVisit[] = [];
       visitPath(doc, segments, (at) => { if (at.field in at.holder) places.push(at); return false; });
       const set: Record<string, unknown> = {};
-      for (const { holder, field, at } of places) {
-        const stored = holder[field];
-        const header = inspectEncryptedBlob(stored);
-        const plaintext = header ? await engine.decryptValue(stored as never, `${op.namespace}.${op.path}`) : stored;
-        const result = convertValue(plaintext, op.to);
-        if (result.kind === 'unconvertible') { t.add('unconvertible', doc._id); continue; }
-        if (result.kind === 'already') { t.add('already', doc._id); continue; }
-        set[[...at, field].join('.')] = header && isEncryptedBinary(stored)
-          ? await engine.encrypt(result.value, header.algorithm, new UUID(header.keyId), `${op.namespace}.${op.path}`)
-          : result.value;
-        t.add('converted', doc._id);
+      try {
+        for (const { holder, field, at } of places) {
+          const stored = holder[field];
+          const header = inspectEncryptedBlob(stored);
+          const plaintext = header ? await engine.decryptValue(stored as never, `${op.namespace}.${op.path}`) : stored;
+          const result = convertValue(plaintext, op.to);
+          if (result.kind === 'unconvertible') { t.add('unconvertible', doc._id); continue; }
+          if (result.kind === 'already') { t.add('already', doc._id); continue; }
+          set[[...at, field].join('.')] = header && isEncryptedBinary(stored)
+            ? await engine.encrypt(result.value, header.algorithm, new UUID(header.keyId), `${op.namespace}.${op.path}`)
+            : result.value;
+          t.add('converted', doc._id);
+        }
+      } catch (err) {
+        // A value that cannot be decrypted or encrypted again: name the document, so it can be repaired before the run resumes.
+        if (!(err instanceof StrongboxError)) throw err;
+        throw new MigrationError('MIGRATION_BACKFILL_VALUE', `The conversion of ${op.namespace}.${op.path} stopped at document _id ${JSON.stringify(doc._id)}: ${err.message}`, { cause: err });
       }
       return Object.keys(set).length ? { set, unset: [] } : undefined;
     });
