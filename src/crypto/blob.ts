@@ -1,4 +1,12 @@
-import { Binary, UUID } from 'mongodb';
+import { Binary as DriverBinary, UUID } from 'mongodb';
+
+/*
+ * The driver re-exports js-bson's classes through getters (its CommonJS index), so each
+ * `instanceof` against an import pays a getter call; every value written or read is tested here,
+ * so the class is read once.
+ */
+const Binary = DriverBinary;
+type Binary = DriverBinary;
 
 /** BSON binary subtype for client-side encrypted values (the spec's "ciphertext"). */
 const ENCRYPTED_SUBTYPE = 6;
