@@ -78,6 +78,8 @@ export class DocumentReader<T> {
     const failures = new Map<number, UndecryptableField[]>();
     const fail = (doc: number, problem: UndecryptableField) => failures.set(doc, [...(failures.get(doc) ?? []), problem]);
     stored.forEach((doc, i) => collect(result.shape, doc, '', { doc: i, slots, fail, result }));
+    // Nothing to check or decrypt (a model without encrypted fields, or none stored in these documents).
+    if (slots.length === 0) return this.settle(stored, failures);
 
     const verified = await this.verify(stored, slots, fail);
     const { values, failures: cryptFailures } = await this.engine.decryptValues(verified.map((s) => s.blob));

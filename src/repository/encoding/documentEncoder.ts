@@ -78,7 +78,7 @@ async function settled<T>(encryptor: FieldEncryptor, root: Document, run: (walk:
     for (const pending of walk.encryptions) pending.catch(() => undefined);
     throw err;
   }
-  await Promise.all(walk.encryptions);
+  if (walk.encryptions.length > 0) await Promise.all(walk.encryptions);
   return result;
 }
 
