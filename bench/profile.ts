@@ -18,8 +18,8 @@ import { prepareTask, taskCatalog, type TaskSpec } from './tasks';
  *
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof dist/bench/profile.js small-find-id 2000 9
  *
- * Arguments: comma-separated task names (encrypted ones are compared with unencrypted
- * small-create's Strongbox figure), operations per round, rounds.
+ * Arguments: comma-separated task names (an encrypted task runs Strongbox with encrypted models
+ * alone), operations per round (finds use at most the task's own count), rounds.
  */
 async function main(): Promise<void> {
   const [names = 'small-create,small-find-id,nested-create,enc-small-create', opsText = '500', roundsText = '7'] = process.argv.slice(2);
@@ -28,27 +28,31 @@ async function main(): Promise<void> {
   const only = process.env.PROFILE_ONLY;
   const rounds = Number(roundsText);
   const datasets = loadDatasets();
+  const models = strongboxModels(datasets);
   const server = await benchServer();
   const keyDir = mkdtempSync(join(tmpdir(), 'strongbox-profile-'));
   const keyFile = join(keyDir, 'master.key');
   writeFileSync(keyFile, randomBytes(96).toString('base64'), { mode: 0o600 });
-  const models = strongboxModels(datasets);
-  const raw = await RawContender.connect(server.uri);
-  const plain = await StrongboxContender.connect({ key: 'strongbox', label: 'Strongbox', uri: server.uri, keyFile, keyVaultNamespace: 'odm_profile_keys.plain', models: { small: models.small, large: models.large, nested: models.nested } });
-  const encrypted = await StrongboxContender.connect({ key: 'strongbox', label: 'Strongbox (encrypted)', uri: server.uri, keyFile, keyVaultNamespace: 'odm_profile_keys.enc', models: { encSmall: models.encSmall, encLarge: models.encLarge, encNested: models.encNested } });
-  const catalog = [...taskCatalog(datasets, false, server.kind, false), ...taskCatalog(datasets, true, server.kind, false)];
+  const contenders: Contender[] = [];
   try {
+    const raw = await RawContender.connect(server.uri);
+    contenders.push(raw);
+    const plain = await StrongboxContender.connect({ key: 'strongbox', label: 'Strongbox', uri: server.uri, keyFile, keyVaultNamespace: 'odm_profile_keys.plain', models: { small: models.small, large: models.large, nested: models.nested } });
+    contenders.push(plain);
+    const encrypted = await StrongboxContender.connect({ key: 'strongbox', label: 'Strongbox (encrypted)', uri: server.uri, keyFile, keyVaultNamespace: 'odm_profile_keys.enc', models: { encSmall: models.encSmall, encLarge: models.encLarge, encNested: models.encNested } });
+    contenders.push(encrypted);
+    const catalog = [...taskCatalog(datasets, false, server.kind, false), ...taskCatalog(datasets, true, server.kind, false)];
     for (const name of names.split(',')) {
       const found = catalog.find((t) => t.name === name);
       if (!found) throw new Error(`no task ${name}`);
       const task: TaskSpec = { ...found, count: found.op === 'create' ? ops : Math.min(ops, found.count) };
-      const contenders: Contender[] = (task.encrypted ? [encrypted] : [raw, plain]).filter((c) => !only || c.label.startsWith(only));
-      const cpu = contenders.map(() => [] as number[]);
-      const user = contenders.map(() => [] as number[]);
-      const runs = await Promise.all(contenders.map((c) => prepareTask(task, c, datasets)));
+      const sides: Contender[] = (task.encrypted ? [encrypted] : [raw, plain]).filter((c) => !only || c.label.startsWith(only));
+      const cpu = sides.map(() => [] as number[]);
+      const user = sides.map(() => [] as number[]);
+      const runs = await Promise.all(sides.map((c) => prepareTask(task, c, datasets)));
       for (let round = 0; round < rounds; round++) {
-        for (let k = 0; k < contenders.length; k++) {
-          const i = (round + k) % contenders.length;
+        for (let k = 0; k < sides.length; k++) {
+          const i = (round + k) % sides.length;
           await runs[i].before();
           const cpu0 = process.cpuUsage();
           await runs[i].run(round);
@@ -60,10 +64,10 @@ async function main(): Promise<void> {
       for (const run of runs) await run.teardown();
       const medians = cpu.map(median);
       const users = user.map(median);
-      console.log(`${name.padEnd(18)} ${contenders.map((c, i) => `${c.label} ${medians[i].toFixed(1)} µs (user ${users[i].toFixed(1)})`).join('  ')}${medians.length === 2 ? `  ratio ${(medians[1] / medians[0]).toFixed(3)} (user ${(users[1] / users[0]).toFixed(3)})` : ''}`);
+      console.log(`${name.padEnd(18)} ${sides.map((c, i) => `${c.label} ${medians[i].toFixed(1)} µs (user ${users[i].toFixed(1)})`).join('  ')}${medians.length === 2 ? `  ratio ${(medians[1] / medians[0]).toFixed(3)} (user ${(users[1] / users[0]).toFixed(3)})` : ''}`);
     }
   } finally {
-    await Promise.all([raw.close(), plain.close(), encrypted.close()]);
+    await Promise.all(contenders.map((c) => c.close()));
     rmSync(keyDir, { recursive: true, force: true });
     await server.stop();
   }

@@ -21,6 +21,7 @@ import { DerivedScope, isTainted, ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths, writesUnderDocumentKeys } from './encoding/updateEncoder';
 import { changesBetween, isEmpty } from './entity/changes';
 import { withUpsertDefaults } from './entity/defaults';
+import { hasHooks } from './entity/hooks';
 import { assertEntity, hooks, prepareNew, prepareReplacement } from './entity/lifecycle';
 import { stampUpdate } from './entity/stamps';
 import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
@@ -131,7 +132,11 @@ export class Repository<T extends object> {
   private async inserted(plain: Document[]): Promise<T[]> {
     const entities = plain.map((doc) => hydrate<T>(this.model, doc));
     entities.forEach((entity, i) => trackWritten(entity, plain[i]));
-    for (const entity of entities) await hooks(this.entityModel(entity), 'afterInsert', [entity]);
+    for (const entity of entities) {
+      const model = this.entityModel(entity);
+      // Most models have no after-insert hooks: their inserts wait for nothing more.
+      if (hasHooks(model, 'afterInsert')) await hooks(model, 'afterInsert', [entity]);
+    }
     return entities;
   }
 
