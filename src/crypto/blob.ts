@@ -1,5 +1,12 @@
 import { Binary, UUID } from 'mongodb';
 
+/*
+ * The driver re-exports js-bson's classes through getters (its CommonJS index), so each
+ * `instanceof` against an import pays a getter call; every value written or read is tested here,
+ * so the class is read once.
+ */
+const BinaryClass = Binary;
+
 /** BSON binary subtype for client-side encrypted values (the spec's "ciphertext"). */
 const ENCRYPTED_SUBTYPE = 6;
 
@@ -20,7 +27,7 @@ export interface EncryptedBlobInfo {
 }
 
 export function isEncryptedBinary(value: unknown): value is Binary {
-  return value instanceof Binary && value.sub_type === ENCRYPTED_SUBTYPE;
+  return value instanceof BinaryClass && value.sub_type === ENCRYPTED_SUBTYPE;
 }
 
 /**

@@ -37,8 +37,17 @@ export class StrongboxCursor<T> implements AsyncIterable<T> {
   }
 
   async toArray(): Promise<T[]> {
+    // The loop of batches() without a generator in between: findOne and findById come through here.
     const all: T[] = [];
-    for await (const batch of this.batches()) all.push(...batch);
+    try {
+      await this.ready;
+      while (await this.cursor.hasNext()) {
+        const batch = await this.readBatch(this.cursor.readBufferedDocuments());
+        for (let i = 0; i < batch.length; i++) all.push(batch[i]);
+      }
+    } finally {
+      await this.cursor.close();
+    }
     return all;
   }
 

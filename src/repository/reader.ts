@@ -89,6 +89,8 @@ export class DocumentReader<T> {
     const failures = new Map<number, UndecryptableField[]>();
     const fail = (doc: number, problem: UndecryptableField) => failures.set(doc, [...(failures.get(doc) ?? []), problem]);
     walk({ slots, fail });
+    // Nothing to check or decrypt (a model without encrypted fields, or none stored in these documents).
+    if (slots.length === 0) return failures;
     const verified = await this.verify(docs, slots, fail);
     const { values, failures: cryptFailures } = await this.engine.decryptValues(verified.map((s) => s.blob));
     verified.forEach((slot, i) => {

@@ -22,6 +22,7 @@ import { DerivedScope, isTainted, ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths, writesUnderDocumentKeys } from './encoding/updateEncoder';
 import { changesBetween, isEmpty } from './entity/changes';
 import { withUpsertDefaults } from './entity/defaults';
+import { hasHooks } from './entity/hooks';
 import { assertEntity, hooks, prepareNew, prepareReplacement } from './entity/lifecycle';
 import { stampUpdate } from './entity/stamps';
 import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
@@ -163,7 +164,11 @@ export class Repository<T extends object> {
   private async inserted(plain: Document[]): Promise<T[]> {
     const entities = plain.map((doc) => hydrate<T>(this.model, doc));
     entities.forEach((entity, i) => trackWritten(entity, plain[i]));
-    for (const entity of entities) await hooks(this.entityModel(entity), 'afterInsert', [entity]);
+    for (const entity of entities) {
+      const model = this.entityModel(entity);
+      // Most models have no after-insert hooks: their inserts wait for nothing more.
+      if (hasHooks(model, 'afterInsert')) await hooks(model, 'afterInsert', [entity]);
+    }
     return entities;
   }
 
@@ -302,10 +307,11 @@ export class Repository<T extends object> {
     } catch (err) {
       failure = err;
     }
-    const { session, skip, limit, batchSize, comment, collation, hint, maxTimeMS } = copied?.options ?? {};
-    const forwarded = Object.fromEntries(Object.entries({ session, skip, limit, batchSize, comment, collation, hint, maxTimeMS }).filter(([, v]) => v !== undefined));
+    const forwarded: Document = { raw: true };
+    if (copied) for (const name of CURSOR_OPTIONS) if (copied.options[name] !== undefined) forwarded[name] = copied.options[name];
+    if (singleBatch) forwarded.singleBatch = true;
     // raw: the driver hands out each document's BSON, which goes to libmongocrypt untouched and is deserialized once.
-    const cursor = this.collection.find({}, { ...forwarded, raw: true, ...(singleBatch ? { singleBatch } : {}) });
+    const cursor = this.collection.find({}, forwarded);
     // Analysis and encryption are async; their errors surface on the first read of the cursor (find itself never throws).
     const ready = (async () => {
       if (!copied) throw failure;
@@ -602,9 +608,17 @@ export class Repository<T extends object> {
   }
 
   /** Runs a synchronous analysis, then encrypts what it marked; errors that are not Strongbox's own never echo input. */
-  private async analyze<R>(what: string, analyze: (analysis: Analysis) => R): Promise<R> {
+  private analyze<R>(what: string, analyze: (analysis: Analysis) => R): Promise<R> {
     const analysis: Analysis = { encryptor: this.encryptor, markings: new Markings() };
-    return sanitized(what, this.model, async () => encryptMarked(this.encryptor, analyze(analysis), analysis.markings));
+    let analyzed: R;
+    try {
+      analyzed = analyze(analysis);
+    } catch (err) {
+      return Promise.reject(sanitize(err, what, this.model.target.name));
+    }
+    // Most commands mark nothing: they need no encryption pass and no further promise.
+    if (analysis.markings.count === 0) return Promise.resolve(analyzed);
+    return sanitized(what, this.model, () => encryptMarked(this.encryptor, analyzed, analysis.markings));
   }
 
   private filter(what: string, filter: unknown): Promise<Document> {
@@ -792,6 +806,9 @@ export class Repository<T extends object> {
     return (await this.loaded(await this.reader.read([doc]), [stored], partial))[0] as unknown as R;
   }
 }
+
+/** The options of find forwarded to the driver's cursor (the rest are Strongbox's: projection and sort go through the analysis). */
+const CURSOR_OPTIONS = ['session', 'skip', 'limit', 'batchSize', 'comment', 'collation', 'hint', 'maxTimeMS'] as const;
 
 function valueAt(doc: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((node, seg) => (node && typeof node === 'object' ? (node as Document)[seg] : undefined), doc);

@@ -78,7 +78,7 @@ async function settled<T>(encryptor: FieldEncryptor, root: Document, run: (walk:
     for (const pending of walk.encryptions) pending.catch(() => undefined);
     throw err;
   }
-  await Promise.all(walk.encryptions);
+  if (walk.encryptions.length > 0) await Promise.all(walk.encryptions);
   return result;
 }
 
@@ -90,11 +90,13 @@ function walkDocument(walk: Walk, shape: ModelShape, doc: unknown, prefix: strin
   }
   const source = doc as Record<string, unknown>;
   const out: Document = {};
+  let declaredKeys = 0;
   for (const key of Object.keys(source)) {
     assertSafeKey(key, where);
     const path = prefix ? `${prefix}.${key}` : key;
     const field = shape.fields.get(key);
     if (field) {
+      declaredKeys++;
       put(walk, out, field, path, source[key]);
     } else if (key === '_id' && !prefix) {
       if (source[key] !== undefined) { assertLiteral(source[key], `${model}._id`); out[key] = source[key]; }
@@ -102,6 +104,8 @@ function walkDocument(walk: Walk, shape: ModelShape, doc: unknown, prefix: strin
       throw invalid('INPUT_UNKNOWN_FIELD', `${model} has no field "${path}".`, `declare it on the model (@Field, @Embedded, @Encrypted) or remove it from the document.`);
     }
   }
+  // Every declared field was an own enumerable key (keys are distinct): none is left to read by name.
+  if (declaredKeys === shape.fields.size) return out;
   for (const field of shape.fields.values()) {
     if (Object.prototype.propertyIsEnumerable.call(source, field.name)) continue;
     // A getter (own or inherited) or a non-enumerable property: read by name, like any declared field.

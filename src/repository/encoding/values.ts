@@ -1,11 +1,15 @@
-import {
-  Binary, BSONRegExp, BSONSymbol, Code, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp,
-} from 'mongodb';
+import * as driver from 'mongodb';
 import { isEncryptedBinary } from '../../crypto/blob';
 import type { DeclaredType } from '../../metadata/storedForm';
 import type { BsonType } from '../../metadata/types';
 import { UndecryptableValue } from '../../stored/undecryptable';
 import { invalid } from './guards';
+
+/*
+ * js-bson's classes, read once: the driver re-exports them through getters (its CommonJS index),
+ * and every declared value written or read is tested against them.
+ */
+const { Binary, BSONRegExp, BSONSymbol, Code, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp } = driver;
 
 /*
  * The one place that knows, for each declared bsonType, which JavaScript values a write accepts,
@@ -81,7 +85,7 @@ function toScalar(value: unknown, bsonType: BsonType, where: string): unknown {
   }
 }
 
-function toInt32(value: unknown, where: string): Int32 {
+function toInt32(value: unknown, where: string): driver.Int32 {
   if (value instanceof Int32) return value;
   if (typeof value === 'number' || typeof value === 'bigint') {
     const n = Number(value);
@@ -92,7 +96,7 @@ function toInt32(value: unknown, where: string): Int32 {
   throw wrongType(where, 'int', value);
 }
 
-function toLong(value: unknown, where: string): Long {
+function toLong(value: unknown, where: string): driver.Long {
   // Timestamp extends Long in js-bson, but is stored as a timestamp.
   if (value instanceof Long && !(value instanceof Timestamp)) return value;
   if (typeof value === 'bigint') {
@@ -109,14 +113,14 @@ function toLong(value: unknown, where: string): Long {
   throw wrongType(where, 'long', value);
 }
 
-function toRegex(value: unknown, where: string): RegExp | BSONRegExp {
+function toRegex(value: unknown, where: string): RegExp | driver.BSONRegExp {
   const flags = value instanceof RegExp ? value.flags : value instanceof BSONRegExp ? value.options : undefined;
   if (flags === undefined) throw wrongType(where, 'regex', value);
   if (!FAITHFUL_REGEX_FLAGS.test(flags)) {
     throw invalid('INPUT_OUT_OF_RANGE', `${where} is declared as regex but got a regular expression with flags other than i and m, which js-bson does not store and read back unchanged.`,
       'use only the i and m flags.');
   }
-  return value as RegExp | BSONRegExp;
+  return value as RegExp | driver.BSONRegExp;
 }
 
 /**

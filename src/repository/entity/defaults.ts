@@ -8,6 +8,7 @@ import type { ModelShape } from '../../metadata/types';
  * so the caller's objects are never changed.
  */
 export function withDefaults(shape: ModelShape, doc: Document): Document {
+  if (!declaresDefaults(shape)) return doc;
   let out = doc;
   for (const field of shape.fields.values()) {
     let value = doc[field.name];
@@ -19,6 +20,23 @@ export function withDefaults(shape: ModelShape, doc: Document): Document {
     }
   }
   return out;
+}
+
+/** Whether the shape or an embedded shape below it declares a default; most do not, and their documents need no walk. */
+const withDefaultsBelow = new WeakMap<ModelShape, boolean>();
+
+function declaresDefaults(shape: ModelShape, seen = new Set<ModelShape>()): boolean {
+  const known = withDefaultsBelow.get(shape);
+  if (known !== undefined) return known;
+  seen.add(shape);
+  let found = false;
+  for (const field of shape.fields.values()) {
+    if (field.default || (field.embedded && !seen.has(field.embedded) && declaresDefaults(field.embedded, seen))) { found = true; break; }
+  }
+  // A shape inside a cycle is answered without its ancestors' defaults: only the outermost answer is kept.
+  if (seen.size === 1 || found) withDefaultsBelow.set(shape, found);
+  seen.delete(shape);
+  return found;
 }
 
 function embeddedWithDefaults(shape: ModelShape, isArray: boolean, value: unknown): unknown {
