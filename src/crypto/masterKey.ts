@@ -9,6 +9,7 @@ export const LOCAL_MASTER_KEY_BYTES = 96;
 export const MASTER_KEY_ENV = 'STRONGBOX_LOCAL_MASTER_KEY';
 const DEFAULT_DEV_KEY_FILE = '.strongbox/master.key';
 
+/** Where the local KMS provider's 96-byte master key comes from (development and tests; production uses a cloud KMS). */
 export interface LocalKmsOptions {
   /** Path to a file holding the 96-byte key, raw or base64. */
   keyFile?: string;

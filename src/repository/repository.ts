@@ -39,6 +39,7 @@ export interface RepositoryContext {
   repositoryFor?: (model: Function) => Repository<object>;
 }
 
+/** Options of `client.repository(Model, options)`. */
 export interface RepositoryOptions {
   /** What a read does with a value it cannot decrypt: raise a DecryptionError (default) or put an UndecryptableValue in its place. */
   onUndecryptable?: UndecryptablePolicy;
@@ -57,6 +58,7 @@ export interface AggregateOptions extends SessionOption {
   let?: Document;
   maxTimeMS?: number;
 }
+/** Options of find, findOne, findById and cursors: a projection (the result type follows it), sort, skip, limit and batch size. */
 export interface FindOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption {
   /** Fields to load; the result type follows it (see ReadResult). */
   projection?: P;
@@ -66,6 +68,7 @@ export interface FindOptions<T, P extends Projection<T> | undefined = Projection
   /** Documents per server round trip; each batch is decrypted in one pass. */
   batchSize?: number;
 }
+/** Options of `paginate`: the keyset order, the page size, a continuation token and an optional projection. */
 export interface PageOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption {
   /** Required plain fields; `_id` is added as the tie-break. Default: `_id` ascending. */
   sort?: KeysetSort<T>;
@@ -100,9 +103,11 @@ export interface WatchOptions extends SessionOption {
 /** One page of a keyset pagination, with the opaque tokens that continue it (see docs/queries.md). */
 export type Page<T> = PageOf<T>;
 
+/** Options of updateOne and updateMany: upsert and typed arrayFilters. */
 export interface UpdateOptions<T = any> extends SessionOption { upsert?: boolean; arrayFilters?: ReadonlyArray<ArrayFilter<T>>; }
 export interface FindOneAndOptions<T, P extends Projection<T> | undefined = Projection<T> | undefined> extends SessionOption { upsert?: boolean; sort?: Sort<T>; projection?: P; returnDocument?: 'before' | 'after'; arrayFilters?: ReadonlyArray<ArrayFilter<T>>; }
 
+/** One operation of `bulkWrite`, in the driver's shape, with typed filters, updates and documents. */
 export type BulkOperation<T> =
   | { insertOne: { document: InsertDoc<T> } }
   | { updateOne: { filter: Filter<T>; update: UpdateFilter<T>; upsert?: boolean; arrayFilters?: ReadonlyArray<ArrayFilter<T>> } }

@@ -478,6 +478,7 @@ interface ChangeEventBase {
 /** The paths an update set, with their values decrypted; a path the model declares is typed with its declared type. */
 export type UpdatedFields<T> = { readonly [P in Paths<T>]?: PathValue<T, P> } & { readonly [path: string]: unknown };
 
+/** What an update changed, as the server describes it (updated values decrypted; removed paths and truncated arrays as sent). */
 export interface UpdateDescription<T> {
   updatedFields: UpdatedFields<T>;
   removedFields: string[];
@@ -488,10 +489,13 @@ export interface UpdateDescription<T> {
 /** `fullDocumentBeforeChange`, present when the stream asks for it and the collection keeps pre-images. */
 interface PreImage<T> { fullDocumentBeforeChange?: T | null }
 
+/** A document was inserted; `fullDocument` is the new document, decrypted and hydrated. */
 export interface InsertEvent<T> extends ChangeEventBase { operationType: 'insert'; documentKey: { _id: IdOf<T> }; fullDocument: T }
 /** `fullDocument` is there with the `fullDocument` option (null when the document is gone by then). */
 export interface UpdateEvent<T> extends ChangeEventBase, PreImage<T> { operationType: 'update'; documentKey: { _id: IdOf<T> }; updateDescription: UpdateDescription<T>; fullDocument?: T | null }
+/** A document was replaced; `fullDocument` is the replacement (null when the document is gone by then). */
 export interface ReplaceEvent<T> extends ChangeEventBase, PreImage<T> { operationType: 'replace'; documentKey: { _id: IdOf<T> }; fullDocument: T | null }
+/** A document was deleted; only its `_id` (and the pre-image, when asked for) remains. */
 export interface DeleteEvent<T> extends ChangeEventBase, PreImage<T> { operationType: 'delete'; documentKey: { _id: IdOf<T> } }
 /** Events about the collection itself; `invalidate` ends the stream. */
 export interface CollectionEvent extends ChangeEventBase { operationType: 'drop' | 'rename' | 'dropDatabase' | 'invalidate'; to?: { db: string; coll: string } }
