@@ -174,3 +174,18 @@ test('an untyped pipeline (a Document[] value) compiles to Document and is still
   const named = await patients().aggregate<{ n: number }>([{ $match: { tags: marker } }, { $count: 'n' }]).toArray();
   t.deepEqual(named, [{ n: 3 }]);
 });
+
+test('$addFields stores 0, 1, true and false as values (not keep-flags): a later $match reads them as plain fields', async (t) => {
+  const pipeline: Document[] = [
+    { $match: { tags: marker, name: 'Alan' } },
+    { $group: { _id: '$name', n: { $sum: 1 } } },
+    { $addFields: { seen: true, hidden: false, one: 1, zero: 0, n: 1 } },
+    { $match: { seen: true, one: 1, n: 1 } },
+    { $project: { _id: 1, seen: 1, hidden: 1, one: 1, zero: 1, n: 1 } },
+  ];
+  const rows = await patients().aggregate<Document>(pipeline).toArray();
+  t.deepEqual(rows, [{ _id: 'Alan', seen: true, hidden: false, one: 1, zero: 0, n: 1 }]);
+  // Writing a literal where the model keeps ciphertext stays refused: it would be stored in plaintext.
+  const error = await t.throwsAsync(patients().aggregate<Document>([{ $addFields: { phone: 1 } }]).toArray(), { instanceOf: EncryptedQueryError });
+  t.is(error?.code, 'QUERY_PIPELINE_WRITES_ENCRYPTED');
+});

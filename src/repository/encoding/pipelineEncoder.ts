@@ -86,7 +86,7 @@ function analyzeStage(ctx: StageContext, name: string, spec: unknown): [unknown,
     }
     case '$addFields': case '$set': {
       const fields = new Map(scope.shape.fields) as Fields;
-      for (const [key, value] of safeEntries(requireDocument(spec, where), where)) setOutput(ctx, fields, key, value);
+      for (const [key, value] of safeEntries(requireDocument(spec, where), where)) setOutput(ctx, fields, key, value, false);
       return [spec, derived(fields)];
     }
     case '$unset': {
@@ -246,17 +246,19 @@ function projectFields(ctx: StageContext, spec: Document): Fields {
       continue;
     }
     if (typeof value === 'number' || typeof value === 'boolean') throw invalid('INPUT_PROJECTION', `${ctx.where} gives ${key} the number ${String(value)}; a projection keeps (1, true) or drops (0, false) a field.`, 'use 1 or 0.');
-    setOutput(ctx, fields, key, value);
+    setOutput(ctx, fields, key, value, true);
   }
   return fields;
 }
 
 /**
- * One output field of $project / $addFields / $set: a moved path ('$field') keeps what the source
- * holds; anything else is checked as an expression and must not land where the model keeps
- * encrypted values (a literal there would reach the server in plaintext).
+ * One output field of $project / $addFields / $set / a new root: a moved path ('$field') keeps what
+ * the source holds; anything else is checked as an expression and must not land where the model
+ * keeps encrypted values (a literal there would reach the server in plaintext). Only inside
+ * $project do 0/1/true/false keep or drop a field (`flagsKeep`); in $addFields, $set and a new
+ * root they are literals the server stores ("$addFields" in the MongoDB manual).
  */
-function setOutput(ctx: StageContext, fields: Fields, key: string, value: unknown): void {
+function setOutput(ctx: StageContext, fields: Fields, key: string, value: unknown, flagsKeep: boolean): void {
   const top = key.split('.')[0];
   if (typeof value === 'string' && value.startsWith('$')) {
     const moved = movedField(ctx.scope, value, top, ctx.variables);
@@ -271,13 +273,13 @@ function setOutput(ctx: StageContext, fields: Fields, key: string, value: unknow
   if (isPlainObject(value) && Object.keys(value).length > 0 && Object.keys(value).every((k) => !k.startsWith('$'))) {
     // A nested output document: each of its fields follows the same rules.
     const nested: Fields = new Map();
-    for (const [sub, subValue] of safeEntries(value, ctx.where)) setOutput(ctx, nested, `${key}.${sub}`, subValue);
+    for (const [sub, subValue] of safeEntries(value, ctx.where)) setOutput(ctx, nested, `${key}.${sub}`, subValue, flagsKeep);
     const holds = [...nested.values()].some((f) => f.encrypted || isTainted(f) || f.embedded);
     fields.set(top, holds ? taintedField(top) : computedField(top));
     return;
   }
   assertWritable(ctx, key);
-  if (value === 0 || value === 1 || typeof value === 'boolean') {
+  if (flagsKeep && (value === 0 || value === 1 || typeof value === 'boolean')) {
     const kept = ctx.scope.shape.fields.get(top);
     if (kept) fields.set(top, kept);
     return;
@@ -359,7 +361,7 @@ function replaceRoot(ctx: StageContext, newRoot: unknown): Scope {
   }
   if (isPlainObject(newRoot) && Object.keys(newRoot).length > 0 && Object.keys(newRoot).every((k) => !k.startsWith('$'))) {
     const fields: Fields = new Map();
-    for (const [key, value] of safeEntries(newRoot, ctx.where)) setOutput(ctx, fields, key, value);
+    for (const [key, value] of safeEntries(newRoot, ctx.where)) setOutput(ctx, fields, key, value, false);
     return new DerivedScope(scope.name, scope.shape.target, fields);
   }
   checkExpression(scope, newRoot, ctx.where, ctx.variables);
