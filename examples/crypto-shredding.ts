@@ -4,6 +4,7 @@
  */
 import { ObjectId } from 'mongodb';
 import { createClient, Encrypted, Field, Id, Model, Random, UndecryptableValue } from '../src';
+import { deleteKey } from '../src/entries/keys';
 import { exampleConnection } from './support/connection';
 
 @Model({ db: 'shop', collection: 'customers' })
@@ -26,9 +27,8 @@ async function main(): Promise<void> {
       { customerId: 'alice', name: 'Alice', cardNumber: '4111-1111-1111-1111' },
       { customerId: 'bob', name: 'Bob', cardNumber: '5500-0000-0000-0004' },
     ]);
-    const aliceKey = await first.keyVault.findKeyId('alice');
-    await first.encryption.deleteKey(aliceKey!);
-    console.log("Deleted Alice's data key (she asked to be forgotten).");
+    const impact = await deleteKey(first, { altName: 'alice' }, { confirm: true });
+    console.log(`Deleted Alice's data key (she asked to be forgotten): ${impact.documents} document(s) now unreadable.`);
   } finally {
     await first.close();
   }

@@ -31,6 +31,7 @@ export const ERROR_CATALOGUE = {
   ConfigError: {
     CONFIG_AUTO_INDEX_PRODUCTION: { meaning: 'autoIndex is on in production, where indexes change only through migrations.', fix: 'Turn autoIndex off in production and apply indexes with strongbox migration up (or client.syncIndexes in a deployment step).' },
     CONFIG_AUTOMATIC_UNAVAILABLE: { meaning: "mode 'automatic' needs mongocryptd or the crypt_shared library, and neither is present.", fix: "Use mode 'explicit' (the default), or install mongocryptd / set cryptSharedLibPath." },
+    CONFIG_AUTOMATIC_CLIENT: { meaning: "automaticClient() was called on a client created in mode 'explicit'.", fix: "Create the client with mode: 'automatic' (MongoDB Enterprise/Atlas), or use repositories, which encrypt in every mode." },
     CONFIG_CRYPT_SHARED_MISSING: { meaning: 'cryptSharedLibPath names a file that does not exist.', fix: "Point it at mongo_crypt_v1.so, or use mode 'explicit'." },
     CONFIG_KMS_MISSING: { meaning: 'The configuration names no KMS provider, so no master key can wrap data keys.', fix: "Add kms: { local: { keyFile } } for development, or an aws/azure/gcp/kmip provider." },
     CONFIG_LOAD_FAILED: { meaning: 'The configuration file threw while loading.', fix: 'Run the file with node to see the full error.' },

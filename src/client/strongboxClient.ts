@@ -2,6 +2,7 @@ import { MongoClient, type AutoEncryptionOptions, type Binary, type ClientEncryp
 import { inspect } from 'node:util';
 import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
+import { ConfigError } from '../errors';
 import type { MetadataRegistry } from '../metadata/registry';
 import { Repository, type RepositoryOptions } from '../repository/repository';
 import { buildSchemaMap, collectKeyAltNames, type SchemaMap } from '../schema';
@@ -44,17 +45,23 @@ export class StrongboxClient {
     return `StrongboxClient { mode: '${this.mode}', environment: '${this.environment}', models: [${[...this.registry].map((m) => m.namespace).join(', ')}], keyVault: '${this.keyVault.namespace.db}.${this.keyVault.namespace.collection}' }`;
   }
 
+  /** A summary safe to log or serialise: mode, environment and the models' namespaces (never credentials). */
   toJSON(): object {
     return { mode: this.mode, environment: this.environment, models: [...this.registry].map((m) => m.namespace) };
   }
 
   /** @internal The configured models, resolved; applications name a model by its class. */
   get registry(): MetadataRegistry { return this.parts.registry; }
+  /** How values are encrypted: 'explicit' (Strongbox marks and encrypts every value) or 'automatic' (the driver with the generated schema map). */
   get mode(): EncryptionMode { return this.parts.mode; }
+  /** 'development' or 'production', as configured or read from NODE_ENV; production refuses development conveniences. */
   get environment(): Environment { return this.parts.environment; }
   /** The driver client the repositories use; it neither encrypts nor decrypts by itself. */
   get dataClient(): MongoClient { return this.parts.dataClient; }
-  /** The driver's explicit-encryption handle (createDataKey, rewrapManyDataKey, …). */
+  /**
+   * @internal The driver's explicit-encryption handle: its `encrypt` ignores the model's rules, so
+   * applications manage keys through `strongbox/keys` instead.
+   */
   get encryption(): ClientEncryption { return this.parts.encryption; }
   /** @internal Key vault access for audit, keys and migrations; applications use the keys API. */
   get keyVault(): KeyVault { return this.parts.keyVault; }
@@ -103,7 +110,9 @@ export class StrongboxClient {
    */
   automaticClient(): Promise<MongoClient> {
     if (this.parts.mode !== 'automatic') {
-      return Promise.reject(new Error("automaticClient() needs createClient({ mode: 'automatic' })"));
+      return Promise.reject(new ConfigError('CONFIG_AUTOMATIC_CLIENT', "automaticClient() needs a client created with mode: 'automatic'; this one encrypts explicitly.", {
+        fix: "create the client with mode: 'automatic' (MongoDB Enterprise/Atlas), or use repositories, which encrypt in every mode.",
+      }));
     }
     this.automatic ??= this.schemaMap().then((schemaMap) => this.openExtra({
       ...this.parts.autoEncryptionBase,
@@ -141,6 +150,7 @@ export class StrongboxClient {
     }
   }
 
+  /** Closes every driver client this client opened (data, key vault, decrypting, automatic). */
   async close(): Promise<void> {
     const clients = new Set([this.parts.dataClient, this.parts.keyVaultClient, ...this.extraClients]);
     await Promise.all([...clients].map((c) => c.close().catch(() => undefined)));

@@ -77,6 +77,15 @@ test('close() closes every connection it opened, including extra driver clients'
   await t.throwsAsync(decrypting.db('admin').command({ ping: 1 }));
 });
 
+test('automaticClient() on an explicit-mode client is a ConfigError saying which mode to use', async (t) => {
+  const client = await testClient([Person]);
+  try {
+    const error = await t.throwsAsync(client.automaticClient(), { instanceOf: ConfigError });
+    t.is(error?.code, 'CONFIG_AUTOMATIC_CLIENT');
+    t.regex(error?.message ?? '', /mode: 'automatic'/);
+  } finally { await client.close(); }
+});
+
 test('the auto-decrypting driver client reads what a repository wrote', async (t) => {
   const client = await testClient([Reader]);
   try {
