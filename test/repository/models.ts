@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import { ArrayField, Deterministic, Embedded, EmbeddedArray, Encrypted, Field, Id, Model, Random } from '../../src/metadata';
+import { ArrayField, Deterministic, Embedded, EmbeddedArray, Encrypted, Field, Id, Model, Random, Variant } from '../../src/metadata';
 
 /** Models shared by the repository tests, stored in a database of the caller's choosing. */
 export function defineModels(db: string) {
@@ -40,4 +40,26 @@ export function defineModels(db: string) {
     @Encrypted({ algorithm: 'Random', bsonType: 'string', keyAltName: '/customerId' }) ssn!: Random<string>;
   }
   return { Address, Contact, Medical, Patient, Customer };
+}
+
+/** One collection, two variants with different encrypted fields (single-collection inheritance). */
+export function defineFleet(db: string) {
+  @Model({ db, collection: 'vehicles', keyAltName: 'fleet', discriminator: 'kind' })
+  class Vehicle {
+    @Id() _id!: ObjectId;
+    @Field() kind!: string;
+    @Field() name!: string;
+  }
+
+  @Variant('car')
+  class Car extends Vehicle {
+    @Encrypted({ algorithm: 'Deterministic', bsonType: 'string' }) vin!: Deterministic<string>;
+  }
+
+  @Variant('truck')
+  class Truck extends Vehicle {
+    @Encrypted({ algorithm: 'Random', bsonType: 'int' }) payload!: Random<number>;
+    @Field({ optional: true }) axles?: number;
+  }
+  return { Vehicle, Car, Truck };
 }

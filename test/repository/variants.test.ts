@@ -12,26 +12,14 @@ import { Encrypted, Field, Id, MetadataRegistry, Model, Variant, type Determinis
 import { buildSchemaMap, buildValidator } from '../../src/schema';
 import { rawClient, testClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
+import { defineFleet } from './models';
 
 const DB = uniqueDbName(__filename);
 
-@Model({ db: DB, collection: 'vehicles', keyAltName: 'fleet', discriminator: 'kind' })
-class Vehicle {
-  @Id() _id!: ObjectId;
-  @Field() kind!: string;
-  @Field() name!: string;
-}
+const { Vehicle, Car, Truck } = defineFleet(DB);
+type Car = InstanceType<typeof Car>;
+type Truck = InstanceType<typeof Truck>;
 
-@Variant('car')
-class Car extends Vehicle {
-  @Encrypted({ algorithm: 'Deterministic', bsonType: 'string' }) vin!: Deterministic<string>;
-}
-
-@Variant('truck')
-class Truck extends Vehicle {
-  @Encrypted({ algorithm: 'Random', bsonType: 'int' }) payload!: Random<number>;
-  @Field({ optional: true }) axles?: number;
-}
 
 let client: StrongboxClient;
 let raw: MongoClient;

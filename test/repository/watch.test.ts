@@ -1,6 +1,5 @@
 import test from 'ava';
-import { Binary, BSON, Timestamp, type Document, type ObjectId } from 'mongodb';
-import { Encrypted, Field, Id, Model, Variant, type Deterministic } from '../../src/metadata';
+import { Binary, BSON, Timestamp, type Document } from 'mongodb';
 import { DecryptionError, EncryptedQueryError, InvalidInputError } from '../../src/errors';
 import { bindSession } from '../../src/client/transaction';
 import { followChangeStream, readChangeEvent } from '../../src/repository/changeStream';
@@ -9,23 +8,13 @@ import { Markings } from '../../src/repository/encoding/markings';
 import { DocumentReader, UndecryptableValue, type UndecryptablePolicy } from '../../src/repository/reader';
 import type { ChangeEvent, InsertDoc } from '../../src/repository/types';
 import { requires, uniqueDbName } from '../harness/server';
-import { defineModels } from './models';
+import { defineFleet, defineModels } from './models';
 import { LeakWatch, secretString } from '../security/leakDetector';
 
 const DB = uniqueDbName(__filename);
 const { Patient, Customer } = defineModels(DB);
 
-@Model({ db: DB, collection: 'vehicles', keyAltName: 'fleet', discriminator: 'kind' })
-class Vehicle {
-  @Id() _id!: ObjectId;
-  @Field() kind!: string;
-  @Field() name!: string;
-}
-
-@Variant('car')
-class Car extends Vehicle {
-  @Encrypted({ algorithm: 'Deterministic', bsonType: 'string' }) vin!: Deterministic<string>;
-}
+const { Vehicle, Car } = defineFleet(DB);
 type PatientT = InstanceType<typeof Patient>;
 
 let watch: LeakWatch;
