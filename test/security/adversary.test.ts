@@ -10,9 +10,13 @@
  * one's commands are told apart by time.
  */
 import test, { type ExecutionContext } from 'ava';
-import type { Document, MongoClient } from 'mongodb';
+import { BSON, BSONRegExp, ObjectId, type Document, type MongoClient } from 'mongodb';
 import { inspectEncryptedBlob } from '../../src/crypto/blob';
-import { DecryptionError, StrongboxError } from '../../src/index';
+import { DecryptionError, Encrypted, Field, Id, Model, Ref, StrongboxError, Variant, type Deterministic, type Random } from '../../src/index';
+import { followChangeStream, readChangeEvent } from '../../src/repository/changeStream';
+import { FieldEncryptor } from '../../src/repository/encoding/fieldEncryptor';
+import { Markings } from '../../src/repository/encoding/markings';
+import { DocumentReader } from '../../src/repository/reader';
 import { rawClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
 import { defineFailClosedModel } from './failClosedModel';
@@ -21,6 +25,35 @@ import { exposedText } from './support';
 
 const DB = uniqueDbName(__filename);
 const { Account } = defineFailClosedModel(DB);
+
+/** A collection of variants (single-collection inheritance): a Car's repository must hand over only Cars. */
+@Model({ db: DB, collection: 'vehicles', keyAltName: 'fleet', discriminator: 'kind' })
+class Vehicle {
+  @Id() _id!: ObjectId;
+  @Field() kind!: string;
+  @Field() name!: string;
+}
+@Variant('car')
+class Car extends Vehicle {
+  @Encrypted({ algorithm: 'Deterministic', bsonType: 'string' }) vin!: Deterministic<string>;
+}
+@Variant('truck')
+class Truck extends Vehicle {
+  @Encrypted({ algorithm: 'Random', bsonType: 'string' }) cargo!: Random<string>;
+}
+
+/** A referenced model, and one whose reference to it is encrypted (the link between the two is the secret). */
+@Model({ db: DB, collection: 'owners', keyAltName: 'owners' })
+class Owner {
+  @Id() _id!: ObjectId;
+  @Field() label!: string;
+}
+@Model({ db: DB, collection: 'deeds', keyAltName: 'deeds' })
+class Deed {
+  @Id() _id!: ObjectId;
+  @Field() title!: string;
+  @Encrypted({ algorithm: 'Deterministic', bsonType: 'objectId' }) @Ref(() => Owner) owner!: Deterministic<ObjectId>;
+}
 
 type Loose = Record<string, (...args: unknown[]) => any>;
 let watch: LeakWatch;
@@ -31,7 +64,7 @@ let counter = 0;
 const SECRET = () => secretString(700_000 + counter++);
 
 test.before(async () => {
-  watch = await LeakWatch.open([Account]);
+  watch = await LeakWatch.open([Account, Vehicle, Car, Truck, Owner, Deed]);
   raw = await rawClient();
 });
 test.after.always(async () => { await watch?.close(); await raw?.close(); });
@@ -217,4 +250,136 @@ test.serial('options: a session that is not a ClientSession of this client is re
   } finally {
     await foreign.endSession();
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Entry points of session 22: watch, typed aggregate / lookup, paginate with a projection, populate
+
+/** Opens a change stream and asks for one event, so its aggregate with $changeStream is sent (FerretDB then refuses it). */
+async function watchOnce(repo: Loose, pipeline: unknown, options: unknown = {}): Promise<void> {
+  const stream = repo.watch(pipeline, options);
+  try { await stream.tryNext(); } finally { await stream.close(); }
+}
+
+/** The function watch() reads events with, on the test's client, for a pipeline of `model`'s repository. */
+function eventReader(model: Function, pipeline: Document[] = []) {
+  const repo = watch.client.repository(model as typeof Account) as unknown as { model: Parameters<typeof followChangeStream>[1] };
+  const analysis = { encryptor: new FieldEncryptor(repo.model, watch.client.engine, watch.client.keyVault), markings: new Markings() };
+  const { reading } = followChangeStream(analysis, repo.model, pipeline);
+  const reader = new DocumentReader(repo.model, watch.client.engine, 'throw');
+  return (event: Document) => readChangeEvent(reader, BSON.deserialize(BSON.serialize(event)), reading, async (images) => images);
+}
+const RESUME_TOKEN = { _data: '8263A1B2C3000000012B022C0100296E5A1004' };
+
+test.serial('aggregate: $count named like an encrypted field of the model, then $match on that name, does not send the value in clear', async (t) => {
+  // $count's output name is not checked like $group's or $addFields' outputs: the name becomes a plain computed field.
+  for (const pipeline of [
+    [{ $count: 'phone' }, { $match: { phone: SECRET() } }],
+    [{ $count: 'ssn' }, { $match: { ssn: { $in: [SECRET()] } } }],
+    [{ $count: 'address' }, { $match: { 'address.zip': SECRET() } }],
+  ]) {
+    await refusedOrClean(t, pipeline, () => accounts().aggregate(pipeline));
+  }
+});
+
+test.serial('aggregate: a $facet output named like an encrypted field of the model, then $match on that name, does not send the value in clear', async (t) => {
+  // Once no field may hold ciphertext, a facet becomes a plain computed field, whatever its name.
+  for (const pipeline of [
+    [{ $project: { name: 1 } }, { $facet: { phone: [] } }, { $match: { phone: SECRET() } }],
+    [{ $project: { age: 1 } }, { $facet: { contacts: [{ $limit: 1 }] } }, { $match: { 'contacts.phone': SECRET() } }],
+  ]) {
+    await refusedOrClean(t, pipeline, () => accounts().aggregate(pipeline));
+  }
+});
+
+test.serial('aggregate: a self-join whose foreignField is an encrypted field of the model is refused before any command', async (t) => {
+  // The server would compare stored plain values with ciphertext: the join is silently empty (or matches copies of ciphertext).
+  for (const lookup of [
+    { from: 'accounts', localField: 'name', foreignField: 'phone', as: 'same' },
+    { from: 'accounts', localField: 'customerId', foreignField: 'contacts.phone', as: 'same' },
+  ]) {
+    const seen = await run(() => accounts().aggregate([{ $lookup: lookup }]));
+    t.deepEqual(watch.verdict(lookup, seen), []);
+    t.true(seen.error instanceof StrongboxError, `${lookup.foreignField}: ${seen.error === undefined ? 'succeeded' : `failed with ${(seen.error as Error).constructor.name}`} instead of a StrongboxError`);
+    t.deepEqual(seen.dataCommands.map((c) => c.commandName), [], `${lookup.foreignField}: nothing was sent`);
+  }
+});
+
+test.serial('watch: a $match on fullDocument.<encrypted field> after a stage removed or replaced the image does not send the value in clear', async (t) => {
+  // ChangeEventScope protects fullDocument.* only while the image is there; once removed the path is "a new plain name".
+  for (const pipeline of [
+    [{ $unset: 'fullDocument' }, { $match: { 'fullDocument.phone': SECRET() } }],
+    [{ $project: { fullDocument: 0 } }, { $match: { 'fullDocument.phone': SECRET() } }],
+    [{ $project: { operationType: 1 } }, { $match: { 'fullDocument.contacts.phone': SECRET() } }],
+    [{ $project: { operationType: 1 } }, { $match: { fullDocument: { phone: SECRET() } } }],
+    [{ $project: { who: '$fullDocument.name' } }, { $match: { 'fullDocument.phone': SECRET() } }],
+    [{ $unset: ['fullDocumentBeforeChange'] }, { $match: { 'fullDocumentBeforeChange.address.zip': SECRET() } }],
+    [{ $replaceRoot: { newRoot: '$ns' } }, { $match: { 'fullDocument.phone': SECRET() } }],
+    [{ $replaceWith: '$fullDocument' }, { $match: { 'fullDocument.phone': SECRET() } }],
+  ]) {
+    await refusedOrClean(t, pipeline, () => watchOnce(accounts(), pipeline));
+  }
+});
+
+test.serial("watch: a variant's stream does not hand over another variant's pre-image as an instance of the variant", async (t) => {
+  // The variant pin lets events without fullDocument through (deletes, updates without updateLookup); their
+  // fullDocumentBeforeChange may be any document of the collection, and is read and hydrated as the variant.
+  const bike = new ObjectId();
+  await raw.db(DB).collection('vehicles').insertOne({ _id: bike, kind: 'bike', name: 'not a car' });
+  const preImage = (await raw.db(DB).collection('vehicles').findOne({ _id: bike }))!;
+  const ns = { db: DB, coll: 'vehicles' };
+  const read = eventReader(Car);
+  for (const event of [
+    { _id: RESUME_TOKEN, operationType: 'delete', ns, documentKey: { _id: bike }, fullDocumentBeforeChange: preImage },
+    { _id: RESUME_TOKEN, operationType: 'update', ns, documentKey: { _id: bike }, updateDescription: { updatedFields: { name: 'x' }, removedFields: [] }, fullDocumentBeforeChange: preImage },
+  ]) {
+    let delivered: Document | undefined;
+    try {
+      delivered = await read(event);
+    } catch (err) {
+      t.true(err instanceof StrongboxError, `${event.operationType}: failed with ${(err as Error).constructor.name}`);
+    }
+    t.false(delivered?.fullDocumentBeforeChange instanceof Car, `${event.operationType}: a document of kind "bike" reached the app as a Car`);
+  }
+});
+
+test.serial('paginate: a projection that computes _id (which the tokens are made of) is refused before any command', async (t) => {
+  // assertProjectionKeepsOrder asks the sort keys to be kept with 1/true, but checks only that _id is not dropped:
+  // with _id: '$phone' the server puts phone's ciphertext at _id, the reader decrypts it (a moved field), and page.next
+  // carries the plaintext phone in base64url (MongoDB evaluates expressions in find projections since 4.4).
+  for (let i = 0; i < 2; i++) await accounts().insertOne(accountDoc('alice', `pg-${i}`));
+  for (const projection of [{ name: 1, _id: '$phone' }, { name: 1, _id: '$ssn' }, { name: 1, _id: { $concat: ['$name', '-'] } }]) {
+    const seen = await run(async () => {
+      const page = await accounts().paginate({ name: { $in: ['pg-0', 'pg-1'] } }, { sort: { name: 1 }, limit: 1, projection });
+      for (const token of [page.next, page.previous]) {
+        if (token) t.false(Buffer.from(token, 'base64url').toString('utf8').includes('EKRIT'), 'a continuation token carries plaintext of an encrypted field');
+      }
+    });
+    t.deepEqual(watch.verdict(projection, seen), []);
+    t.true(seen.error instanceof StrongboxError, `${JSON.stringify(projection)}: ${seen.error === undefined ? 'accepted' : `failed with ${(seen.error as Error).constructor.name}`} instead of INPUT_PAGE_PROJECTION`);
+    t.deepEqual(seen.dataCommands.map((c) => c.commandName), [], `${JSON.stringify(projection)}: nothing was sent`);
+  }
+});
+
+test.serial('paginate: a forged token whose value is a regular expression for a string key is refused before any command', async (t) => {
+  // decodeToken checks values with checkFilterValue, which lets a regex stand for a string (it is a filter operand there).
+  const token = Buffer.from(BSON.EJSON.stringify({ v: 1, o: [['name', 1], ['_id', 1]], k: [new BSONRegExp('.'), new ObjectId()] }, { relaxed: false }), 'utf8').toString('base64url');
+  const seen = await run(() => accounts().paginate({}, { sort: { name: 1 }, limit: 1, after: token }));
+  t.true(seen.error instanceof StrongboxError, `failed with ${seen.error === undefined ? 'success' : (seen.error as Error).constructor.name} instead of INPUT_PAGE_TOKEN`);
+  t.deepEqual(seen.dataCommands.map((c) => c.commandName), [], 'nothing was sent');
+});
+
+test.serial('populate: an encrypted @Ref field is not populated by sending its plaintext id in a query', async (t) => {
+  // The id is encrypted so the server cannot link the deed to its owner; populate sends it in clear ($in on owners._id).
+  const owners = watch.client.repository(Owner) as unknown as Loose;
+  const deeds = watch.client.repository(Deed) as unknown as Loose;
+  const owner = await owners.insertOne({ label: 'owner' });
+  const deed = await deeds.insertOne({ title: 'deed', owner: owner._id });
+  t.not((await raw.db(DB).collection('deeds').findOne({ _id: deed._id }))!.owner?._bsontype, 'ObjectId', 'the reference is stored encrypted');
+  const items = await deeds.find({ _id: deed._id }).toArray();
+  const seen = await run(() => deeds.populate(items, ['owner']));
+  const hex = (owner._id as ObjectId).toHexString();
+  const carried = seen.dataCommands.filter((c) => BSON.EJSON.stringify(c.command).includes(hex)).map((c) => c.commandName);
+  t.deepEqual(carried, [], 'the plaintext of the encrypted reference was sent to the server');
+  t.true(seen.error === undefined || seen.error instanceof StrongboxError, `failed with ${(seen.error as Error)?.constructor?.name}`);
 });
