@@ -19,8 +19,8 @@ import { Markings } from '../../src/repository/encoding/markings';
 import { DocumentReader } from '../../src/repository/reader';
 import { rawClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
-import { defineFailClosedModel } from './failClosedModel';
-import { LeakWatch, secretString } from './leakDetector';
+import { defineFailClosedModel, ENCRYPTED_PATHS } from './failClosedModel';
+import { LeakWatch, SECRET_INT_RANGE, secretString } from './leakDetector';
 import { exposedText } from './support';
 
 const DB = uniqueDbName(__filename);
@@ -62,6 +62,7 @@ const accounts = () => watch.client.repository(Account) as unknown as Loose;
 const stored = () => raw.db(DB).collection('accounts');
 let counter = 0;
 const SECRET = () => secretString(700_000 + counter++);
+const SECRET_INT = () => SECRET_INT_RANGE.min + 700_000 + counter++;
 
 test.before(async () => {
   watch = await LeakWatch.open([Account, Vehicle, Car, Truck, Owner, Deed]);
@@ -277,6 +278,9 @@ test.serial('aggregate: $count named like an encrypted field of the model, then 
     [{ $count: 'phone' }, { $match: { phone: SECRET() } }],
     [{ $count: 'ssn' }, { $match: { ssn: { $in: [SECRET()] } } }],
     [{ $count: 'address' }, { $match: { 'address.zip': SECRET() } }],
+    [{ $count: 'pin' }, { $match: { pin: SECRET_INT() } }],
+    [{ $group: { _id: null } }, { $count: 'medical' }, { $match: { 'medical.bloodType': SECRET() } }],
+    [{ $facet: { inner: [{ $count: 'phone' }, { $match: { phone: SECRET() } }] } }],
   ]) {
     await refusedOrClean(t, pipeline, () => accounts().aggregate(pipeline));
   }
@@ -306,18 +310,26 @@ test.serial('aggregate: a self-join whose foreignField is an encrypted field of 
 });
 
 test.serial('watch: a $match on fullDocument.<encrypted field> after a stage removed or replaced the image does not send the value in clear', async (t) => {
-  // ChangeEventScope protects fullDocument.* only while the image is there; once removed the path is "a new plain name".
-  for (const pipeline of [
-    [{ $unset: 'fullDocument' }, { $match: { 'fullDocument.phone': SECRET() } }],
-    [{ $project: { fullDocument: 0 } }, { $match: { 'fullDocument.phone': SECRET() } }],
-    [{ $project: { operationType: 1 } }, { $match: { 'fullDocument.contacts.phone': SECRET() } }],
-    [{ $project: { operationType: 1 } }, { $match: { fullDocument: { phone: SECRET() } } }],
-    [{ $project: { who: '$fullDocument.name' } }, { $match: { 'fullDocument.phone': SECRET() } }],
-    [{ $unset: ['fullDocumentBeforeChange'] }, { $match: { 'fullDocumentBeforeChange.address.zip': SECRET() } }],
-    [{ $replaceRoot: { newRoot: '$ns' } }, { $match: { 'fullDocument.phone': SECRET() } }],
-    [{ $replaceWith: '$fullDocument' }, { $match: { 'fullDocument.phone': SECRET() } }],
-  ]) {
-    await refusedOrClean(t, pipeline, () => watchOnce(accounts(), pipeline));
+  // ChangeEventScope protects <image>.* only while the image is there; once a stage removed or replaced it,
+  // <image>.phone is "a new plain name" and the comparand (or a literal written there) goes out as it is.
+  const removals = (image: string): Document[] => [
+    { $unset: image }, { $unset: [image] }, { $project: { [image]: 0 } }, { $project: { operationType: 1 } },
+    { $project: { who: `$${image}.name` } }, { $replaceRoot: { newRoot: '$ns' } }, { $replaceWith: `$${image}` },
+  ];
+  for (const image of ['fullDocument', 'fullDocumentBeforeChange']) {
+    for (const removal of removals(image)) {
+      for (const [path, kind] of ENCRYPTED_PATHS) {
+        const value = kind === 'int' ? SECRET_INT() : SECRET();
+        for (const pipeline of [
+          [removal, { $match: { [`${image}.${path}`]: value } }],
+          [removal, { $addFields: { [`${image}.${path}`]: value } }],
+        ]) {
+          await refusedOrClean(t, pipeline, () => watchOnce(accounts(), pipeline));
+        }
+      }
+      const whole = [removal, { $match: { [image]: { phone: SECRET() } } }];
+      await refusedOrClean(t, whole, () => watchOnce(accounts(), whole));
+    }
   }
 });
 
