@@ -42,6 +42,16 @@ class Truck extends Vehicle {
   @Encrypted({ algorithm: 'Random', bsonType: 'string' }) cargo!: Random<string>;
 }
 
+/** A model whose encrypted fields share their names with fields every change event has (MongoDB manual, "Change Events"). */
+@Model({ db: DB, collection: 'messages', keyAltName: 'mail' })
+class Message {
+  @Id() _id!: ObjectId;
+  @Field() subject!: string;
+  /** The recipient: named like a rename event's target namespace. */
+  @Encrypted({ algorithm: 'Deterministic', bsonType: 'string' }) to!: Deterministic<string>;
+  @Encrypted({ algorithm: 'Random', bsonType: 'string' }) wallTime!: Random<string>;
+}
+
 /** A referenced model, and one whose reference to it is encrypted (the link between the two is the secret). */
 @Model({ db: DB, collection: 'owners', keyAltName: 'owners' })
 class Owner {
@@ -65,7 +75,7 @@ const SECRET = () => secretString(700_000 + counter++);
 const SECRET_INT = () => SECRET_INT_RANGE.min + 700_000 + counter++;
 
 test.before(async () => {
-  watch = await LeakWatch.open([Account, Vehicle, Car, Truck, Owner, Deed]);
+  watch = await LeakWatch.open([Account, Vehicle, Car, Truck, Owner, Deed, Message]);
   raw = await rawClient();
 });
 test.after.always(async () => { await watch?.close(); await raw?.close(); });
@@ -330,6 +340,21 @@ test.serial('watch: a $match on fullDocument.<encrypted field> after a stage rem
       const whole = [removal, { $match: { [image]: { phone: SECRET() } } }];
       await refusedOrClean(t, whole, () => watchOnce(accounts(), whole));
     }
+  }
+});
+
+test.serial('watch: an encrypted field named like a field of every change event (to, wallTime), compared at the top of the event (a forgotten fullDocument. prefix), is not sent in clear', async (t) => {
+  // ChangeEventScope lists the event's own fields as plain before it looks at the model: the model's
+  // `to` loses to the rename target `to`, so a recipient compared there goes out as it is. A string can
+  // never equal the event's `to` (a namespace document): the value was meant for the model's field.
+  const messages = () => watch.client.repository(Message) as unknown as Loose;
+  for (const pipeline of [
+    [{ $match: { to: SECRET() } }],
+    [{ $match: { to: { $in: [SECRET()] } } }],
+    [{ $match: { wallTime: SECRET() } }],
+    [{ $project: { subject: '$fullDocument.subject', to: 1 } }, { $match: { to: SECRET() } }],
+  ]) {
+    await refusedOrClean(t, pipeline, () => watchOnce(messages(), pipeline));
   }
 });
 
