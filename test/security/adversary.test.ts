@@ -18,7 +18,7 @@ import { FieldEncryptor } from '../../src/repository/encoding/fieldEncryptor';
 import { Markings } from '../../src/repository/encoding/markings';
 import { DocumentReader } from '../../src/repository/reader';
 import { rawClient } from '../harness/client';
-import { uniqueDbName } from '../harness/server';
+import { requires, uniqueDbName } from '../harness/server';
 import { defineFailClosedModel, ENCRYPTED_PATHS } from './failClosedModel';
 import { LeakWatch, SECRET_INT_RANGE, secretString } from './leakDetector';
 import { exposedText } from './support';
@@ -419,4 +419,31 @@ test.serial('populate: an encrypted @Ref field is not populated by sending its p
   const carried = seen.dataCommands.filter((c) => BSON.EJSON.stringify(c.command).includes(hex)).map((c) => c.commandName);
   t.deepEqual(carried, [], 'the plaintext of the encrypted reference was sent to the server');
   t.true(seen.error === undefined || seen.error instanceof StrongboxError, `failed with ${(seen.error as Error)?.constructor?.name}`);
+});
+
+test.serial('errors: a document named in a DecryptionError by an _id the pipeline filled with a moved encrypted value does not quote the decrypted plaintext', async (t) => {
+  // The reader decrypts every slot of a document in place, then names a failing document by its _id: when the
+  // pipeline put a moved encrypted field at _id, that _id is already plaintext. Here through the event reader
+  // (a projection of the event; `vault` has a per-document key the result no longer names, so it fails).
+  await accounts().insertOne(accountDoc('alice', 'idmsg'));
+  const doc = (await stored().findOne({ name: 'idmsg' }))!;
+  const read = eventReader(Account, [{ $project: { _id: '$fullDocument.phone', vault: '$fullDocument.vault' } }]);
+  const error = await t.throwsAsync(read({ _id: doc.phone, vault: doc.vault }));
+  t.true(error instanceof DecryptionError, `failed with ${error?.constructor.name}`);
+  t.false(exposedText(error).includes('EKRIT'), `the error quotes the decrypted phone: ${error?.message.slice(0, 120)}`);
+});
+
+requires('movedFields')('errors: paginate / aggregate / find with _id projected from an encrypted field do not quote its plaintext when another value of the document fails', async (t) => {
+  // The same through the public entry points, on a server that evaluates "$field" in projections (MongoDB 4.4+).
+  // Not serial: ava runs it after every serial test, alone, so its commands are still told apart.
+  await accounts().insertOne(accountDoc('alice', 'idmsg-2'));
+  const projection = { name: 1, _id: '$phone', vault: 1 };
+  for (const [label, call] of [
+    ['paginate', () => accounts().paginate({ name: 'idmsg-2' }, { sort: { name: 1 }, limit: 1, projection })],
+    ['find', () => accounts().find({ name: 'idmsg-2' }, { projection })],
+    ['aggregate', () => accounts().aggregate([{ $match: { name: 'idmsg-2' } }, { $project: projection }])],
+  ] as Array<[string, () => unknown]>) {
+    const seen = await run(call);
+    t.deepEqual(watch.verdict(label, seen), [], `${label}: plaintext in a command, log line or error`);
+  }
 });
