@@ -154,6 +154,7 @@ export const ERROR_CATALOGUE = {
     SCHEMA_FUNCTION_KEY: { meaning: 'A key chosen by a function has no schema-map form for automatic encryption.', fix: 'Use explicit mode, or name the key with keyAltName.' },
   },
   EncryptedQueryError: {
+    QUERY_POPULATE_ENCRYPTED_REF: { meaning: 'populate was asked for an encrypted @Ref field: the query on the target would send the decrypted ids, revealing the link.', fix: 'Keep the reference unencrypted if the server may know the link, or load the targets without naming them.' },
     QUERY_PIPELINE_UNKNOWN_CIPHERTEXT: { meaning: 'A condition names a pipeline path that may hold ciphertext whose field and key Strongbox cannot tell (or a removed encrypted field of the model).', fix: 'Filter before the reshaping stage, or on plain fields; move Deterministic fields whole to keep their key.' },
     QUERY_DISTINCT_REFUSED: { meaning: 'distinct is asked for a Random field or a document holding encrypted fields, whose stored values cannot be compared.', fix: 'Ask for a plain or Deterministic field.' },
     QUERY_COLLATION_ON_KEY_FIELD: { meaning: 'A write under per-document keys carries a collation that would let the key-field equality match other customers\' documents.', fix: "Leave out the collation (or use { locale: 'simple' })." },
@@ -262,6 +263,7 @@ export const ERROR_CATALOGUE = {
     DECRYPT_MISPLACED: { meaning: 'A ciphertext sits in a field the model does not encrypt; it is not decrypted.', fix: 'Run `strongbox audit` and repair the field.' },
     DECRYPT_ALGORITHM_MISMATCH: { meaning: "A stored value was encrypted with another algorithm than the model's.", fix: 'Run `strongbox audit`; re-encrypt with a migration.' },
     DECRYPT_TYPE_MISMATCH: { meaning: "A stored value's plaintext type differs from the field's declared type.", fix: 'Run `strongbox audit`; rewrite the values with a migration.' },
+    DECRYPT_VARIANT_MISMATCH: { meaning: "A change event on a variant's stream carries a document of another variant; it is not read as the variant.", fix: "Watch through the base model's repository to see every variant." },
     DECRYPT_KEY_MISMATCH: { meaning: "A stored value is encrypted under another data key than the model's.", fix: 'Run `strongbox audit`; re-encrypt with a migration.' },
   },
   EncryptionError: {

@@ -1,5 +1,6 @@
 import { BSON, Timestamp, type ChangeStream, type ChangeStreamOptions, type Document } from 'mongodb';
 import { isPlainDocument } from '../bson/documents';
+import { DecryptionError } from '../errors';
 import type { ModelMetadata } from '../metadata/types';
 import { CHANGE_STREAM_STAGES } from './policy/table';
 import { ChangeEventScope } from './encoding/changeEventScope';
@@ -20,6 +21,8 @@ export interface EventReading {
   rest: ResultShape;
   /** A stage other than $match may have left out fields of the images: they are read as projected (not saveable). */
   partial: boolean;
+  /** On a variant's repository: the discriminator every image must carry. */
+  variant?: { field: string; value: string; name: string };
 }
 
 const FULL_DOCUMENT = new Set(['default', 'updateLookup', 'whenAvailable', 'required']);
@@ -43,7 +46,9 @@ export function followChangeStream(analysis: Analysis, model: ModelMetadata, pip
   });
   const scope = new ChangeEventScope(model);
   const variant = model.variant;
-  const pinned = variant ? [{ $match: { $or: [{ [`fullDocument.${variant.field}`]: { $eq: variant.value } }, { fullDocument: { $exists: false } }] } }, ...pipeline] : pipeline;
+  // Both images must be of the variant when the event carries them (a delete without a pre-image passes: it names only an _id).
+  const pin = (image: string) => ({ $or: [{ [`${image}.${variant!.field}`]: { $eq: variant!.value } }, { [image]: { $exists: false } }] });
+  const pinned = variant ? [{ $match: { $and: [pin('fullDocument'), pin('fullDocumentBeforeChange')] } }, ...pipeline] : pipeline;
   const followed = followPipeline(analysis, model, pinned, scope, new Set());
   const fields = followed.result.shape.fields;
   const kept = (name: keyof ChangeEventScope['event']) => fields.get(name) === scope.event[name];
@@ -60,6 +65,7 @@ export function followChangeStream(analysis: Analysis, model: ModelMetadata, pip
       updateDescription,
       rest: { shape: { target: model.target, fields: rest }, loose: isTainted, openLoose },
       partial: pipeline.some((stage) => !isPlainObject(stage) || Object.keys(stage)[0] !== '$match'),
+      variant: variant ? { field: variant.field, value: variant.value, name: model.target.name } : undefined,
     },
   };
 }
@@ -99,6 +105,14 @@ export async function readChangeEvent<T>(reader: DocumentReader<T>, event: Docum
   const others: Document = { ...event };
   const images = reading.images.filter((name) => isPlainDocument(event[name]));
   for (const name of images) delete others[name];
+  const variant = reading.variant;
+  const stranger = variant && images.find((name) => (event[name] as Document)[variant.field] !== variant.value);
+  if (variant && stranger) {
+    // The stream's pin keeps these out; an image of another variant is never read as this one.
+    throw new DecryptionError('DECRYPT_VARIANT_MISMATCH', `A change event's ${stranger} on the ${variant.name} stream is not a ${variant.name} (its ${variant.field} is not '${variant.value}'); it was not read.`, {
+      fix: 'watch through the base model\'s repository to see every variant, or keep the variant pin as the first stage (watch adds it).',
+    });
+  }
   const description = reading.updateDescription && isPlainDocument(event.updateDescription) ? { ...event.updateDescription } : undefined;
   const updatedFields = isPlainDocument(description?.updatedFields) ? description.updatedFields : undefined;
   let restShape = reading.rest;

@@ -1,4 +1,4 @@
-import { BSON, Double, Int32, type Document } from 'mongodb';
+import { BSON, BSONRegExp, Double, Int32, type Document } from 'mongodb';
 import { walkPath } from '../metadata/paths';
 import type { FieldMetadata } from '../metadata/types';
 import { assertLiteral, invalid, isPlainObject, safeEntries } from './encoding/guards';
@@ -82,6 +82,8 @@ export function decodeToken(scope: ModelScope, order: KeysetKey[], token: unknow
     const where = `the ${option} token's value of ${scope.name}.${key.path}`;
     if (value === null || value === undefined) throw bad(`has no value for ${key.path}`);
     assertLiteral(value, where);
+    // A boundary is one stored value of a plain scalar key: never a pattern, a document or a list of values.
+    if (value instanceof RegExp || value instanceof BSONRegExp || Array.isArray(value) || isPlainObject(value)) throw bad(`holds a pattern, a document or an array for ${key.path}, not a value`);
     checkFilterValue(key.field, value, where);
     return value;
   });
@@ -135,6 +137,12 @@ export function assertProjectionKeepsOrder(scope: ModelScope, order: KeysetKey[]
   const drops = (v: unknown) => v === 0 || v === false;
   const inclusion = entries.some(([k, v]) => k !== '_id' && !drops(v));
   const covers = (key: string, path: string) => path === key || path.startsWith(`${key}.`);
+  // A sort key (or _id) computed by the projection would make the tokens of whatever it was computed from.
+  const computed = order.map((k) => k.path).filter((path) => entries.some(([k, v]) => covers(k, path) && !(v === 0 || v === 1 || typeof v === 'boolean')));
+  if (computed.length) {
+    throw invalid('INPUT_PAGE_PROJECTION', `The projection of paginate on ${scope.name} computes ${computed.join(', ')}, which the continuation tokens are made of.`,
+      `keep them as stored (${computed.map((p) => `${p}: 1`).join(', ')}) and compute other names.`);
+  }
   const missing = order.map((k) => k.path).filter((path) => {
     if (path === '_id') return entries.some(([k, v]) => k === '_id' && drops(v));
     if (!inclusion) return entries.some(([k, v]) => drops(v) && covers(k, path));

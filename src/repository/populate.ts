@@ -1,6 +1,7 @@
 import { BSON, type ClientSession, type Document } from 'mongodb';
 import { isPlainDocument } from '../bson/documents';
 import { refTargetOf } from '../metadata/ref';
+import { EncryptedQueryError } from '../errors';
 import type { ModelShape } from '../metadata/types';
 import { invalid } from './encoding/guards';
 
@@ -57,8 +58,15 @@ function resolveRef(model: ModelShape, path: unknown): { target: Function; segme
     if (!field?.embedded || field.encrypted) throw refuse(`is not a @Ref field (${segment} is not a plain embedded document)`);
     shape = field.embedded;
   }
-  const target = refTargetOf(shape.target, segments[segments.length - 1]);
+  const last = segments[segments.length - 1];
+  const target = refTargetOf(shape.target, last);
   if (!target) throw refuse('is not a @Ref field');
+  if (shape.fields.get(last)?.encrypted) {
+    // The ids would go to the server in a query on the target: the link the encryption hides would be sent in clear.
+    throw new EncryptedQueryError('QUERY_POPULATE_ENCRYPTED_REF', `${model.target.name}.${path} is an encrypted reference: populating it would send the decrypted ids to the server in a query on ${target.name}, revealing which documents it links.`, {
+      fix: 'keep the reference unencrypted if the link may be known to the server, or look the targets up in a way that does not reveal it (for example by loading them all).',
+    });
+  }
   return { target, segments };
 }
 

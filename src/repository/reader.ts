@@ -37,6 +37,12 @@ export interface ResultShape {
   openLoose: boolean;
 }
 
+/** What one decryption pass left: the values that failed, by document, and the documents whose _id was itself decrypted. */
+interface Decrypted {
+  failures: Map<number, UndecryptableField[]>;
+  encryptedIds: ReadonlySet<number>;
+}
+
 /** The model's encrypted fields by 'algorithm:type' ('Random:*' for a Random field of undeclared type). */
 type PipelineOrigins = Map<string, FieldMetadata[]>;
 
@@ -76,21 +82,23 @@ export class DocumentReader<T> {
   }
 
   private async decryptAlong(stored: Document[], result: ResultShape): Promise<Document[]> {
-    const failures = await this.decryptSlots(stored, (into) => stored.forEach((doc, i) => collect(result.shape, doc, '', { ...into, doc: i, result })));
-    return this.settle(stored, failures);
+    const decrypted = await this.decryptSlots(stored, (into) => stored.forEach((doc, i) => collect(result.shape, doc, '', { ...into, doc: i, result })));
+    return this.settle(stored, decrypted);
   }
 
   /**
    * Collects the slots of `docs` (ciphertext where the walk expects it), checks their headers
    * against the model, decrypts the ones that pass in one pass, in place; returns what failed, by document.
    */
-  private async decryptSlots(docs: Document[], walk: (into: Omit<Collection, 'doc' | 'result'>) => void): Promise<Map<number, UndecryptableField[]>> {
+  private async decryptSlots(docs: Document[], walk: (into: Omit<Collection, 'doc' | 'result'>) => void): Promise<Decrypted> {
     const slots: Slot[] = [];
     const failures = new Map<number, UndecryptableField[]>();
     const fail = (doc: number, problem: UndecryptableField) => failures.set(doc, [...(failures.get(doc) ?? []), problem]);
     walk({ slots, fail });
+    // A pipeline may have moved an encrypted value to _id: decrypted in place, it must not name its document in an error.
+    const encryptedIds = new Set(slots.filter((s) => s.path === '_id' || s.path.startsWith('_id.')).map((s) => s.doc));
     // Nothing to check or decrypt (a model without encrypted fields, or none stored in these documents).
-    if (slots.length === 0) return failures;
+    if (slots.length === 0) return { failures, encryptedIds };
     const verified = await this.verify(docs, slots, fail);
     const { values, failures: cryptFailures } = await this.engine.decryptValues(verified.map((s) => s.blob));
     verified.forEach((slot, i) => {
@@ -98,7 +106,7 @@ export class DocumentReader<T> {
       if (failure) fail(slot.doc, { ...failure, path: slot.path });
       else slot.container[slot.key] = values[i];
     });
-    return failures;
+    return { failures, encryptedIds };
   }
 
   /** A loose ciphertext is one of the model's fields' under that field's fixed key, or nothing to decrypt. */
@@ -166,12 +174,13 @@ export class DocumentReader<T> {
     return (await this.engine.keyIdForAltName(altName)) ?? null;
   }
 
-  private settle(docs: Document[], failures: Map<number, UndecryptableField[]>, place = (doc: number, path: string, marker: UndecryptableValue) => setPath(docs[doc], path, marker)): Document[] {
+  private settle(docs: Document[], { failures, encryptedIds }: Decrypted, place = (doc: number, path: string, marker: UndecryptableValue) => setPath(docs[doc], path, marker)): Document[] {
     for (const [i, problems] of failures) {
       if (this.policy === 'throw') {
         const first = problems[0];
+        const which = encryptedIds.has(i) ? '(a document whose _id holds an encrypted value)' : whichDocument(docs[i]);
         throw new DecryptionError(DECRYPTION_CODE[first.reason],
-          describeUndecryptable(first, `${this.model.target.name} ${whichDocument(docs[i])}`) + (problems.length > 1 ? ` (${problems.length - 1} more undecryptable value(s) in this document)` : ''),
+          describeUndecryptable(first, `${this.model.target.name} ${which}`) + (problems.length > 1 ? ` (${problems.length - 1} more undecryptable value(s) in this document)` : ''),
           { fix: fixFor(first.reason) });
       }
       for (const problem of problems) place(i, problem.path, new UndecryptableValue(problem.path, problem.keyId, problem.algorithm, problem.reason));
@@ -187,10 +196,10 @@ export class DocumentReader<T> {
    * Decrypts in place and returns `updated`.
    */
   async decryptUpdatedFields(updated: Document, root: Document): Promise<Document> {
-    const failures = await this.decryptSlots([root], (into) => {
+    const decrypted = await this.decryptSlots([root], (into) => {
       for (const path of Object.keys(updated)) collectAtPath(this.model, updated, path, { ...into, doc: 0, result: this.modelShape });
     });
-    this.settle([root], failures, (_, path, marker) => {
+    this.settle([root], decrypted, (_, path, marker) => {
       // The marker replaces the value at the longest updated path the problem lies under.
       const key = Object.keys(updated).filter((k) => path === k || path.startsWith(`${k}.`)).sort((a, b) => b.length - a.length)[0];
       if (key === path) updated[key] = marker;
@@ -316,6 +325,12 @@ function reportMisplaced(value: unknown, path: string, doc: number, fail: (doc: 
   } else if (isPlainDocument(value)) {
     for (const key of Object.keys(value)) reportMisplaced(value[key], `${path}.${key}`, doc, fail);
   }
+}
+
+/** What one decryption pass left: the values that failed, by document, and the documents whose _id was itself decrypted. */
+interface Decrypted {
+  failures: Map<number, UndecryptableField[]>;
+  encryptedIds: ReadonlySet<number>;
 }
 
 /** The model's encrypted fields by 'algorithm:type', embedded documents included. */

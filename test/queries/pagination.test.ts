@@ -140,7 +140,8 @@ test.serial('a projection loads only what it names, typed like find; the sort ke
     [{ age: -1 }, { age: 1, _id: 0 }, /leaves out _id/],
     [{ age: -1, name: 1 }, { age: 0 }, /leaves out age/],
     [{}, { _id: false, name: 1 }, /leaves out _id/],
-    [{ name: 1 }, { name: { $toUpper: '$name' } }, /leaves out name/],
+    [{ name: 1 }, { name: { $toUpper: '$name' } }, /computes name/],
+    [{ name: 1 }, { name: 1, _id: '$phone' }, /computes _id/],
   ];
   for (const [sort, projection, message] of refusals) {
     const refused = await watch.observe(() => repo().paginate({ tags: marker }, { sort: sort as never, limit: 2, projection: projection as never }));

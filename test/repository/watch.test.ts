@@ -115,7 +115,8 @@ test.serial("a variant's repository pins the variant on the documents events car
   const aggregate = seen.dataCommands.find((c) => c.commandName === 'aggregate');
   t.truthy(aggregate, 'the aggregate was sent');
   const [, pin, match] = aggregate!.command.pipeline as Document[];
-  t.deepEqual(pin, { $match: { $or: [{ 'fullDocument.kind': { $eq: 'car' } }, { fullDocument: { $exists: false } }] } });
+  const pinOf = (image: string) => ({ $or: [{ [`${image}.kind`]: { $eq: 'car' } }, { [image]: { $exists: false } }] });
+  t.deepEqual(pin, { $match: { $and: [pinOf('fullDocument'), pinOf('fullDocumentBeforeChange')] } });
   t.true(match.$match['fullDocument.vin'] instanceof Binary);
   t.deepEqual(watch.verdict({}, seen), []);
 

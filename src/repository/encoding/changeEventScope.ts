@@ -1,6 +1,6 @@
 import type { FieldMetadata, ModelMetadata } from '../../metadata/types';
 import { resolvePath, type ResolvedPath } from './pathResolver';
-import { computedField, DerivedScope, hasEncrypted, taintedField } from './scope';
+import { computedField, DerivedScope, hasEncrypted, standFor, taintedField } from './scope';
 
 /**
  * The fields of a change event that Strongbox can describe exactly (MongoDB manual, "Change
@@ -31,17 +31,21 @@ export class ChangeEventScope extends DerivedScope {
   readonly event: ChangeEventFields;
 
   constructor(model: ModelMetadata) {
-    const image = (name: string): FieldMetadata => ({ name, isArray: false, optional: true, isId: false, bsonType: 'object', embedded: model });
     const id = model.fields.get('_id') ?? { name: '_id', isArray: false, optional: false, isId: true, bsonType: 'objectId' };
+    const encrypted = hasEncrypted(model);
     const event: ChangeEventFields = {
-      fullDocument: image('fullDocument'),
-      fullDocumentBeforeChange: image('fullDocumentBeforeChange'),
-      updateDescription: hasEncrypted(model) ? taintedField('updateDescription') : computedField('updateDescription'),
+      fullDocument: imageOf(model, 'fullDocument'),
+      fullDocumentBeforeChange: imageOf(model, 'fullDocumentBeforeChange'),
+      updateDescription: encrypted ? taintedField('updateDescription') : computedField('updateDescription'),
     };
-    const fields = new Map<string, FieldMetadata>(PLAIN_FIELDS.map((name) => [name, computedField(name)]));
+    // An event field named like an encrypted field of the model (a recipient called `to`) is ambiguous:
+    // a value compared there may be meant for the model's field, so it is treated as holding ciphertext.
+    const shadows = (name: string) => { const field = model.fields.get(name); return field !== undefined && (field.encrypted !== undefined || (field.embedded !== undefined && hasEncrypted(field.embedded))); };
+    const fields = new Map<string, FieldMetadata>(PLAIN_FIELDS.map((name) => [name, shadows(name) ? taintedField(name) : computedField(name)]));
     fields.set('documentKey', { name: 'documentKey', isArray: false, optional: true, isId: false, bsonType: 'object', embedded: { target: model.target, fields: new Map([['_id', id]]) } });
     for (const field of Object.values(event)) fields.set(field.name, field);
-    super(model.target.name, model.target, fields);
+    const target = eventTarget(model);
+    super(model.target.name, target, fields);
     this.event = event;
   }
 
@@ -50,4 +54,28 @@ export class ChangeEventScope extends DerivedScope {
     if (segments.length > 1 && MODEL_DOCUMENTS.has(segments[0])) return resolvePath(this.shape, path, operation);
     return super.resolve(path, operation);
   }
+}
+
+/** A post- or pre-image: a document of the model as stored. */
+function imageOf(model: ModelMetadata, name: string): FieldMetadata {
+  return { name, isArray: false, optional: true, isId: false, bsonType: 'object', embedded: model };
+}
+
+const eventTargets = new WeakMap<Function, Function>();
+
+/**
+ * What scopes derived from a change event stand for: the model's names (a forgotten `fullDocument.`
+ * prefix) and both images. After a stage removed `fullDocument`, `fullDocument.ssn` is still
+ * refused by name instead of becoming a new plain path whose value would go out in clear.
+ */
+function eventTarget(model: ModelMetadata): Function {
+  let target = eventTargets.get(model.target);
+  if (!target) {
+    const stands = function changeEvent() { /* a name for scopes, never called */ };
+    const fields = new Map(model.fields).set('fullDocument', imageOf(model, 'fullDocument')).set('fullDocumentBeforeChange', imageOf(model, 'fullDocumentBeforeChange'));
+    standFor(stands, { target: stands, fields }, hasEncrypted(model));
+    eventTargets.set(model.target, stands);
+    target = stands;
+  }
+  return target;
 }

@@ -79,6 +79,8 @@ function analyzeStage(ctx: StageContext, name: string, spec: unknown): [unknown,
       return [spec, scope];
     case '$count':
       if (typeof spec !== 'string' || spec.length === 0 || spec.startsWith('$') || spec.includes('.')) throw invalid('INPUT_PIPELINE_STAGE', `${where} needs the name of the output field.`, 'write { $count: "total" }.');
+      // A count under the name of an encrypted field would make later values meant for that field plain.
+      assertWritable(ctx, spec);
       return [spec, derived(new Map([[spec, computedField(spec)]]), false)];
     case '$project': {
       const spec_ = requireDocument(spec, where);
@@ -139,6 +141,8 @@ function analyzeStage(ctx: StageContext, name: string, spec: unknown): [unknown,
       if (typeof lookup.localField !== 'string' || typeof lookup.as !== 'string' || typeof lookup.from !== 'string' || typeof lookup.foreignField !== 'string') throw invalid('INPUT_PIPELINE_STAGE', `${where} needs from, localField, foreignField and as (strings).`, 'write { $lookup: { from, localField, foreignField, as } }.');
       if (scope.holdsEncrypted(lookup.localField)) throw reaches(scope, lookup.localField, `${where} localField`, 'joins compare stored values');
       scope.resolve(lookup.localField, where);
+      // Joining the model's own collection on an encrypted field compares stored values with ciphertext: silently empty.
+      if (lookup.from === ctx.model.collection && keepsEncrypted(ctx.model, lookup.foreignField)) throw reaches(scope, lookup.foreignField, `${where} foreignField`, 'joins compare stored values');
       // The joined documents come from a collection this repository knows nothing about: they may hold ciphertext anywhere.
       const fields = new Map(scope.shape.fields) as Fields;
       fields.set(lookup.as.split('.')[0], taintedField(lookup.as.split('.')[0]));
@@ -154,6 +158,8 @@ function analyzeStage(ctx: StageContext, name: string, spec: unknown): [unknown,
       const fields: Fields = new Map();
       for (const [facet, sub] of safeEntries(requireDocument(spec, where), where)) {
         facets[facet] = analyzePipeline(ctx.analysis, ctx.model, sub, scope, ctx.variables);
+        // A facet is a new array: under the name of an encrypted field it would make later values meant for that field plain.
+        assertWritable(ctx, facet);
         fields.set(facet, scope.mayHoldCiphertext ? taintedField(facet) : computedField(facet));
       }
       return [facets, derived(fields, false)];
@@ -368,16 +374,18 @@ function replaceRoot(ctx: StageContext, newRoot: unknown): Scope {
   return new DerivedScope(scope.name, scope.shape.target, new Map());
 }
 
+/** The path is (or lies under) an encrypted or tainted field of `shape`, or names a document holding encrypted fields. */
+function keepsEncrypted(shape: ModelMetadata | Scope['shape'], path: string): boolean {
+  const walk = walkPath(shape, path.split('.'));
+  const last = walk.chain[walk.chain.length - 1];
+  const container = last?.embedded !== undefined && hasEncrypted(last.embedded);
+  // An undeclared path inside a document holding encrypted fields is refused too: nothing says what it may hold.
+  return walk.chain.some((f) => f.encrypted || isTainted(f)) || container;
+}
+
 /** A computed value may not be written where the documents or the model keep encrypted values. */
 function assertWritable(ctx: StageContext, path: string): void {
-  const holds = (shape: ModelMetadata | Scope['shape']) => {
-    const walk = walkPath(shape, path.split('.'));
-    const last = walk.chain[walk.chain.length - 1];
-    const container = last?.embedded !== undefined && hasEncrypted(last.embedded);
-    // An undeclared path inside a document holding encrypted fields is refused too: nothing says what it may hold.
-    return walk.chain.some((f) => f.encrypted || isTainted(f)) || container;
-  };
-  if (holds(ctx.model) || holds(ctx.scope.shape) || ctx.scope.holdsEncrypted(path)) {
+  if (keepsEncrypted(ctx.model, path) || keepsEncrypted(ctx.scope.shape, path) || ctx.scope.holdsEncrypted(path)) {
     throw new EncryptedQueryError('QUERY_PIPELINE_WRITES_ENCRYPTED', `${ctx.where} writes a literal or computed value to ${ctx.scope.name}.${path}, where encrypted values are kept: it would reach the server in plaintext.`, {
       fix: 'keep (1), drop (0) or move (\'$field\') stored values there; compute new values in the application after reading, or write them with updateOne/$set, which encrypts them.',
     });

@@ -72,6 +72,16 @@ const encryptedModels = new WeakSet<Function>();
 /** The model each class stands for, so a derived scope can tell a removed encrypted field from a new name. */
 const modelShapes = new WeakMap<Function, ModelShape>();
 
+/**
+ * Registers `target` as standing for `shape` in derived scopes: a path `shape` encrypts stays
+ * refused by name after a stage removed it. The change-event scope registers the shape of an event
+ * (its images, and the model's own names for a forgotten `fullDocument.` prefix) this way.
+ */
+export function standFor(target: Function, shape: ModelShape, encrypted: boolean): void {
+  if (encrypted) encryptedModels.add(target);
+  modelShapes.set(target, shape);
+}
+
 /** The path names (or lies inside) an encrypted field, or a document holding encrypted fields, of the model. */
 function modelHolds(target: Function, path: string): boolean {
   const model = modelShapes.get(target);
