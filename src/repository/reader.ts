@@ -76,7 +76,11 @@ export class DocumentReader<T> {
   }
 
   private async decryptAlong(stored: Document[], result: ResultShape): Promise<Document[]> {
-    const failures = await this.decryptSlots(stored, (into) => stored.forEach((doc, i) => collect(result.shape, doc, '', { ...into, doc: i, result })));
+    const failures = await this.decryptSlots(stored, (into) => {
+      // One walk state for the batch, pointed at each document in turn (not a copy per document).
+      const walk: Collection = { ...into, doc: 0, result };
+      for (; walk.doc < stored.length; walk.doc++) collect(result.shape, stored[walk.doc], '', walk);
+    });
     return this.settle(stored, failures);
   }
 
