@@ -1,4 +1,4 @@
-import { Binary, UUID } from 'mongodb';
+import { Binary } from 'mongodb';
 
 /*
  * The driver re-exports js-bson's classes through getters (its CommonJS index), so each
@@ -42,5 +42,16 @@ export function inspectEncryptedBlob(value: unknown): EncryptedBlobInfo | undefi
   if (bytes.length < 18) return undefined;
   const algorithm = bytes[0] === 1 ? 'Deterministic' : bytes[0] === 2 ? 'Random' : undefined;
   if (!algorithm) return undefined;
-  return { algorithm, keyId: new UUID(Buffer.from(bytes.subarray(1, 17))).toHexString(), originalBsonType: bytes[17] };
+  return { algorithm, keyId: uuidText(bytes, 1), originalBsonType: bytes[17] };
+}
+
+/**
+ * The canonical text (RFC 9562 section 4: 8-4-4-4-12 lowercase hex digits) of the UUID in
+ * `bytes` at `at`, as js-bson's UUID.toHexString() spells it, without the copy and the UUID
+ * object: every value read passes here.
+ */
+function uuidText(bytes: Uint8Array, at: number): string {
+  const view = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const hex = view.toString('hex', at, at + 16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -330,10 +330,16 @@ export class Repository<T extends object> {
       cursor.filter(f);
     })();
     const partial = copied?.options.projection !== undefined;
-    return new StrongboxCursor<ReadResult<T, P>>(cursor, async (docs) => (await this.loaded(await this.reader.readRaw(docs as unknown as Uint8Array[]), docs as unknown as Uint8Array[], partial)) as ReadResult<T, P>[], ready);
+    return new StrongboxCursor<ReadResult<T, P>>(cursor, async (docs) => {
+      // Each document copied out of the server's reply, which the driver hands out as views into
+      // it (about 0.5 MB per 1,000 documents): an entity kept from a streamed batch, through its
+      // snapshot or a Binary value, would otherwise keep the whole reply alive.
+      const own = (docs as unknown as Uint8Array[]).map((bytes) => new Uint8Array(bytes));
+      return (await this.loaded(await this.reader.readRaw(own), own, partial)) as ReadResult<T, P>[];
+    }, ready);
   }
 
-  /** Entities as read: remembered for save() (their stored bytes, not a copy), after-load hooks run. */
+  /** Entities as read: remembered for save() (the stored bytes they were read from), after-load hooks run. */
   private async loaded(entities: T[], stored: Uint8Array[], partial: boolean): Promise<T[]> {
     trackRead(entities, stored, partial);
     if (this.loadHooks) for (const entity of entities) await hooks(this.entityModel(entity as object), 'afterLoad', [entity as object]);

@@ -1,7 +1,8 @@
 /*
  * What each entity looked like when Strongbox last read or wrote it, so save() can send only
- * what changed. A read keeps the document's BSON bytes as the driver handed them over (no copy,
- * no decoding: one WeakMap entry per entity); a write keeps the plaintext it wrote, serialized.
+ * what changed. A read keeps the document's BSON bytes it was read from (no decoding: one WeakMap
+ * entry per entity; the cursor copies each document out of the server's reply, so a kept entity
+ * keeps its own bytes, not its whole batch); a write keeps the plaintext it wrote, serialized.
  * Both are decoded only when save() asks. Entities no longer referenced take their snapshot
  * with them (WeakMap).
  */
