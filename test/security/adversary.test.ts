@@ -12,7 +12,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { BSON, BSONRegExp, ObjectId, type Document, type MongoClient } from 'mongodb';
 import { inspectEncryptedBlob } from '../../src/crypto/blob';
-import { DecryptionError, Encrypted, Field, Id, Model, Ref, StrongboxError, Variant, type Deterministic, type Random } from '../../src/index';
+import { DecryptionError, Encrypted, Field, Id, Model, Ref, StrongboxError, type Deterministic, type Random } from '../../src/index';
 import { followChangeStream, readChangeEvent } from '../../src/repository/changeStream';
 import { FieldEncryptor } from '../../src/repository/encoding/fieldEncryptor';
 import { Markings } from '../../src/repository/encoding/markings';
@@ -22,25 +22,13 @@ import { requires, uniqueDbName } from '../harness/server';
 import { defineFailClosedModel, ENCRYPTED_PATHS } from './failClosedModel';
 import { LeakWatch, SECRET_INT_RANGE, secretString } from './leakDetector';
 import { exposedText } from './support';
+import { defineFleet } from '../repository/models';
 
 const DB = uniqueDbName(__filename);
 const { Account } = defineFailClosedModel(DB);
 
 /** A collection of variants (single-collection inheritance): a Car's repository must hand over only Cars. */
-@Model({ db: DB, collection: 'vehicles', keyAltName: 'fleet', discriminator: 'kind' })
-class Vehicle {
-  @Id() _id!: ObjectId;
-  @Field() kind!: string;
-  @Field() name!: string;
-}
-@Variant('car')
-class Car extends Vehicle {
-  @Encrypted({ algorithm: 'Deterministic', bsonType: 'string' }) vin!: Deterministic<string>;
-}
-@Variant('truck')
-class Truck extends Vehicle {
-  @Encrypted({ algorithm: 'Random', bsonType: 'string' }) cargo!: Random<string>;
-}
+const { Vehicle, Car, Truck } = defineFleet(DB);
 
 /** A model whose encrypted fields share their names with fields every change event has (MongoDB manual, "Change Events"). */
 @Model({ db: DB, collection: 'messages', keyAltName: 'mail' })
