@@ -92,7 +92,7 @@ export function watchOptions(scope: ModelScope, options: Document): ChangeStream
 }
 
 /** What reading an event hands back to the repository: the decrypted event, and its images' stored bytes to track for save(). */
-export type ImagesRead = (images: object[], stored: Uint8Array[], partial: boolean) => Promise<object[]>;
+export type ImagesRead = (images: object[], stored: Uint8Array[], partial: boolean) => object[] | Promise<object[]>;
 
 /**
  * Decrypts one change event: the images (`fullDocument`, `fullDocumentBeforeChange`) are read

@@ -7,16 +7,17 @@ import type { AbstractCursor, Document } from 'mongodb';
 export class StrongboxCursor<T> implements AsyncIterable<T> {
   constructor(
     private readonly cursor: AbstractCursor<Document>,
-    private readonly readBatch: (docs: Document[]) => Promise<T[]>,
-    /** Settles once the encoded query is attached to the driver cursor; its errors surface on first read. */
-    private readonly ready: Promise<void> = Promise.resolve(),
+    /** Synchronous when the batch needs no decryption and no hook. */
+    private readonly readBatch: (docs: Document[]) => T[] | Promise<T[]>,
+    /** Settles once the encoded query is attached to the driver cursor (absent when it was attached at once); its errors surface on first read. */
+    private readonly ready?: Promise<void>,
   ) {
-    ready.catch(() => undefined);
+    ready?.catch(() => undefined);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     try {
-      await this.ready;
+      if (this.ready) await this.ready;
       while (await this.cursor.hasNext()) {
         const batch = this.cursor.readBufferedDocuments();
         for (const item of await this.readBatch(batch)) yield item;
@@ -29,7 +30,7 @@ export class StrongboxCursor<T> implements AsyncIterable<T> {
   /** Yields whole decrypted batches (as sized by `batchSize`), for streaming large results. */
   async *batches(): AsyncGenerator<T[]> {
     try {
-      await this.ready;
+      if (this.ready) await this.ready;
       while (await this.cursor.hasNext()) yield await this.readBatch(this.cursor.readBufferedDocuments());
     } finally {
       await this.cursor.close();
@@ -40,9 +41,10 @@ export class StrongboxCursor<T> implements AsyncIterable<T> {
     // The loop of batches() without a generator in between: findOne and findById come through here.
     const all: T[] = [];
     try {
-      await this.ready;
+      if (this.ready) await this.ready;
       while (await this.cursor.hasNext()) {
-        const batch = await this.readBatch(this.cursor.readBufferedDocuments());
+        const read = this.readBatch(this.cursor.readBufferedDocuments());
+        const batch = read instanceof Promise ? await read : read;
         for (let i = 0; i < batch.length; i++) all.push(batch[i]);
       }
     } finally {

@@ -250,9 +250,16 @@ export class DocumentReader<T> {
     return docs.map((doc) => hydrate<T>(this.model, doc));
   }
 
-  /** read() for a batch still in BSON (a `raw: true` cursor). */
-  readRaw(stored: Uint8Array[]): Promise<T[]> {
-    return this.read(stored.map((bytes) => BSON.deserialize(bytes)));
+  /**
+   * read() for a batch still in BSON (a `raw: true` cursor). A model without encrypted fields
+   * reads a batch without ciphertext synchronously: the walk of read() could find nothing to
+   * decrypt and nothing to refuse in it, so one scan for ciphertext replaces the walk, its
+   * bookkeeping and its promises (most reads of such models).
+   */
+  readRaw(stored: Uint8Array[]): T[] | Promise<T[]> {
+    const docs = stored.map((bytes) => BSON.deserialize(bytes));
+    if (this.origins.size > 0 || docs.some(holdsCiphertext)) return this.read(docs);
+    return docs.map((doc) => hydrate<T>(this.model, doc));
   }
 }
 
@@ -354,6 +361,17 @@ function checkPlaintext(field: FieldMetadata, value: unknown, path: string, doc:
   } catch {
     fail(doc, { path, reason: 'type-mismatch', detail: `plaintext of another type than the declared ${field.encrypted!.bsonType}` });
   }
+}
+
+/** Whether a ciphertext sits anywhere in the value (documents and arrays searched through). */
+function holdsCiphertext(value: unknown): boolean {
+  if (isEncryptedBinary(value)) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (holdsCiphertext(value[i])) return true;
+  } else if (isPlainDocument(value)) {
+    for (const key in value) if (holdsCiphertext(value[key])) return true;
+  }
+  return false;
 }
 
 /** Every ciphertext inside a value where the model declares none is reported, not decrypted. */

@@ -317,32 +317,48 @@ export class Repository<T extends object> {
     if (singleBatch) forwarded.singleBatch = true;
     // raw: the driver hands out each document's BSON, which goes to libmongocrypt untouched and is deserialized once.
     const cursor = this.collection.find({}, forwarded);
-    // Analysis and encryption are async; their errors surface on the first read of the cursor (find itself never throws).
-    const ready = (async () => {
+    // Errors of the analysis and the encryption surface on the first read of the cursor (find itself never throws).
+    // A query that encrypts nothing is attached at once: the cursor then has nothing to wait for.
+    let ready: Promise<void> | undefined;
+    try {
       if (!copied) throw failure;
       const { filter, options } = copied;
-      const { filter: f, projection } = await this.analyze('find', (analysis) => {
+      const analyzed = this.analyzeNow('find', (analysis) => {
         if (options.sort !== undefined) assertSortable(this.scope, options.sort);
         return { filter: analyzeFilter(analysis, this.scope, this.scoped(filter)), projection: analyzeProjection(analysis, this.scope, options.projection) };
       });
-      if (options.sort !== undefined) cursor.sort(options.sort as Document);
-      if (projection) cursor.project(projection);
-      cursor.filter(f);
-    })();
+      const attach = ({ filter: f, projection }: { filter: Document; projection: Document | undefined }): void => {
+        if (options.sort !== undefined) cursor.sort(options.sort as Document);
+        if (projection) cursor.project(projection);
+        cursor.filter(f);
+      };
+      if (analyzed instanceof Promise) ready = analyzed.then(attach);
+      else attach(analyzed);
+    } catch (err) {
+      ready = Promise.reject(err);
+    }
     const partial = copied?.options.projection !== undefined;
-    return new StrongboxCursor<ReadResult<T, P>>(cursor, async (docs) => {
+    return new StrongboxCursor<ReadResult<T, P>>(cursor, (docs) => {
       // Each document copied out of the server's reply, which the driver hands out as views into
       // it (about 0.5 MB per 1,000 documents): an entity kept from a streamed batch, through its
       // snapshot or a Binary value, would otherwise keep the whole reply alive.
       const own = (docs as unknown as Uint8Array[]).map((bytes) => new Uint8Array(bytes));
-      return (await this.loaded(await this.reader.readRaw(own), own, partial)) as ReadResult<T, P>[];
+      const read = this.reader.readRaw(own);
+      return (read instanceof Promise ? read.then((entities) => this.loaded(entities, own, partial)) : this.loaded(read, own, partial)) as ReadResult<T, P>[] | Promise<ReadResult<T, P>[]>;
     }, ready);
   }
 
-  /** Entities as read: remembered for save() (the stored bytes they were read from), after-load hooks run. */
-  private async loaded(entities: T[], stored: Uint8Array[], partial: boolean): Promise<T[]> {
+  /**
+   * Entities as read: remembered for save() (the stored bytes they were read from), after-load
+   * hooks run. Without such hooks nothing is awaited, so a read that decrypts nothing stays synchronous.
+   */
+  private loaded(entities: T[], stored: Uint8Array[], partial: boolean): T[] | Promise<T[]> {
     trackRead(entities, stored, partial);
-    if (this.loadHooks) for (const entity of entities) await hooks(this.entityModel(entity as object), 'afterLoad', [entity as object]);
+    return this.loadHooks ? this.afterLoad(entities) : entities;
+  }
+
+  private async afterLoad(entities: T[]): Promise<T[]> {
+    for (const entity of entities) await hooks(this.entityModel(entity as object), 'afterLoad', [entity as object]);
     return entities;
   }
 
@@ -620,15 +636,23 @@ export class Repository<T extends object> {
 
   /** Runs a synchronous analysis, then encrypts what it marked; errors that are not Strongbox's own never echo input. */
   private analyze<R>(what: string, analyze: (analysis: Analysis) => R): Promise<R> {
+    try {
+      return Promise.resolve(this.analyzeNow(what, analyze));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** analyze(), with the result itself when nothing was marked (most commands: no encryption pass, no promise); throws what analyze() rejects with. */
+  private analyzeNow<R>(what: string, analyze: (analysis: Analysis) => R): R | Promise<R> {
     const analysis: Analysis = { encryptor: this.encryptor, markings: new Markings() };
     let analyzed: R;
     try {
       analyzed = analyze(analysis);
     } catch (err) {
-      return Promise.reject(sanitize(err, what, this.model.target.name));
+      throw sanitize(err, what, this.model.target.name);
     }
-    // Most commands mark nothing: they need no encryption pass and no further promise.
-    if (analysis.markings.count === 0) return Promise.resolve(analyzed);
+    if (analysis.markings.count === 0) return analyzed;
     return sanitized(what, this.model, () => encryptMarked(this.encryptor, analyzed, analysis.markings));
   }
 

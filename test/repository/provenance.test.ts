@@ -7,6 +7,7 @@
 import test from 'ava';
 import { Binary, ObjectId, type Collection, type Document, type MongoClient } from 'mongodb';
 import { auditModel } from '../../src/audit/audit';
+import { Embedded, EmbeddedArray, Field, Model } from '../../src/metadata/decorators';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { DecryptionError, InvalidInputError } from '../../src/errors';
 import { UndecryptableValue } from '../../src/repository/reader';
@@ -65,6 +66,47 @@ for (const [title, tamper, code, path] of readRefusals) {
     const marker = path.split('.').reduce<unknown>((v, k) => (v as Document)[k], lenient);
     t.true(marker instanceof UndecryptableValue, 'a marker stands in for the value');
     t.is(lenient.phone, target.phone, 'the rest of the document still reads');
+  });
+}
+
+// A model without any encrypted field reads batches without ciphertext on a shorter path; one with ciphertext anywhere must still be refused.
+class Note { @Field() text!: string; }
+@Model({ db: DB, collection: 'plain_docs' })
+class PlainDoc {
+  @Field() _id!: ObjectId;
+  @Field() title!: string;
+  @Embedded(() => Note) note!: Note;
+  @EmbeddedArray(() => Note) notes!: Note[];
+  @Field({ bsonType: 'object', optional: true }) meta?: Record<string, unknown>;
+}
+
+const plainRefusals: Array<[string, (ciphertext: Binary) => Document, string]> = [
+  ['a top-level field', (c) => ({ title: c }), 'title'],
+  ['an embedded document', (c) => ({ 'note.text': c }), 'note.text'],
+  ['an array of embedded documents', (c) => ({ 'notes.1.text': c }), 'notes.1.text'],
+  ['a free-form object, inside an array', (c) => ({ meta: { deep: [1, { x: c }] } }), 'meta.deep.1.x'],
+];
+for (const [where, tamper, path] of plainRefusals) {
+  test(`a model without encrypted fields refuses ciphertext planted in ${where}, or reads a marker under the opt-in`, async (t) => {
+    const plainClient = await testClient([PlainDoc, Patient]);
+    t.teardown(() => plainClient.close());
+    const docs = raw.db(DB).collection('plain_docs');
+    const donor = await plainClient.repository(Patient).insertOne(patient() as never);
+    const ciphertext = (await storedOf(donor._id)).ssn as Binary;
+    const _id = new ObjectId();
+    await plainClient.repository(PlainDoc).insertOne({ _id, title: 'T', note: { text: 'a' }, notes: [{ text: 'b' }, { text: 'c' }] } as never);
+    const clean = await plainClient.repository(PlainDoc).findById(_id);
+    t.is(clean!.notes[1].text, 'c', 'an untouched document reads');
+    await docs.updateOne({ _id }, { $set: tamper(ciphertext) });
+
+    const err = await t.throwsAsync(plainClient.repository(PlainDoc).findById(_id), { instanceOf: DecryptionError });
+    t.is<string, string>(err!.code, 'DECRYPT_MISPLACED');
+    t.true(err!.message.includes(`"${path}"`), `the message names ${path}: ${err!.message}`);
+    await t.throwsAsync(plainClient.repository(PlainDoc).find({ _id } as never).toArray(), { instanceOf: DecryptionError, code: 'DECRYPT_MISPLACED' });
+    const lenient = (await plainClient.repository(PlainDoc, { onUndecryptable: 'marker' }).findById(_id))! as unknown as Document;
+    const marker = path.split('.').reduce<unknown>((v, k) => (v as Document)[k], lenient);
+    t.true(marker instanceof UndecryptableValue, 'a marker stands in for the ciphertext');
+    await docs.deleteOne({ _id });
   });
 }
 

@@ -247,13 +247,14 @@ export function pinnedKeyRoot(scope: ModelScope, filter: unknown): Document {
 
 /** Whether an update writes any value under a per-document key. */
 export function writesUnderDocumentKeys(scope: ModelScope, update: unknown): boolean {
-  return keyFieldPaths(scope).size > 0 && unpinnedKeyPaths(scope, update, {}).length > 0;
+  return unpinnedKeyPaths(scope, update, {}).length > 0;
 }
 
 /** Key paths an update writes values under (per-document keys), that `root` does not pin. */
 export function unpinnedKeyPaths(scope: ModelScope, update: unknown, root: Document): string[] {
+  // Most models have no per-document keys: nothing to resolve.
+  if (!isPlainObject(update) || keyFieldPaths(scope).size === 0) return [];
   const missing = new Set<string>();
-  if (!isPlainObject(update)) return [];
   const collect = (field: FieldMetadata | undefined, seen = new Set<FieldMetadata>()) => {
     if (!field || seen.has(field)) return;
     seen.add(field);
