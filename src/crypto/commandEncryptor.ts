@@ -15,14 +15,59 @@ export interface ValueToEncrypt {
   where: string;
 }
 
-/** A value waiting for its batch; a class rather than spread copies, as a bulk load makes one per value. */
-class Waiting {
-  constructor(readonly request: ValueToEncrypt, readonly resolve: (ciphertext: Binary) => void, readonly reject: (err: unknown) => void) {}
+/**
+ * The values of one command, each with the place its ciphertext goes. They are encrypted with
+ * every other group requested in the same synchronous stretch, and the group settles once: a
+ * bulk load of thousands of values makes no promise, closure or callback per value. The first
+ * value that fails (with an error naming its field, never the value) fails the whole group.
+ */
+export class EncryptionGroup {
+  readonly items: Item[] = [];
+  failure: unknown;
+  private failed = false;
+
+  /** Adds a value; its ciphertext is written to `container[key]` when the group is encrypted. */
+  add(value: unknown, algorithm: StoredAlgorithm, keyId: Binary | Promise<Binary>, where: string, container: Record<string, unknown> | unknown[], key: string | number): void {
+    this.items.push(new Item(value, algorithm, keyId, where, container as Record<string | number, unknown>, key, this));
+  }
+
+  /** Fails the group (the first failure is the one reported). */
+  fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.failure = err;
+  }
+
+  get hasFailed(): boolean { return this.failed; }
 }
 
-class Marked {
-  constructor(readonly waiting: Waiting, readonly key: Binary, readonly marking: Uint8Array) {}
-  fail(err: unknown): void { this.waiting.reject(encryptionFailure(err, this.waiting.request.algorithm, this.key, this.waiting.request.where)); }
+/**
+ * One value of a group, and once its key is known, its marking: one object per value (a class,
+ * not spread copies), as a bulk load makes one per value.
+ */
+class Item implements ValueToEncrypt {
+  key: Binary | undefined;
+  marking: Uint8Array | undefined;
+
+  constructor(
+    readonly value: unknown,
+    readonly algorithm: StoredAlgorithm,
+    readonly keyId: Binary | Promise<Binary>,
+    readonly where: string,
+    readonly container: Record<string | number, unknown>,
+    readonly slot: string | number,
+    readonly group: EncryptionGroup,
+  ) {}
+
+  fail(err: unknown): void { this.group.fail(encryptionFailure(err, this.algorithm, this.key!, this.where)); }
+}
+
+/** An item with its key and marking. */
+type Marked = Item & { key: Binary; marking: Uint8Array };
+
+/** A group waiting for the batch it joined, with the promise its command awaits. */
+class Waiting {
+  constructor(readonly group: EncryptionGroup, readonly resolve: () => void, readonly reject: (err: unknown) => void) {}
 }
 
 /** libmongocrypt's context states (mongocrypt_ctx_state_t). */
@@ -80,9 +125,24 @@ export class CommandEncryptor {
   ) {}
 
   /** Joins the current batch; resolves to the value's ciphertext, or rejects with an error naming the field. */
-  encrypt(value: ValueToEncrypt): Promise<Binary> {
-    return new Promise<Binary>((resolve, reject) => {
-      this.waiting.push(new Waiting(value, resolve, reject));
+  async encrypt(value: ValueToEncrypt): Promise<Binary> {
+    const group = new EncryptionGroup();
+    const holder: unknown[] = [undefined];
+    group.add(value.value, value.algorithm, value.keyId, value.where, holder, 0);
+    await this.encryptGroup(group);
+    return holder[0] as Binary;
+  }
+
+  /**
+   * Joins the current batch with every value of `group`; resolves once each ciphertext is in its
+   * place, or rejects with the group's first failure. A group that failed before (a value its
+   * walk could not check) rejects without being encrypted.
+   */
+  encryptGroup(group: EncryptionGroup): Promise<void> {
+    if (group.hasFailed) return Promise.reject(group.failure);
+    if (group.items.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push(new Waiting(group, resolve, reject));
       if (this.waiting.length === 1) queueMicrotask(() => void this.flush());
     });
   }
@@ -91,27 +151,33 @@ export class CommandEncryptor {
     const batch = this.waiting;
     this.waiting = [];
     try {
-      await this.encryptBatch(batch);
+      await this.encryptBatch(batch.flatMap((waiting) => waiting.group.items));
     } catch (err) {
-      // Not expected (settle catches libmongocrypt's errors); no request may be left waiting. Settled ones ignore this.
-      for (const request of batch) request.reject(err);
+      // Not expected (settle catches libmongocrypt's errors); no group may be left waiting.
+      for (const waiting of batch) waiting.group.fail(err);
+    }
+    for (const waiting of batch) {
+      if (waiting.group.hasFailed) waiting.reject(waiting.group.failure);
+      else waiting.resolve();
     }
   }
 
-  private async encryptBatch(batch: Waiting[]): Promise<void> {
+  private async encryptBatch(batch: Item[]): Promise<void> {
     const keys = await resolveKeys(batch);
     const marked: Marked[] = [];
-    for (const waiting of batch) {
-      const { keyId, value, algorithm, where } = waiting.request;
+    for (const item of batch) {
+      const { keyId } = item;
       const key = keyId instanceof Promise ? keys.get(keyId)! : { id: keyId };
       if (!('id' in key)) {
-        waiting.reject(key.error);
+        item.group.fail(key.error);
         continue;
       }
+      item.key = key.id;
       try {
-        marked.push(new Marked(waiting, key.id, intentMarking(value, algorithm, key.id)));
+        item.marking = intentMarking(item.value, item.algorithm, key.id);
+        marked.push(item as Marked);
       } catch (err) {
-        waiting.reject(encryptionFailure(err, algorithm, key.id, where));
+        item.fail(err);
       }
     }
     for (const chunk of chunks(marked)) await this.settle(chunk);
@@ -127,7 +193,10 @@ export class CommandEncryptor {
   private async settle(chunk: Marked[]): Promise<void> {
     try {
       const ciphertexts = await this.run(chunk);
-      for (let i = 0; i < chunk.length; i++) chunk[i].waiting.resolve(ciphertexts[i]);
+      for (let i = 0; i < chunk.length; i++) {
+        const { container, slot } = chunk[i];
+        container[slot] = ciphertexts[i];
+      }
     } catch (err) {
       const reason = classifyCryptError(err);
       // An unreachable KMS or key vault fails every key alike: retrying key by key would only wait for it again and again.
@@ -162,10 +231,10 @@ export class CommandEncryptor {
 }
 
 /** Waits once for each distinct key lookup of the batch (a bulk load under one key has one). */
-async function resolveKeys(batch: Waiting[]): Promise<Map<Promise<Binary>, { id: Binary } | { error: unknown }>> {
+async function resolveKeys(batch: Item[]): Promise<Map<Promise<Binary>, { id: Binary } | { error: unknown }>> {
   const keys = new Map<Promise<Binary>, { id: Binary } | { error: unknown }>();
-  for (const waiting of batch) {
-    const { keyId } = waiting.request;
+  for (const item of batch) {
+    const { keyId } = item;
     if (keyId instanceof Promise && !keys.has(keyId)) keys.set(keyId, { error: undefined });
   }
   await Promise.all([...keys.keys()].map((lookup) => lookup.then((id) => keys.set(lookup, { id }), (error) => keys.set(lookup, { error }))));

@@ -1,4 +1,4 @@
-import type { ClientEncryption, Document } from 'mongodb';
+import { MongoCryptError, type ClientEncryption, type Document } from 'mongodb';
 import { SetupError } from '../errors';
 
 /**
@@ -14,6 +14,7 @@ export interface CryptContext {
   readonly state: number;
   addMongoOperationResponse(bson: Uint8Array): void;
   finishMongoOperation(): void;
+  finalize(): Uint8Array | null;
 }
 export interface NativeMongoCrypt {
   makeEncryptionContext(db: string, command: Uint8Array): CryptContext;
@@ -57,8 +58,23 @@ export function createNativeMongoCrypt(kmsProviders: Document, schemaMap: Docume
   }
 }
 
-/** Runs a context to completion, fetching keys from the key vault and talking to KMS as needed. */
-export function runContext(executor: ClientEncryption, context: CryptContext, tlsOptions: Document): Promise<Uint8Array> {
+/** libmongocrypt's context states (mongocrypt_ctx_state_t) that runContext handles itself. */
+const CTX_ERROR = 0;
+const CTX_READY = 5;
+
+/**
+ * Runs a context to completion, fetching keys from the key vault and talking to KMS as needed.
+ * A context whose keys libmongocrypt already holds (its key cache keeps them for a minute) is
+ * ready at once: it is finalized here, without the driver's asynchronous state machine, which
+ * costs a measurable share of a single-document write.
+ */
+export function runContext(executor: ClientEncryption, context: CryptContext, tlsOptions: Document): Uint8Array | Promise<Uint8Array> {
+  if (context.state === CTX_READY) {
+    const result = context.finalize();
+    // As the driver's state machine reports a failed finalization.
+    if ((context.state as number) === CTX_ERROR || result == null) throw new MongoCryptError(context.status.message || 'Finalization error');
+    return result;
+  }
   const StateMachine = loadStateMachine();
   return new StateMachine({ proxyOptions: {}, tlsOptions }).execute(executor, context, {});
 }

@@ -2,7 +2,7 @@ import { Binary, BSON, type ClientEncryption, type Document } from 'mongodb';
 import { isPlainDocument } from '../bson/documents';
 import { DecryptionError } from '../errors';
 import { inspectEncryptedBlob, isEncryptedBinary, type StoredAlgorithm } from './blob';
-import { CommandEncryptor, markingsSchemaMap } from './commandEncryptor';
+import { CommandEncryptor, markingsSchemaMap, type EncryptionGroup } from './commandEncryptor';
 import { createNativeMongoCrypt, runContext, type NativeMongoCrypt } from './driverInternals';
 import { classifyCryptError, DECRYPTION_CODE, LIKELY_CAUSE, scrub, type UndecryptableField, type UndecryptableReason } from './failures';
 
@@ -45,6 +45,11 @@ export class CryptoEngine {
    */
   encrypt(value: unknown, algorithm: StoredAlgorithm, keyId: Binary | Promise<Binary>, where = 'A value'): Promise<Binary> {
     return this.commands.encrypt({ value, algorithm, keyId, where });
+  }
+
+  /** Encrypts every value of a group (a command's) in the same way, each into its place; rejects with the group's first failure. */
+  encryptGroup(group: EncryptionGroup): Promise<void> {
+    return this.commands.encryptGroup(group);
   }
 
   /** Decrypts one stored value; throws DecryptionError with the reason. */

@@ -1,4 +1,5 @@
 import type { Document } from 'mongodb';
+import { EncryptionGroup } from '../../crypto/commandEncryptor';
 import { StrongboxError } from '../../errors';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import type { FieldEncryptor } from './fieldEncryptor';
@@ -10,8 +11,8 @@ import { refuseNestedProvenance, refuseProvenance, toDeclaredBson } from './valu
 interface Walk {
   encryptor: FieldEncryptor;
   root: Document;
-  /** Each encryption writes its result into place when it settles. */
-  encryptions: Array<Promise<void>>;
+  /** The encrypted values found, each with its place in the stored document; encrypted together once the walk is over. */
+  group: EncryptionGroup;
   missing: string[];
 }
 
@@ -39,7 +40,9 @@ export async function encodeField(encryptor: FieldEncryptor, field: FieldMetadat
     return value;
   }
   if (value === null || value === undefined) throw missingRequired(encryptor.model.target.name, [path]);
-  return settled(encryptor, root ?? {}, (walk) => walkValue(walk, field, path, value));
+  const holder: Document = {};
+  await settled(encryptor, root ?? {}, (walk) => place(walk, holder, 'value', field, path, value));
+  return holder.value;
 }
 
 /** Encodes one element pushed into (or set at a position of) an array field. */
@@ -63,22 +66,16 @@ export function writtenValues(shape: ModelShape, doc: object): Document {
 }
 
 /**
- * Runs a synchronous walk, then waits for the encryptions it started. Only encryption is
+ * Runs a synchronous walk, then encrypts what it found in one group. Only encryption is
  * asynchronous: walking, checking and copying a document without encrypted fields costs no
- * promise per field or per embedded document.
+ * promise per field or per embedded document, and nothing starts before the walk is over, so a
+ * walk stopped by bad input leaves nothing running.
  */
 async function settled<T>(encryptor: FieldEncryptor, root: Document, run: (walk: Walk) => T): Promise<T> {
-  const walk: Walk = { encryptor, root, encryptions: [], missing: [] };
-  let result: T;
-  try {
-    result = run(walk);
-    if (walk.missing.length) throw missingRequired(encryptor.model.target.name, walk.missing);
-  } catch (err) {
-    // The walk stopped on bad input; encryptions it had already started must not surface later as unhandled rejections.
-    for (const pending of walk.encryptions) pending.catch(() => undefined);
-    throw err;
-  }
-  if (walk.encryptions.length > 0) await Promise.all(walk.encryptions);
+  const walk: Walk = { encryptor, root, group: new EncryptionGroup(), missing: [] };
+  const result = run(walk);
+  if (walk.missing.length) throw missingRequired(encryptor.model.target.name, walk.missing);
+  if (walk.group.items.length > 0 || walk.group.hasFailed) await encryptor.encryptGroup(walk.group);
   return result;
 }
 
@@ -122,36 +119,37 @@ function put(walk: Walk, out: Document, field: FieldMetadata, path: string, valu
     if (required) walk.missing.push(path);
     return;
   }
-  if (!field.encrypted) {
-    out[field.name] = walkValue(walk, field, path, value);
-    return;
-  }
-  // The key is placed now so the stored document keeps the input's field order; the ciphertext replaces it.
-  out[field.name] = undefined;
-  walk.encryptions.push((walkValue(walk, field, path, value) as Promise<unknown>).then((ciphertext) => { out[field.name] = ciphertext; }));
+  place(walk, out, field.name, field, path, value);
 }
 
-/** The stored form of a non-empty value of a field (a promise of ciphertext for an encrypted field). */
-function walkValue(walk: Walk, field: FieldMetadata, path: string, value: unknown): any {
+/**
+ * Writes the stored form of a non-empty value of a field to `container[key]`. An encrypted
+ * value joins the walk's group: the key is written now (so the stored document keeps the input's
+ * field order) and the ciphertext replaces it once the group is encrypted.
+ */
+function place(walk: Walk, container: Document, key: string, field: FieldMetadata, path: string, value: unknown): void {
   const where = `${walk.encryptor.model.target.name}.${path}`;
+  if (!field.encrypted) {
+    if (field.embedded) container[key] = walkEmbedded(walk, field, path, value);
+    else {
+      // Only objects can hold operators; the error context string is built just for them.
+      if (typeof value === 'object') assertLiteral(value, where);
+      container[key] = toDeclaredBson(value, field, where);
+    }
+    return;
+  }
+  let plain = value;
   if (field.embedded) {
-    if (!field.encrypted) return walkEmbedded(walk, field, path, value);
     // A document encrypted whole is checked like a plain one first: its fields cannot be encrypted themselves.
-    let plain: unknown;
     try {
       plain = walkEmbedded(walk, field, path, value);
     } catch (err) {
       throw withoutKeysOf(err, where);
     }
-    return walk.encryptor.encrypt(field, path, plain, walk.root);
   }
-  if (field.encrypted) {
-    // Checked now, so a wrong type is reported before the walk ends (and before any missing field).
-    return walk.encryptor.encrypt(field, path, toDeclaredBson(value, { bsonType: field.encrypted.bsonType, itemBsonType: field.itemBsonType }, where), walk.root);
-  }
-  // Only objects can hold operators; the error context string is built just for them.
-  if (typeof value === 'object') assertLiteral(value, where);
-  return toDeclaredBson(value, field, where);
+  container[key] = undefined;
+  // The value's type is checked now, so a wrong type is reported before the walk ends (and before any missing field).
+  walk.encryptor.encryptInto(walk.group, field, where, plain, walk.root, container, key);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Binary, Document } from 'mongodb';
+import type { EncryptionGroup } from '../../crypto/commandEncryptor';
 import type { CryptoEngine } from '../../crypto/engine';
 import type { KeyVault } from '../../crypto/keyVault';
 import type { EncryptionSpec, FieldMetadata, ModelMetadata } from '../../metadata/types';
@@ -47,6 +48,30 @@ export class FieldEncryptor {
       return Promise.reject(err);
     }
     return this.engine.encrypt(plaintext, spec.algorithm, keyId, where);
+  }
+
+  /**
+   * encrypt() for a value of a document being written, named `where` ("Patient.ssn"): added to
+   * the command's group with the place its ciphertext goes (no promise per value). A value of
+   * the wrong type throws at once, as the walk reports it; a key that cannot be named fails the
+   * group, which rejects when the command awaits it, as encrypt() would.
+   */
+  encryptInto(group: EncryptionGroup, field: FieldMetadata, where: string, value: unknown, root: Document | undefined, container: Document, key: string): void {
+    const spec = field.encrypted!;
+    const plaintext = toDeclaredBson(value, { bsonType: spec.bsonType, itemBsonType: field.itemBsonType }, where);
+    let keyId: Binary | Promise<Binary>;
+    try {
+      keyId = this.keyIdFor(spec, root, where);
+    } catch (err) {
+      group.fail(err);
+      return;
+    }
+    group.add(plaintext, spec.algorithm, keyId, where, container, key);
+  }
+
+  /** Encrypts the values of a group; see encryptInto. */
+  encryptGroup(group: EncryptionGroup): Promise<void> {
+    return this.engine.encryptGroup(group);
   }
 
   /** The id of the data key of a value (a promise while the key vault is asked, or the key created). */
