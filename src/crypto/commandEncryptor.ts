@@ -108,9 +108,9 @@ const MAX_MARKING_BYTES = 8 * 1024 * 1024;
  * markings. libmongocrypt then fetches every data key the markings name in one key-vault read and
  * encrypts them all in one native pass.
  *
- * Every value requested in one synchronous stretch of the event loop (one command: an insert of
- * many documents, an update with its filter and arrayFilters, a bulk write; or several commands
- * started together) joins the same batch, which is encrypted when that stretch ends.
+ * Every value requested in one turn of the event loop (one command: an insert of many documents,
+ * an update with its filter and arrayFilters, a bulk write; or several commands started
+ * together) joins the same batch, which is encrypted when that turn's promise reactions are done.
  */
 export class CommandEncryptor {
   private waiting: Waiting[] = [];
@@ -143,7 +143,10 @@ export class CommandEncryptor {
     if (group.items.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiting.push(new Waiting(group, resolve, reject));
-      if (this.waiting.length === 1) queueMicrotask(() => void this.flush());
+      // Once every promise reaction of this turn of the event loop has run: the parts of a command
+      // prepared concurrently (a bulk write's operations, a filter beside its update) join one batch
+      // however many awaits each takes.
+      if (this.waiting.length === 1) setImmediate(() => void this.flush());
     });
   }
 

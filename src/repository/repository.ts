@@ -10,7 +10,7 @@ import { StrongboxCursor } from './cursor';
 import { distinctKey, readDistinct } from './distinct';
 import { readPage, type PageOf } from './pagination';
 import { populateRefs } from './populate';
-import { encodeDocument, writtenValues } from './encoding/documentEncoder';
+import { encodeDocument, walkDocumentNow, writtenValues } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
 import { assertLiteral, invalid, safeEntries, snapshot } from './encoding/guards';
@@ -160,7 +160,11 @@ export class Repository<T extends object> {
     const options = this.options('insert', rawOptions);
     if (!Array.isArray(documents)) throw invalid('INPUT_NOT_ARRAY', `insertMany on ${this.model.target.name} needs an array of documents.`, 'pass an array.');
     const now = new Date();
-    const prepared = await Promise.all(documents.map((d) => this.prepareInsert(d, now)));
+    const ready = await Promise.all(documents.map((d) => this.prepareNewDocument(d, now)));
+    // Every document is checked before any is encrypted: one bad document leaves nothing encrypted.
+    const encrypt = ready.map(([plain, model]) => sanitizedSync('insert', this.model, () => walkDocumentNow(this.encryptor, model, plain, plain)));
+    const stored = await sanitized('insert', this.model, () => Promise.all(encrypt.map((run) => run())));
+    const prepared = ready.map(([plain], i): [Document, Document] => [plain, stored[i]]);
     if (prepared.length) await this.collection.insertMany(prepared.map(([, stored]) => stored), { ...options, ordered: true });
     return this.inserted(prepared.map(([plain]) => plain));
   }
@@ -582,6 +586,12 @@ export class Repository<T extends object> {
   }
 
   private async prepareInsert(document: unknown, now = new Date()): Promise<[Document, Document]> {
+    const [ready, model] = await this.prepareNewDocument(document, now);
+    return [ready, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, model, ready, ready))];
+  }
+
+  /** A document to insert with its _id, defaults, stamps and before-insert hooks applied, and the model it is stored as. */
+  private async prepareNewDocument(document: unknown, now: Date): Promise<[Document, ModelMetadata]> {
     if (document === null || typeof document !== 'object' || Array.isArray(document)) {
       throw invalid('INPUT_NOT_A_DOCUMENT', `A ${this.model.target.name} to insert must be an object.`, 'pass an object with the model\'s fields.');
     }
@@ -589,8 +599,7 @@ export class Repository<T extends object> {
     const idField = this.model.fields.get('_id');
     if (plain._id === undefined && (!idField || idField.bsonType === undefined || idField.bsonType === 'objectId')) plain._id = new ObjectId();
     const model = this.storedAs(plain, 'insert');
-    const ready = await prepareNew(model, plain, now);
-    return [ready, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, model, ready, ready))];
+    return [await prepareNew(model, plain, now), model];
   }
 
   private async encodeReplacement(replacement: unknown): Promise<Document> {

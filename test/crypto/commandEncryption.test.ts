@@ -129,6 +129,26 @@ test.serial('insertMany, bulkWrite and replaceOne each encrypt all their values 
   t.is(await repo.findOne({ phone: '+1-555-100102' }), null);
 });
 
+test.serial('a write refused after its walk encrypts nothing and sends nothing: a missing required field, a missing key name, a wrong type', async (t) => {
+  const patients = client.repository(Patient);
+  const customers = client.repository(Customer);
+  const { name: _dropped, ...withoutName } = patient(300);
+  const refusals: Array<[string, () => Promise<unknown>, string]> = [
+    ['a required field left out (after encrypted values were found)', () => patients.insertOne(withoutName as never), 'INPUT_REQUIRED_MISSING'],
+    ['a per-document key whose name field is empty', () => customers.insertOne({ customerId: '', name: 'X', ssn: 'ssn-x' } as never), 'INPUT_KEY_FIELD_MISSING'],
+    ['one document of many with a value of the wrong type', () => patients.insertMany([patient(301), { ...patient(302), ssn: 42 }] as never[]), 'INPUT_WRONG_TYPE'],
+  ];
+  for (const [what, write, code] of refusals) {
+    commands.length = 0;
+    const before = client.engine.commands.contexts;
+    const err = await t.throwsAsync(write());
+    t.is((err as { code?: string }).code, code, what);
+    t.is(client.engine.commands.contexts - before, 0, `${what}: no encryption context was opened`);
+    t.deepEqual(commands.filter((e) => ['insert', 'update'].includes(e.commandName)).map((e) => e.commandName), [], `${what}: nothing sent`);
+  }
+  t.is(await raw.db(DB).collection('patients').countDocuments({ name: { $in: ['P301', 'P302'] } }), 0, 'no document of the refused insertMany was stored');
+});
+
 test.serial('per-document keys: one context for many customers, each value under its own customer key', async (t) => {
   const repo = client.repository(Customer);
   const customers = Array.from({ length: 6 }, (_, i) => ({ customerId: `cust-${i}-${process.pid}`, name: `C${i}`, ssn: `ssn-${i}` }));

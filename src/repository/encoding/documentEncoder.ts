@@ -27,7 +27,16 @@ interface Walk {
  * null and undefined mean "no value": omitted for an optional field, refused for a required one.
  */
 export function encodeDocument(encryptor: FieldEncryptor, shape: ModelShape, doc: unknown, root: Document, prefix = ''): Promise<Document> {
-  return settled(encryptor, root, (walk) => walkDocument(walk, shape, doc, prefix));
+  return walkDocumentNow(encryptor, shape, doc, root, prefix)();
+}
+
+/**
+ * The first half of encodeDocument: checks and copies the document at once (throwing on bad
+ * input) and returns what encrypts it. A write of many documents walks them all before it
+ * encrypts any, so one bad document leaves nothing encrypted.
+ */
+export function walkDocumentNow(encryptor: FieldEncryptor, shape: ModelShape, doc: unknown, root: Document, prefix = ''): () => Promise<Document> {
+  return walked(encryptor, root, (walk) => walkDocument(walk, shape, doc, prefix));
 }
 
 /** Encodes the value of one declared field (used for $set values; null/undefined were turned into $unset before). */
@@ -41,7 +50,7 @@ export async function encodeField(encryptor: FieldEncryptor, field: FieldMetadat
   }
   if (value === null || value === undefined) throw missingRequired(encryptor.model.target.name, [path]);
   const holder: Document = {};
-  await settled(encryptor, root ?? {}, (walk) => place(walk, holder, 'value', field, path, value));
+  await walked(encryptor, root ?? {}, (walk) => place(walk, holder, 'value', field, path, value))();
   return holder.value;
 }
 
@@ -66,17 +75,19 @@ export function writtenValues(shape: ModelShape, doc: object): Document {
 }
 
 /**
- * Runs a synchronous walk, then encrypts what it found in one group. Only encryption is
- * asynchronous: walking, checking and copying a document without encrypted fields costs no
- * promise per field or per embedded document, and nothing starts before the walk is over, so a
- * walk stopped by bad input leaves nothing running.
+ * Runs a synchronous walk now and returns what encrypts the values it found, in one group. Only
+ * encryption is asynchronous: walking, checking and copying a document without encrypted fields
+ * costs no promise per field or per embedded document, and nothing starts before the walk is
+ * over, so a walk stopped by bad input leaves nothing running.
  */
-async function settled<T>(encryptor: FieldEncryptor, root: Document, run: (walk: Walk) => T): Promise<T> {
+function walked<T>(encryptor: FieldEncryptor, root: Document, run: (walk: Walk) => T): () => Promise<T> {
   const walk: Walk = { encryptor, root, group: new EncryptionGroup(), missing: [] };
   const result = run(walk);
   if (walk.missing.length) throw missingRequired(encryptor.model.target.name, walk.missing);
-  if (walk.group.items.length > 0 || walk.group.hasFailed) await encryptor.encryptGroup(walk.group);
-  return result;
+  return async () => {
+    if (walk.group.items.length > 0 || walk.group.hasFailed) await encryptor.encryptGroup(walk.group);
+    return result;
+  };
 }
 
 function walkDocument(walk: Walk, shape: ModelShape, doc: unknown, prefix: string): Document {
