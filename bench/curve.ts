@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
 import type { Document } from 'mongodb';
 import { createClient, Encrypted, Field, Id, Model, type Repository } from '../src';
-import { linearFit } from './stats';
+import { linearFit, median } from './stats';
 
 const DB = 'odm_curve';
 export const FIELD_COUNTS = [0, 1, 5, 10, 20] as const;
@@ -77,6 +77,28 @@ async function measurePoint(repository: Repository<Document>, docs: number, fiel
 }
 
 /**
+ * How often a size is measured: the smaller sizes are repeated (an odd number of times, so the
+ * median is one of them) until they cover about a fifth of the largest. A single pass over
+ * 1,000 documents lasts a tenth of a second and fits in the young generation of the garbage
+ * collector, while 100,000 documents run in its steady state; repeated, the small sizes are
+ * measured in that steady state too, and one disturbance of the machine does not decide them.
+ */
+function repeatsFor(docs: number, largest: number): number {
+  if (docs >= largest) return 1;
+  return Math.max(3, Math.round(largest / docs / 5) | 1);
+}
+
+/** Each figure of the point is the median of the repetitions' (the metrics are taken separately). */
+function medianPoint(runs: CurvePoint[]): CurvePoint {
+  const mid = (pick: (p: CurvePoint) => number) => median(runs.map(pick));
+  return {
+    docs: runs[0].docs, fields: runs[0].fields,
+    insertSec: mid((p) => p.insertSec), findSec: mid((p) => p.findSec),
+    usPerDoc: mid((p) => p.usPerDoc), cpuUsPerDoc: mid((p) => p.cpuUsPerDoc), insertCpuUsPerDoc: mid((p) => p.insertCpuUsPerDoc),
+  };
+}
+
+/**
  * Cost of encryption as documents and encrypted fields grow: for each size and field count,
  * insert the documents with insertMany (chunks of 1,000, as an application loading data would)
  * and read them all back with one find (batches of 1,000, each decrypted in one pass).
@@ -97,10 +119,13 @@ export async function runCostCurve(options: { uri: string; keyFile: string; quic
     for (const fields of FIELD_COUNTS) await measurePoint(client.repository(models.get(fields) as new () => Document) as Repository<Document>, sizes[0], fields);
     for (const docs of sizes) {
       loadAverage.push({ docs, load: loadavg()[0] });
+      const repeats = repeatsFor(docs, sizes[sizes.length - 1]);
       for (const fields of FIELD_COUNTS) {
-        const point = await measurePoint(client.repository(models.get(fields) as new () => Document) as Repository<Document>, docs, fields);
+        const runs: CurvePoint[] = [];
+        for (let r = 0; r < repeats; r++) runs.push(await measurePoint(client.repository(models.get(fields) as new () => Document) as Repository<Document>, docs, fields));
+        const point = medianPoint(runs);
         points.push(point);
-        options.log(`  ${String(docs).padStart(6)} docs × ${String(fields).padStart(2)} fields: insert ${point.insertSec.toFixed(2)} s, find ${point.findSec.toFixed(2)} s, ${point.usPerDoc.toFixed(1)} µs/doc (CPU ${point.cpuUsPerDoc.toFixed(1)} µs/doc, insert alone ${point.insertCpuUsPerDoc.toFixed(1)}); load ${loadavg()[0].toFixed(2)}`);
+        options.log(`  ${String(docs).padStart(6)} docs × ${String(fields).padStart(2)} fields${repeats > 1 ? ` (median of ${repeats})` : ''}: insert ${point.insertSec.toFixed(2)} s, find ${point.findSec.toFixed(2)} s, ${point.usPerDoc.toFixed(1)} µs/doc (CPU ${point.cpuUsPerDoc.toFixed(1)} µs/doc, insert alone ${point.insertCpuUsPerDoc.toFixed(1)}); load ${loadavg()[0].toFixed(2)}`);
       }
     }
   } finally {
