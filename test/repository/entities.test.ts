@@ -10,7 +10,7 @@ import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { ConcurrencyError, HookError, InvalidInputError, ValidationError } from '../../src/errors';
 import { validate } from '../../src/index';
 import {
-  AfterDelete, AfterInsert, AfterLoad, AfterUpdate, BeforeDelete, BeforeInsert, BeforeUpdate, CreatedAt, Embedded, Encrypted, Field, Id, Model,
+  AfterDelete, AfterInsert, AfterLoad, AfterUpdate, ArrayField, BeforeDelete, BeforeInsert, BeforeUpdate, CreatedAt, Embedded, EmbeddedArray, Encrypted, Field, Id, Model,
   UpdatedAt, Version, type Deterministic, type Random,
 } from '../../src/metadata';
 import { rawClient, testClient } from '../harness/client';
@@ -51,12 +51,29 @@ class Member {
   @AfterLoad() afterLoad() { Member.events.push(`afterLoad:${typeof this.ssn}`); }
 }
 
+class Part {
+  @Field() label!: string;
+  @ArrayField({ of: 'string' }) tags!: string[];
+}
+
+/** Every kind of value an entity can change in place: the snapshot a write keeps must not change with it. */
+@Model({ db: DB, collection: 'kept' })
+class Kept {
+  @Id() _id!: ObjectId;
+  @Field({ bsonType: 'date' }) seen!: Date;
+  @Field({ bsonType: 'binData' }) blob!: Binary;
+  @Field({ bsonType: 'objectId' }) owner!: ObjectId;
+  @ArrayField({ of: 'int' }) scores!: number[];
+  @Embedded(() => Part) part!: Part;
+  @EmbeddedArray(() => Part) parts!: Part[];
+}
+
 let client: StrongboxClient;
 let raw: MongoClient;
 let stored: Collection<Document>;
 const commands: CommandStartedEvent[] = [];
 test.before(async () => {
-  client = await testClient([Member], { driverOptions: { monitorCommands: true } });
+  client = await testClient([Member, Kept], { driverOptions: { monitorCommands: true } });
   client.dataClient.on('commandStarted', (event) => commands.push(event));
   raw = await rawClient();
   stored = raw.db(DB).collection('members');
@@ -128,6 +145,38 @@ test.serial('save() of a loaded entity sends only the changed encrypted field, u
   t.is(reread.address.zip, '99999');
   t.is(reread.ssn, undefined);
   t.is(reread.version, 3);
+});
+
+test.serial('a written entity changed in place is saved with every change: its snapshot shares nothing mutable with it', async (t) => {
+  const fresh = () => ({
+    seen: new Date('2026-01-01T00:00:00Z'), blob: new Binary(Buffer.from('abc')), owner: new ObjectId('0123456789abcdef01234567'), scores: [1, 2],
+    part: { label: 'a', tags: ['x'] }, parts: [{ label: 'b', tags: ['y'] }],
+  });
+  // Plain input, and the same values inside class instances (which a write keeps serialized).
+  const inputs: Array<[string, object]> = [['plain objects', fresh()], ['class instances', Object.assign(new Kept(), fresh(), { part: Object.assign(new Part(), fresh().part) })]];
+  for (const [what, input] of inputs) {
+    const entity = await client.repository(Kept).insertOne(input as never);
+    entity.seen.setUTCFullYear(2030);
+    entity.blob.write(Buffer.from('z'), 0);
+    entity.owner.id = new Uint8Array(12).fill(7);
+    entity.scores.push(3);
+    entity.part.tags.push('x2');
+    entity.parts[0].label = 'b2';
+    const since = commands.length;
+    await client.repository(Kept).save(entity);
+    const [update] = updatesOf(since);
+    t.truthy(update, `${what}: one update`);
+    t.deepEqual(Object.keys(update.command.updates[0].u.$set).sort(), ['blob', 'owner', 'part.tags', 'parts', 'scores', 'seen'], `${what}: every in-place change is sent`);
+    const row = (await raw.db(DB).collection('kept').findOne({ _id: entity._id }))!;
+    t.is((row.seen as Date).getUTCFullYear(), 2030, what);
+    t.is(Buffer.from((row.blob as Binary).buffer).toString(), 'zbc', what);
+    t.is((row.owner as ObjectId).toHexString(), '07'.repeat(12), what);
+    t.deepEqual([row.scores, row.part.tags, row.parts[0].label], [[1, 2, 3], ['x', 'x2'], 'b2'], what);
+    t.is(updatesOf(commands.length).length, 0);
+    const again = commands.length;
+    await client.repository(Kept).save(entity);
+    t.is(updatesOf(again).length, 0, `${what}: saved again unchanged, nothing is sent`);
+  }
 });
 
 test.serial('a stale save throws ConcurrencyError and changes nothing; updates through the repository move the version too', async (t) => {

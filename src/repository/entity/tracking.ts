@@ -2,13 +2,17 @@
  * What each entity looked like when Strongbox last read or wrote it, so save() can send only
  * what changed. A read keeps the document's BSON bytes it was read from (no decoding: one WeakMap
  * entry per entity; the cursor copies each document out of the server's reply, so a kept entity
- * keeps its own bytes, not its whole batch); a write keeps the plaintext it wrote, serialized.
- * Both are decoded only when save() asks. Entities no longer referenced take their snapshot
- * with them (WeakMap).
+ * keeps its own bytes, not its whole batch). A write keeps the plaintext it wrote as a detached
+ * copy: its own arrays, objects, Dates, ObjectIds and Binary values, sharing only strings, numbers
+ * and booleans, which cannot change under it. Serializing it instead would encode every string of the document
+ * a second time after the driver did, which costs as much as the insert's own serialization for a
+ * document of long strings. A written document holding any other value (a class instance, another
+ * BSON value, a typed array) is kept serialized, as only BSON knows how to copy
+ * all of them. Entities no longer referenced take their snapshot with them (WeakMap).
  */
-import { BSON, type Document } from 'mongodb';
+import { Binary, BSON, ObjectId, type Document } from 'mongodb';
 
-const snapshots = new WeakMap<object, Uint8Array | 'partial'>();
+const snapshots = new WeakMap<object, Uint8Array | Document | 'partial'>();
 
 /** Entities as read, each with the stored bytes it was read from; `partial` when a projection left fields out. */
 export function trackRead(entities: readonly object[], stored: readonly Uint8Array[], partial: boolean): void {
@@ -17,15 +21,68 @@ export function trackRead(entities: readonly object[], stored: readonly Uint8Arr
 
 /** An entity after a write: `written` is the plaintext the server now holds. */
 export function trackWritten(entity: object, written: Document): void {
-  snapshots.set(entity, BSON.serialize(written, { ignoreUndefined: true }));
+  const copy = copyValue(written, 0);
+  snapshots.set(entity, copy === UNCOPIED ? BSON.serialize(written, { ignoreUndefined: true }) : copy as Document);
 }
 
-/** The snapshot, decoded: stored form after a read (ciphertext included), plaintext after a write. */
+/** The snapshot, decoded (a fresh copy each time): stored form after a read (ciphertext included), plaintext after a write. */
 export function snapshotOf(entity: object): Document | 'partial' | undefined {
-  const bytes = snapshots.get(entity);
-  return bytes === undefined || bytes === 'partial' ? bytes : BSON.deserialize(bytes);
+  const kept = snapshots.get(entity);
+  if (kept === undefined || kept === 'partial') return kept;
+  // Deserialized from a copy of the bytes: a Binary read from them is a view into them, which a change through it would rewrite.
+  return kept instanceof Uint8Array ? BSON.deserialize(new Uint8Array(kept)) : copyValue(kept, 0) as Document;
 }
 
 export function forget(entity: object): void {
   snapshots.delete(entity);
+}
+
+/** What copyValue returns for a value it leaves to BSON. */
+const UNCOPIED = Symbol('uncopied');
+
+/** Deeper than MongoDB accepts (100 levels): left to BSON, which refuses it as it would. */
+const MAX_DEPTH = 100;
+
+/**
+ * A copy of `value` that nothing done to the original can change, equal to what a BSON round
+ * trip with ignoreUndefined gives (undefined properties are dropped); UNCOPIED for any value
+ * whose copy only BSON knows, so the caller serializes the whole document instead.
+ */
+function copyValue(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case 'string': case 'number': case 'boolean': return value;
+    case 'object': break;
+    // undefined in an array (BSON writes null), bigint (written as a long), functions, symbols.
+    default: return UNCOPIED;
+  }
+  if (value === null) return null;
+  if (depth > MAX_DEPTH) return UNCOPIED;
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item = copyValue(value[i], depth + 1);
+      if (item === UNCOPIED) return UNCOPIED;
+      out[i] = item;
+    }
+    return out;
+  }
+  if (value instanceof Date) return new Date(value.getTime());
+  const bsonType = (value as { _bsontype?: unknown })._bsontype;
+  // Their bytes can be changed in place (ObjectId's id setter, Binary's write): each copy has its own.
+  if (bsonType === 'ObjectId') return new ObjectId(new Uint8Array((value as ObjectId).id));
+  // As BSON writes it: the first `position` bytes, under its subtype (a UUID comes back as a Binary of subtype 4).
+  if (bsonType === 'Binary') return new Binary(new Uint8Array((value as Binary).buffer.subarray(0, (value as Binary).position)), (value as Binary).sub_type);
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return UNCOPIED;
+  const out: Document = {};
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item === undefined) continue;
+    // Assigned, it would replace the copy's prototype.
+    if (key === '__proto__') return UNCOPIED;
+    const copied = copyValue(item, depth + 1);
+    if (copied === UNCOPIED) return UNCOPIED;
+    out[key] = copied;
+  }
+  return out;
 }

@@ -1,0 +1,66 @@
+/**
+ * The snapshot a write keeps for save(): whether kept as a detached copy or serialized, it reads
+ * back as the BSON round trip of the written document, and nothing done to the written document
+ * afterwards changes it.
+ */
+import { deepStrictEqual } from 'node:assert/strict';
+import test from 'ava';
+import fc from 'fast-check';
+import { Binary, BSON, Decimal128, Long, ObjectId, type Document } from 'mongodb';
+import { snapshotOf, trackWritten } from '../../src/repository/entity/tracking';
+
+class Custom { constructor(public note: string) {} }
+
+const key = fc.string({ minLength: 1, maxLength: 6 }).filter((k) => !k.startsWith('$') && !k.includes('.') && !k.includes('\0') && k !== '__proto__');
+const scalar = fc.oneof(
+  fc.string({ maxLength: 12 }),
+  fc.double({ noNaN: true }).filter((n) => !Object.is(n, -0)),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.date({ noInvalidDate: true }),
+  fc.uint8Array({ minLength: 12, maxLength: 12 }).map((bytes) => new ObjectId(bytes)),
+  fc.tuple(fc.uint8Array({ maxLength: 20 }), fc.constantFrom(0, 4, 5, 128)).map(([bytes, subtype]) => new Binary(bytes, subtype)),
+);
+/** Values only BSON copies: the whole document is then kept serialized. */
+const rare = fc.oneof(
+  fc.constant(Long.fromNumber(5)),
+  fc.constant(Decimal128.fromString('1.5')),
+  fc.constant(new Custom('c')),
+);
+const value = (withRare: boolean) => fc.letrec((tie) => ({
+  value: fc.oneof({ depthSize: 'small' }, withRare ? fc.oneof(scalar, rare) : scalar, tie('array'), tie('doc')),
+  array: fc.array(tie('value'), { maxLength: 4 }),
+  doc: fc.dictionary(key, fc.option(tie('value'), { nil: undefined }), { maxKeys: 4 }),
+})).doc as fc.Arbitrary<Document>;
+
+const roundTrip = (doc: Document) => BSON.deserialize(BSON.serialize(doc, { ignoreUndefined: true }));
+
+/** Changes every mutable value inside `doc` in place. */
+function mutate(doc: unknown): void {
+  if (Array.isArray(doc)) { doc.forEach(mutate); doc.push('added'); return; }
+  if (doc instanceof Date) { doc.setTime(doc.getTime() + 1); return; }
+  if (doc instanceof ObjectId) { doc.id = new Uint8Array(12).fill(9); return; }
+  if (doc instanceof Binary) { if (doc.position > 0) doc.buffer[0] ^= 0xff; return; }
+  if (doc && typeof doc === 'object' && !('_bsontype' in doc)) {
+    for (const k of Object.keys(doc)) mutate((doc as Document)[k]);
+    (doc as Document).added = 1;
+  }
+}
+
+for (const withRare of [false, true]) {
+  test(`the snapshot of a written document reads as its BSON round trip and does not follow changes to it (${withRare ? 'with values only BSON copies' : 'plain values'})`, (t) => {
+    fc.assert(fc.property(value(withRare), (doc) => {
+      const entity = {};
+      const expected = roundTrip(doc);
+      trackWritten(entity, doc);
+      mutate(doc);
+      const first = snapshotOf(entity) as Document;
+      deepStrictEqual(first, expected);
+      // A snapshot read and changed leaves the kept one as it was.
+      mutate(first);
+      deepStrictEqual(snapshotOf(entity), expected);
+    }), { numRuns: 300 });
+    t.pass();
+  });
+}
