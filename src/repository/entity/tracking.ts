@@ -69,7 +69,12 @@ function copyValue(value: unknown, depth: number): unknown {
   if (value instanceof Date) return new Date(value.getTime());
   const bsonType = (value as { _bsontype?: unknown })._bsontype;
   // Their bytes can be changed in place (ObjectId's id setter, Binary's write): each copy has its own.
-  if (bsonType === 'ObjectId') return new ObjectId(new Uint8Array((value as ObjectId).id));
+  if (bsonType === 'ObjectId') {
+    // From Node's buffer pool: a Uint8Array of its own per id costs several times more.
+    const bytes = Buffer.allocUnsafe(12);
+    bytes.set((value as ObjectId).id);
+    return new ObjectId(bytes);
+  }
   // As BSON writes it: the first `position` bytes, under its subtype (a UUID comes back as a Binary of subtype 4).
   if (bsonType === 'Binary') return new Binary(new Uint8Array((value as Binary).buffer.subarray(0, (value as Binary).position)), (value as Binary).sub_type);
   const prototype: unknown = Object.getPrototypeOf(value);
