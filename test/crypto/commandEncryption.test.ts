@@ -7,6 +7,7 @@
  * Serial: the tests count the contexts and commands of one shared client.
  */
 import test from 'ava';
+import fc from 'fast-check';
 import { Binary, UUID, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { inspectEncryptedBlob } from '../../src/crypto/blob';
@@ -188,4 +189,60 @@ test.serial('a refused value fails the whole command before anything is sent', a
   t.false(err!.message.includes('SECRET-'));
   t.is(commands.filter((e) => e.commandName === 'insert').length, 0, 'no insert was sent');
   t.is(await raw.db(DB).collection('typed').countDocuments({ Random_string: { $exists: true } }), 0);
+});
+
+test.serial('writes started together share one batch: every value lands, encrypted, in its own document; a refused write stores and sends nothing (generated)', async (t) => {
+  const patients = client.repository(Patient);
+  const customers = client.repository(Customer);
+  type Op = { kind: 'patient' | 'patients' | 'customer' | 'update'; bad: 'none' | 'type' | 'huge'; tag: string };
+  const op: fc.Arbitrary<Op> = fc.record({
+    kind: fc.constantFrom('patient', 'patients', 'customer', 'update'),
+    bad: fc.constantFrom('none', 'none', 'none', 'type', 'huge'),
+    tag: fc.string({ minLength: 1, maxLength: 8 }),
+  });
+  let run = 0;
+  await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 2, maxLength: 6 }), async (ops) => {
+    run++;
+    const secret = (i: number, j = 0) => `SECRET-${process.pid}-${run}-${i}-${j}-${ops[i].tag}`;
+    // The bad value of an insertMany is in its first or its second document.
+    const badAt = (i: number) => (ops[i].kind === 'patients' ? ops[i].tag.length % 2 : 0);
+    const ssnOf = (i: number, j = 0): unknown => {
+      if (ops[i].bad === 'none' || j !== badAt(i)) return secret(i, j);
+      return ops[i].bad === 'type' ? 42 : `${secret(i, j)}${'x'.repeat(17 * 1024 * 1024)}`;
+    };
+    const nameOf = (i: number, j = 0) => `B${process.pid}-${run}-${i}-${j}`;
+    // The documents the updates change, written before the concurrent writes start.
+    for (let i = 0; i < ops.length; i++) {
+      if (ops[i].kind === 'update') await patients.insertOne({ ...patient(0), name: nameOf(i), phone: `ph-${nameOf(i)}`, ssn: 'before' } as never);
+    }
+    commands.length = 0;
+    const writes = ops.map((o, i): Promise<unknown> => {
+      switch (o.kind) {
+        case 'patient': return patients.insertOne({ ...patient(0), name: nameOf(i), ssn: ssnOf(i) } as never);
+        case 'patients': return patients.insertMany([0, 1].map((j) => ({ ...patient(0), name: nameOf(i, j), ssn: ssnOf(i, j) })) as never[]);
+        case 'customer': return customers.insertOne({ customerId: `c-${nameOf(i)}`, name: nameOf(i), ssn: ssnOf(i) } as never);
+        case 'update': return patients.updateOne({ phone: `ph-${nameOf(i)}` } as never, { $set: { ssn: ssnOf(i) } } as never);
+      }
+    });
+    const outcomes = await Promise.allSettled(writes);
+    for (let i = 0; i < ops.length; i++) {
+      const { kind, bad } = ops[i];
+      const outcome = outcomes[i];
+      t.is(outcome.status, bad === 'none' ? 'fulfilled' : 'rejected', `${kind} ${bad}`);
+      if (outcome.status === 'rejected') t.is((outcome.reason as { code?: string }).code, bad === 'type' ? 'INPUT_WRONG_TYPE' : 'ENCRYPT_VALUE_TOO_LARGE', `${kind} ${bad}`);
+      const docs = kind === 'patients' ? [0, 1] : [0];
+      for (const j of docs) {
+        const row = await stored(kind === 'customer' ? 'customers' : 'patients', { name: nameOf(i, kind === 'patients' ? j : 0) });
+        if (bad !== 'none' && kind !== 'update') { t.is(row, null, `${kind} ${bad}: nothing stored`); continue; }
+        t.true(row?.ssn instanceof Binary && row.ssn.sub_type === 6, `${kind}: stored encrypted`);
+        const read = kind === 'customer'
+          ? await customers.findOne({ customerId: `c-${nameOf(i)}` } as never)
+          : await patients.findOne({ name: nameOf(i, kind === 'patients' ? j : 0) } as never);
+        t.is(read?.ssn, bad === 'none' ? secret(i, kind === 'patients' ? j : 0) : 'before', `${kind} ${bad}: its own value, decrypted`);
+        if (kind === 'customer') t.is(inspectEncryptedBlob(row!.ssn)?.keyId, (await client.keyVault.findKeyId(`c-${nameOf(i)}`))!.toUUID().toHexString(), 'under its customer\'s key');
+      }
+    }
+    const sent = JSON.stringify(commands.filter((e) => ['insert', 'update'].includes(e.commandName)).map((e) => e.command));
+    t.false(sent.includes('SECRET-'), 'no plaintext in any command');
+  }), { numRuns: 15 });
 });
