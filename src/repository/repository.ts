@@ -164,9 +164,8 @@ export class Repository<T extends object> {
     // Every document is checked before any is encrypted: one bad document leaves nothing encrypted.
     const encrypt = ready.map(([plain, model]) => sanitizedSync('insert', this.model, () => walkDocumentNow(this.encryptor, model, plain, plain)));
     const stored = await sanitized('insert', this.model, () => Promise.all(encrypt.map((run) => run())));
-    const prepared = ready.map(([plain], i): [Document, Document] => [plain, stored[i]]);
-    if (prepared.length) await this.collection.insertMany(prepared.map(([, stored]) => stored), { ...options, ordered: true });
-    return this.inserted(prepared.map(([plain]) => plain));
+    if (stored.length) await this.collection.insertMany(stored, { ...options, ordered: true });
+    return this.inserted(ready.map(([plain]) => plain));
   }
 
   /** The entities of written plaintext documents: tracked for save(), after-insert hooks run. */
