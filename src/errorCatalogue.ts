@@ -196,6 +196,7 @@ export const ERROR_CATALOGUE = {
     INPUT_ID_MISSING: { meaning: 'findById got null or undefined.', fix: 'Pass the _id of the document.' },
     INPUT_KEY_FIELD_MISSING: { meaning: 'A value encrypted with a per-document key is written without the field naming that key.', fix: 'Include the key field in the document or pin it in the filter.' },
     INPUT_KEY_FUNCTION_NO_DOC: { meaning: 'A key function needs the document and the operation has none.', fix: 'Write the field with replaceOne or insertOne.' },
+    INPUT_KEY_FUNCTION_FAILED: { meaning: "The function choosing a value's data key threw on the document; its own error is withheld, as it may quote an encrypted value.", fix: 'Make the keyAltName function return a key alt name for every document, without throwing.' },
     INPUT_KEY_FUNCTION_RESULT: { meaning: "The model's keyAltName function returned something other than a non-empty string.", fix: 'Make the function return the key alt name.' },
     INPUT_KEY_IN_VALUE: { meaning: 'A value holds a key with a dot or a NUL, which MongoDB would read as a path.', fix: 'Rename the key.' },
     INPUT_KEY_NOT_PINNED: { meaning: "An update writes values under per-document keys but its filter does not pin the document's key field.", fix: 'Add the key field to the filter with an equality.' },

@@ -18,6 +18,21 @@ export function isBsonValue(value: unknown): boolean {
 }
 
 /**
+ * The values a BSON value holds inside it, with the names BSON stores them under: a DBRef's $id
+ * and extra fields, a Code's scope. Undefined for every other value. A scan for ciphertext in a
+ * document must look there too, as the driver writes and reads them as subdocuments.
+ */
+export function valuesInsideBson(value: unknown): Array<[string, unknown]> | undefined {
+  const type = isBsonValue(value) ? (value as { _bsontype: string })._bsontype : undefined;
+  if (type === 'DBRef') {
+    const ref = value as { oid: unknown; fields?: Document };
+    return [['$id', ref.oid], ...Object.keys(ref.fields ?? {}).map((key): [string, unknown] => [key, ref.fields![key]])];
+  }
+  if (type === 'Code' && (value as { scope?: unknown }).scope != null) return [['$scope', (value as { scope: unknown }).scope]];
+  return undefined;
+}
+
+/**
  * A document id as people read it in messages and reports: an ObjectId or UUID as its hex
  * string, anything else as relaxed Extended JSON (so the string "7" and the number 7 differ).
  */

@@ -16,6 +16,12 @@ export interface ValueToEncrypt {
 }
 
 /**
+ * The data key of a value of a group: its id, the lookup under way, or the lookup to start once
+ * the batch is encrypted (so a write refused by its walk never reaches the key vault).
+ */
+export type GroupKey = Binary | Promise<Binary> | (() => Promise<Binary>);
+
+/**
  * The values of one command, each with the place its ciphertext goes. They are encrypted with
  * every other group requested in the same synchronous stretch, and the group settles once: a
  * bulk load of thousands of values makes no promise, closure or callback per value. The first
@@ -27,7 +33,7 @@ export class EncryptionGroup {
   private failed = false;
 
   /** Adds a value; its ciphertext is written to `container[key]` when the group is encrypted. */
-  add(value: unknown, algorithm: StoredAlgorithm, keyId: Binary | Promise<Binary>, where: string, container: Record<string, unknown> | unknown[], key: string | number): void {
+  add(value: unknown, algorithm: StoredAlgorithm, keyId: GroupKey, where: string, container: Record<string, unknown> | unknown[], key: string | number): void {
     this.items.push(new Item(value, algorithm, keyId, where, container as Record<string | number, unknown>, key, this));
   }
 
@@ -45,14 +51,14 @@ export class EncryptionGroup {
  * One value of a group, and once its key is known, its marking: one object per value (a class,
  * not spread copies), as a bulk load makes one per value.
  */
-class Item implements ValueToEncrypt {
+class Item {
   key: Binary | undefined;
   marking: Uint8Array | undefined;
 
   constructor(
     readonly value: unknown,
     readonly algorithm: StoredAlgorithm,
-    readonly keyId: Binary | Promise<Binary>,
+    public keyId: GroupKey,
     readonly where: string,
     readonly container: Record<string | number, unknown>,
     readonly slot: string | number,
@@ -169,7 +175,8 @@ export class CommandEncryptor {
     const keys = await resolveKeys(batch);
     const marked: Marked[] = [];
     for (const item of batch) {
-      const { keyId } = item;
+      // resolveKeys started every lookup that was still to start.
+      const keyId = item.keyId as Binary | Promise<Binary>;
       const key = keyId instanceof Promise ? keys.get(keyId)! : { id: keyId };
       if (!('id' in key)) {
         item.group.fail(key.error);
@@ -237,6 +244,8 @@ export class CommandEncryptor {
 async function resolveKeys(batch: Item[]): Promise<Map<Promise<Binary>, { id: Binary } | { error: unknown }>> {
   const keys = new Map<Promise<Binary>, { id: Binary } | { error: unknown }>();
   for (const item of batch) {
+    // A lookup started only now; the key vault's cache gives every value of one alt name the same promise.
+    if (typeof item.keyId === 'function') item.keyId = item.keyId();
     const { keyId } = item;
     if (keyId instanceof Promise && !keys.has(keyId)) keys.set(keyId, { error: undefined });
   }

@@ -1,5 +1,5 @@
 import { BSON, type Binary, type Document } from 'mongodb';
-import { idText, isPlainDocument } from '../bson/documents';
+import { idText, isPlainDocument, valuesInsideBson } from '../bson/documents';
 import { inspectEncryptedBlob, isEncryptedBinary, type EncryptedBlobInfo } from '../crypto/blob';
 import { classifyCryptError, DECRYPTION_CODE, describeUndecryptable, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
 import { DecryptionError } from '../errors';
@@ -59,6 +59,8 @@ type PipelineOrigins = Map<string, FieldMetadata[]>;
 export class DocumentReader<T> {
   private readonly origins: PipelineOrigins;
   private readonly modelShape: ResultShape;
+  /** For a collection of variants: the fields every variant has, for documents naming no known variant. */
+  private readonly sharedShape: ModelShape | undefined;
 
   constructor(
     private readonly model: ModelMetadata,
@@ -67,6 +69,22 @@ export class DocumentReader<T> {
   ) {
     this.origins = encryptedOrigins(model, new Map());
     this.modelShape = { shape: model, loose: () => false, openLoose: false };
+    const variants = model.variants && [...model.variants.byValue.values()];
+    this.sharedShape = variants && { ...model, fields: new Map([...model.fields].filter(([name]) => variants.every((v) => v.fields.has(name)))) };
+  }
+
+  /**
+   * The shape a document of the model is walked along. In a collection of variants, a document
+   * is read as the variant its discriminator names, so a ciphertext of another variant's field
+   * planted in it is refused, not decrypted; a document naming no known variant, with the fields
+   * all variants share. Without the discriminator (a projection left it out), as the union.
+   */
+  private shapeOf(result: ResultShape, doc: Document): ModelShape {
+    const variants = this.model.variants;
+    if (result.shape !== this.model || variants === undefined) return result.shape;
+    const value = doc[variants.field];
+    if (value === undefined) return result.shape;
+    return (typeof value === 'string' ? variants.byValue.get(value) : undefined) ?? this.sharedShape!;
   }
 
   /**
@@ -85,7 +103,7 @@ export class DocumentReader<T> {
     const decrypted = await this.decryptSlots(stored, (into) => {
       // One walk state for the batch, pointed at each document in turn (not a copy per document).
       const walk: Collection = { ...into, doc: 0, result };
-      for (; walk.doc < stored.length; walk.doc++) collect(result.shape, stored[walk.doc], '', walk);
+      for (; walk.doc < stored.length; walk.doc++) collect(this.shapeOf(result, stored[walk.doc]), stored[walk.doc], '', walk);
     });
     return this.settle(stored, decrypted);
   }
@@ -370,6 +388,9 @@ function holdsCiphertext(value: unknown): boolean {
     for (let i = 0; i < value.length; i++) if (holdsCiphertext(value[i])) return true;
   } else if (isPlainDocument(value)) {
     for (const key in value) if (holdsCiphertext(value[key])) return true;
+  } else {
+    const inside = valuesInsideBson(value);
+    if (inside) for (const [, item] of inside) if (holdsCiphertext(item)) return true;
   }
   return false;
 }
@@ -383,6 +404,8 @@ function reportMisplaced(value: unknown, path: string, doc: number, fail: (doc: 
     value.forEach((item, i) => reportMisplaced(item, `${path}.${i}`, doc, fail));
   } else if (isPlainDocument(value)) {
     for (const key of Object.keys(value)) reportMisplaced(value[key], `${path}.${key}`, doc, fail);
+  } else {
+    for (const [key, item] of valuesInsideBson(value) ?? []) reportMisplaced(item, `${path}.${key}`, doc, fail);
   }
 }
 

@@ -84,6 +84,8 @@ function walked<T>(encryptor: FieldEncryptor, root: Document, run: (walk: Walk) 
   const walk: Walk = { encryptor, root, group: new EncryptionGroup(), missing: [] };
   const result = run(walk);
   if (walk.missing.length) throw missingRequired(encryptor.model.target.name, walk.missing);
+  // A key that could not be named is known now: the write stops here, before any document of it is encrypted.
+  if (walk.group.hasFailed) throw walk.group.failure;
   return async () => {
     if (walk.group.items.length > 0 || walk.group.hasFailed) await encryptor.encryptGroup(walk.group);
     return result;

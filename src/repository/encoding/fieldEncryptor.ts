@@ -1,5 +1,5 @@
 import type { Binary, Document } from 'mongodb';
-import type { EncryptionGroup } from '../../crypto/commandEncryptor';
+import type { EncryptionGroup, GroupKey } from '../../crypto/commandEncryptor';
 import type { CryptoEngine } from '../../crypto/engine';
 import type { KeyVault } from '../../crypto/keyVault';
 import type { EncryptionSpec, FieldMetadata, ModelMetadata } from '../../metadata/types';
@@ -59,9 +59,11 @@ export class FieldEncryptor {
   encryptInto(group: EncryptionGroup, field: FieldMetadata, where: string, value: unknown, root: Document | undefined, container: Document, key: string): void {
     const spec = field.encrypted!;
     const plaintext = toDeclaredBson(value, { bsonType: spec.bsonType, itemBsonType: field.itemBsonType }, where);
-    let keyId: Binary | Promise<Binary>;
+    let keyId: GroupKey;
     try {
-      keyId = this.keyIdFor(spec, root, where);
+      const dataKey = this.keyFor(spec, root, where);
+      // Looked up (or created) only when the batch is encrypted, after every walk of the command passed.
+      keyId = 'id' in dataKey ? dataKey.id : () => this.keyVault.ensureDataKey(dataKey.altName);
     } catch (err) {
       group.fail(err);
       return;
@@ -98,7 +100,14 @@ export class FieldEncryptor {
         if (root === undefined) {
           throw invalid('INPUT_KEY_FUNCTION_NO_DOC', `${where} chooses its key with a function, which needs the document, but this operation has none.`, 'write the field with insert or replace, which give the whole document.');
         }
-        const name = key.fn(root);
+        let name: unknown;
+        try {
+          name = key.fn(root);
+        } catch {
+          // Its own error is withheld: the function reads the document, encrypted fields included, and its message may quote them.
+          throw invalid('INPUT_KEY_FUNCTION_FAILED', `${where}: the keyAltName function threw on this document (its error is withheld, as it may quote an encrypted value).`,
+            'make the function return a key alt name for every document it can be given, without throwing.');
+        }
         if (typeof name !== 'string' || name.length === 0) {
           throw invalid('INPUT_KEY_FUNCTION_RESULT', `${where}: the keyAltName function returned ${typeof name} instead of a non-empty string.`, 'make the function return the key alt name for every document.');
         }

@@ -79,8 +79,8 @@ const MAX_DEPTH = 120;
 
 /**
  * The caller's argument read exactly once: plain objects and arrays are copied property by
- * property (own enumerable string keys, each read once); everything else (BSON values, Dates,
- * RegExps, class instances) is kept as it is. The analysis, the key binding and the command then
+ * property (own enumerable string keys, each read once), Dates are copied; everything else (BSON
+ * values, RegExps, class instances) is kept as it is. The analysis, the key binding and the command then
  * all see the same values, however the input behaves when read again (getters, Proxies).
  */
 export function snapshot<T>(value: T, where: string): T {
@@ -93,6 +93,8 @@ export function snapshot<T>(value: T, where: string): T {
  */
 function copyOnce(value: unknown, where: string, ancestors: Set<object>, depth: number, top: string | undefined): unknown {
   if (value === null || typeof value !== 'object') return value;
+  // Read once like the rest: a Date the caller changes later changes neither the checked value nor the entity.
+  if (value instanceof Date) return new Date(value.getTime());
   const array = Array.isArray(value);
   if (!array && !isPlainObject(value)) return value;
   const at = top === undefined ? where : `${where}, in ${top},`;

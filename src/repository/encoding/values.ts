@@ -1,4 +1,5 @@
 import * as driver from 'mongodb';
+import { valuesInsideBson } from '../../bson/documents';
 import { isEncryptedBinary } from '../../crypto/blob';
 import type { DeclaredType } from '../../metadata/storedForm';
 import type { BsonType } from '../../metadata/types';
@@ -56,10 +57,12 @@ function toScalar(value: unknown, bsonType: BsonType, where: string): unknown {
     case 'date':
       if (!(value instanceof Date)) throw wrongType(where, bsonType, value);
       if (Number.isNaN(value.getTime())) throw outOfRange(where, bsonType, 'an Invalid Date');
-      return value;
+      // A copy: the caller's Date could be changed (to an Invalid Date) after this check and before the value is encrypted or sent.
+      return new Date(value.getTime());
     case 'objectId': return expect(value instanceof ObjectId, value, bsonType, where);
     case 'binData':
-      if (value instanceof Binary) return value;
+      // Its subtype and length as checked (a subtype changed to 6 later would pass for ciphertext); the bytes are not copied.
+      if (value instanceof Binary) return new Binary(value.buffer.subarray(0, value.position), value.sub_type);
       if (value instanceof Uint8Array) return new Binary(value);
       throw wrongType(where, bsonType, value);
     case 'int': return toInt32(value, where);
@@ -156,10 +159,11 @@ export function refuseProvenance(value: unknown, where: string): void {
  * followed: BSON serialization refuses it next, with its own error.
  */
 export function refuseNestedProvenance(value: unknown, where: string, ancestors: object[] = []): void {
-  if (!Array.isArray(value) && !isPlainObject(value)) return;
-  if (ancestors.includes(value)) return;
-  ancestors.push(value);
-  const entries: Array<[string, unknown]> = Array.isArray(value) ? value.map((item, i) => [String(i), item]) : Object.keys(value).map((key) => [key, value[key]]);
+  const inside = Array.isArray(value) || isPlainObject(value) ? undefined : valuesInsideBson(value);
+  if (!Array.isArray(value) && !isPlainObject(value) && inside === undefined) return;
+  if (ancestors.includes(value as object)) return;
+  ancestors.push(value as object);
+  const entries: Array<[string, unknown]> = inside ?? (Array.isArray(value) ? value.map((item, i) => [String(i), item]) : Object.keys(value as object).map((key) => [key, (value as Record<string, unknown>)[key]]));
   for (const [key, item] of entries) {
     refuseProvenance(item, `${where}.${key}`);
     refuseNestedProvenance(item, `${where}.${key}`, ancestors);

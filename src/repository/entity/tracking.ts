@@ -70,15 +70,20 @@ function copyValue(value: unknown, depth: number): unknown {
   const bsonType = (value as { _bsontype?: unknown })._bsontype;
   // Their bytes can be changed in place (ObjectId's id setter, Binary's write): each copy has its own.
   if (bsonType === 'ObjectId') {
+    const id = (value as ObjectId).id;
+    // An id of another length (set through the setter) is written as js-bson writes it: left to BSON.
+    if (id.length !== 12) return UNCOPIED;
     // From Node's buffer pool: a Uint8Array of its own per id costs several times more.
     const bytes = Buffer.allocUnsafe(12);
-    bytes.set((value as ObjectId).id);
+    bytes.set(id);
     return new ObjectId(bytes);
   }
   // As BSON writes it: the first `position` bytes, under its subtype (a UUID comes back as a Binary of subtype 4).
   if (bsonType === 'Binary') return new Binary(new Uint8Array((value as Binary).buffer.subarray(0, (value as Binary).position)), (value as Binary).sub_type);
   const prototype: unknown = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return UNCOPIED;
+  // The driver stores what toBSON returns, enumerable or not: only BSON writes it the same way.
+  if (typeof (value as { toBSON?: unknown }).toBSON === 'function') return UNCOPIED;
   const out: Document = {};
   for (const key of Object.keys(value)) {
     const item = (value as Record<string, unknown>)[key];
