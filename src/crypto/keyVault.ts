@@ -23,6 +23,8 @@ export interface DataKeyWrapping { provider: string; masterKey?: Record<string, 
  */
 export class KeyVault {
   private readonly ids = new Map<string, Promise<Binary>>();
+  /** The ids of `ids` once found: a write under a known key needs no promise per value. */
+  private readonly found = new Map<string, Binary>();
   private indexChecked?: Promise<string | undefined>;
 
   constructor(
@@ -71,16 +73,22 @@ export class KeyVault {
   ensureDataKey(altName: string): Promise<Binary> {
     let id = this.ids.get(altName);
     if (!id) {
-      id = this.createOrFind(altName);
-      this.ids.set(altName, id);
-      id.catch(() => this.ids.delete(altName));
+      const lookup = this.createOrFind(altName);
+      id = lookup;
+      this.ids.set(altName, lookup);
+      lookup.then((found) => { if (this.ids.get(altName) === lookup) this.found.set(altName, found); }, () => this.ids.delete(altName));
     }
     return id;
   }
 
+  /** The id of the data key with this alt name if ensureDataKey already found it (no key vault traffic). */
+  knownDataKey(altName: string): Binary | undefined {
+    return this.found.get(altName);
+  }
+
   /** Forget cached ids (after a key was deleted or rotated elsewhere). */
   forget(altName?: string): void {
-    if (altName === undefined) this.ids.clear(); else this.ids.delete(altName);
+    if (altName === undefined) { this.ids.clear(); this.found.clear(); } else { this.ids.delete(altName); this.found.delete(altName); }
   }
 
   private async createOrFind(altName: string): Promise<Binary> {

@@ -63,7 +63,7 @@ export class FieldEncryptor {
     try {
       const dataKey = this.keyFor(spec, root, where);
       // Looked up (or created) only when the batch is encrypted, after every walk of the command passed.
-      keyId = 'id' in dataKey ? dataKey.id : () => this.keyVault.ensureDataKey(dataKey.altName);
+      keyId = 'id' in dataKey ? dataKey.id : this.keyVault.knownDataKey(dataKey.altName) ?? (() => this.keyVault.ensureDataKey(dataKey.altName));
     } catch (err) {
       group.fail(err);
       return;
