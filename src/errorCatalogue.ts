@@ -33,6 +33,7 @@ export const ERROR_CATALOGUE = {
     CONFIG_AUTOMATIC_UNAVAILABLE: { meaning: "mode 'automatic' needs mongocryptd or the crypt_shared library, and neither is present.", fix: "Use mode 'explicit' (the default), or install mongocryptd / set cryptSharedLibPath." },
     CONFIG_AUTOMATIC_CLIENT: { meaning: "automaticClient() was called on a client created in mode 'explicit'.", fix: "Create the client with mode: 'automatic' (MongoDB Enterprise/Atlas), or use repositories, which encrypt in every mode." },
     CONFIG_CRYPT_SHARED_MISSING: { meaning: 'cryptSharedLibPath names a file that does not exist.', fix: "Point it at mongo_crypt_v1.so, or use mode 'explicit'." },
+    CONFIG_DRIVER_OPTION: { meaning: 'driverOptions sets an option Strongbox sets itself (TLS, automatic encryption, or a BSON option that changes how values are written or read), or is not an object.', fix: 'Remove the option: TLS goes under tls, encryption follows the models, BSON options stay at their defaults.' },
     CONFIG_KMS_MISSING: { meaning: 'The configuration names no KMS provider, so no master key can wrap data keys.', fix: "Add kms: { local: { keyFile } } for development, or an aws/azure/gcp/kmip provider." },
     CONFIG_LOAD_FAILED: { meaning: 'The configuration file threw while loading.', fix: 'Run the file with node to see the full error.' },
     CONFIG_MASTER_KEY_MISSING: { meaning: 'Several KMS providers are configured and none is chosen to wrap new data keys.', fix: 'Set keyVault.masterKey.' },
@@ -268,6 +269,7 @@ export const ERROR_CATALOGUE = {
     DECRYPT_KEY_MISMATCH: { meaning: "A stored value is encrypted under another data key than the model's.", fix: 'Run `strongbox audit`; re-encrypt with a migration.' },
   },
   EncryptionError: {
+    ENCRYPT_DOCUMENT_TOO_LARGE: { meaning: "The encrypted values of one document each fit but together exceed MongoDB's 16 MiB document limit once encrypted.", fix: 'Store large data outside the document and encrypt a reference.' },
     ENCRYPT_FAILED: { meaning: 'A value could not be encrypted (key, key vault or KMS problem); nothing was written.', fix: 'Follow the cause in the message; `strongbox doctor` checks KMS and key vault.' },
     ENCRYPT_TYPE_REFUSED: { meaning: 'libmongocrypt refuses to encrypt a value of this BSON type with this algorithm.', fix: 'Declare a bsonType the algorithm accepts, or use Random.' },
     ENCRYPT_VALUE_CYCLIC: { meaning: 'The value refers to itself, which has no BSON form.', fix: 'Pass a tree of plain values.' },

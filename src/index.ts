@@ -13,7 +13,7 @@ export type { Transaction } from './client/transaction';
 export type { SyncIndexesOptions, IndexSyncReport, IndexChange } from './client/indexSync';
 export type {
   StrongboxConfig, KmsConfig, KeyVaultConfig, MasterKeyDescription, Environment, EncryptionMode, KmsProviderName,
-  AwsKmsOptions, AzureKmsOptions, GcpKmsOptions, KmipKmsOptions,
+  AwsKmsOptions, AzureKmsOptions, GcpKmsOptions, KmipKmsOptions, StrongboxDriverOption,
 } from './config/strongboxConfig';
 export type { MigrationsConfig, BackfillWrite } from './config/migrations';
 export type { LocalKmsOptions } from './crypto/masterKey';

@@ -1,9 +1,17 @@
-import { BSON, type Document } from 'mongodb';
+import { Binary, BSON, ObjectId, UUID, type Document } from 'mongodb';
 
 /**
  * Helpers on values as the driver hands them over, shared by every layer above; they know
  * nothing of models or encryption.
  */
+
+/**
+ * Serialization options that write values as the driver does: js-bson alone leaves an undefined
+ * property out, the driver writes it as null (its ignoreUndefined defaults to false, and
+ * createClient refuses to change it). Whatever Strongbox serializes itself (a value to encrypt,
+ * a snapshot, a comparison) then agrees with what the driver sends.
+ */
+export const AS_THE_DRIVER_WRITES = { ignoreUndefined: false } as const;
 
 /** A plain object, so a (sub)document: not a class instance such as a Binary or a Date. */
 export function isPlainDocument(value: unknown): value is Document {
@@ -41,4 +49,29 @@ export function idText(id: unknown): string {
     return (id as { toHexString(): string }).toHexString();
   }
   return BSON.EJSON.stringify(id, { relaxed: true });
+}
+
+/** What detachedBytes returns for a BSON value whose own copy it does not know. */
+export const NOT_DETACHED = Symbol('not detached');
+
+/**
+ * An ObjectId or Binary with bytes of its own, equal to what BSON writes for the original; their
+ * bytes can be changed in place (ObjectId's id setter, Binary's write), so a value kept or sent
+ * later must not share them with the caller. NOT_DETACHED for any other value, and for an
+ * ObjectId whose id was set to another length (only BSON knows what it writes for that).
+ */
+export function detachedBytes(value: object): ObjectId | Binary | typeof NOT_DETACHED {
+  const bsonType = (value as { _bsontype?: unknown })._bsontype;
+  if (bsonType === 'ObjectId') {
+    const id = (value as ObjectId).id;
+    if (id.length !== 12) return NOT_DETACHED;
+    // From Node's buffer pool: a Uint8Array of its own per id costs several times more.
+    const bytes = Buffer.allocUnsafe(12);
+    bytes.set(id);
+    return new ObjectId(bytes);
+  }
+  if (value instanceof UUID && value.position === 16) return new UUID(new Uint8Array(value.buffer.subarray(0, 16)));
+  // As BSON writes it: the first `position` bytes, under its subtype.
+  if (bsonType === 'Binary') return new Binary(new Uint8Array((value as Binary).buffer.subarray(0, (value as Binary).position)), (value as Binary).sub_type);
+  return NOT_DETACHED;
 }

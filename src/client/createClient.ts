@@ -11,7 +11,7 @@ import { tlsIsOn, type TlsOptions } from '../tls/options';
 import { resolveTls, tlsToDriverOptions } from '../tls/uri';
 import { validateTlsOptions } from '../tls/validate';
 import { translateTlsError } from '../tls/translate';
-import type { KmsConfig, MasterKeyDescription, StrongboxConfig } from '../config/strongboxConfig';
+import { STRONGBOX_DRIVER_OPTIONS, type KmsConfig, type MasterKeyDescription, type StrongboxConfig } from '../config/strongboxConfig';
 import { DEFAULT_KEY_VAULT_NAMESPACE, resolveEnvironment } from './config';
 import { assertDriverCompatible } from './driverCompatibility';
 import { attachQueryLog } from './queryLog';
@@ -41,6 +41,7 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
   if (!config.uri || typeof config.uri !== 'string') {
     throw new ConfigError('CONFIG_URI', 'uri is missing.', { fix: 'set uri to a mongodb:// or mongodb+srv:// connection string.' });
   }
+  refuseStrongboxDriverOptions(config.driverOptions);
   const registry = new MetadataRegistry(config.models ?? []);
   const keyVaultNamespace = config.keyVault?.namespace ?? DEFAULT_KEY_VAULT_NAMESPACE;
   const namespace = parseNamespace(keyVaultNamespace);
@@ -95,20 +96,50 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
   }
 }
 
+/** The type leaves these options out; a configuration from plain JavaScript could still carry them. */
+function refuseStrongboxDriverOptions(driverOptions: unknown): void {
+  if (driverOptions === undefined) return;
+  if (driverOptions === null || typeof driverOptions !== 'object' || Array.isArray(driverOptions)) {
+    throw new ConfigError('CONFIG_DRIVER_OPTION', 'driverOptions must be an object of MongoClient options.', { fix: 'pass an object such as { maxPoolSize: 20 }, or leave driverOptions out.' });
+  }
+  const owned: readonly string[] = STRONGBOX_DRIVER_OPTIONS;
+  const refused = Object.keys(driverOptions).filter((name) => owned.includes(name) || /^(tls|ssl)/i.test(name));
+  if (refused.length) {
+    throw new ConfigError('CONFIG_DRIVER_OPTION', `driverOptions sets ${refused.map((n) => `"${n}"`).join(', ')}, which Strongbox sets itself: TLS comes from tls, encryption from the models, and values are written and read as the driver does by default (undefined as null).`, {
+      fix: 'remove these options; configure TLS under tls (and keyVault.tls), and leave BSON serialization options at their defaults.',
+    });
+  }
+}
+
 /**
  * The driver parses the connection string and driverOptions when the client is constructed. Its
  * errors can quote the whole connection string, password included, so the message is redacted
  * and the driver's error is not kept as the cause.
  */
 function driverClient(uri: string, options: MongoClientOptions, what: string): MongoClient {
+  let client: MongoClient;
   try {
-    return new MongoClient(uri, options);
+    client = new MongoClient(uri, options);
   } catch (err) {
     throw new ConfigError('CONFIG_URI_INVALID', `The connection string or driverOptions for ${what} are not valid: ${redactCredentials(String((err as Error)?.message ?? err), uri)}`, {
       fix: 'check the connection string (mongodb://host:port/?options, with special characters in the user name and password percent-encoded) and driverOptions.',
     });
   }
+  // The connection string can set BSON options too (?ignoreUndefined=true): checked as the driver resolved them.
+  const changed = Object.entries(DEFAULT_BSON_OPTIONS).filter(([name, value]) => client.bsonOptions[name as keyof typeof DEFAULT_BSON_OPTIONS] !== value).map(([name]) => name);
+  if (changed.length) {
+    throw new ConfigError('CONFIG_DRIVER_OPTION', `The connection string for ${what} sets ${changed.map((n) => `"${n}"`).join(', ')}, which Strongbox keeps at the driver's default: values are written and read as the driver does by default (undefined as null).`, {
+      fix: 'remove these options from the connection string.',
+    });
+  }
+  return client;
 }
+
+/** The driver's defaults for the BSON options a connection string can change (its fieldsAsRaw default, {}, is checked by name only). */
+const DEFAULT_BSON_OPTIONS = {
+  raw: false, useBigInt64: false, promoteLongs: true, promoteValues: true, promoteBuffers: false,
+  ignoreUndefined: false, bsonRegExp: false, serializeFunctions: false, enableUtf8Validation: true,
+} as const;
 
 /** The text with the connection string's user-info (raw and percent-decoded, whole and the password alone) replaced. */
 function redactCredentials(text: string, uri: string): string {

@@ -9,6 +9,23 @@ import type { TlsOptions, KmsTlsOptions } from '../tls/options';
 
 /** 'production' refuses insecure TLS and never generates master keys (see `StrongboxConfig.environment`). */
 export type Environment = 'development' | 'production';
+
+/**
+ * Driver options Strongbox decides, besides every tls* and ssl* option: automatic encryption, and
+ * the BSON options that change which bytes a value is written as or which values a read returns.
+ * Strongbox checks, encrypts, snapshots and compares values as the driver writes them by
+ * default (undefined as null, functions left out) and reads stored bytes itself.
+ */
+export type StrongboxDriverOption =
+  | 'autoEncryption' | 'ignoreUndefined' | 'serializeFunctions' | 'checkKeys' | 'promoteLongs' | 'promoteValues'
+  | 'promoteBuffers' | 'bsonRegExp' | 'raw' | 'fieldsAsRaw' | 'useBigInt64' | 'enableUtf8Validation';
+
+/** The same names at run time; a Record, so the compiler checks it names every one and nothing else. */
+const DRIVER_OPTIONS_OWNED: Record<StrongboxDriverOption, true> = {
+  autoEncryption: true, ignoreUndefined: true, serializeFunctions: true, checkKeys: true, promoteLongs: true, promoteValues: true,
+  promoteBuffers: true, bsonRegExp: true, raw: true, fieldsAsRaw: true, useBigInt64: true, enableUtf8Validation: true,
+};
+export const STRONGBOX_DRIVER_OPTIONS = Object.keys(DRIVER_OPTIONS_OWNED) as readonly StrongboxDriverOption[];
 /** How values are encrypted: by Strongbox from the models (explicit), or by the driver from the schema map (automatic; needs mongocryptd or crypt_shared). */
 export type EncryptionMode = 'explicit' | 'automatic';
 /** The KMS providers of the client-side encryption specification that can wrap data keys. */
@@ -82,8 +99,11 @@ export interface StrongboxConfig {
   environment?: Environment;
   /** Path to crypt_shared (automatic mode). */
   cryptSharedLibPath?: string;
-  /** Extra driver options (pool sizes, timeouts). TLS and encryption options are Strongbox's to set. */
-  driverOptions?: Omit<MongoClientOptions, 'autoEncryption' | `tls${string}` | `ssl${string}`>;
+  /**
+   * Extra driver options (pool sizes, timeouts). TLS, encryption and BSON options are Strongbox's
+   * to set (STRONGBOX_DRIVER_OPTIONS); createClient refuses them from plain JavaScript too.
+   */
+  driverOptions?: Omit<MongoClientOptions, StrongboxDriverOption | `tls${string}` | `ssl${string}`>;
   /**
    * Log every command as copy-pasteable mongosh code with its duration (encrypted values as
    * placeholders): true writes to console.log, a function receives each line.

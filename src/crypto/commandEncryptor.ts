@@ -1,8 +1,8 @@
 import { BSON, UUID, type Binary, type ClientEncryption, type Document } from 'mongodb';
 import { ALGORITHM_NAMES, isEncryptedBinary, type StoredAlgorithm } from './blob';
 import { runContext, type NativeMongoCrypt } from './driverInternals';
-import { classifyCryptError, encryptionFailure } from './failures';
-import { intentMarking } from './intentMarking';
+import { classifyCryptError, encryptionFailure, groupTooLarge } from './failures';
+import { intentMarking, MAX_BSON_SIZE } from './intentMarking';
 import { markedCommandReply } from './markedCommand';
 
 /** One value to encrypt, with the field it belongs to (for errors: never the value). */
@@ -174,6 +174,8 @@ export class CommandEncryptor {
   private async encryptBatch(batch: Item[]): Promise<void> {
     const keys = await resolveKeys(batch);
     const marked: Marked[] = [];
+    /** Marking bytes per group: a lower bound of what its values take once encrypted. */
+    const sizes = new Map<EncryptionGroup, number>();
     for (const item of batch) {
       // resolveKeys started every lookup that was still to start.
       const keyId = item.keyId as Binary | Promise<Binary>;
@@ -186,11 +188,18 @@ export class CommandEncryptor {
       try {
         item.marking = intentMarking(item.value, item.algorithm, key.id);
         marked.push(item as Marked);
+        sizes.set(item.group, (sizes.get(item.group) ?? 0) + item.marking.length);
       } catch (err) {
         item.fail(err);
       }
     }
-    for (const chunk of chunks(marked)) await this.settle(chunk);
+    // A group is one document (or one value): values that each fit but together exceed MongoDB's
+    // limit would only be refused by the driver, after they were encrypted.
+    for (const [group, bytes] of sizes) {
+      if (bytes > MAX_BSON_SIZE) group.fail(groupTooLarge(group.items.map((item) => item.where)));
+    }
+    const wanted = marked.filter((item) => !item.group.hasFailed);
+    for (const chunk of chunks(wanted)) await this.settle(chunk);
   }
 
   /**

@@ -87,6 +87,13 @@ export function encryptionFailure(err: unknown, algorithm: StoredAlgorithm, keyI
   });
 }
 
+/** The encrypted values of one document together exceed MongoDB's document limit once encrypted. */
+export function groupTooLarge(fields: string[]): EncryptionError {
+  return new EncryptionError('ENCRYPT_DOCUMENT_TOO_LARGE', `The encrypted fields ${fields.join(', ')} together exceed MongoDB's 16 MiB document limit once encrypted; nothing was encrypted or written.`, {
+    fix: 'store large data outside the document (for example in GridFS) and encrypt a reference to it.',
+  });
+}
+
 function keyIdText(id: Binary): string {
   try { return id.toUUID().toHexString(); } catch { return 'of unknown form'; }
 }

@@ -1,8 +1,10 @@
+import { AS_THE_DRIVER_WRITES } from '../bson/documents';
 import type { StoredAlgorithm } from './blob';
 import { BSON, Int32, type Binary } from 'mongodb';
 
 /** MongoDB's maximum BSON document size (maxBsonObjectSize, 16 MiB). */
-const MAX_BSON_SIZE = 16 * 1024 * 1024;
+/** MongoDB's limit on one document (the manual's "BSON Document Size" limit). */
+export const MAX_BSON_SIZE = 16 * 1024 * 1024;
 
 /** The marking's algorithm numbers ("a"), as the client-side encryption specification defines them. */
 const ALGORITHM_NUMBERS: Record<StoredAlgorithm, Int32> = { Deterministic: new Int32(1), Random: new Int32(2) };
@@ -32,7 +34,7 @@ const VALUE_TYPE_OFFSET = 4;
 export function intentMarking(value: unknown, algorithm: StoredAlgorithm, keyId: Binary): Uint8Array {
   const document = typeof value === 'string'
     ? stringMarking(value, ALGORITHM_NUMBERS[algorithm].value, keyId)
-    : BSON.serialize({ v: value, a: ALGORITHM_NUMBERS[algorithm], ki: keyId });
+    : BSON.serialize({ v: value, a: ALGORITHM_NUMBERS[algorithm], ki: keyId }, AS_THE_DRIVER_WRITES);
   // libmongocrypt encrypts any size; the server then refuses a document beyond its limit, and the
   // driver fails serializing the command: refuse here, where the field is still known.
   if (document.length > MAX_BSON_SIZE) throw new RangeError('value too large for a BSON document');

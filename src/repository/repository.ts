@@ -212,7 +212,10 @@ export class Repository<T extends object> {
     await hooks(this.entityModel(entity), 'beforeUpdate', [entity]);
     // The snapshot is decrypted (and its ciphertext checked like any read) only now, at save time.
     const before = (await this.reader.read([tracked]))[0] as unknown as Document;
-    const changes = changesBetween(this.model, before, writtenValues(this.model, entity));
+    // A copy, taken before anything is sent: the update is built from it and it becomes the
+    // snapshot, so a change made to the entity while the update is in flight is sent by the next save.
+    const after = this.copy('save', writtenValues(this.model, entity));
+    const changes = changesBetween(this.model, before, after);
     const { updatedAt, version } = this.model.entity.stamps;
     if (version !== undefined) { delete changes.$set[version]; delete changes.$unset[version]; }
     if (isEmpty(changes)) return entity;
@@ -223,9 +226,9 @@ export class Repository<T extends object> {
     const result = await this.update('updateOne', this.entityFilter(before), update, { session: options.session });
     if (result.matchedCount === 0) throw this.stale('save', before);
     const stamped = entity as Record<string, unknown>;
-    if (updatedAt !== undefined) stamped[updatedAt] = now;
-    if (version !== undefined) stamped[version] = (before[version] as number) + 1;
-    trackWritten(entity, writtenValues(this.model, entity));
+    if (updatedAt !== undefined) after[updatedAt] = stamped[updatedAt] = now;
+    if (version !== undefined) after[version] = stamped[version] = (before[version] as number) + 1;
+    trackWritten(entity, after);
     await hooks(this.entityModel(entity), 'afterUpdate', [entity]);
     return entity;
   }
@@ -721,14 +724,13 @@ export class Repository<T extends object> {
   }
 
   /**
-   * A document to write, read once: its declared fields (getters included). The encoder then reads
-   * each nested value once; only a model with per-document keys reads the key fields a second time
-   * (to bind the key), so its documents are copied whole first.
+   * A document to write, read once and copied whole: its declared fields (getters included). The
+   * key binding, the encoder, the command and the entity returned all see this copy, so nothing the
+   * caller changes while the write is in flight reaches one of them and not the others.
    */
   private copyDocument(what: string, document: unknown): unknown {
     if (document === null || typeof document !== 'object' || Array.isArray(document)) return document;
-    const values = writtenValues(this.model, document);
-    return keyFieldPaths(this.scope).size > 0 ? this.copy(what, values) : values;
+    return this.copy(what, writtenValues(this.model, document));
   }
 
   /** The driver-level options of aggregate, already checked: only what the table allows is forwarded. */

@@ -2,7 +2,7 @@ import test from 'ava';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createClient } from '../../src/client/createClient';
-import type { StrongboxConfig } from '../../src/config/strongboxConfig';
+import { STRONGBOX_DRIVER_OPTIONS, type StrongboxConfig } from '../../src/config/strongboxConfig';
 import { ConfigError, KeyError, ModelDefinitionError } from '../../src/errors';
 import { Person } from '../../examples/models/person';
 import type { ObjectId } from 'mongodb';
@@ -34,6 +34,10 @@ const invalid: Array<[string, Partial<StrongboxConfig>, Function, string]> = [
   ['a master key for an unconfigured provider', { keyVault: { masterKey: { provider: 'aws', region: 'x', key: 'y' } } }, ConfigError, 'CONFIG_MASTER_KEY_PROVIDER'],
   ['a local master key of the wrong length', { kms: { local: { key: Buffer.alloc(32) } } }, KeyError, 'KEY_MASTER_WRONG_LENGTH'],
   ['a class that is not a model', { models: [class NotAModel {}] }, ModelDefinitionError, 'MODEL_NOT_DECORATED'],
+  ['driverOptions that are not an object', { driverOptions: 'maxPoolSize=5' as never }, ConfigError, 'CONFIG_DRIVER_OPTION'],
+  ['a TLS option in driverOptions (TLS is configured under tls)', { driverOptions: { tlsInsecure: true } as never }, ConfigError, 'CONFIG_DRIVER_OPTION'],
+  ['a BSON option set by the connection string', { uri: 'mongodb://127.0.0.1:9/?ignoreUndefined=true' }, ConfigError, 'CONFIG_DRIVER_OPTION'],
+  ...STRONGBOX_DRIVER_OPTIONS.map((name): [string, Partial<StrongboxConfig>, Function, string] => [`driverOptions.${name}, which Strongbox sets itself`, { driverOptions: { [name]: name === 'fieldsAsRaw' ? {} : name === 'autoEncryption' ? { keyVaultNamespace: 'a.b', kmsProviders: {} } : true } as never }, ConfigError, 'CONFIG_DRIVER_OPTION']),
 ];
 
 for (const [title, overrides, type, code] of invalid) {

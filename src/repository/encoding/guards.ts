@@ -1,3 +1,4 @@
+import { detachedBytes, isBsonValue, NOT_DETACHED } from '../../bson/documents';
 import type { CodeOf } from '../../errorCatalogue';
 import { InvalidInputError } from '../../errors';
 
@@ -79,8 +80,8 @@ const MAX_DEPTH = 120;
 
 /**
  * The caller's argument read exactly once: plain objects and arrays are copied property by
- * property (own enumerable string keys, each read once), Dates are copied; everything else (BSON
- * values, RegExps, class instances) is kept as it is. The analysis, the key binding and the command then
+ * property (own enumerable string keys, each read once), Dates, ObjectIds and Binary values are
+ * copied; everything else (other BSON values, RegExps, class instances) is kept as it is. The analysis, the key binding and the command then
  * all see the same values, however the input behaves when read again (getters, Proxies).
  */
 export function snapshot<T>(value: T, where: string): T {
@@ -96,7 +97,13 @@ function copyOnce(value: unknown, where: string, ancestors: Set<object>, depth: 
   // Read once like the rest: a Date the caller changes later changes neither the checked value nor the entity.
   if (value instanceof Date) return new Date(value.getTime());
   const array = Array.isArray(value);
-  if (!array && !isPlainObject(value)) return value;
+  if (!array && !isPlainObject(value)) {
+    // An ObjectId or Binary gets bytes of its own (they can be changed in place); other values are kept.
+    const own = isBsonValue(value) ? detachedBytes(value) : NOT_DETACHED;
+    return own === NOT_DETACHED ? value : own;
+  }
+  // The driver writes what toBSON returns, enumerable or not: kept as it is, like a class instance.
+  if (typeof (value as { toBSON?: unknown }).toBSON === 'function') return value;
   const at = top === undefined ? where : `${where}, in ${top},`;
   if (ancestors.has(value)) throw invalid('INPUT_CYCLIC', `${at} refers to itself (a cyclic value), which cannot be encrypted or sent to MongoDB.`, 'pass a tree of plain values.');
   if (depth > MAX_DEPTH) throw invalid('INPUT_TOO_DEEP', `${at} is nested more than ${MAX_DEPTH} levels deep; MongoDB accepts 100.`, 'flatten the value.');
@@ -110,8 +117,10 @@ function copyOnce(value: unknown, where: string, ancestors: Set<object>, depth: 
   } else {
     const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
     for (const key of Object.keys(value)) {
-      // defineProperty, not assignment: a '__proto__' key stays a key (the analysis refuses it by name) instead of replacing the prototype.
-      Object.defineProperty(copy, key, { value: copyOnce((value as Record<string, unknown>)[key], where, ancestors, depth + 1, top ?? key), enumerable: true, writable: true, configurable: true });
+      const item = copyOnce((value as Record<string, unknown>)[key], where, ancestors, depth + 1, top ?? key);
+      // defineProperty for '__proto__': it stays a key (the analysis refuses it by name) instead of replacing the prototype.
+      if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
+      else copy[key] = item;
     }
     out = copy;
   }

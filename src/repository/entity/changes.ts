@@ -1,4 +1,5 @@
 import { BSON, type Document } from 'mongodb';
+import { AS_THE_DRIVER_WRITES } from '../../bson/documents';
 import type { ModelShape } from '../../metadata/types';
 
 export interface Changes {
@@ -36,11 +37,11 @@ export function isEmpty(changes: Changes): boolean {
   return Object.keys(changes.$set).length === 0 && Object.keys(changes.$unset).length === 0;
 }
 
-/** Equal when BSON would store the same bytes: covers Dates, ObjectIds, Longs, Binaries and nested values alike. */
+/** Equal when the driver would store the same bytes (an undefined property as null): covers Dates, ObjectIds, Longs, Binaries and nested values alike. */
 function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  return Buffer.from(BSON.serialize({ v: a }, { ignoreUndefined: true })).equals(BSON.serialize({ v: b }, { ignoreUndefined: true }));
+  return Buffer.from(BSON.serialize({ v: a }, AS_THE_DRIVER_WRITES)).equals(BSON.serialize({ v: b }, AS_THE_DRIVER_WRITES));
 }
 
 function isDocument(value: unknown): value is Document {

@@ -10,7 +10,8 @@
  * class instance, another BSON value, a typed array) is kept serialized, as only BSON knows how to
  * copy all of them. Entities no longer referenced take their snapshot with them (WeakMap).
  */
-import { Binary, BSON, ObjectId, type Document } from 'mongodb';
+import { BSON, type Document } from 'mongodb';
+import { AS_THE_DRIVER_WRITES, detachedBytes, NOT_DETACHED } from '../../bson/documents';
 
 const snapshots = new WeakMap<object, Uint8Array | Document | 'partial'>();
 
@@ -22,7 +23,7 @@ export function trackRead(entities: readonly object[], stored: readonly Uint8Arr
 /** An entity after a write: `written` is the plaintext the server now holds. */
 export function trackWritten(entity: object, written: Document): void {
   const copy = copyValue(written, 0);
-  snapshots.set(entity, copy === UNCOPIED ? BSON.serialize(written, { ignoreUndefined: true }) : copy as Document);
+  snapshots.set(entity, copy === UNCOPIED ? BSON.serialize(written, AS_THE_DRIVER_WRITES) : copy as Document);
 }
 
 /** The snapshot, decoded (a fresh copy each time): stored form after a read (ciphertext included), plaintext after a write. */
@@ -45,14 +46,16 @@ const MAX_DEPTH = 100;
 
 /**
  * A copy of `value` that nothing done to the original can change, equal to what a BSON round
- * trip with ignoreUndefined gives (undefined properties are dropped); UNCOPIED for any value
+ * trip gives (undefined becomes null, as the driver writes it); UNCOPIED for any value
  * whose copy only BSON knows, so the caller serializes the whole document instead.
  */
 function copyValue(value: unknown, depth: number): unknown {
   switch (typeof value) {
     case 'string': case 'number': case 'boolean': return value;
     case 'object': break;
-    // undefined in an array (BSON writes null), bigint (written as a long), functions, symbols.
+    // The driver writes undefined as null, in documents and arrays alike (its default, which createClient keeps).
+    case 'undefined': return null;
+    // bigint (written as a long), functions, symbols.
     default: return UNCOPIED;
   }
   if (value === null) return null;
@@ -67,19 +70,10 @@ function copyValue(value: unknown, depth: number): unknown {
     return out;
   }
   if (value instanceof Date) return new Date(value.getTime());
-  const bsonType = (value as { _bsontype?: unknown })._bsontype;
-  // Their bytes can be changed in place (ObjectId's id setter, Binary's write): each copy has its own.
-  if (bsonType === 'ObjectId') {
-    const id = (value as ObjectId).id;
-    // An id of another length (set through the setter) is written as js-bson writes it: left to BSON.
-    if (id.length !== 12) return UNCOPIED;
-    // From Node's buffer pool: a Uint8Array of its own per id costs several times more.
-    const bytes = Buffer.allocUnsafe(12);
-    bytes.set(id);
-    return new ObjectId(bytes);
+  if (typeof (value as { _bsontype?: unknown })._bsontype === 'string') {
+    const own = detachedBytes(value);
+    return own === NOT_DETACHED ? UNCOPIED : own;
   }
-  // As BSON writes it: the first `position` bytes, under its subtype (a UUID comes back as a Binary of subtype 4).
-  if (bsonType === 'Binary') return new Binary(new Uint8Array((value as Binary).buffer.subarray(0, (value as Binary).position)), (value as Binary).sub_type);
   const prototype: unknown = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return UNCOPIED;
   // The driver stores what toBSON returns, enumerable or not: only BSON writes it the same way.
@@ -87,7 +81,6 @@ function copyValue(value: unknown, depth: number): unknown {
   const out: Document = {};
   for (const key of Object.keys(value)) {
     const item = (value as Record<string, unknown>)[key];
-    if (item === undefined) continue;
     // Assigned, it would replace the copy's prototype.
     if (key === '__proto__') return UNCOPIED;
     const copied = copyValue(item, depth + 1);
