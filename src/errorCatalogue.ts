@@ -223,6 +223,7 @@ export const ERROR_CATALOGUE = {
     INPUT_VARIANT_MISMATCH: { meaning: "A document written through a variant's repository names another variant in its discriminator.", fix: "Leave the discriminator out (it is filled in), or use the other variant's repository." },
     INPUT_SORT: { meaning: 'A sort is malformed.', fix: 'Pass { field: 1 } or { field: -1 }.' },
     INPUT_UNDECRYPTABLE_WRITE_BACK: { meaning: 'An UndecryptableValue read earlier is written back; it would replace the stored ciphertext.', fix: 'Leave the field out of the write.' },
+    INPUT_UNDEFINED_VALUE: { meaning: 'A filter compares a field with undefined, which the driver would send as null, matching documents without the field too.', fix: 'Compare with null (null or missing), or use { $exists: false } (missing only).' },
     INPUT_UNKNOWN_FIELD: { meaning: 'A path names no field of the model.', fix: 'Check the spelling, or declare the field.' },
     INPUT_UNKNOWN_OPERATOR: { meaning: 'An operator is not one Strongbox knows.', fix: 'Use an operator the message lists.' },
     INPUT_UNKNOWN_OPTION: { meaning: 'An operation got an option Strongbox does not know.', fix: 'Use an option the message lists.' },

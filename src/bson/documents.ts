@@ -1,4 +1,4 @@
-import { Binary, BSON, ObjectId, UUID, type Document } from 'mongodb';
+import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID, type Document } from 'mongodb';
 
 /**
  * Helpers on values as the driver hands them over, shared by every layer above; they know
@@ -74,4 +74,30 @@ export function detachedBytes(value: object): ObjectId | Binary | typeof NOT_DET
   // As BSON writes it: the first `position` bytes, under its subtype.
   if (bsonType === 'Binary') return new Binary(new Uint8Array((value as Binary).buffer.subarray(0, (value as Binary).position)), (value as Binary).sub_type);
   return NOT_DETACHED;
+}
+
+/**
+ * A copy of a js-bson value or a Uint8Array (a Buffer stays a Buffer) that shares no state with
+ * the original, whose fields can all be changed in place (a Long's low bits, a Decimal128's bytes,
+ * a DBRef's oid): an input copied before a write must not follow changes the caller makes while
+ * the write is in flight. Values inside (a Code's scope, a DBRef's oid and fields) are copied by
+ * `inner`. NOT_DETACHED for any other value.
+ */
+export function detachedValue(value: object, inner: (value: unknown) => unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? Buffer.from(value) : new Uint8Array(value);
+  const bsonType = (value as { _bsontype?: unknown })._bsontype;
+  switch (bsonType) {
+    case 'ObjectId': case 'Binary': return detachedBytes(value);
+    case 'Long': { const long = value as Long; return new Long(long.low, long.high, long.unsigned); }
+    case 'Timestamp': { const stamp = value as Timestamp; return new Timestamp({ t: stamp.t, i: stamp.i }); }
+    case 'Int32': return new Int32((value as Int32).value);
+    case 'Double': return new Double((value as Double).value);
+    case 'Decimal128': return new Decimal128(new Uint8Array((value as Decimal128).bytes));
+    case 'BSONRegExp': return new BSONRegExp((value as BSONRegExp).pattern, (value as BSONRegExp).options);
+    case 'BSONSymbol': return new BSONSymbol((value as BSONSymbol).value);
+    case 'Code': { const code = value as Code; return new Code(code.code, code.scope == null ? code.scope : inner(code.scope) as Document); }
+    case 'DBRef': { const ref = value as DBRef; return new DBRef(ref.collection, inner(ref.oid) as ObjectId, ref.db, inner(ref.fields) as Document); }
+    // MinKey and MaxKey hold nothing.
+    default: return NOT_DETACHED;
+  }
 }

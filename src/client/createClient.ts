@@ -41,7 +41,7 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
   if (!config.uri || typeof config.uri !== 'string') {
     throw new ConfigError('CONFIG_URI', 'uri is missing.', { fix: 'set uri to a mongodb:// or mongodb+srv:// connection string.' });
   }
-  refuseStrongboxDriverOptions(config.driverOptions);
+  const userOptions = checkedDriverOptions(config.driverOptions);
   const registry = new MetadataRegistry(config.models ?? []);
   const keyVaultNamespace = config.keyVault?.namespace ?? DEFAULT_KEY_VAULT_NAMESPACE;
   const namespace = parseNamespace(keyVaultNamespace);
@@ -60,20 +60,18 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
   const opened: MongoClient[] = [];
   try {
     const driverOptions: MongoClientOptions = {
-      ...config.driverOptions,
+      ...userOptions,
       ...(config.queryLog ? { monitorCommands: true } : {}),
       ...tlsToDriverOptions(dataTls.tls),
     };
+    // Both clients are built (and their connection strings' options checked) before either connects.
     const dataClient = driverClient(dataTls.driverUri, driverOptions, 'the database');
     opened.push(dataClient);
+    const keyVaultClient = config.keyVault?.uri && vaultTls ? driverClient(vaultTls.driverUri, { ...userOptions, ...tlsToDriverOptions(vaultTls.tls) }, 'the key vault cluster') : dataClient;
+    if (keyVaultClient !== dataClient) opened.push(keyVaultClient);
     if (config.queryLog) attachQueryLog(dataClient, typeof config.queryLog === 'function' ? config.queryLog : (line) => console.log(line));
     await connect(dataClient, 'the database', dataTls);
-    let keyVaultClient = dataClient;
-    if (config.keyVault?.uri && vaultTls) {
-      keyVaultClient = driverClient(vaultTls.driverUri, { ...config.driverOptions, ...tlsToDriverOptions(vaultTls.tls) }, 'the key vault cluster');
-      opened.push(keyVaultClient);
-      await connect(keyVaultClient, 'the key vault cluster', vaultTls);
-    }
+    if (keyVaultClient !== dataClient) await connect(keyVaultClient, 'the key vault cluster', vaultTls!);
     const encryption = new ClientEncryption(keyVaultClient, { keyVaultNamespace, kmsProviders: kmsProviders as never, tlsOptions: kmsTls as never });
     const engine = new CryptoEngine(encryption, kmsProviders, kmsTls);
     const keyVault = new KeyVault(keyVaultClient, namespace, encryption, wrapping);
@@ -96,19 +94,29 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
   }
 }
 
-/** The type leaves these options out; a configuration from plain JavaScript could still carry them. */
-function refuseStrongboxDriverOptions(driverOptions: unknown): void {
-  if (driverOptions === undefined) return;
+/**
+ * driverOptions read once into a plain copy, which alone is passed on (a Proxy or getter cannot
+ * show the driver other options than were checked). The type leaves Strongbox's options out; a
+ * configuration from plain JavaScript could still carry them, in any letter case, as the driver
+ * matches option names without regard to case.
+ */
+function checkedDriverOptions(driverOptions: unknown): MongoClientOptions {
+  if (driverOptions === undefined) return {};
   if (driverOptions === null || typeof driverOptions !== 'object' || Array.isArray(driverOptions)) {
     throw new ConfigError('CONFIG_DRIVER_OPTION', 'driverOptions must be an object of MongoClient options.', { fix: 'pass an object such as { maxPoolSize: 20 }, or leave driverOptions out.' });
   }
-  const owned: readonly string[] = STRONGBOX_DRIVER_OPTIONS;
-  const refused = Object.keys(driverOptions).filter((name) => owned.includes(name) || /^(tls|ssl)/i.test(name));
+  const copy: Record<string, unknown> = {};
+  for (const name of Object.keys(driverOptions)) {
+    Object.defineProperty(copy, name, { value: (driverOptions as Record<string, unknown>)[name], enumerable: true, writable: true, configurable: true });
+  }
+  const owned = new Set(STRONGBOX_DRIVER_OPTIONS.map((name) => name.toLowerCase()));
+  const refused = Object.keys(copy).filter((name) => owned.has(name.toLowerCase()) || /^(tls|ssl)/i.test(name) || name === '__proto__');
   if (refused.length) {
     throw new ConfigError('CONFIG_DRIVER_OPTION', `driverOptions sets ${refused.map((n) => `"${n}"`).join(', ')}, which Strongbox sets itself: TLS comes from tls, encryption from the models, and values are written and read as the driver does by default (undefined as null).`, {
       fix: 'remove these options; configure TLS under tls (and keyVault.tls), and leave BSON serialization options at their defaults.',
     });
   }
+  return copy as MongoClientOptions;
 }
 
 /**

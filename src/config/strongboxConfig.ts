@@ -11,19 +11,26 @@ import type { TlsOptions, KmsTlsOptions } from '../tls/options';
 export type Environment = 'development' | 'production';
 
 /**
- * Driver options Strongbox decides, besides every tls* and ssl* option: automatic encryption, and
- * the BSON options that change which bytes a value is written as or which values a read returns.
- * Strongbox checks, encrypts, snapshots and compares values as the driver writes them by
- * default (undefined as null, functions left out) and reads stored bytes itself.
+ * Driver options Strongbox decides, besides every tls* and ssl* option: automatic encryption; the
+ * Node.js TLS options the driver hands to the socket (TLS is configured under `tls`, where its
+ * rules apply); and the BSON options that change which bytes a value is written as or which
+ * values a read returns (Strongbox checks, encrypts, snapshots and compares values as the driver
+ * writes them by default: undefined as null, functions left out).
  */
 export type StrongboxDriverOption =
-  | 'autoEncryption' | 'ignoreUndefined' | 'serializeFunctions' | 'checkKeys' | 'promoteLongs' | 'promoteValues'
-  | 'promoteBuffers' | 'bsonRegExp' | 'raw' | 'fieldsAsRaw' | 'useBigInt64' | 'enableUtf8Validation';
+  | 'autoEncryption'
+  | 'ignoreUndefined' | 'serializeFunctions' | 'checkKeys' | 'promoteLongs' | 'promoteValues'
+  | 'promoteBuffers' | 'bsonRegExp' | 'raw' | 'fieldsAsRaw' | 'useBigInt64' | 'enableUtf8Validation'
+  | 'allowPartialTrustChain' | 'ALPNProtocols' | 'ca' | 'cert' | 'checkServerIdentity' | 'ciphers' | 'crl' | 'ecdhCurve'
+  | 'key' | 'minDHSize' | 'passphrase' | 'pfx' | 'rejectUnauthorized' | 'secureContext' | 'secureProtocol' | 'servername' | 'session';
 
 /** The same names at run time; a Record, so the compiler checks it names every one and nothing else. */
 const DRIVER_OPTIONS_OWNED: Record<StrongboxDriverOption, true> = {
-  autoEncryption: true, ignoreUndefined: true, serializeFunctions: true, checkKeys: true, promoteLongs: true, promoteValues: true,
+  autoEncryption: true,
+  ignoreUndefined: true, serializeFunctions: true, checkKeys: true, promoteLongs: true, promoteValues: true,
   promoteBuffers: true, bsonRegExp: true, raw: true, fieldsAsRaw: true, useBigInt64: true, enableUtf8Validation: true,
+  allowPartialTrustChain: true, ALPNProtocols: true, ca: true, cert: true, checkServerIdentity: true, ciphers: true, crl: true, ecdhCurve: true,
+  key: true, minDHSize: true, passphrase: true, pfx: true, rejectUnauthorized: true, secureContext: true, secureProtocol: true, servername: true, session: true,
 };
 export const STRONGBOX_DRIVER_OPTIONS = Object.keys(DRIVER_OPTIONS_OWNED) as readonly StrongboxDriverOption[];
 /** How values are encrypted: by Strongbox from the models (explicit), or by the driver from the schema map (automatic; needs mongocryptd or crypt_shared). */

@@ -2,7 +2,7 @@ import { BSON, UUID, type Binary, type ClientEncryption, type Document } from 'm
 import { ALGORITHM_NAMES, isEncryptedBinary, type StoredAlgorithm } from './blob';
 import { runContext, type NativeMongoCrypt } from './driverInternals';
 import { classifyCryptError, encryptionFailure, groupTooLarge } from './failures';
-import { intentMarking, MAX_BSON_SIZE } from './intentMarking';
+import { ciphertextLength, intentMarking, MAX_BSON_SIZE } from './intentMarking';
 import { markedCommandReply } from './markedCommand';
 
 /** One value to encrypt, with the field it belongs to (for errors: never the value). */
@@ -174,7 +174,7 @@ export class CommandEncryptor {
   private async encryptBatch(batch: Item[]): Promise<void> {
     const keys = await resolveKeys(batch);
     const marked: Marked[] = [];
-    /** Marking bytes per group: a lower bound of what its values take once encrypted. */
+    /** Bytes each group's values take in a stored document once encrypted: a lower bound of its size. */
     const sizes = new Map<EncryptionGroup, number>();
     for (const item of batch) {
       // resolveKeys started every lookup that was still to start.
@@ -188,13 +188,15 @@ export class CommandEncryptor {
       try {
         item.marking = intentMarking(item.value, item.algorithm, key.id);
         marked.push(item as Marked);
-        sizes.set(item.group, (sizes.get(item.group) ?? 0) + item.marking.length);
+        // A binary element: type byte, name and its 0, length, subtype, then the ciphertext.
+        const element = 1 + String(item.slot).length + 1 + 4 + 1 + ciphertextLength(item.marking, key.id);
+        sizes.set(item.group, (sizes.get(item.group) ?? 0) + element);
       } catch (err) {
         item.fail(err);
       }
     }
     // A group is one document (or one value): values that each fit but together exceed MongoDB's
-    // limit would only be refused by the driver, after they were encrypted.
+    // limit once encrypted would only be refused by the driver, after the encryption.
     for (const [group, bytes] of sizes) {
       if (bytes > MAX_BSON_SIZE) group.fail(groupTooLarge(group.items.map((item) => item.where)));
     }

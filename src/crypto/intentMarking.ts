@@ -44,6 +44,21 @@ export function intentMarking(value: unknown, algorithm: StoredAlgorithm, keyId:
   return document;
 }
 
+/** Bytes of a marking document besides its value's and its key id's (see stringMarking). */
+const MARKING_FRAME = 4 + 3 + 7 + (4 + 4 + 1) + 1;
+
+/**
+ * The length of the ciphertext libmongocrypt makes of a marking's value, exactly: per the
+ * client-side encryption specification, a BSON binary of subtype 6 holding a blob subtype byte,
+ * the 16-byte key UUID, the value's BSON type byte, then AEAD_AES_256_CBC_HMAC_SHA_512 of the
+ * value's bytes: a 16-byte IV, the bytes padded to whole 16-byte blocks (PKCS#7 always adds at
+ * least one byte), a 32-byte tag.
+ */
+export function ciphertextLength(marking: Uint8Array, keyId: Binary): number {
+  const plaintext = marking.length - MARKING_FRAME - keyId.buffer.length;
+  return 1 + 16 + 1 + 16 + 16 * (Math.floor(plaintext / 16) + 1) + 32;
+}
+
 /**
  * The marking document of a string, written directly (strings are most encrypted values, and
  * this is a few times cheaper than general serialization): the same bytes BSON.serialize

@@ -25,7 +25,7 @@ import { withUpsertDefaults } from './entity/defaults';
 import { hasHooks } from './entity/hooks';
 import { assertEntity, hooks, prepareNew, prepareReplacement } from './entity/lifecycle';
 import { stampUpdate } from './entity/stamps';
-import { forget, snapshotOf, trackRead, trackWritten } from './entity/tracking';
+import { forget, keepWritten, snapshotOf, trackRead, trackWritten, type KeptWrite } from './entity/tracking';
 import { hasRules, refuseIssues, updateIssues } from './entity/validation';
 import { DocumentReader, type ResultShape, type UndecryptablePolicy } from './reader';
 import type { CheckedPipeline, NamedResult, PipelineResult } from './aggregateTypes';
@@ -152,8 +152,9 @@ export class Repository<T extends object> {
   async insertOne(document: InsertDoc<T>, rawOptions: SessionOption = {}): Promise<T> {
     const options = this.options('insert', rawOptions);
     const [plain, stored] = await this.prepareInsert(document);
+    const kept = keepWritten(plain);
     await this.collection.insertOne(stored, options);
-    return (await this.inserted([plain]))[0];
+    return (await this.inserted([plain], [kept]))[0];
   }
 
   async insertMany(documents: ReadonlyArray<InsertDoc<T>>, rawOptions: SessionOption = {}): Promise<T[]> {
@@ -164,14 +165,16 @@ export class Repository<T extends object> {
     // Every document is checked before any is encrypted: one bad document leaves nothing encrypted.
     const encrypt = ready.map(([plain, model]) => sanitizedSync('insert', this.model, () => walkDocumentNow(this.encryptor, model, plain, plain)));
     const stored = await sanitized('insert', this.model, () => Promise.all(encrypt.map((run) => run())));
+    const plain = ready.map(([doc]) => doc);
+    const kept = plain.map(keepWritten);
     if (stored.length) await this.collection.insertMany(stored, { ...options, ordered: true });
-    return this.inserted(ready.map(([plain]) => plain));
+    return this.inserted(plain, kept);
   }
 
   /** The entities of written plaintext documents: tracked for save(), after-insert hooks run. */
-  private async inserted(plain: Document[]): Promise<T[]> {
+  private async inserted(plain: Document[], kept: KeptWrite[]): Promise<T[]> {
     const entities = plain.map((doc) => hydrate<T>(this.model, doc));
-    entities.forEach((entity, i) => trackWritten(entity, plain[i]));
+    entities.forEach((entity, i) => trackWritten(entity, kept[i]));
     for (const entity of entities) {
       const model = this.entityModel(entity);
       // Most models have no after-insert hooks: their inserts wait for nothing more.
@@ -200,10 +203,18 @@ export class Repository<T extends object> {
   }
 
   private async saveNew(entity: T & Record<string, unknown>, options: SessionOption): Promise<T> {
-    const [plain, stored] = await this.prepareInsert(entity);
+    const read = writtenValues(this.model, entity);
+    const [plain, stored, filled] = await this.prepareInsert(read);
+    const kept = keepWritten(plain);
     await this.collection.insertOne(stored, { session: options.session });
-    Object.assign(entity, plain);
-    trackWritten(entity, plain);
+    // What the insert filled (_id, defaults, stamps, before-insert hooks' changes) goes onto the
+    // entity. Every other field keeps the entity's own value: a change the application made while
+    // the insert was in flight differs from the snapshot, so the next save() sends it.
+    const target = entity as Record<string, unknown>;
+    for (const key of filled) {
+      if (target[key] === read[key]) target[key] = plain[key];
+    }
+    trackWritten(entity, kept);
     await hooks(this.entityModel(entity), 'afterInsert', [entity]);
     return entity;
   }
@@ -223,12 +234,16 @@ export class Repository<T extends object> {
     if (updatedAt !== undefined) { changes.$set[updatedAt] = now; delete changes.$unset[updatedAt]; }
     const update: Document = { ...(Object.keys(changes.$set).length ? { $set: changes.$set } : {}), ...(Object.keys(changes.$unset).length ? { $unset: changes.$unset } : {}) };
     if (version !== undefined) update.$inc = { [version]: 1 };
+    // The snapshot is what the stored document becomes, stamps included, taken before the update is sent.
+    if (updatedAt !== undefined) after[updatedAt] = now;
+    if (version !== undefined) after[version] = (before[version] as number) + 1;
+    const kept = keepWritten(after);
     const result = await this.update('updateOne', this.entityFilter(before), update, { session: options.session });
     if (result.matchedCount === 0) throw this.stale('save', before);
     const stamped = entity as Record<string, unknown>;
-    if (updatedAt !== undefined) after[updatedAt] = stamped[updatedAt] = now;
-    if (version !== undefined) after[version] = stamped[version] = (before[version] as number) + 1;
-    trackWritten(entity, after);
+    if (updatedAt !== undefined) stamped[updatedAt] = now;
+    if (version !== undefined) stamped[version] = after[version];
+    trackWritten(entity, kept);
     await hooks(this.entityModel(entity), 'afterUpdate', [entity]);
     return entity;
   }
@@ -587,21 +602,30 @@ export class Repository<T extends object> {
     }
   }
 
-  private async prepareInsert(document: unknown, now = new Date()): Promise<[Document, Document]> {
-    const [ready, model] = await this.prepareNewDocument(document, now);
-    return [ready, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, model, ready, ready))];
+  private async prepareInsert(document: unknown, now = new Date()): Promise<[Document, Document, string[]]> {
+    const [ready, model, filled] = await this.prepareNewDocument(document, now);
+    return [ready, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, model, ready, ready)), filled];
   }
 
-  /** A document to insert with its _id, defaults, stamps and before-insert hooks applied, and the model it is stored as. */
-  private async prepareNewDocument(document: unknown, now: Date): Promise<[Document, ModelMetadata]> {
+  /**
+   * A document to insert with its _id, defaults, stamps and before-insert hooks applied, the model
+   * it is stored as, and the top-level fields Strongbox filled or changed (the new _id included).
+   */
+  private async prepareNewDocument(document: unknown, now: Date): Promise<[Document, ModelMetadata, string[]]> {
     if (document === null || typeof document !== 'object' || Array.isArray(document)) {
       throw invalid('INPUT_NOT_A_DOCUMENT', `A ${this.model.target.name} to insert must be an object.`, 'pass an object with the model\'s fields.');
     }
-    const plain = this.copyDocument('insert', document) as Document;
+    const copied = this.copyDocument('insert', document) as Document;
     const idField = this.model.fields.get('_id');
-    if (plain._id === undefined && (!idField || idField.bsonType === undefined || idField.bsonType === 'objectId')) plain._id = new ObjectId();
-    const model = this.storedAs(plain, 'insert');
-    return [await prepareNew(model, plain, now), model];
+    const newId = copied._id === undefined && (!idField || idField.bsonType === undefined || idField.bsonType === 'objectId');
+    const model = this.storedAs(copied, 'insert');
+    const generatedId = newId ? new ObjectId() : undefined;
+    const prepared = await prepareNew(model, generatedId ? { ...copied, _id: generatedId } : copied, now);
+    if (prepared === copied) return [prepared, model, []];
+    const filled = Object.keys(prepared).filter((key) => prepared[key] !== copied[key]);
+    // A default or a before-insert hook may hand over a value the application still holds: copied like the input.
+    for (const key of filled) if (prepared[key] !== generatedId) prepared[key] = this.copy('insert', prepared[key]);
+    return [prepared, model, filled];
   }
 
   private async encodeReplacement(replacement: unknown): Promise<Document> {

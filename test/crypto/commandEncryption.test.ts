@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { Binary, UUID, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { inspectEncryptedBlob } from '../../src/crypto/blob';
+import { ciphertextLength, intentMarking } from '../../src/crypto/intentMarking';
 import { EncryptionError } from '../../src/errors';
 import type { Repository } from '../../src/repository/repository';
 import { ALGORITHM_NAMES } from '../../src/schema/encryptSchema';
@@ -128,6 +129,16 @@ test.serial('insertMany, bulkWrite and replaceOne each encrypt all their values 
   t.is((await repo.findOne({ phone: '+1-555-100100' }))?.ssn, 'bulk-ssn');
   t.is((await repo.findOne({ phone: '+1-555-100201' }))?.name, 'P201');
   t.is(await repo.findOne({ phone: '+1-555-100102' }), null);
+});
+
+test.serial('the size a ciphertext will take is known from its marking, exactly, for every length and BSON type (it bounds a document before it is encrypted)', async (t) => {
+  const keyId = await client.keyVault.ensureDataKey('size-estimate');
+  const values: unknown[] = [...Array.from({ length: 70 }, (_, n) => 'é'.repeat(n % 7) + 'x'.repeat(n)), 0, -1, 2 ** 40, 1.5, true, new Date(5), ['a', 1], { a: { b: [1, 2] } }, new Binary(new Uint8Array(33))];
+  for (const value of values) {
+    const marking = intentMarking(value, 'Random', keyId);
+    const ciphertext = await client.engine.encrypt(value, 'Random', keyId, 'Size.value');
+    t.is(ciphertextLength(marking, keyId), ciphertext.length(), JSON.stringify(value)?.slice(0, 40));
+  }
 });
 
 test.serial('a write refused after its walk encrypts nothing and sends nothing: a missing required field, a missing key name, a wrong type', async (t) => {

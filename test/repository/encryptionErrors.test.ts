@@ -55,6 +55,15 @@ test('a cyclic value: INPUT_CYCLIC naming the operation and field, not the value
   }
 });
 
+test('a value nested deeper than MongoDB accepts: INPUT_TOO_DEEP naming the field, not a cycle', async (t) => {
+  let deep: Record<string, unknown> = { secret: 'DEEP-SECRET' };
+  for (let i = 0; i < 150; i++) deep = { inner: deep };
+  const err = await t.throwsAsync(repo().insertOne({ Random_object: deep }), { instanceOf: InvalidInputError });
+  t.is(err!.code, 'INPUT_TOO_DEEP');
+  t.regex(err!.message, /insert on Typed, in Random_object, is nested more than/);
+  t.false(err!.message.includes('DEEP-SECRET'));
+});
+
 test('values of the wrong type or out of range are refused before encryption, without the value', async (t) => {
   const cases: Array<[Record<string, unknown>, string, RegExp]> = [
     [{ Deterministic_long: 2n ** 64n + 5n }, 'INPUT_OUT_OF_RANGE', /Typed\.Deterministic_long is declared as long but got a bigint outside the 64-bit range/],

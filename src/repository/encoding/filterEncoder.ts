@@ -145,11 +145,13 @@ function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Recor
     case 'value':
       assertLiteral(operand, `${where} ${op}`);
       checkDeclared(resolved, path, op, operand, where);
+      refuseUndefined(operand, op, where);
       return operand;
     case 'values':
       if (!Array.isArray(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} needs an array.`, `write { ${op}: [a, b] }.`);
       assertLiteral(operand, `${where} ${op}`);
       for (const item of operand) checkDeclared(resolved, path, op, item, where);
+      for (const item of operand) refuseUndefined(item, op, where);
       return operand;
     case 'flag':
       assertFlag(op, operand, `${where} ${op}`);
@@ -168,6 +170,17 @@ function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Recor
     case 'elementFilter':
       return elementCondition(analysis, scope, field, path, operand, op);
   }
+}
+
+/**
+ * The driver sends an undefined comparand as null, which also matches every document without the
+ * field: `deleteMany({ meta: undefined })` would delete them all. A typed field refuses it as the
+ * wrong type first; this covers the rest (free-form and untyped fields, paths below them).
+ */
+function refuseUndefined(operand: unknown, op: string, where: string): void {
+  if (operand !== undefined) return;
+  throw invalid('INPUT_UNDEFINED_VALUE', `${op === 'equality' ? where : `${where} ${op}`}: undefined is not a value to compare with (the driver would send null, which also matches documents without the field).`,
+    `compare with null to match documents where it is null or missing, or use { $exists: false } for missing only.`);
 }
 
 /** A comparand of a plain field with a declared type must be of that type; below a free-form object nothing is declared. */

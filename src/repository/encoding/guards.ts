@@ -1,4 +1,4 @@
-import { detachedBytes, isBsonValue, NOT_DETACHED } from '../../bson/documents';
+import { detachedValue, isBsonValue, NOT_DETACHED } from '../../bson/documents';
 import type { CodeOf } from '../../errorCatalogue';
 import { InvalidInputError } from '../../errors';
 
@@ -80,50 +80,76 @@ const MAX_DEPTH = 120;
 
 /**
  * The caller's argument read exactly once: plain objects and arrays are copied property by
- * property (own enumerable string keys, each read once), Dates, ObjectIds and Binary values are
- * copied; everything else (other BSON values, RegExps, class instances) is kept as it is. The analysis, the key binding and the command then
+ * property (own enumerable string keys, each read once), Dates, BSON values and byte arrays are
+ * copied; everything else (RegExps, class instances, objects with toBSON) is kept as it is. The analysis, the key binding and the command then
  * all see the same values, however the input behaves when read again (getters, Proxies).
  */
 export function snapshot<T>(value: T, where: string): T {
-  return copyOnce(value, where, new Set(), 0, undefined) as T;
+  try {
+    return copyOnce(value, 0, undefined) as T;
+  } catch (err) {
+    if (!(err instanceof TooDeep)) throw err;
+    const at = err.top === undefined ? where : `${where}, in ${err.top},`;
+    // Only on the way to an error: whether the value refers to itself says which error it is.
+    if (holdsCycle(value, new Set(), 0)) throw invalid('INPUT_CYCLIC', `${at} refers to itself (a cyclic value), which cannot be encrypted or sent to MongoDB.`, 'pass a tree of plain values.');
+    throw invalid('INPUT_TOO_DEEP', `${at} is nested more than ${MAX_DEPTH} levels deep; MongoDB accepts 100.`, 'flatten the value.');
+  }
+}
+
+/** Thrown by copyOnce past MAX_DEPTH (a cycle gets there too); `top` is the top-level key it happened under. */
+class TooDeep {
+  constructor(readonly top: string | undefined) {}
+}
+
+/** Plain objects and arrays, the containers copyOnce copies; null for any other value. */
+function containerKind(value: unknown): 'array' | 'object' | null {
+  if (value === null || typeof value !== 'object') return null;
+  if (Array.isArray(value)) return 'array';
+  if (!isPlainObject(value)) return null;
+  // The driver writes what toBSON returns, enumerable or not: kept as it is, like a class instance.
+  return typeof (value as { toBSON?: unknown }).toBSON === 'function' ? null : 'object';
 }
 
 /**
  * `top` is the top-level key the value sits under: errors name it, and nothing deeper, since keys
- * inside a value encrypted as a whole are plaintext the model protects.
+ * inside a value encrypted as a whole are plaintext the model protects. No record of ancestors is
+ * kept: a cycle goes past MAX_DEPTH like any too deep value, and snapshot tells the two apart.
  */
-function copyOnce(value: unknown, where: string, ancestors: Set<object>, depth: number, top: string | undefined): unknown {
+function copyOnce(value: unknown, depth: number, top: string | undefined): unknown {
   if (value === null || typeof value !== 'object') return value;
   // Read once like the rest: a Date the caller changes later changes neither the checked value nor the entity.
   if (value instanceof Date) return new Date(value.getTime());
-  const array = Array.isArray(value);
-  if (!array && !isPlainObject(value)) {
-    // An ObjectId or Binary gets bytes of its own (they can be changed in place); other values are kept.
-    const own = isBsonValue(value) ? detachedBytes(value) : NOT_DETACHED;
+  const kind = containerKind(value);
+  if (kind === null) {
+    // BSON values and byte arrays get copies of their own (their fields can be changed in place); class instances are kept.
+    const own = isBsonValue(value) || value instanceof Uint8Array ? detachedValue(value, (inner) => copyOnce(inner, depth + 1, top)) : NOT_DETACHED;
     return own === NOT_DETACHED ? value : own;
   }
-  // The driver writes what toBSON returns, enumerable or not: kept as it is, like a class instance.
-  if (typeof (value as { toBSON?: unknown }).toBSON === 'function') return value;
-  const at = top === undefined ? where : `${where}, in ${top},`;
-  if (ancestors.has(value)) throw invalid('INPUT_CYCLIC', `${at} refers to itself (a cyclic value), which cannot be encrypted or sent to MongoDB.`, 'pass a tree of plain values.');
-  if (depth > MAX_DEPTH) throw invalid('INPUT_TOO_DEEP', `${at} is nested more than ${MAX_DEPTH} levels deep; MongoDB accepts 100.`, 'flatten the value.');
-  ancestors.add(value);
-  let out: unknown;
-  if (array) {
+  if (depth > MAX_DEPTH) throw new TooDeep(top);
+  if (kind === 'array') {
     const length = (value as unknown[]).length;
     const items: unknown[] = new Array(length);
-    for (let i = 0; i < length; i++) items[i] = copyOnce((value as unknown[])[i], where, ancestors, depth + 1, top);
-    out = items;
-  } else {
-    const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
-    for (const key of Object.keys(value)) {
-      const item = copyOnce((value as Record<string, unknown>)[key], where, ancestors, depth + 1, top ?? key);
-      // defineProperty for '__proto__': it stays a key (the analysis refuses it by name) instead of replacing the prototype.
-      if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
-      else copy[key] = item;
-    }
-    out = copy;
+    for (let i = 0; i < length; i++) items[i] = copyOnce((value as unknown[])[i], depth + 1, top);
+    return items;
   }
-  ancestors.delete(value);
-  return out;
+  const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
+  for (const key of Object.keys(value)) {
+    const item = copyOnce((value as Record<string, unknown>)[key], depth + 1, top ?? key);
+    // defineProperty for '__proto__': it stays a key (the analysis refuses it by name) instead of replacing the prototype.
+    if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
+    else copy[key] = item;
+  }
+  return copy;
+}
+
+/** Whether a container inside `value` contains itself (read again: only to name an error). */
+function holdsCycle(value: unknown, ancestors: Set<object>, depth: number): boolean {
+  const kind = containerKind(value);
+  if (kind === null || depth > MAX_DEPTH) return false;
+  if (ancestors.has(value as object)) return true;
+  ancestors.add(value as object);
+  const items = kind === 'array' ? value as unknown[] : Object.keys(value as object).map((key) => (value as Record<string, unknown>)[key]);
+  const found = items.some((item) => holdsCycle(item, ancestors, depth + 1));
+  ancestors.delete(value as object);
+  return found;
 }

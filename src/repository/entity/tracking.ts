@@ -20,10 +20,22 @@ export function trackRead(entities: readonly object[], stored: readonly Uint8Arr
   for (let i = 0; i < entities.length; i++) snapshots.set(entities[i], partial ? 'partial' : stored[i]);
 }
 
-/** An entity after a write: `written` is the plaintext the server now holds. */
-export function trackWritten(entity: object, written: Document): void {
+/** What a write keeps of the plaintext it sends, until the write succeeds and an entity takes it. */
+export type KeptWrite = Uint8Array | Document;
+
+/**
+ * Taken just before the plaintext `written` is handed to the driver: a value the application
+ * changes while the write is in flight is then at worst newer in the entity than in the snapshot,
+ * which the next save() sends, and never newer in the snapshot than in what was stored.
+ */
+export function keepWritten(written: Document): KeptWrite {
   const copy = copyValue(written, 0);
-  snapshots.set(entity, copy === UNCOPIED ? BSON.serialize(written, AS_THE_DRIVER_WRITES) : copy as Document);
+  return copy === UNCOPIED ? BSON.serialize(written, AS_THE_DRIVER_WRITES) : copy as Document;
+}
+
+/** An entity after a successful write: `kept` is what keepWritten took of the plaintext the server now holds. */
+export function trackWritten(entity: object, kept: KeptWrite): void {
+  snapshots.set(entity, kept);
 }
 
 /** The snapshot, decoded (a fresh copy each time): stored form after a read (ciphertext included), plaintext after a write. */
