@@ -20,12 +20,12 @@ import { analyzeProjection, assertSortable, followPipeline } from './encoding/pi
 import { checkUpdateKeepsRequired } from './encoding/requiredFields';
 import { DerivedScope, isTainted, ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths, writesUnderDocumentKeys } from './encoding/updateEncoder';
-import { changesBetween, isEmpty } from './entity/changes';
+import { changesBetween, isEmpty, sameValue } from './entity/changes';
 import { withUpsertDefaults } from './entity/defaults';
 import { hasHooks } from './entity/hooks';
 import { assertEntity, hooks, prepareNew, prepareReplacement } from './entity/lifecycle';
 import { stampUpdate } from './entity/stamps';
-import { forget, keepWritten, snapshotOf, trackRead, trackWritten, type KeptWrite } from './entity/tracking';
+import { endInsert, forget, keepWritten, snapshotOf, startInsert, trackRead, trackWritten, type KeptWrite } from './entity/tracking';
 import { hasRules, refuseIssues, updateIssues } from './entity/validation';
 import { DocumentReader, type ResultShape, type UndecryptablePolicy } from './reader';
 import type { CheckedPipeline, NamedResult, PipelineResult } from './aggregateTypes';
@@ -203,17 +203,30 @@ export class Repository<T extends object> {
   }
 
   private async saveNew(entity: T & Record<string, unknown>, options: SessionOption): Promise<T> {
+    if (!startInsert(entity)) {
+      throw invalid('INPUT_ENTITY_SAVE_IN_FLIGHT', `save on ${this.model.target.name}: this entity is being inserted by a save() that has not finished; saving it again now would insert a second document.`,
+        'await the first save() before saving the entity again.');
+    }
+    try {
+      return await this.insertEntity(entity, options);
+    } finally {
+      endInsert(entity);
+    }
+  }
+
+  private async insertEntity(entity: T & Record<string, unknown>, options: SessionOption): Promise<T> {
     const read = writtenValues(this.model, entity);
-    const [plain, stored, filled] = await this.prepareInsert(read);
+    const [plain, stored, changed] = await this.prepareInsert(read);
+    const target = entity as Record<string, unknown>;
+    for (const key of changed.filled) assertWritable(this.model, target, key);
     const kept = keepWritten(plain);
     await this.collection.insertOne(stored, { session: options.session });
-    // What the insert filled (_id, defaults, stamps, before-insert hooks' changes) goes onto the
-    // entity. Every other field keeps the entity's own value: a change the application made while
-    // the insert was in flight differs from the snapshot, so the next save() sends it.
-    const target = entity as Record<string, unknown>;
-    for (const key of filled) {
-      if (target[key] === read[key]) target[key] = plain[key];
-    }
+    // What the insert filled or changed (_id, discriminator, defaults, stamps, before-insert hooks)
+    // goes onto the entity. Every other field keeps the entity's own value: a change the
+    // application made while the insert was in flight differs from the snapshot, so the next
+    // save() sends it. So does a field the application replaced while the insert was in flight.
+    for (const key of changed.filled) if (target[key] === read[key]) target[key] = plain[key];
+    for (const key of changed.removed) if (target[key] === read[key]) delete target[key];
     trackWritten(entity, kept);
     await hooks(this.entityModel(entity), 'afterInsert', [entity]);
     return entity;
@@ -455,7 +468,7 @@ export class Repository<T extends object> {
   async replaceOne(filter: Filter<T>, rawReplacement: Replacement<T>, rawOptions: SessionOption & { upsert?: boolean } = {}): Promise<UpdateResult> {
     const options = this.options('replace', rawOptions);
     const replacement = this.copyDocument('replaceOne', rawReplacement);
-    const [f, r] = await Promise.all([this.filter('replaceOne', filter), this.encodeReplacement(replacement)]);
+    const [f, r] = await Promise.all([this.filter('replaceOne', writeFilter(this.model, 'replaceOne', filter)), this.encodeReplacement(replacement)]);
     return this.collection.replaceOne(this.bindReplacementKeys(f, replacement, options), r, options) as Promise<UpdateResult>;
   }
 
@@ -470,25 +483,25 @@ export class Repository<T extends object> {
   async findOneAndReplace<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, rawReplacement: Replacement<T>, rawOptions: FindOneAndOptions<T, P> = {}): Promise<ReadResult<T, P> | null> {
     const options = this.options('findOneAnd', rawOptions) as FindOneAndOptions<T, P>;
     const replacement = this.copyDocument('findOneAndReplace', rawReplacement);
-    const [f, r] = await Promise.all([this.filter('findOneAndReplace', filter), this.encodeReplacement(replacement)]);
+    const [f, r] = await Promise.all([this.filter('findOneAndReplace', writeFilter(this.model, 'findOneAndReplace', filter)), this.encodeReplacement(replacement)]);
     return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement, options), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }), options.projection !== undefined);
   }
 
   async findOneAndDelete<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, rawOptions: Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'> = {}): Promise<ReadResult<T, P> | null> {
     const options = this.options('findOneAnd', rawOptions) as Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'>;
-    const f = await this.filter('findOneAndDelete', filter);
+    const f = await this.filter('findOneAndDelete', writeFilter(this.model, 'findOneAndDelete', filter));
     const { projection, sort } = await this.findOneAndOptions(options);
     return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }), options.projection !== undefined);
   }
 
   async deleteOne(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<DeleteResult> {
     const options = this.options('delete', rawOptions);
-    return this.collection.deleteOne(await this.filter('deleteOne', filter), options);
+    return this.collection.deleteOne(await this.filter('deleteOne', writeFilter(this.model, 'deleteOne', filter)), options);
   }
 
   async deleteMany(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<DeleteResult> {
     const options = this.options('delete', rawOptions);
-    return this.collection.deleteMany(await this.filter('deleteMany', filter), options);
+    return this.collection.deleteMany(await this.filter('deleteMany', writeFilter(this.model, 'deleteMany', filter)), options);
   }
 
   /**
@@ -582,6 +595,7 @@ export class Repository<T extends object> {
         fields(['filter', 'update', 'upsert', 'arrayFilters']);
         if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', `upsert of bulkWrite ${kind} must be true or false.`, 'pass true or false.');
         const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update, spec.upsert === true ? spec.filter : undefined);
+        writeFilter(this.model, `bulkWrite ${kind}`, spec.filter);
         const root = pinnedKeyRoot(this.scope, spec.filter);
         this.requirePinnedKeys(normalized, root, `bulkWrite ${kind}`);
         const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, spec.filter, normalized, spec.arrayFilters, root);
@@ -591,18 +605,18 @@ export class Repository<T extends object> {
         fields(['filter', 'replacement', 'upsert']);
         if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', 'upsert of bulkWrite replaceOne must be true or false.', 'pass true or false.');
         const copied = this.copyDocument('bulkWrite replaceOne', spec.replacement);
-        const [filter, replacement] = await Promise.all([this.filter('bulkWrite replaceOne', spec.filter), this.encodeReplacement(copied)]);
+        const [filter, replacement] = await Promise.all([this.filter('bulkWrite replaceOne', writeFilter(this.model, 'bulkWrite replaceOne', spec.filter)), this.encodeReplacement(copied)]);
         return { replaceOne: { filter: this.bindReplacementKeys(filter, copied, {}), replacement, upsert: spec.upsert } };
       }
       case 'deleteOne': case 'deleteMany':
         fields(['filter']);
-        return { [kind]: { filter: await this.filter(`bulkWrite ${kind}`, spec.filter) } } as AnyBulkWriteOperation<Document>;
+        return { [kind]: { filter: await this.filter(`bulkWrite ${kind}`, writeFilter(this.model, `bulkWrite ${kind}`, spec.filter)) } } as AnyBulkWriteOperation<Document>;
       default:
         throw invalid('INPUT_BULK_OPERATION', `bulkWrite does not know the operation "${kind}".`, 'use insertOne, updateOne, updateMany, replaceOne, deleteOne or deleteMany.');
     }
   }
 
-  private async prepareInsert(document: unknown, now = new Date()): Promise<[Document, Document, string[]]> {
+  private async prepareInsert(document: unknown, now = new Date()): Promise<[Document, Document, Changed]> {
     const [ready, model, filled] = await this.prepareNewDocument(document, now);
     return [ready, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, model, ready, ready)), filled];
   }
@@ -611,21 +625,28 @@ export class Repository<T extends object> {
    * A document to insert with its _id, defaults, stamps and before-insert hooks applied, the model
    * it is stored as, and the top-level fields Strongbox filled or changed (the new _id included).
    */
-  private async prepareNewDocument(document: unknown, now: Date): Promise<[Document, ModelMetadata, string[]]> {
+  private async prepareNewDocument(document: unknown, now: Date): Promise<[Document, ModelMetadata, Changed]> {
     if (document === null || typeof document !== 'object' || Array.isArray(document)) {
       throw invalid('INPUT_NOT_A_DOCUMENT', `A ${this.model.target.name} to insert must be an object.`, 'pass an object with the model\'s fields.');
     }
     const copied = this.copyDocument('insert', document) as Document;
     const idField = this.model.fields.get('_id');
     const newId = copied._id === undefined && (!idField || idField.bsonType === undefined || idField.bsonType === 'objectId');
-    const model = this.storedAs(copied, 'insert');
-    const generatedId = newId ? new ObjectId() : undefined;
-    const prepared = await prepareNew(model, generatedId ? { ...copied, _id: generatedId } : copied, now);
-    if (prepared === copied) return [prepared, model, []];
-    const filled = Object.keys(prepared).filter((key) => prepared[key] !== copied[key]);
+    // The copy stays as read: what the insert fills in (_id, discriminator, defaults, stamps, hooks) goes into `start`.
+    const start: Document = { ...copied };
+    if (newId) start._id = new ObjectId();
+    const model = this.storedAs(start, 'insert');
+    const hooked = hasHooks(model, 'beforeInsert');
+    // Hooks change values in place: they run on a copy of their own, so `copied` still shows what the application wrote.
+    const prepared = await prepareNew(model, hooked ? this.copy('insert', start) : start, now);
+    const changes: Changed = { filled: [], removed: [] };
+    for (const key of Object.keys(prepared)) {
+      if (hooked ? !sameValue(prepared[key], copied[key]) : prepared[key] !== copied[key]) changes.filled.push(key);
+    }
+    if (hooked) for (const key of Object.keys(copied)) if (!(key in prepared)) changes.removed.push(key);
     // A default or a before-insert hook may hand over a value the application still holds: copied like the input.
-    for (const key of filled) if (prepared[key] !== generatedId) prepared[key] = this.copy('insert', prepared[key]);
-    return [prepared, model, filled];
+    for (const key of changes.filled) if (!(newId && key === '_id')) prepared[key] = this.copy('insert', prepared[key]);
+    return [prepared, model, changes];
   }
 
   private async encodeReplacement(replacement: unknown): Promise<Document> {
@@ -801,7 +822,7 @@ export class Repository<T extends object> {
    */
   private async update(what: 'updateOne' | 'updateMany', rawFilter: unknown, rawUpdate: unknown, rawOptions: UpdateOptions<T>): Promise<UpdateResult> {
     const options = this.options('update', rawOptions);
-    const filter = this.copy(what, rawFilter);
+    const filter = this.copy(what, writeFilter(this.model, what, rawFilter));
     const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
     const { arrayFilters: rawArrayFilters, ...driverOptions } = options;
     const root = pinnedKeyRoot(this.scope, filter);
@@ -832,7 +853,7 @@ export class Repository<T extends object> {
 
   /** findOneAndUpdate: the one document's key is read first when the filter does not pin it; null when nothing matches. */
   private async keyedUpdate(what: string, rawFilter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T>): Promise<[Document, Document, Document[] | undefined] | null> {
-    const filter = this.copy(what, rawFilter);
+    const filter = this.copy(what, writeFilter(this.model, what, rawFilter));
     const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
@@ -926,4 +947,36 @@ function sanitize(err: unknown, what: string, model: string): unknown {
     });
   }
   return err;
+}
+
+/** Top-level fields an insert filled in or changed, and those a before-insert hook removed. */
+interface Changed {
+  filled: string[];
+  removed: string[];
+}
+
+/** A value the insert fills in must fit on the entity: checked before anything is sent. */
+function assertWritable(model: ModelMetadata, entity: object, key: string): void {
+  for (let at: object | null = entity; at !== null; at = Object.getPrototypeOf(at)) {
+    const descriptor = Object.getOwnPropertyDescriptor(at, key);
+    if (!descriptor) continue;
+    // An inherited data property must be writable too, or assigning it throws rather than adding an own one.
+    if ('value' in descriptor ? descriptor.writable : descriptor.set !== undefined) return;
+    throw invalid('INPUT_ENTITY_FIELD_READONLY', `save on ${model.target.name}: the entity's ${key} cannot be set (${'value' in descriptor ? 'a read-only property' : 'a getter without a setter'}), and the insert fills it in; nothing was written.`,
+      `make ${key} a plain property, or give it a setter.`);
+  }
+  if (!Object.isExtensible(entity)) {
+    throw invalid('INPUT_ENTITY_FIELD_READONLY', `save on ${model.target.name}: the entity is frozen or sealed, and the insert fills in ${key}; nothing was written.`, 'save an entity that can be changed.');
+  }
+}
+
+/**
+ * The filter of a write or delete: undefined is refused, not read as {} (every document), so a
+ * filter variable left undefined by mistake does not rewrite or delete a whole collection. An
+ * explicit {} still means every document.
+ */
+function writeFilter(model: ModelMetadata, what: string, filter: unknown): unknown {
+  if (filter !== undefined) return filter;
+  throw invalid('INPUT_FILTER_MISSING', `${what} on ${model.target.name} got no filter (undefined), which would reach every ${model.target.name} in the collection.`,
+    'pass the filter of the documents to change, or {} to mean every document.');
 }

@@ -47,7 +47,11 @@ function analyzeTopLevel(analysis: Analysis, scope: Scope, op: string, value: un
   switch (rule) {
     case 'filters':
       if (!Array.isArray(value) || value.length === 0) throw invalid('INPUT_OPERATOR_OPERAND', `${op} in a ${scope.name} filter needs a non-empty array of filters.`, `write { ${op}: [ {…}, {…} ] }.`);
-      return value.map((sub) => analyzeFilter(analysis, scope, sub, prefix));
+      return value.map((sub) => {
+        // analyzeFilter takes undefined for "no filter" ({}), which inside $and/$or would match every document.
+        if (sub === undefined) throw invalid('INPUT_UNDEFINED_VALUE', `${op} in a ${scope.name} filter holds undefined, which would match every document.`, `give ${op} only filters (objects), such as { ${op}: [ { a: 1 }, { b: 2 } ] }.`);
+        return analyzeFilter(analysis, scope, sub, prefix);
+      });
     case 'text': {
       if (prefix) break;
       const bad = () => invalid('INPUT_OPERATOR_OPERAND', `$text in a ${scope.name} filter takes { $search: '…', $language?: '…', $caseSensitive?: bool, $diacriticSensitive?: bool }.`, 'write { $text: { $search: "words" } }.');

@@ -38,7 +38,7 @@ export function isEmpty(changes: Changes): boolean {
 }
 
 /** Equal when the driver would store the same bytes (an undefined property as null): covers Dates, ObjectIds, Longs, Binaries and nested values alike. */
-function sameValue(a: unknown, b: unknown): boolean {
+export function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   return Buffer.from(BSON.serialize({ v: a }, AS_THE_DRIVER_WRITES)).equals(BSON.serialize({ v: b }, AS_THE_DRIVER_WRITES));

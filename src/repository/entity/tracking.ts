@@ -46,6 +46,20 @@ export function snapshotOf(entity: object): Document | 'partial' | undefined {
   return kept instanceof Uint8Array ? BSON.deserialize(new Uint8Array(kept)) : copyValue(kept, 0) as Document;
 }
 
+/** Entities a save() is inserting right now: a second save() of one would insert a second document. */
+const inserting = new WeakSet<object>();
+
+/** Marks `entity` as being inserted; false when it already is. */
+export function startInsert(entity: object): boolean {
+  if (inserting.has(entity)) return false;
+  inserting.add(entity);
+  return true;
+}
+
+export function endInsert(entity: object): void {
+  inserting.delete(entity);
+}
+
 export function forget(entity: object): void {
   snapshots.delete(entity);
 }
