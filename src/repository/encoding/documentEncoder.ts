@@ -39,27 +39,30 @@ export function walkDocumentNow(encryptor: FieldEncryptor, shape: ModelShape, do
   return walked(encryptor, root, (walk) => walkDocument(walk, shape, doc, prefix));
 }
 
-/** Encodes the value of one declared field (used for $set values; null/undefined were turned into $unset before). */
-export async function encodeField(encryptor: FieldEncryptor, field: FieldMetadata, path: string, value: unknown, root: Document | undefined): Promise<unknown> {
-  // A path below a free-form object ('meta.x') resolves to the object's field: its value is not the field's.
-  if (!field.embedded && !field.encrypted && path.slice(path.lastIndexOf('.') + 1) !== field.name) {
-    assertLiteral(value, `${encryptor.model.target.name}.${path}`);
-    refuseNestedProvenance(value, `${encryptor.model.target.name}.${path}`);
-    refuseProvenance(value, `${encryptor.model.target.name}.${path}`);
-    return value;
-  }
-  if (value === null || value === undefined) throw missingRequired(encryptor.model.target.name, [path]);
-  const holder: Document = {};
-  await walked(encryptor, root ?? {}, (walk) => place(walk, holder, 'value', field, path, value))();
-  return holder.value;
-}
-
-/** Encodes one element pushed into (or set at a position of) an array field. */
-export async function encodeArrayElement(encryptor: FieldEncryptor, field: FieldMetadata, path: string, value: unknown, root: Document | undefined): Promise<unknown> {
-  if (field.embedded) return encodeDocument(encryptor, field.embedded, value, root ?? {}, `${path}.$`);
+/**
+ * Writes the stored form of one value of an update to `container[key]`: a $set value of a
+ * declared field (null/undefined were turned into $unset before), or with `element` one element
+ * pushed into (or set at a position of) an array field. Its encrypted values join `group`, which
+ * the command encrypts once, with every other value it holds, after its whole analysis.
+ */
+export function placeUpdateValue(encryptor: FieldEncryptor, group: EncryptionGroup, container: Document | unknown[], key: string | number, field: FieldMetadata, path: string, value: unknown, root: Document | undefined, element: boolean): void {
   const where = `${encryptor.model.target.name}.${path}`;
-  assertLiteral(value, where);
-  return field.itemBsonType === undefined ? toDeclaredBson(value, {}, where) : toDeclaredBson(value, { bsonType: field.itemBsonType }, where);
+  const slot = container as Document;
+  if (element && field.embedded) {
+    slot[key] = walkInGroup(encryptor, group, root ?? {}, (walk) => walkDocument(walk, field.embedded!, value, `${path}.$`));
+  } else if (element) {
+    assertLiteral(value, where);
+    slot[key] = field.itemBsonType === undefined ? toDeclaredBson(value, {}, where) : toDeclaredBson(value, { bsonType: field.itemBsonType }, where);
+  } else if (!field.embedded && !field.encrypted && path.slice(path.lastIndexOf('.') + 1) !== field.name) {
+    // A path below a free-form object ('meta.x') resolves to the object's field: its value is not the field's.
+    assertLiteral(value, where);
+    refuseNestedProvenance(value, where);
+    refuseProvenance(value, where);
+    slot[key] = value;
+  } else {
+    if (value === null || value === undefined) throw missingRequired(encryptor.model.target.name, [path]);
+    walkInGroup(encryptor, group, root ?? {}, (walk) => place(walk, slot, String(key), field, path, value));
+  }
 }
 
 /**
@@ -81,15 +84,22 @@ export function writtenValues(shape: ModelShape, doc: object): Document {
  * over, so a walk stopped by bad input leaves nothing running.
  */
 function walked<T>(encryptor: FieldEncryptor, root: Document, run: (walk: Walk) => T): () => Promise<T> {
-  const walk: Walk = { encryptor, root, group: new EncryptionGroup(), missing: [] };
+  const group = new EncryptionGroup();
+  const result = walkInGroup(encryptor, group, root, run);
+  return async () => {
+    if (group.items.length > 0 || group.hasFailed) await encryptor.encryptGroup(group);
+    return result;
+  };
+}
+
+/** Runs a synchronous walk whose encrypted values join `group`; throws at once on bad input. */
+function walkInGroup<T>(encryptor: FieldEncryptor, group: EncryptionGroup, root: Document, run: (walk: Walk) => T): T {
+  const walk: Walk = { encryptor, root, group, missing: [] };
   const result = run(walk);
   if (walk.missing.length) throw missingRequired(encryptor.model.target.name, walk.missing);
   // A key that could not be named is known now: the write stops here, before any document of it is encrypted.
-  if (walk.group.hasFailed) throw walk.group.failure;
-  return async () => {
-    if (walk.group.items.length > 0 || walk.group.hasFailed) await encryptor.encryptGroup(walk.group);
-    return result;
-  };
+  if (group.hasFailed) throw group.failure;
+  return result;
 }
 
 function walkDocument(walk: Walk, shape: ModelShape, doc: unknown, prefix: string): Document {

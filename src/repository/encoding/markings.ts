@@ -1,6 +1,7 @@
-import type { Binary, Document } from 'mongodb';
+import type { Document } from 'mongodb';
+import { EncryptionGroup } from '../../crypto/commandEncryptor';
 import type { FieldMetadata } from '../../metadata/types';
-import { encodeArrayElement, encodeField } from './documentEncoder';
+import { placeUpdateValue } from './documentEncoder';
 import type { FieldEncryptor } from './fieldEncryptor';
 
 /**
@@ -55,39 +56,41 @@ export class Markings {
   }
 }
 
-/** Replaces every marking of an analyzed command by its encryption; all values of a command are encrypted concurrently. */
+/**
+ * Replaces every marking of an analyzed command by its encryption: the values are placed in one
+ * synchronous pass and encrypted together, as one group (so the command's size once encrypted is
+ * known before encrypting), with no promise per value.
+ */
 export async function encryptMarked<T>(encryptor: FieldEncryptor, analyzed: T, markings: Markings): Promise<T> {
   if (markings.count === 0) return analyzed;
-  const pending: Array<Promise<void>> = [];
-  const result = replace(encryptor, analyzed, pending) as T;
-  await Promise.all(pending);
+  const group = new EncryptionGroup();
+  const result = replace(encryptor, group, analyzed) as T;
+  if (group.items.length > 0 || group.hasFailed) await encryptor.encryptGroup(group);
   return result;
 }
 
-function replace(encryptor: FieldEncryptor, node: unknown, pending: Array<Promise<void>>): unknown {
+function replace(encryptor: FieldEncryptor, group: EncryptionGroup, node: unknown): unknown {
   if (Array.isArray(node)) {
     const out = node.slice();
-    node.forEach((item, i) => settleInto(out, i, replace(encryptor, item, pending), pending));
+    node.forEach((item, i) => placeInto(encryptor, group, out, i, item));
     return out;
   }
-  if (node instanceof ValueMarking || node instanceof DocumentMarking) return encrypt(encryptor, node);
   if (node === null || typeof node !== 'object') return node;
   const proto = Object.getPrototypeOf(node);
   if (proto !== Object.prototype && proto !== null) return node;
   const out: Document = {};
-  for (const key of Object.keys(node)) settleInto(out, key, replace(encryptor, (node as Document)[key], pending), pending);
+  for (const key of Object.keys(node)) placeInto(encryptor, group, out, key, (node as Document)[key]);
   return out;
 }
 
-function settleInto(target: Document, key: string | number, value: unknown, pending: Array<Promise<void>>): void {
-  if (value instanceof Promise) {
-    target[key] = undefined;
-    pending.push(value.then((settled) => { target[key] = settled; }));
-  } else target[key] = value;
-}
-
-function encrypt(encryptor: FieldEncryptor, marking: Marking): Promise<Binary | unknown> {
-  if (marking instanceof ValueMarking) return encryptor.encrypt(marking.field, marking.path, marking.value, marking.keyRoot);
-  if (marking.element) return encodeArrayElement(encryptor, marking.field, marking.path, marking.value, marking.keyRoot);
-  return encodeField(encryptor, marking.field, marking.path, marking.value, marking.keyRoot);
+function placeInto(encryptor: FieldEncryptor, group: EncryptionGroup, container: Document | unknown[], key: string | number, node: unknown): void {
+  if (node instanceof ValueMarking) {
+    // The key is written now, so the command keeps the analyzed order; the ciphertext replaces it once the group is encrypted.
+    (container as Document)[key] = undefined;
+    encryptor.encryptInto(group, node.field, `${encryptor.model.target.name}.${node.path}`, node.value, node.keyRoot, container as Document, key as string);
+  } else if (node instanceof DocumentMarking) {
+    placeUpdateValue(encryptor, group, container, key, node.field, node.path, node.value, node.keyRoot, node.element);
+  } else {
+    (container as Document)[key] = replace(encryptor, group, node);
+  }
 }
