@@ -468,7 +468,7 @@ export class Repository<T extends object> {
   async replaceOne(filter: Filter<T>, rawReplacement: Replacement<T>, rawOptions: SessionOption & { upsert?: boolean } = {}): Promise<UpdateResult> {
     const options = this.options('replace', rawOptions);
     const replacement = this.copyDocument('replaceOne', rawReplacement);
-    const [f, r] = await Promise.all([this.filter('replaceOne', writeFilter(this.model, 'replaceOne', filter)), this.encodeReplacement(replacement)]);
+    const [f, r] = await Promise.all([this.writeFilter('replaceOne', filter), this.encodeReplacement(replacement)]);
     return this.collection.replaceOne(this.bindReplacementKeys(f, replacement, options), r, options) as Promise<UpdateResult>;
   }
 
@@ -483,25 +483,25 @@ export class Repository<T extends object> {
   async findOneAndReplace<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, rawReplacement: Replacement<T>, rawOptions: FindOneAndOptions<T, P> = {}): Promise<ReadResult<T, P> | null> {
     const options = this.options('findOneAnd', rawOptions) as FindOneAndOptions<T, P>;
     const replacement = this.copyDocument('findOneAndReplace', rawReplacement);
-    const [f, r] = await Promise.all([this.filter('findOneAndReplace', writeFilter(this.model, 'findOneAndReplace', filter)), this.encodeReplacement(replacement)]);
+    const [f, r] = await Promise.all([this.writeFilter('findOneAndReplace', filter), this.encodeReplacement(replacement)]);
     return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement, options), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }), options.projection !== undefined);
   }
 
   async findOneAndDelete<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, rawOptions: Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'> = {}): Promise<ReadResult<T, P> | null> {
     const options = this.options('findOneAnd', rawOptions) as Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'>;
-    const f = await this.filter('findOneAndDelete', writeFilter(this.model, 'findOneAndDelete', filter));
+    const f = await this.writeFilter('findOneAndDelete', filter);
     const { projection, sort } = await this.findOneAndOptions(options);
     return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }), options.projection !== undefined);
   }
 
   async deleteOne(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<DeleteResult> {
     const options = this.options('delete', rawOptions);
-    return this.collection.deleteOne(await this.filter('deleteOne', writeFilter(this.model, 'deleteOne', filter)), options);
+    return this.collection.deleteOne(await this.writeFilter('deleteOne', filter), options);
   }
 
   async deleteMany(filter: Filter<T>, rawOptions: SessionOption = {}): Promise<DeleteResult> {
     const options = this.options('delete', rawOptions);
-    return this.collection.deleteMany(await this.filter('deleteMany', writeFilter(this.model, 'deleteMany', filter)), options);
+    return this.collection.deleteMany(await this.writeFilter('deleteMany', filter), options);
   }
 
   /**
@@ -595,7 +595,7 @@ export class Repository<T extends object> {
         fields(['filter', 'update', 'upsert', 'arrayFilters']);
         if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', `upsert of bulkWrite ${kind} must be true or false.`, 'pass true or false.');
         const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update, spec.upsert === true ? spec.filter : undefined);
-        writeFilter(this.model, `bulkWrite ${kind}`, spec.filter);
+        requireFilter(this.model, `bulkWrite ${kind}`, spec.filter);
         const root = pinnedKeyRoot(this.scope, spec.filter);
         this.requirePinnedKeys(normalized, root, `bulkWrite ${kind}`);
         const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, spec.filter, normalized, spec.arrayFilters, root);
@@ -605,20 +605,20 @@ export class Repository<T extends object> {
         fields(['filter', 'replacement', 'upsert']);
         if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', 'upsert of bulkWrite replaceOne must be true or false.', 'pass true or false.');
         const copied = this.copyDocument('bulkWrite replaceOne', spec.replacement);
-        const [filter, replacement] = await Promise.all([this.filter('bulkWrite replaceOne', writeFilter(this.model, 'bulkWrite replaceOne', spec.filter)), this.encodeReplacement(copied)]);
+        const [filter, replacement] = await Promise.all([this.writeFilter('bulkWrite replaceOne', spec.filter), this.encodeReplacement(copied)]);
         return { replaceOne: { filter: this.bindReplacementKeys(filter, copied, {}), replacement, upsert: spec.upsert } };
       }
       case 'deleteOne': case 'deleteMany':
         fields(['filter']);
-        return { [kind]: { filter: await this.filter(`bulkWrite ${kind}`, writeFilter(this.model, `bulkWrite ${kind}`, spec.filter)) } } as AnyBulkWriteOperation<Document>;
+        return { [kind]: { filter: await this.writeFilter(`bulkWrite ${kind}`, spec.filter) } } as AnyBulkWriteOperation<Document>;
       default:
         throw invalid('INPUT_BULK_OPERATION', `bulkWrite does not know the operation "${kind}".`, 'use insertOne, updateOne, updateMany, replaceOne, deleteOne or deleteMany.');
     }
   }
 
   private async prepareInsert(document: unknown, now = new Date()): Promise<[Document, Document, Changed]> {
-    const [ready, model, filled] = await this.prepareNewDocument(document, now);
-    return [ready, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, model, ready, ready)), filled];
+    const [ready, model, changed] = await this.prepareNewDocument(document, now);
+    return [ready, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, model, ready, ready)), changed];
   }
 
   /**
@@ -710,6 +710,11 @@ export class Repository<T extends object> {
     }
     if (analysis.markings.count === 0) return analyzed;
     return sanitized(what, this.model, () => encryptMarked(this.encryptor, analyzed, analysis.markings));
+  }
+
+  /** The filter of a write or delete, analyzed; undefined is refused (see requireFilter). */
+  private writeFilter(what: string, filter: unknown): Promise<Document> {
+    return this.filter(what, requireFilter(this.model, what, filter));
   }
 
   private filter(what: string, filter: unknown): Promise<Document> {
@@ -822,7 +827,7 @@ export class Repository<T extends object> {
    */
   private async update(what: 'updateOne' | 'updateMany', rawFilter: unknown, rawUpdate: unknown, rawOptions: UpdateOptions<T>): Promise<UpdateResult> {
     const options = this.options('update', rawOptions);
-    const filter = this.copy(what, writeFilter(this.model, what, rawFilter));
+    const filter = this.copy(what, requireFilter(this.model, what, rawFilter));
     const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
     const { arrayFilters: rawArrayFilters, ...driverOptions } = options;
     const root = pinnedKeyRoot(this.scope, filter);
@@ -853,7 +858,7 @@ export class Repository<T extends object> {
 
   /** findOneAndUpdate: the one document's key is read first when the filter does not pin it; null when nothing matches. */
   private async keyedUpdate(what: string, rawFilter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T>): Promise<[Document, Document, Document[] | undefined] | null> {
-    const filter = this.copy(what, writeFilter(this.model, what, rawFilter));
+    const filter = this.copy(what, requireFilter(this.model, what, rawFilter));
     const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
@@ -975,7 +980,7 @@ function assertWritable(model: ModelMetadata, entity: object, key: string): void
  * filter variable left undefined by mistake does not rewrite or delete a whole collection. An
  * explicit {} still means every document.
  */
-function writeFilter(model: ModelMetadata, what: string, filter: unknown): unknown {
+function requireFilter(model: ModelMetadata, what: string, filter: unknown): unknown {
   if (filter !== undefined) return filter;
   throw invalid('INPUT_FILTER_MISSING', `${what} on ${model.target.name} got no filter (undefined), which would reach every ${model.target.name} in the collection.`,
     'pass the filter of the documents to change, or {} to mean every document.');
