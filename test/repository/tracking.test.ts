@@ -7,7 +7,8 @@ import { deepStrictEqual } from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
 import { Binary, BSON, Decimal128, Long, ObjectId, type Document } from 'mongodb';
-import { keepWritten, snapshotOf, trackWritten } from '../../src/repository/entity/tracking';
+import { inspect } from 'node:util';
+import { forget, keepWritten, snapshotOf, trackWritten } from '../../src/repository/entity/tracking';
 
 class Custom { constructor(public note: string) {} }
 
@@ -65,3 +66,70 @@ for (const withRare of [false, true]) {
     t.pass();
   });
 }
+
+/*
+ * Where the snapshot lives: on the entity, under a symbol nothing else knows, so it dies with the
+ * entity; elsewhere for objects that cannot carry it.
+ */
+
+const written = (name: string) => keepWritten({ _id: 1, name });
+
+test('the snapshot rides on the entity without showing in its keys, spread, JSON, BSON, inspection or clones', (t) => {
+  const entity: Record<string, unknown> = { _id: 1, name: 'ada' };
+  trackWritten(entity, written('ada'));
+  t.deepEqual(snapshotOf(entity), { _id: 1, name: 'ada' });
+  t.deepEqual(Object.keys(entity), ['_id', 'name']);
+  t.deepEqual({ ...entity }, { _id: 1, name: 'ada' });
+  t.is(JSON.stringify(entity), '{"_id":1,"name":"ada"}');
+  t.deepEqual(BSON.deserialize(BSON.serialize(entity)), { _id: 1, name: 'ada' });
+  t.is(inspect(entity), "{ _id: 1, name: 'ada' }");
+  // A copy of the entity is not the entity: nothing was read or written as it.
+  t.is(snapshotOf(structuredClone(entity)), undefined);
+  t.is(snapshotOf({ ...entity }), undefined);
+});
+
+test('an object whose prototype is a tracked entity has no snapshot of its own', (t) => {
+  const entity = { _id: 1 };
+  trackWritten(entity, written('ada'));
+  t.is(snapshotOf(Object.create(entity) as object), undefined);
+});
+
+test('forget() leaves the entity untracked, and a later write tracks it again', (t) => {
+  const entity = { _id: 1 };
+  trackWritten(entity, written('ada'));
+  forget(entity);
+  t.is(snapshotOf(entity), undefined);
+  trackWritten(entity, written('bob'));
+  t.deepEqual(snapshotOf(entity), { _id: 1, name: 'bob' });
+});
+
+test('an entity frozen, sealed or made non-extensible keeps its latest snapshot', (t) => {
+  for (const lock of [Object.freeze, Object.seal, Object.preventExtensions]) {
+    const before = { _id: 1 };
+    trackWritten(before, written('ada'));
+    lock(before);
+    trackWritten(before, written('bob'));
+    t.deepEqual(snapshotOf(before), { _id: 1, name: 'bob' }, lock.name);
+    forget(before);
+    t.is(snapshotOf(before), undefined, lock.name);
+    const from = lock({ _id: 2 });
+    trackWritten(from, written('cyd'));
+    t.deepEqual(snapshotOf(from), { _id: 1, name: 'cyd' }, lock.name);
+  }
+});
+
+test('a Proxy entity never sees the snapshot, and its traps cannot answer for it', (t) => {
+  const seen: PropertyKey[] = [];
+  const liar = { value: keepWritten({ _id: 1, name: 'forged' }), writable: true, enumerable: false, configurable: true };
+  const entity = new Proxy({ _id: 1 } as Record<PropertyKey, unknown>, {
+    get: (target, key) => { seen.push(key); return target[key as string]; },
+    has: (target, key) => { seen.push(key); return key in target; },
+    defineProperty: (target, key, descriptor) => { seen.push(key); return Reflect.defineProperty(target, key, descriptor); },
+    getOwnPropertyDescriptor: (target, key) => { seen.push(key); return typeof key === 'symbol' ? liar : Reflect.getOwnPropertyDescriptor(target, key); },
+  });
+  trackWritten(entity, written('ada'));
+  t.deepEqual(snapshotOf(entity), { _id: 1, name: 'ada' });
+  forget(entity);
+  t.is(snapshotOf(entity), undefined);
+  t.deepEqual(seen.filter((key) => typeof key === 'symbol'), []);
+});
