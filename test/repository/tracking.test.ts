@@ -133,3 +133,25 @@ test('a Proxy entity never sees the snapshot, and its traps cannot answer for it
   t.is(snapshotOf(entity), undefined);
   t.deepEqual(seen.filter((key) => typeof key === 'symbol'), []);
 });
+
+test('code that walks every own key of the entity can neither read nor change its snapshot, nor forge one', (t) => {
+  const entity: Record<PropertyKey, unknown> = { _id: 1, name: 'ada ' };
+  trackWritten(entity, written('ada '));
+  const symbols = Object.getOwnPropertySymbols(entity);
+  t.is(symbols.length, 1);
+  const held = entity[symbols[0]] as object;
+  // What a deep clone, freeze or sanitizer finds there: an empty frozen object.
+  t.deepEqual(Reflect.ownKeys(held), []);
+  t.true(Object.isFrozen(held));
+  // A sanitizer trimming every string it reaches changes the entity, and save() must still see the change.
+  entity.name = 'ada';
+  t.deepEqual(snapshotOf(entity), { _id: 1, name: 'ada ' });
+  // A value put there by anyone else is no snapshot: the entity reads as untracked.
+  entity[symbols[0]] = { value: { _id: 1, name: 'ada' } };
+  t.is(snapshotOf(entity), undefined);
+  // A holder carried over by a full-descriptor clone keeps meaning the same stored document.
+  const tracked = { _id: 2 };
+  trackWritten(tracked, written('bob'));
+  const clone = Object.create(Object.prototype, Object.getOwnPropertyDescriptors(tracked)) as object;
+  t.deepEqual(snapshotOf(clone), { _id: 1, name: 'bob' });
+});

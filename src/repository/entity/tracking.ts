@@ -27,6 +27,24 @@ type Snapshot = Uint8Array | Document | 'partial';
 const SNAPSHOT = Symbol('strongbox snapshot');
 
 /**
+ * What the symbol holds: the snapshot in a private field, out of reach of code that walks every
+ * own key of the entity (a deep clone, freeze or sanitizer sees an empty frozen object and cannot
+ * change what save() compares with), and not forgeable: any other value there is no snapshot.
+ */
+class Held {
+  readonly #snapshot: Snapshot | undefined;
+
+  constructor(snapshot: Snapshot | undefined) {
+    this.#snapshot = snapshot;
+    Object.freeze(this);
+  }
+
+  static open(value: unknown): Snapshot | undefined {
+    return typeof value === 'object' && value !== null && #snapshot in value ? (value as Held).#snapshot : undefined;
+  }
+}
+
+/**
  * Snapshots of entities that cannot carry one: a Proxy (its traps would see the symbol and could
  * answer for it), an object that is not extensible, or one frozen after it got its snapshot.
  */
@@ -37,9 +55,9 @@ function keep(entity: object, snapshot: Snapshot | undefined): void {
   if (!types.isProxy(entity) && !elsewhere.has(entity)) {
     if (Object.prototype.hasOwnProperty.call(entity, SNAPSHOT)) {
       // False once the entity is frozen: from then on its snapshot is kept elsewhere.
-      if (Reflect.set(entity, SNAPSHOT, snapshot)) return;
+      if (Reflect.set(entity, SNAPSHOT, new Held(snapshot))) return;
     } else if (Object.isExtensible(entity)) {
-      Object.defineProperty(entity, SNAPSHOT, { value: snapshot, writable: true, configurable: true, enumerable: false });
+      Object.defineProperty(entity, SNAPSHOT, { value: new Held(snapshot), writable: true, configurable: true, enumerable: false });
       return;
     }
   }
@@ -49,7 +67,7 @@ function keep(entity: object, snapshot: Snapshot | undefined): void {
 /** Only an own property: an object whose prototype is a tracked entity has no snapshot of its own. */
 function keptFor(entity: object): Snapshot | undefined {
   if (types.isProxy(entity) || elsewhere.has(entity)) return elsewhere.get(entity);
-  return Object.prototype.hasOwnProperty.call(entity, SNAPSHOT) ? (entity as Record<symbol, Snapshot | undefined>)[SNAPSHOT] : undefined;
+  return Object.prototype.hasOwnProperty.call(entity, SNAPSHOT) ? Held.open((entity as Record<symbol, unknown>)[SNAPSHOT]) : undefined;
 }
 
 /** Entities as read, each with the stored bytes it was read from; `partial` when a projection left fields out. */
