@@ -218,16 +218,17 @@ export class Repository<T extends object> {
     const read = writtenValues(this.model, entity);
     const [plain, stored, changed] = await this.prepareInsert(read);
     const target = entity as Record<string, unknown>;
-    for (const key of changed.filled) assertWritable(this.model, target, key);
+    for (const key of changed.filled) assertWritable(this.model, target, key, 'the insert fills it in');
     const kept = keepWritten(plain);
     await this.collection.insertOne(stored, { session: options.session });
+    trackWritten(entity, kept);
     // What the insert filled or changed (_id, discriminator, defaults, stamps, before-insert hooks)
     // goes onto the entity. Every other field keeps the entity's own value: a change the
     // application made while the insert was in flight differs from the snapshot, so the next
     // save() sends it. So does a field the application replaced while the insert was in flight.
-    for (const key of changed.filled) if (target[key] === read[key]) target[key] = plain[key];
-    for (const key of changed.removed) if (target[key] === read[key]) delete target[key];
-    trackWritten(entity, kept);
+    // An entity frozen while in flight keeps what it had: the snapshot already says what is stored.
+    for (const key of changed.filled) if (target[key] === read[key]) Reflect.set(target, key, plain[key]);
+    for (const key of changed.removed) if (target[key] === read[key]) Reflect.deleteProperty(target, key);
     await hooks(this.entityModel(entity), 'afterInsert', [entity]);
     return entity;
   }
@@ -239,10 +240,11 @@ export class Repository<T extends object> {
     // A copy, taken before anything is sent: the update is built from it and it becomes the
     // snapshot, so a change made to the entity while the update is in flight is sent by the next save.
     const after = this.copy('save', writtenValues(this.model, entity));
-    const changes = changesBetween(this.model, before, after);
+    const changes = changesBetween(this.savedAs(before, after), before, after);
     const { updatedAt, version } = this.model.entity.stamps;
     if (version !== undefined) { delete changes.$set[version]; delete changes.$unset[version]; }
     if (isEmpty(changes)) return entity;
+    for (const stamp of [updatedAt, version]) if (stamp !== undefined) assertWritable(this.model, entity, stamp, 'save() stamps it');
     const now = new Date();
     if (updatedAt !== undefined) { changes.$set[updatedAt] = now; delete changes.$unset[updatedAt]; }
     const update: Document = { ...(Object.keys(changes.$set).length ? { $set: changes.$set } : {}), ...(Object.keys(changes.$unset).length ? { $unset: changes.$unset } : {}) };
@@ -253,10 +255,10 @@ export class Repository<T extends object> {
     const kept = keepWritten(after);
     const result = await this.update('updateOne', this.entityFilter(before), update, { session: options.session });
     if (result.matchedCount === 0) throw this.stale('save', before);
-    const stamped = entity as Record<string, unknown>;
-    if (updatedAt !== undefined) stamped[updatedAt] = now;
-    if (version !== undefined) stamped[version] = after[version];
     trackWritten(entity, kept);
+    // An entity frozen while the update was in flight keeps its stamps: the snapshot already has the stored ones.
+    if (updatedAt !== undefined) Reflect.set(entity, updatedAt, now);
+    if (version !== undefined) Reflect.set(entity, version, after[version]);
     await hooks(this.entityModel(entity), 'afterUpdate', [entity]);
     return entity;
   }
@@ -750,6 +752,22 @@ export class Repository<T extends object> {
       `set ${variants.field}, or write through the variant's own repository, which sets it.`);
   }
 
+  /**
+   * The model a loaded entity is saved as: in a collection with variants, the variant it was read
+   * as, whose fields alone are compared (another variant's fields on the entity are not stored,
+   * like any field the model does not declare). Moving the document to another variant is
+   * refused: an update would keep the old variant's fields, which the new one cannot read.
+   */
+  private savedAs(before: Document, after: Document): ModelMetadata {
+    const field = (this.model.variants ?? this.model.variant)?.field;
+    if (field === undefined) return this.model;
+    if (before[field] !== after[field]) {
+      throw invalid('INPUT_VARIANT_CHANGED', `save on ${this.model.target.name}: the entity was read with ${field} ${JSON.stringify(before[field])} and now has ${JSON.stringify(after[field])}; save() does not move a document to another variant, which would keep the old variant's fields. Nothing was written.`,
+        `write the document as the new variant with replaceOne, or delete it and insert the new one; to keep it, set ${field} back.`);
+    }
+    return after[field] === undefined || after[field] === null ? this.model : this.storedAs(after, 'save');
+  }
+
   /** The metadata whose hooks apply to an entity: its variant's, in a collection with variants. */
   private entityModel(entity: object): ModelMetadata {
     const variants = this.model.variants;
@@ -960,18 +978,18 @@ interface Changed {
   removed: string[];
 }
 
-/** A value the insert fills in must fit on the entity: checked before anything is sent. */
-function assertWritable(model: ModelMetadata, entity: object, key: string): void {
+/** A value the write puts on the entity (`because` says why) must fit there: checked before anything is sent. */
+function assertWritable(model: ModelMetadata, entity: object, key: string, because: string): void {
   for (let at: object | null = entity; at !== null; at = Object.getPrototypeOf(at)) {
     const descriptor = Object.getOwnPropertyDescriptor(at, key);
     if (!descriptor) continue;
     // An inherited data property must be writable too, or assigning it throws rather than adding an own one.
     if ('value' in descriptor ? descriptor.writable : descriptor.set !== undefined) return;
-    throw invalid('INPUT_ENTITY_FIELD_READONLY', `save on ${model.target.name}: the entity's ${key} cannot be set (${'value' in descriptor ? 'a read-only property' : 'a getter without a setter'}), and the insert fills it in; nothing was written.`,
+    throw invalid('INPUT_ENTITY_FIELD_READONLY', `save on ${model.target.name}: the entity's ${key} cannot be set (${'value' in descriptor ? 'a read-only property' : 'a getter without a setter'}), and ${because}; nothing was written.`,
       `make ${key} a plain property, or give it a setter.`);
   }
   if (!Object.isExtensible(entity)) {
-    throw invalid('INPUT_ENTITY_FIELD_READONLY', `save on ${model.target.name}: the entity is frozen or sealed, and the insert fills in ${key}; nothing was written.`, 'save an entity that can be changed.');
+    throw invalid('INPUT_ENTITY_FIELD_READONLY', `save on ${model.target.name}: the entity is frozen or sealed and cannot take ${key} (${because}); nothing was written.`, 'save an entity that can be changed.');
   }
 }
 

@@ -146,12 +146,24 @@ test('code that walks every own key of the entity can neither read nor change it
   // A sanitizer trimming every string it reaches changes the entity, and save() must still see the change.
   entity.name = 'ada';
   t.deepEqual(snapshotOf(entity), { _id: 1, name: 'ada ' });
-  // A value put there by anyone else is no snapshot: the entity reads as untracked.
-  entity[symbols[0]] = { value: { _id: 1, name: 'ada' } };
-  t.is(snapshotOf(entity), undefined);
-  // A holder carried over by a full-descriptor clone keeps meaning the same stored document.
-  const tracked = { _id: 2 };
+  // Nothing replaces or removes the holder, nor copies another entity's over it.
+  t.throws(() => { entity[symbols[0]] = { value: { _id: 1, name: 'ada' } }; }, { instanceOf: TypeError });
+  t.throws(() => { delete entity[symbols[0]]; }, { instanceOf: TypeError });
+  t.throws(() => Object.defineProperty(entity, symbols[0], { value: {} }), { instanceOf: TypeError });
+  t.deepEqual(snapshotOf(entity), { _id: 1, name: 'ada ' });
+  // A holder carried over by a full-descriptor clone, or moved onto another entity, is not the copy's: it is untracked.
+  const tracked: Record<PropertyKey, unknown> = { _id: 2 };
   trackWritten(tracked, written('bob'));
-  const clone = Object.create(Object.prototype, Object.getOwnPropertyDescriptors(tracked)) as object;
-  t.deepEqual(snapshotOf(clone), { _id: 1, name: 'bob' });
+  t.is(snapshotOf(Object.create(Object.prototype, Object.getOwnPropertyDescriptors(tracked)) as object), undefined);
+  const other: Record<PropertyKey, unknown> = { _id: 3 };
+  Object.defineProperty(other, symbols[0], { value: tracked[symbols[0]] });
+  t.is(snapshotOf(other), undefined);
+  // Such a copy is tracked apart once written, and the original keeps its own snapshot.
+  trackWritten(other, written('cyd'));
+  t.deepEqual(snapshotOf(other), { _id: 1, name: 'cyd' });
+  t.deepEqual(snapshotOf(tracked), { _id: 1, name: 'bob' });
+  // The holder hands out no class to construct a forged one from.
+  const holder = tracked[symbols[0]] as object;
+  t.is(Object.getPrototypeOf(holder), null);
+  t.is((holder as { constructor?: unknown }).constructor, undefined);
 });

@@ -87,6 +87,28 @@ test.serial('save() of a loaded variant sends only the changed encrypted field, 
   t.is((await client.repository(Car).findOne({ vin: 'VIN-NEW' }))!.name, 'Mini');
 });
 
+test.serial('save() keeps a loaded entity in the variant it was read as: another variant\'s field is not stored, a new discriminator is refused before anything is sent', async (t) => {
+  const car = (await client.repository(Vehicle).findOne({ name: 'Beetle' })) as Car & { payload?: number };
+  car.payload = 7;
+  car.name = 'Beetle 2';
+  let since = commands.length;
+  await client.repository(Vehicle).save(car);
+  const update = commands.slice(since).find((c) => c.commandName === 'update')!.command.updates[0];
+  t.deepEqual(Object.keys(update.u.$set), ['name'], 'only the car\'s own fields are compared');
+  t.is((await client.repository(Vehicle).findOne({ name: 'Beetle 2' }))!.constructor, Car, 'the document still reads as a car');
+
+  car.kind = 'truck';
+  since = commands.length;
+  const error = await t.throwsAsync(client.repository(Vehicle).save(car), { instanceOf: InvalidInputError });
+  t.is((error as InvalidInputError).code, 'INPUT_VARIANT_CHANGED');
+  t.regex(error!.message, /read with kind "car" and now has "truck"/);
+  t.deepEqual(commands.slice(since).map((c) => c.commandName), [], 'nothing was sent');
+  car.kind = 'car';
+  car.name = 'Beetle';
+  await client.repository(Vehicle).save(car);
+  t.is((await stored.findOne({ name: 'Beetle' }))!.kind, 'car');
+});
+
 test('one schema map and validator cover every variant', async (t) => {
   const map = await client.schemaMap();
   const properties = (map[`${DB}.vehicles`] as { properties: Record<string, { encrypt?: { algorithm: string } }> }).properties;

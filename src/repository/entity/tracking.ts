@@ -26,27 +26,48 @@ type Snapshot = Uint8Array | Document | 'partial';
 
 const SNAPSHOT = Symbol('strongbox snapshot');
 
+/** Reads a holder: the snapshot it holds for `entity`; undefined for anything else (set once, by Held). */
+let openHeld: (value: unknown, entity: object) => Snapshot | undefined;
+/** Changes the snapshot a holder keeps for `entity`; false when `value` is not that entity's holder. */
+let refillHeld: (value: unknown, entity: object, snapshot: Snapshot | undefined) => boolean;
+
 /**
- * What the symbol holds: the snapshot in a private field, out of reach of code that walks every
- * own key of the entity (a deep clone, freeze or sanitizer sees an empty frozen object and cannot
- * change what save() compares with), and not forgeable: any other value there is no snapshot.
+ * What the symbol holds, for the entity's whole life: the snapshot in a private field, for the one
+ * entity it was made for. The property is neither writable nor configurable, so nothing replaces
+ * or removes the holder (copying another entity's descriptors onto a tracked entity throws there
+ * and then); the holder is frozen and has no prototype, so code that walks every own key (a deep
+ * clone, freeze or sanitizer) finds an empty object, no class to construct one from, nothing to
+ * read or change. A copy of the entity that carries the holder over (`Object.getOwnPropertyDescriptors`,
+ * every key of `Reflect.ownKeys`) is not its owner: untracked, as it was with a WeakMap, so its
+ * save() inserts instead of rewriting the original's document.
  */
 class Held {
-  readonly #snapshot: Snapshot | undefined;
+  readonly #owner: object;
+  // Private fields stay writable on a frozen object: freezing only fixes its properties.
+  #snapshot: Snapshot | undefined;
 
-  constructor(snapshot: Snapshot | undefined) {
+  constructor(owner: object, snapshot: Snapshot | undefined) {
+    this.#owner = owner;
     this.#snapshot = snapshot;
+    Object.setPrototypeOf(this, null);
     Object.freeze(this);
   }
 
-  static open(value: unknown): Snapshot | undefined {
-    return typeof value === 'object' && value !== null && #snapshot in value ? (value as Held).#snapshot : undefined;
+  static {
+    const owned = (value: unknown, entity: object): value is Held => typeof value === 'object' && value !== null && #owner in value && value.#owner === entity;
+    openHeld = (value, entity) => (owned(value, entity) ? value.#snapshot : undefined);
+    refillHeld = (value, entity, snapshot) => {
+      if (!owned(value, entity)) return false;
+      value.#snapshot = snapshot;
+      return true;
+    };
   }
 }
 
 /**
- * Snapshots of entities that cannot carry one: a Proxy (its traps would see the symbol and could
- * answer for it), an object that is not extensible, or one frozen after it got its snapshot.
+ * Snapshots of entities that cannot carry a holder of their own: a Proxy (its traps would see the
+ * symbol and could answer for it), an object that was not extensible when first tracked, or one
+ * that already carries another entity's holder.
  */
 const elsewhere = new WeakMap<object, Snapshot | undefined>();
 
@@ -54,10 +75,9 @@ const elsewhere = new WeakMap<object, Snapshot | undefined>();
 function keep(entity: object, snapshot: Snapshot | undefined): void {
   if (!types.isProxy(entity) && !elsewhere.has(entity)) {
     if (Object.prototype.hasOwnProperty.call(entity, SNAPSHOT)) {
-      // False once the entity is frozen: from then on its snapshot is kept elsewhere.
-      if (Reflect.set(entity, SNAPSHOT, new Held(snapshot))) return;
+      if (refillHeld((entity as Record<symbol, unknown>)[SNAPSHOT], entity, snapshot)) return;
     } else if (Object.isExtensible(entity)) {
-      Object.defineProperty(entity, SNAPSHOT, { value: new Held(snapshot), writable: true, configurable: true, enumerable: false });
+      Object.defineProperty(entity, SNAPSHOT, { value: new Held(entity, snapshot), writable: false, configurable: false, enumerable: false });
       return;
     }
   }
@@ -67,7 +87,7 @@ function keep(entity: object, snapshot: Snapshot | undefined): void {
 /** Only an own property: an object whose prototype is a tracked entity has no snapshot of its own. */
 function keptFor(entity: object): Snapshot | undefined {
   if (types.isProxy(entity) || elsewhere.has(entity)) return elsewhere.get(entity);
-  return Object.prototype.hasOwnProperty.call(entity, SNAPSHOT) ? Held.open((entity as Record<symbol, unknown>)[SNAPSHOT]) : undefined;
+  return Object.prototype.hasOwnProperty.call(entity, SNAPSHOT) ? openHeld((entity as Record<symbol, unknown>)[SNAPSHOT], entity) : undefined;
 }
 
 /** Entities as read, each with the stored bytes it was read from; `partial` when a projection left fields out. */
