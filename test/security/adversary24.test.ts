@@ -11,6 +11,7 @@ import test from 'ava';
 import { BSON, Binary, DBRef, ObjectId, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
 import type { StrongboxClient } from '../../src/index';
 import { ArrayField, DecryptionError, Encrypted, Field, Id, Model, StrongboxError, type Deterministic, type Random } from '../../src/index';
+import { describe, outcome, uniq, untypedRepository } from '../harness/adversary';
 import { rawClient, testClient } from '../harness/client';
 import { exposedText } from './support';
 import { uniqueDbName } from '../harness/server';
@@ -57,17 +58,14 @@ class Tenant {
   @Encrypted({ algorithm: 'Random', bsonType: 'string' }) profile!: Random<string>;
 }
 
-type Loose = Record<string, (...args: any[]) => any>;
 let client: StrongboxClient;
 let raw: MongoClient;
 const commands: CommandStartedEvent[] = [];
 const CHATTER = new Set(['hello', 'isMaster', 'ismaster', 'ping', 'endSessions', 'killCursors', 'buildInfo']);
 /** Every command started since the list was cleared, key vault commands included. */
 const sent = () => commands.filter((c) => !CHATTER.has(c.commandName)).map((c) => `${c.commandName}@${c.databaseName}`);
-const repo = (model: Function) => client.repository(model as never) as unknown as Loose;
+const repo = (model: Function) => untypedRepository(client, model);
 const notes = () => raw.db(DB).collection('notes');
-let n = 0;
-const uniq = (p: string) => `${p}-${process.pid}-${n++}`;
 
 test.before(async () => {
   client = await testClient([Patient, Customer, Note, Account, Vehicle, Car, Truck, Diary, Tenant], { driverOptions: { monitorCommands: true } });
@@ -84,10 +82,6 @@ async function ciphertext(): Promise<Binary> {
 }
 
 const keyExists = async (altName: string) => (await client.keyVault.findKeyId(altName)) !== undefined;
-const outcome = async (call: () => Promise<unknown>): Promise<{ value?: unknown; error?: unknown }> => {
-  try { return { value: await call() }; } catch (error) { return { error }; }
-};
-const describe = (err: unknown) => `${(err as Error)?.constructor?.name} ${(err as { code?: string })?.code ?? ''} ${(err as Error)?.message ?? ''}`.slice(0, 300);
 
 /** Runs `change` synchronously when the next command named `name` starts (the write is on its way; its reply is not back yet). */
 function onNextCommand(name: string, change: () => void): void {

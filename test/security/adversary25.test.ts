@@ -11,6 +11,7 @@ import { BSON, Binary, Decimal128, Long, ObjectId, type CommandStartedEvent, typ
 import type { StrongboxClient } from '../../src/index';
 import { ArrayField, BeforeInsert, Embedded, Encrypted, Field, Id, Model, UpdatedAt, Version, type Random, type Deterministic } from '../../src/index';
 import fc from 'fast-check';
+import { describe, outcome, uniq, untypedRepository } from '../harness/adversary';
 import { rawClient, testClient } from '../harness/client';
 import { testServer } from '../harness/server';
 import { EmbeddedArray, StrongboxError } from '../../src/index';
@@ -69,12 +70,9 @@ class Hooked {
   @BeforeInsert() fill() { if (this.tags === undefined) this.tags = shared.tags; }
 }
 
-type Loose = Record<string, (...args: any[]) => any>;
 let client: StrongboxClient;
 let raw: MongoClient;
-const repo = (model: Function) => client.repository(model as never) as unknown as Loose;
-let n = 0;
-const uniq = (p: string) => `${p}-${process.pid}-${n++}`;
+const repo = (model: Function) => untypedRepository(client, model);
 
 test.before(async () => {
   client = await testClient([Ledger, Person, Book, Hooked], { driverOptions: { monitorCommands: true } });
@@ -112,10 +110,6 @@ function canonical(value: unknown): string {
 }
 
 
-const outcome = async (call: () => Promise<unknown>): Promise<{ value?: unknown; error?: unknown }> => {
-  try { return { value: await call() }; } catch (error) { return { error }; }
-};
-const describe = (err: unknown) => `${(err as Error)?.constructor?.name} ${(err as { code?: string })?.code ?? ''} ${(err as Error)?.message ?? ''}`.slice(0, 300);
 
 // ---------------------------------------------------------------------------------------------
 // Writes in flight: values the input copy keeps as they are (Buffer, Decimal128, Long)

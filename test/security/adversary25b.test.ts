@@ -11,6 +11,7 @@ import test from 'ava';
 import { ObjectId, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
 import type { StrongboxClient } from '../../src/index';
 import { ArrayField, BeforeInsert, CreatedAt, Embedded, Encrypted, Field, Id, Model, StrongboxError, Version, type Random, type Deterministic, EmbeddedArray } from '../../src/index';
+import { describe, outcome, uniq, untypedRepository } from '../harness/adversary';
 import { rawClient, testClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
 import { defineFleet } from '../repository/models';
@@ -82,12 +83,9 @@ class Big {
 
 const { Vehicle, Car } = defineFleet(DB);
 
-type AnyRepo = Record<string, (...args: any[]) => any>;
 let client: StrongboxClient;
 let raw: MongoClient;
-const repo = (model: Function) => client.repository(model as never) as unknown as AnyRepo;
-let n = 0;
-const uniq = (p: string) => `${p}-${process.pid}-${n++}`;
+const repo = (model: Function) => untypedRepository(client, model);
 
 test.before(async () => {
   client = await testClient([InPlace, Stamped, Versioned, Loose, Big, Vehicle, Holder], { driverOptions: { monitorCommands: true } });
@@ -95,10 +93,6 @@ test.before(async () => {
 });
 test.after.always(async () => { await client?.close(); await raw?.close(); });
 
-const outcome = async (call: () => Promise<unknown>): Promise<{ value?: unknown; error?: unknown }> => {
-  try { return { value: await call() }; } catch (error) { return { error }; }
-};
-const describe = (err: unknown) => `${(err as Error)?.constructor?.name} ${(err as { code?: string })?.code ?? ''} ${(err as Error)?.message ?? ''}`.slice(0, 300);
 const strip = (d: Document | null | undefined) => { if (!d) return d; const { _id, ...rest } = d; return rest; };
 
 // ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import { serialize as v8serialize } from 'node:v8';
 import { BSON, ObjectId, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
 import type { StrongboxClient } from '../../src/index';
 import { Embedded, Encrypted, Field, Id, Model, Version, type Random, type Deterministic } from '../../src/index';
+import { describe, outcome, uniq, untypedRepository } from '../harness/adversary';
 import { rawClient, testClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
 import { defineFleet } from '../repository/models';
@@ -47,12 +48,9 @@ class Versioned {
 
 const { Vehicle, Car } = defineFleet(DB);
 
-type AnyRepo = Record<string, (...args: any[]) => any>;
 let client: StrongboxClient;
 let raw: MongoClient;
-const repo = (model: Function) => client.repository(model as never) as unknown as AnyRepo;
-let n = 0;
-const uniq = (p: string) => `${p}-${process.pid}-${n++}`;
+const repo = (model: Function) => untypedRepository(client, model);
 
 test.before(async () => {
   client = await testClient([Person, Versioned, Vehicle], { driverOptions: { monitorCommands: true } });
@@ -60,10 +58,6 @@ test.before(async () => {
 });
 test.after.always(async () => { await client?.close(); await raw?.close(); });
 
-const outcome = async (call: () => Promise<unknown>): Promise<{ value?: unknown; error?: unknown }> => {
-  try { return { value: await call() }; } catch (error) { return { error }; }
-};
-const describe = (err: unknown) => `${(err as Error)?.constructor?.name} ${(err as { code?: string })?.code ?? ''} ${(err as Error)?.message ?? ''}`.slice(0, 300);
 
 /** The stored document of `id`, decrypted through a fresh read (a new entity, not the one under test). */
 const storedPerson = async (id: unknown) => {
