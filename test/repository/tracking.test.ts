@@ -164,6 +164,8 @@ test('code that walks every own key of the entity can neither read nor change it
   t.deepEqual(snapshotOf(tracked), { _id: 1, name: 'bob' });
   // The holder hands out no class to construct a forged one from.
   const holder = tracked[symbols[0]] as object;
-  t.is(Object.getPrototypeOf(holder), null);
   t.is((holder as { constructor?: unknown }).constructor, undefined);
+  const prototype = Object.getPrototypeOf(holder) as object;
+  t.deepEqual(Reflect.ownKeys(prototype), []);
+  t.is(Object.getPrototypeOf(prototype), null);
 });
