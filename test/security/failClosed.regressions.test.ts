@@ -94,6 +94,18 @@ test.serial('aggregate: $match after $project renaming an encrypted field is enc
   await refusedOrClean(t, pipeline, () => accounts().aggregate(pipeline));
 });
 
+test.serial('aggregate: after $unwind, a path below the unwound document that its model does not declare (contacts.0.phone) is refused, not sent in clear', async (t) => {
+  // Found by the generated property (seed 989529214): the unwound element is a document, so "0" named no
+  // field of it and the comparand for what reads as contacts' encrypted phone went out as plaintext.
+  for (const path of ['contacts.0.phone', 'contacts.1.note', 'contacts.phone.x', 'contacts.nope']) {
+    const pipeline = [{ $unwind: '$contacts' }, { $match: { [path]: SECRET() } }];
+    await refusedBeforeSending(t, pipeline, () => accounts().aggregate(pipeline), StrongboxError);
+  }
+  // What the unwound document does declare stays queryable: its Deterministic phone is encrypted.
+  const fine = [{ $unwind: '$contacts' }, { $match: { 'contacts.phone': SECRET() } }];
+  await refusedOrClean(t, fine, () => accounts().aggregate(fine));
+});
+
 test.serial('aggregate: $match after $addFields copying an encrypted field is encrypted or refused', async (t) => {
   const pipeline = [{ $addFields: { alias: '$ssn', copy: '$address.zip' } }, { $match: { $or: [{ alias: SECRET() }, { copy: SECRET() }] } }];
   await refusedOrClean(t, pipeline, () => accounts().aggregate(pipeline));

@@ -130,9 +130,12 @@ export class DerivedScope implements Scope {
     if (walk.chain.some(isTainted) || (walk.chain.length === 0 && this.openTainted)) return { endsInElement: walk.endsInElement, tainted: true };
     // A name the pipeline no longer has, but which is an encrypted field of the model: a value meant for it would be sent in the clear.
     if (walk.chain.length === 0 && modelHolds(this.shape.target, path)) return { endsInElement: walk.endsInElement, tainted: true };
-    if (walk.chain.some((f) => f.encrypted)) return resolvePath(this.shape, path, operation);
     const last = walk.chain[walk.chain.length - 1];
-    // Below a known field, an unknown path does not exist: plain.
+    // An embedded document declares its fields, here as in the model: a path below it that names
+    // none of them ('contacts.0.phone' once contacts is unwound to one document) is a mistake for a
+    // field that may well be encrypted, and its comparand would go out in the clear. Refused.
+    if (walk.chain.some((f) => f.encrypted) || (walk.unresolved.length > 0 && last?.embedded !== undefined)) return resolvePath(this.shape, path, operation);
+    // Below a computed field, an unknown path does not exist: plain.
     return { field: walk.unresolved.length ? undefined : last, endsInElement: walk.endsInElement, tainted: false };
   }
   holdsEncrypted(path: string): boolean {
