@@ -101,6 +101,8 @@ test.serial('aggregate: after $unwind, a path below the unwound document that it
     const pipeline = [{ $unwind: '$contacts' }, { $match: { [path]: SECRET() } }];
     await refusedBeforeSending(t, pipeline, () => accounts().aggregate(pipeline), StrongboxError);
   }
+  const copied = [{ $unwind: '$contacts' }, { $addFields: { x: '$contacts.0.phone' } }, { $match: { x: SECRET() } }];
+  await refusedBeforeSending(t, copied, () => accounts().aggregate(copied), StrongboxError);
   // What the unwound document does declare stays queryable: its Deterministic phone is encrypted.
   const fine = [{ $unwind: '$contacts' }, { $match: { 'contacts.phone': SECRET() } }];
   await refusedOrClean(t, fine, () => accounts().aggregate(fine));
