@@ -107,7 +107,7 @@ function analyzeStage(ctx: StageContext, name: string, spec: unknown): [unknown,
       const group = requireDocument(spec, where);
       if (!('_id' in group)) throw invalid('INPUT_PIPELINE_STAGE', `${where} needs an _id (use null to group everything).`, 'write { $group: { _id: "$field", … } }.');
       const fields: Fields = new Map([['_id', groupKey(ctx, group._id, '_id')]]);
-      for (const [key, accumulator] of safeEntries(group, where)) if (key !== '_id') fields.set(key, accumulate(ctx, key, accumulator));
+      for (const [key, accumulator] of safeEntries(group, where)) if (key !== '_id') fields.set(plainOutputName(key, where), accumulate(ctx, key, accumulator));
       return [spec, derived(fields, false)];
     }
     case '$sortByCount':
@@ -119,7 +119,7 @@ function analyzeStage(ctx: StageContext, name: string, spec: unknown): [unknown,
       checkLiterals(bucket, ['boundaries', 'default', 'buckets', 'granularity'], where);
       const fields: Fields = new Map([['_id', computedField('_id')]]);
       if (bucket.output === undefined) fields.set('count', computedField('count'));
-      else for (const [key, accumulator] of safeEntries(requireDocument(bucket.output, `${where} output`), where)) fields.set(key, accumulate(ctx, key, accumulator));
+      else for (const [key, accumulator] of safeEntries(requireDocument(bucket.output, `${where} output`), where)) fields.set(plainOutputName(key, where), accumulate(ctx, key, accumulator));
       return [spec, derived(fields, false)];
     }
     case '$unwind': {
@@ -173,7 +173,7 @@ function analyzeStage(ctx: StageContext, name: string, spec: unknown): [unknown,
         assertWritable(ctx, key);
         const { window, ...accumulator } = requireDocument(output, `${where} output ${key}`);
         checkLiterals({ window }, ['window'], where);
-        fields.set(key, accumulate(ctx, key, accumulator));
+        placeOutput(fields, key, accumulate(ctx, key, accumulator));
       }
       return [spec, derived(fields)];
     }
@@ -226,14 +226,15 @@ function analyzeStage(ctx: StageContext, name: string, spec: unknown): [unknown,
 function projectFields(ctx: StageContext, spec: Document): Fields {
   const entries = safeEntries(spec, ctx.where);
   const isFlag = (v: unknown) => v === 0 || v === 1 || typeof v === 'boolean';
-  const inclusion = entries.some(([k, v]) => k !== '_id' && !(v === 0 || v === false));
+  // { _id: 1 } alone keeps only _id (an inclusion); beside exclusions it just keeps _id.
+  const inclusion = entries.some(([k, v]) => k !== '_id' && !(v === 0 || v === false)) || (entries.length > 0 && entries.every(([k, v]) => k === '_id' && (v === 1 || v === true)));
   const source = ctx.scope.shape.fields;
   if (!inclusion) {
     const fields = new Map(source) as Fields;
     for (const [key, value] of entries) {
       if (!isFlag(value)) throw invalid('INPUT_PROJECTION', `${ctx.where} gives ${key} a value other than 0 or false in an exclusion projection.`, 'drop fields with 0, or keep them with 1, not both.');
       if (ctx.scope instanceof ModelScope) ctx.scope.resolve(key, ctx.where);
-      if (!key.includes('.')) fields.delete(key);
+      if (!key.includes('.') && (value === 0 || value === false)) fields.delete(key);
     }
     return fields;
   }
@@ -354,6 +355,26 @@ function accumulate(ctx: StageContext, key: string, accumulator: unknown): Field
   return computedField(key);
 }
 
+/** $group and $bucket outputs are top-level names: MongoDB refuses a dot in them, and so does Strongbox, before sending. */
+function plainOutputName(key: string, where: string): string {
+  if (key.includes('.')) throw invalid('INPUT_PIPELINE_STAGE', `${where}: the output name "${key}" contains a dot; MongoDB accepts only top-level names there.`, 'name the output without a dot, and nest it with a later $project if needed.');
+  return key;
+}
+
+/**
+ * Records an output written at `key`: a dotted key ('w.p') writes inside its top-level field, which
+ * then may hold what was written there (a paths walk never reads a dotted name as one field).
+ */
+function placeOutput(fields: Fields, key: string, output: FieldMetadata): void {
+  if (!key.includes('.')) {
+    fields.set(key, output);
+    return;
+  }
+  const top = key.split('.')[0];
+  if (output.encrypted || isTainted(output) || output.embedded) fields.set(top, taintedField(top));
+  else if (!fields.has(top)) fields.set(top, computedField(top));
+}
+
 /** $replaceRoot / $replaceWith: the new documents are what the expression yields. */
 function replaceRoot(ctx: StageContext, newRoot: unknown): Scope {
   const { scope } = ctx;
@@ -363,6 +384,7 @@ function replaceRoot(ctx: StageContext, newRoot: unknown): Scope {
     if (moved.embedded && !moved.isArray && !isTainted(moved)) return new DerivedScope(scope.name, scope.shape.target, moved.embedded.fields);
     // An array of documents (or anything that may hold ciphertext) as the new root: nothing is known of what lies where.
     if (isTainted(moved) || moved.encrypted || moved.embedded) return new DerivedScope(scope.name, scope.shape.target, new Map(), true);
+    refuseComputedRoot(ctx);
     return new DerivedScope(scope.name, scope.shape.target, new Map());
   }
   if (isPlainObject(newRoot) && Object.keys(newRoot).length > 0 && Object.keys(newRoot).every((k) => !k.startsWith('$'))) {
@@ -370,8 +392,22 @@ function replaceRoot(ctx: StageContext, newRoot: unknown): Scope {
     for (const [key, value] of safeEntries(newRoot, ctx.where)) setOutput(ctx, fields, key, value, false);
     return new DerivedScope(scope.name, scope.shape.target, fields);
   }
+  refuseComputedRoot(ctx);
   checkExpression(scope, newRoot, ctx.where, ctx.variables);
   return new DerivedScope(scope.name, scope.shape.target, new Map());
+}
+
+/**
+ * A new root computed by an expression ($mergeObjects, $literal, $setField, $arrayToObject, or a
+ * computed field such as a $group key) gets names Strongbox cannot see: a literal under the name
+ * of an encrypted field would be a plaintext document of the model's shape. Refused for models
+ * with encrypted fields; the object form names each field and is checked field by field.
+ */
+function refuseComputedRoot(ctx: StageContext): void {
+  if (!ctx.scope.modelEncrypted) return;
+  throw new EncryptedQueryError('QUERY_PIPELINE_WRITES_ENCRYPTED', `${ctx.where} makes a new root from a computed value on ${ctx.scope.name}, which has encrypted fields: the names it yields cannot be checked, and a literal under an encrypted field's name would reach the server in plaintext.`, {
+    fix: 'write the new root as an object naming each field ({ newRoot: { a: "$_id.a", b: "$count" } }), or move a stored embedded document ("$address").',
+  });
 }
 
 /** The path is (or lies under) an encrypted or tainted field of `shape`, or names a document holding encrypted fields. */

@@ -130,6 +130,11 @@ export class DerivedScope implements Scope {
     if (walk.chain.some(isTainted) || (walk.chain.length === 0 && this.openTainted)) return { endsInElement: walk.endsInElement, tainted: true };
     // A name the pipeline no longer has, but which is an encrypted field of the model: a value meant for it would be sent in the clear.
     if (walk.chain.length === 0 && modelHolds(this.shape.target, path)) return { endsInElement: walk.endsInElement, tainted: true };
+    // A name the documents do not have, on a model with encrypted fields, is refused as in the model
+    // itself: it may be a field a stage removed or renamed (an embedded document's 'zip' once
+    // '$address' is the root and zip was projected away), or a mistake for an encrypted one, and a
+    // value compared with it would go out in the clear.
+    if (walk.chain.length === 0 && this.modelEncrypted) return resolvePath(this.shape, path, operation);
     const last = walk.chain[walk.chain.length - 1];
     // An embedded document declares its fields, here as in the model: a path below it that names
     // none of them ('contacts.0.phone' once contacts is unwound to one document) is a mistake for a
