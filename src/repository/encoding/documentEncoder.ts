@@ -39,13 +39,25 @@ export function walkDocumentNow(encryptor: FieldEncryptor, shape: ModelShape, do
   return walked(encryptor, root, (walk) => walkDocument(walk, shape, doc, prefix));
 }
 
+/** One value of an update, as the analyzer left it for encoding (a DocumentMarking). */
+export interface UpdateValue {
+  readonly field: FieldMetadata;
+  readonly path: string;
+  readonly value: unknown;
+  /** The stored document per-document keys come from; undefined where only fixed keys apply. */
+  readonly keyRoot: Document | undefined;
+  /** One element pushed into (or set at a position of) an array field, rather than the field's whole value. */
+  readonly element: boolean;
+}
+
 /**
  * Writes the stored form of one value of an update to `container[key]`: a $set value of a
- * declared field (null/undefined were turned into $unset before), or with `element` one element
- * pushed into (or set at a position of) an array field. Its encrypted values join `group`, which
- * the command encrypts once, with every other value it holds, after its whole analysis.
+ * declared field (null/undefined were turned into $unset before), or one element of an array
+ * field. Its encrypted values join `group`, which the command encrypts once, with every other
+ * value it holds, after its whole analysis.
  */
-export function placeUpdateValue(encryptor: FieldEncryptor, group: EncryptionGroup, container: Document | unknown[], key: string | number, field: FieldMetadata, path: string, value: unknown, root: Document | undefined, element: boolean): void {
+export function placeUpdateValue(encryptor: FieldEncryptor, group: EncryptionGroup, container: Document | unknown[], key: string | number, update: UpdateValue): void {
+  const { field, path, value, keyRoot: root, element } = update;
   const where = `${encryptor.model.target.name}.${path}`;
   const slot = container as Document;
   if (element && field.embedded) {

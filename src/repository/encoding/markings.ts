@@ -1,7 +1,7 @@
 import type { Document } from 'mongodb';
 import { EncryptionGroup } from '../../crypto/commandEncryptor';
 import type { FieldMetadata } from '../../metadata/types';
-import { placeUpdateValue } from './documentEncoder';
+import { placeUpdateValue, type UpdateValue } from './documentEncoder';
 import type { FieldEncryptor } from './fieldEncryptor';
 
 /**
@@ -26,7 +26,7 @@ export class ValueMarking {
  * document (or array of them) whose encrypted fields get encrypted, or a plain value checked and
  * converted to its declared BSON type.
  */
-export class DocumentMarking {
+export class DocumentMarking implements UpdateValue {
   constructor(
     readonly field: FieldMetadata,
     readonly path: string,
@@ -89,7 +89,7 @@ function placeInto(encryptor: FieldEncryptor, group: EncryptionGroup, container:
     (container as Document)[key] = undefined;
     encryptor.encryptInto(group, node.field, `${encryptor.model.target.name}.${node.path}`, node.value, node.keyRoot, container as Document, key as string);
   } else if (node instanceof DocumentMarking) {
-    placeUpdateValue(encryptor, group, container, key, node.field, node.path, node.value, node.keyRoot, node.element);
+    placeUpdateValue(encryptor, group, container, key, node);
   } else {
     (container as Document)[key] = replace(encryptor, group, node);
   }

@@ -272,9 +272,7 @@ function setOutput(ctx: StageContext, fields: Fields, key: string, value: unknow
     const holds = moved.encrypted || isTainted(moved) || (moved.embedded !== undefined && hasEncrypted(moved.embedded));
     // A plain value moved under a name where the model keeps encrypted values is written like a literal.
     if (!holds) assertWritable(ctx, key);
-    if (key.includes('.')) {
-      if (holds) fields.set(top, taintedField(top));
-    } else fields.set(top, moved);
+    placeOutput(fields, key, moved);
     return;
   }
   if (isPlainObject(value) && Object.keys(value).length > 0 && Object.keys(value).every((k) => !k.startsWith('$'))) {
@@ -292,7 +290,7 @@ function setOutput(ctx: StageContext, fields: Fields, key: string, value: unknow
     return;
   }
   checkExpression(ctx.scope, value, ctx.where, ctx.variables);
-  if (!key.includes('.') || !fields.has(top)) fields.set(top, computedField(top));
+  placeOutput(fields, key, computedField(top));
 }
 
 /** What a field set to '$path' (or '$$ROOT' / '$$CURRENT') holds. */
@@ -371,7 +369,7 @@ function placeOutput(fields: Fields, key: string, output: FieldMetadata): void {
     return;
   }
   const top = key.split('.')[0];
-  if (output.encrypted || isTainted(output) || output.embedded) fields.set(top, taintedField(top));
+  if (output.encrypted || isTainted(output) || (output.embedded !== undefined && hasEncrypted(output.embedded))) fields.set(top, taintedField(top));
   else if (!fields.has(top)) fields.set(top, computedField(top));
 }
 
