@@ -1,4 +1,5 @@
 import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID, type Document } from 'mongodb';
+import { types } from 'node:util';
 
 /**
  * Helpers on values as the driver hands them over, shared by every layer above; they know
@@ -12,6 +13,19 @@ import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Double, 
  * a snapshot, a comparison) then agrees with what the driver sends.
  */
 export const AS_THE_DRIVER_WRITES = { ignoreUndefined: false } as const;
+
+/**
+ * An object that can stand for a (sub)document: a plain object or an instance of an application
+ * class (an entity, an embedded class). Not an array, a BSON value, or a built-in object whose
+ * contents are not its own enumerable properties (a Date, RegExp, byte array, Map, Set, promise,
+ * error or boxed primitive): walked as a document, one of those would be written as {} or as its
+ * internals.
+ */
+export function isDocumentLike(value: unknown): value is Document {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || isBsonValue(value)) return false;
+  return !(types.isDate(value) || types.isRegExp(value) || types.isAnyArrayBuffer(value) || ArrayBuffer.isView(value) || types.isMap(value) || types.isSet(value)
+    || types.isWeakMap(value) || types.isWeakSet(value) || types.isPromise(value) || types.isNativeError(value) || types.isBoxedPrimitive(value));
+}
 
 /** A plain object, so a (sub)document: not a class instance such as a Binary or a Date. */
 export function isPlainDocument(value: unknown): value is Document {

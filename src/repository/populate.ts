@@ -1,5 +1,5 @@
 import { BSON, type ClientSession, type Document } from 'mongodb';
-import { isPlainDocument } from '../bson/documents';
+import { isDocumentLike } from '../bson/documents';
 import { refTargetOf } from '../metadata/ref';
 import { EncryptedQueryError } from '../errors';
 import type { ModelShape } from '../metadata/types';
@@ -93,10 +93,6 @@ function holdersAlong(node: Document, segments: string[]): Document[] {
   return nodes;
 }
 
-/** An embedded document as read: a plain object or an instance of its embedded class. */
-function isDocumentLike(value: unknown): value is Document {
-  return isPlainDocument(value) || (value !== null && typeof value === 'object' && !Array.isArray(value) && !('_bsontype' in value) && !(value instanceof Date));
-}
 
 function copyOf(item: object): Document {
   return Object.assign(Object.create(Object.getPrototypeOf(item)) as Document, item);

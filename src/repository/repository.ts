@@ -151,8 +151,8 @@ export class Repository<T extends object> {
 
   async insertOne(document: InsertDoc<T>, rawOptions: SessionOption = {}): Promise<T> {
     const options = this.options('insert', rawOptions);
-    const [plain, stored] = await this.prepareInsert(document);
-    const kept = keepWritten(plain);
+    const { plain, stored, model } = await this.prepareInsert(document);
+    const kept = keepWritten(model, plain);
     await this.collection.insertOne(stored, options);
     return (await this.inserted([plain], [kept]))[0];
   }
@@ -166,7 +166,7 @@ export class Repository<T extends object> {
     const encrypt = ready.map(([plain, model]) => sanitizedSync('insert', this.model, () => walkDocumentNow(this.encryptor, model, plain, plain)));
     const stored = await sanitized('insert', this.model, () => Promise.all(encrypt.map((run) => run())));
     const plain = ready.map(([doc]) => doc);
-    const kept = plain.map(keepWritten);
+    const kept = ready.map(([doc, model]) => keepWritten(model, doc));
     if (stored.length) await this.collection.insertMany(stored, { ...options, ordered: true });
     return this.inserted(plain, kept);
   }
@@ -216,10 +216,10 @@ export class Repository<T extends object> {
 
   private async insertEntity(entity: T & Record<string, unknown>, options: SessionOption): Promise<T> {
     const read = writtenValues(this.model, entity);
-    const [plain, stored, changed] = await this.prepareInsert(read);
+    const { plain, stored, model, changed } = await this.prepareInsert(read);
     const target = entity as Record<string, unknown>;
     for (const key of changed.filled) assertWritable(this.model, target, key, 'the insert fills it in');
-    const kept = keepWritten(plain);
+    const kept = keepWritten(model, plain);
     await this.collection.insertOne(stored, { session: options.session });
     trackWritten(entity, kept);
     // What the insert filled or changed (_id, discriminator, defaults, stamps, before-insert hooks)
@@ -240,7 +240,8 @@ export class Repository<T extends object> {
     // A copy, taken before anything is sent: the update is built from it and it becomes the
     // snapshot, so a change made to the entity while the update is in flight is sent by the next save.
     const after = this.copy('save', writtenValues(this.model, entity));
-    const changes = changesBetween(this.savedAs(before, after), before, after);
+    const savedAs = this.savedAs(before, after);
+    const changes = changesBetween(savedAs, before, after);
     const { updatedAt, version } = this.model.entity.stamps;
     if (version !== undefined) { delete changes.$set[version]; delete changes.$unset[version]; }
     if (isEmpty(changes)) return entity;
@@ -252,7 +253,7 @@ export class Repository<T extends object> {
     // The snapshot is what the stored document becomes, stamps included, taken before the update is sent.
     if (updatedAt !== undefined) after[updatedAt] = now;
     if (version !== undefined) after[version] = (before[version] as number) + 1;
-    const kept = keepWritten(after);
+    const kept = keepWritten(savedAs, after);
     const result = await this.update('updateOne', this.entityFilter(before), update, { session: options.session });
     if (result.matchedCount === 0) throw this.stale('save', before);
     trackWritten(entity, kept);
@@ -592,7 +593,7 @@ export class Repository<T extends object> {
     switch (kind) {
       case 'insertOne':
         fields(['document']);
-        return { insertOne: { document: (await this.prepareInsert(spec.document))[1] } };
+        return { insertOne: { document: (await this.prepareInsert(spec.document)).stored } };
       case 'updateOne': case 'updateMany': {
         fields(['filter', 'update', 'upsert', 'arrayFilters']);
         if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', `upsert of bulkWrite ${kind} must be true or false.`, 'pass true or false.');
@@ -618,9 +619,10 @@ export class Repository<T extends object> {
     }
   }
 
-  private async prepareInsert(document: unknown, now = new Date()): Promise<[Document, Document, Changed]> {
-    const [ready, model, changed] = await this.prepareNewDocument(document, now);
-    return [ready, await sanitized('insert', this.model, () => encodeDocument(this.encryptor, model, ready, ready)), changed];
+  /** A document to insert, prepared (see prepareNewDocument) and encoded: `plain` as the entity gets it, `stored` as the server does. */
+  private async prepareInsert(document: unknown, now = new Date()): Promise<{ plain: Document; stored: Document; model: ModelMetadata; changed: Changed }> {
+    const [plain, model, changed] = await this.prepareNewDocument(document, now);
+    return { plain, stored: await sanitized('insert', this.model, () => encodeDocument(this.encryptor, model, plain, plain)), model, changed };
   }
 
   /**

@@ -8,7 +8,11 @@ import test from 'ava';
 import fc from 'fast-check';
 import { Binary, BSON, Decimal128, Long, ObjectId, type Document } from 'mongodb';
 import { inspect } from 'node:util';
+import type { ModelShape } from '../../src/metadata/types';
 import { forget, keepWritten, snapshotOf, trackWritten } from '../../src/repository/entity/tracking';
+
+/** A shape declaring no fields: every value is copied. */
+const UNDECLARED = { fields: new Map() } as unknown as ModelShape;
 
 class Custom { constructor(public note: string) {} }
 
@@ -55,7 +59,7 @@ for (const withRare of [false, true]) {
     fc.assert(fc.property(value(withRare), (doc) => {
       const entity = {};
       const expected = roundTrip(doc);
-      trackWritten(entity, keepWritten(doc));
+      trackWritten(entity, keepWritten(UNDECLARED, doc));
       mutate(doc);
       const first = snapshotOf(entity) as Document;
       deepStrictEqual(first, expected);
@@ -72,7 +76,7 @@ for (const withRare of [false, true]) {
  * entity; elsewhere for objects that cannot carry it.
  */
 
-const written = (name: string) => keepWritten({ _id: 1, name });
+const written = (name: string) => keepWritten(UNDECLARED, { _id: 1, name });
 
 test('the snapshot rides on the entity without showing in its keys, spread, JSON, BSON, inspection or clones', (t) => {
   const entity: Record<string, unknown> = { _id: 1, name: 'ada' };
@@ -120,7 +124,7 @@ test('an entity frozen, sealed or made non-extensible keeps its latest snapshot'
 
 test('a Proxy entity never sees the snapshot, and its traps cannot answer for it', (t) => {
   const seen: PropertyKey[] = [];
-  const liar = { value: keepWritten({ _id: 1, name: 'forged' }), writable: true, enumerable: false, configurable: true };
+  const liar = { value: keepWritten(UNDECLARED, { _id: 1, name: 'forged' }), writable: true, enumerable: false, configurable: true };
   const entity = new Proxy({ _id: 1 } as Record<PropertyKey, unknown>, {
     get: (target, key) => { seen.push(key); return target[key as string]; },
     has: (target, key) => { seen.push(key); return key in target; },

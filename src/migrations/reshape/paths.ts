@@ -4,6 +4,8 @@
  * value, or the field name, where the path ends. Visitors only read: the changes they collect
  * are written by path, conditioned on the document as read.
  */
+import { isDocumentLike } from '../../bson/documents';
+
 export interface PathVisit {
   /** The embedded document holding the last segment. */
   holder: Record<string, unknown>;
@@ -20,13 +22,9 @@ export function visitPath(root: Record<string, unknown>, segments: string[], vis
   const next = root[head];
   if (Array.isArray(next)) {
     let changed = false;
-    next.forEach((element, i) => { if (isDocument(element)) changed = visitPath(element, rest, visit, [...at, head, String(i)]) || changed; });
+    next.forEach((element, i) => { if (isDocumentLike(element)) changed = visitPath(element, rest, visit, [...at, head, String(i)]) || changed; });
     return changed;
   }
-  return isDocument(next) ? visitPath(next, rest, visit, [...at, head]) : false;
+  return isDocumentLike(next) ? visitPath(next, rest, visit, [...at, head]) : false;
 }
 
-export function isDocument(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && (value as { _bsontype?: unknown })._bsontype === undefined
-    && !(value instanceof Date) && !(value instanceof Uint8Array);
-}

@@ -1,11 +1,12 @@
 import type { Document } from 'mongodb';
+import { isDocumentLike } from '../../bson/documents';
 import { EncryptionGroup } from '../../crypto/commandEncryptor';
 import { StrongboxError } from '../../errors';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import type { FieldEncryptor } from './fieldEncryptor';
 import { assertLiteral, assertSafeKey, invalid } from './guards';
 import { missingRequired } from './requiredFields';
-import { refuseNestedProvenance, refuseProvenance, toDeclaredBson } from './values';
+import { describe, refuseNestedProvenance, refuseProvenance, toDeclaredBson } from './values';
 
 /** One walk over a value being written: the encryptions it started and the required fields it found empty. */
 interface Walk {
@@ -117,8 +118,8 @@ function walkInGroup<T>(encryptor: FieldEncryptor, group: EncryptionGroup, root:
 function walkDocument(walk: Walk, shape: ModelShape, doc: unknown, prefix: string): Document {
   const model = walk.encryptor.model.target.name;
   const where = prefix ? `${model}.${prefix}` : model;
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    throw invalid('INPUT_NOT_A_DOCUMENT', `${where} must be a document (an object).`, 'pass an object with the model\'s fields.');
+  if (!isDocumentLike(doc)) {
+    throw invalid('INPUT_NOT_A_DOCUMENT', `${where} must be a document (an object with the model's fields), not ${describe(doc)}.`, 'pass an object with the model\'s fields.');
   }
   const source = doc as Record<string, unknown>;
   const out: Document = {};

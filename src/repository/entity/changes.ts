@@ -1,6 +1,7 @@
 import { BSON, type Document } from 'mongodb';
-import { AS_THE_DRIVER_WRITES } from '../../bson/documents';
+import { AS_THE_DRIVER_WRITES, isDocumentLike } from '../../bson/documents';
 import type { ModelShape } from '../../metadata/types';
+import { BytesDigest } from './largeBytes';
 
 export interface Changes {
   $set: Document;
@@ -12,7 +13,8 @@ export interface Changes {
  * whose value differs and an `$unset` of each that lost its value. Embedded documents stored in
  * the clear are compared field by field, so a change deep inside one sets that path alone;
  * arrays and documents encrypted whole are set whole. Fields the model does not declare, and
- * _id, are not the entity's to change.
+ * _id, are not the entity's to change. `before` may hold digests of large byte values where
+ * `after` holds the values (see keepWritten): compared by digest.
  */
 export function changesBetween(shape: ModelShape, before: Document, after: Document, prefix = '', out: Changes = { $set: {}, $unset: {} }): Changes {
   for (const field of shape.fields.values()) {
@@ -24,9 +26,11 @@ export function changesBetween(shape: ModelShape, before: Document, after: Docum
       if (was !== null && was !== undefined) out.$unset[path] = '';
     } else if (was === null || was === undefined) {
       out.$set[path] = is;
-    } else if (field.embedded && !field.isArray && !field.encrypted && isDocument(was) && isDocument(is)) {
-      changesBetween(field.embedded, was, is, `${path}.`, out);
-    } else if (!sameValue(was, is)) {
+    } else if (field.embedded && !field.isArray && !field.encrypted && isDocumentLike(was)) {
+      if (isDocumentLike(is)) changesBetween(field.embedded, was, is, `${path}.`, out);
+      // Anything but a document where one was (a Date, an array, a string): set whole, and the update checks it.
+      else out.$set[path] = is;
+    } else if (!(was instanceof BytesDigest ? was.matches(is) : sameValue(was, is))) {
       out.$set[path] = is;
     }
   }
@@ -44,6 +48,4 @@ export function sameValue(a: unknown, b: unknown): boolean {
   return Buffer.from(BSON.serialize({ v: a }, AS_THE_DRIVER_WRITES)).equals(BSON.serialize({ v: b }, AS_THE_DRIVER_WRITES));
 }
 
-function isDocument(value: unknown): value is Document {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as { _bsontype?: unknown })._bsontype !== 'string';
-}
+

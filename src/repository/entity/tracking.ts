@@ -21,6 +21,8 @@
 import { BSON, type Document } from 'mongodb';
 import { types } from 'node:util';
 import { AS_THE_DRIVER_WRITES, detachedBytes, NOT_DETACHED } from '../../bson/documents';
+import type { ModelShape } from '../../metadata/types';
+import { BytesDigest } from './largeBytes';
 
 type Snapshot = Uint8Array | Document | 'partial';
 
@@ -104,12 +106,14 @@ export function trackRead(entities: readonly object[], stored: readonly Uint8Arr
 export type KeptWrite = Uint8Array | Document;
 
 /**
- * Taken just before the plaintext `written` is handed to the driver: a value the application
- * changes while the write is in flight is then at worst newer in the entity than in the snapshot,
- * which the next save() sends, and never newer in the snapshot than in what was stored.
+ * Taken just before the plaintext `written` (a document of `shape`) is handed to the driver: a
+ * value the application changes while the write is in flight is then at worst newer in the entity
+ * than in the snapshot, which the next save() sends, and never newer in the snapshot than in what
+ * was stored. A large byte value of a plain field that save() compares as a whole (a field of the
+ * document or of an embedded document stored in the clear) is kept as its digest (see largeBytes).
  */
-export function keepWritten(written: Document): KeptWrite {
-  const copy = copyValue(written, 0);
+export function keepWritten(shape: ModelShape, written: Document): KeptWrite {
+  const copy = copyValue(written, 0, shape);
   return copy === UNCOPIED ? BSON.serialize(written, AS_THE_DRIVER_WRITES) : copy as Document;
 }
 
@@ -153,9 +157,11 @@ const MAX_DEPTH = 100;
 /**
  * A copy of `value` that nothing done to the original can change, equal to what a BSON round
  * trip gives (undefined becomes null, as the driver writes it); UNCOPIED for any value
- * whose copy only BSON knows, so the caller serializes the whole document instead.
+ * whose copy only BSON knows, so the caller serializes the whole document instead. `shape`, when
+ * `value` is a document of it whose fields save() compares one by one: large byte values of its
+ * plain fields are kept as digests.
  */
-function copyValue(value: unknown, depth: number): unknown {
+function copyValue(value: unknown, depth: number, shape?: ModelShape): unknown {
   switch (typeof value) {
     case 'string': case 'number': case 'boolean': return value;
     case 'object': break;
@@ -176,6 +182,8 @@ function copyValue(value: unknown, depth: number): unknown {
     return out;
   }
   if (value instanceof Date) return new Date(value.getTime());
+  // Immutable: a snapshot copied again shares it.
+  if (value instanceof BytesDigest) return value;
   if (typeof (value as { _bsontype?: unknown })._bsontype === 'string') {
     const own = detachedBytes(value);
     return own === NOT_DETACHED ? UNCOPIED : own;
@@ -189,7 +197,14 @@ function copyValue(value: unknown, depth: number): unknown {
     const item = (value as Record<string, unknown>)[key];
     // Assigned, it would replace the copy's prototype.
     if (key === '__proto__') return UNCOPIED;
-    const copied = copyValue(item, depth + 1);
+    const field = shape?.fields.get(key);
+    const plain = field !== undefined && !field.encrypted && !field.isId;
+    const digest = plain ? BytesDigest.of(item) : undefined;
+    if (digest !== undefined) {
+      out[key] = digest;
+      continue;
+    }
+    const copied = copyValue(item, depth + 1, plain && field.embedded && !field.isArray ? field.embedded : undefined);
     if (copied === UNCOPIED) return UNCOPIED;
     out[key] = copied;
   }
