@@ -23,6 +23,9 @@ export const AS_THE_DRIVER_WRITES = { ignoreUndefined: false } as const;
  */
 export function isDocumentLike(value: unknown): value is Document {
   if (value === null || typeof value !== 'object' || Array.isArray(value) || isBsonValue(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  // Most documents are object literals: no built-in to rule out.
+  if (proto === Object.prototype || proto === null) return true;
   return !(types.isDate(value) || types.isRegExp(value) || types.isAnyArrayBuffer(value) || ArrayBuffer.isView(value) || types.isMap(value) || types.isSet(value)
     || types.isWeakMap(value) || types.isWeakSet(value) || types.isPromise(value) || types.isNativeError(value) || types.isBoxedPrimitive(value));
 }

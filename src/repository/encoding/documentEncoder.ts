@@ -11,6 +11,8 @@ import { describe, refuseNestedProvenance, refuseProvenance, toDeclaredBson } fr
 /** One walk over a value being written: the encryptions it started and the required fields it found empty. */
 interface Walk {
   encryptor: FieldEncryptor;
+  /** The model's class name, read once per walk (a function's name is a getter): error messages start with it. */
+  model: string;
   root: Document;
   /** The encrypted values found, each with its place in the stored document; encrypted together once the walk is over. */
   group: EncryptionGroup;
@@ -107,7 +109,7 @@ function walked<T>(encryptor: FieldEncryptor, root: Document, run: (walk: Walk) 
 
 /** Runs a synchronous walk whose encrypted values join `group`; throws at once on bad input. */
 function walkInGroup<T>(encryptor: FieldEncryptor, group: EncryptionGroup, root: Document, run: (walk: Walk) => T): T {
-  const walk: Walk = { encryptor, root, group, missing: [] };
+  const walk: Walk = { encryptor, model: encryptor.model.target.name, root, group, missing: [] };
   const result = run(walk);
   if (walk.missing.length) throw missingRequired(encryptor.model.target.name, walk.missing);
   // A key that could not be named is known now: the write stops here, before any document of it is encrypted.
@@ -116,7 +118,7 @@ function walkInGroup<T>(encryptor: FieldEncryptor, group: EncryptionGroup, root:
 }
 
 function walkDocument(walk: Walk, shape: ModelShape, doc: unknown, prefix: string): Document {
-  const model = walk.encryptor.model.target.name;
+  const model = walk.model;
   const where = prefix ? `${model}.${prefix}` : model;
   if (!isDocumentLike(doc)) {
     throw invalid('INPUT_NOT_A_DOCUMENT', `${where} must be a document (an object with the model's fields), not ${describe(doc)}.`, 'pass an object with the model\'s fields.');
@@ -164,7 +166,7 @@ function put(walk: Walk, out: Document, field: FieldMetadata, path: string, valu
  * field order) and the ciphertext replaces it once the group is encrypted.
  */
 function place(walk: Walk, container: Document, key: string, field: FieldMetadata, path: string, value: unknown): void {
-  const where = `${walk.encryptor.model.target.name}.${path}`;
+  const where = `${walk.model}.${path}`;
   if (!field.encrypted) {
     if (field.embedded) container[key] = walkEmbedded(walk, field, path, value);
     else {
@@ -202,7 +204,7 @@ function walkEmbedded(walk: Walk, field: FieldMetadata, path: string, value: unk
   const shape = field.embedded!;
   if (!field.isArray) return walkDocument(walk, shape, value, path);
   if (!Array.isArray(value)) {
-    throw invalid('INPUT_WRONG_TYPE', `${walk.encryptor.model.target.name}.${path} is an array of documents but got ${typeof value}.`, 'pass an array.');
+    throw invalid('INPUT_WRONG_TYPE', `${walk.model}.${path} is an array of documents but got ${typeof value}.`, 'pass an array.');
   }
   return value.map((item, i) => walkDocument(walk, shape, item, `${path}.${i}`));
 }

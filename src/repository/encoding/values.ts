@@ -214,7 +214,7 @@ const ACCEPTED: Partial<Record<BsonType, string>> = {
 
 /** Names a value's kind for error messages without echoing the value (it may be secret). */
 export function describe(value: unknown): string {
-  if (value === null) return 'null';
+  if (value === null || value === undefined) return String(value);
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') {
     // Only a name Strongbox knows: an object literal's own `constructor` property (or a
