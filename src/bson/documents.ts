@@ -24,11 +24,18 @@ export const AS_THE_DRIVER_WRITES = { ignoreUndefined: false } as const;
 export function isDocumentLike(value: unknown): value is Document {
   if (value === null || typeof value !== 'object' || Array.isArray(value) || isBsonValue(value)) return false;
   const proto: unknown = Object.getPrototypeOf(value);
-  // Most documents are object literals: no built-in to rule out.
+  // Most documents are object literals. (A built-in whose prototype the application replaced by Object.prototype passes here, as {}.)
   if (proto === Object.prototype || proto === null) return true;
+  // Brand checks catch a built-in of a subclass or another realm; instanceof catches a Proxy of one, which has no brand.
   return !(types.isDate(value) || types.isRegExp(value) || types.isAnyArrayBuffer(value) || ArrayBuffer.isView(value) || types.isMap(value) || types.isSet(value)
-    || types.isWeakMap(value) || types.isWeakSet(value) || types.isPromise(value) || types.isNativeError(value) || types.isBoxedPrimitive(value));
+    || types.isWeakMap(value) || types.isWeakSet(value) || types.isPromise(value) || types.isNativeError(value) || types.isBoxedPrimitive(value)
+    || BUILT_INS.some((builtIn) => value instanceof builtIn));
 }
+
+/** Built-ins a document cannot be, by prototype chain (TypedArray: the common class of Uint8Array and the others). */
+const BUILT_INS: ReadonlyArray<Function> = [
+  Date, RegExp, ArrayBuffer, SharedArrayBuffer, Object.getPrototypeOf(Uint8Array) as Function, DataView, Map, Set, WeakMap, WeakSet, Promise, Error, String, Number, Boolean,
+];
 
 /** A plain object, so a (sub)document: not a class instance such as a Binary or a Date. */
 export function isPlainDocument(value: unknown): value is Document {

@@ -4,7 +4,7 @@ import type { CryptoEngine } from '../crypto/engine';
 import type { KeyVault } from '../crypto/keyVault';
 import { ConcurrencyError, EncryptedQueryError, InvalidInputError, StrongboxError } from '../errors';
 import { hydrate } from '../metadata/hydrate';
-import type { ModelMetadata } from '../metadata/types';
+import type { FieldMetadata, ModelMetadata, ModelShape } from '../metadata/types';
 import { followChangeStream, readChangeEvent, StrongboxChangeStream, watchOptions, type EventReading } from './changeStream';
 import { StrongboxCursor } from './cursor';
 import { distinctKey, readDistinct } from './distinct';
@@ -130,6 +130,8 @@ export class Repository<T extends object> {
   private readonly dataClient: MongoClient;
   /** Whether the model (or one of its variants) has @AfterLoad hooks; reads of models without pay nothing. */
   private readonly loadHooks: boolean;
+  /** The fields a document written here may have, the model's and its variants': what copyDocument reads of one. */
+  private readonly writtenShape: ModelShape;
 
   constructor(readonly model: ModelMetadata, private readonly context: RepositoryContext, options: RepositoryOptions = {}) {
     this.dataClient = context.dataClient;
@@ -137,7 +139,11 @@ export class Repository<T extends object> {
     this.encryptor = new FieldEncryptor(model, context.engine, context.keyVault);
     this.scope = new ModelScope(model);
     this.reader = new DocumentReader<T>(model, context.engine, options.onUndecryptable ?? 'throw');
-    this.loadHooks = [model, ...(model.variants?.byValue.values() ?? [])].some((m) => m.entity.hooks.afterLoad.length > 0);
+    const shapes = [model, ...(model.variants?.byValue.values() ?? [])];
+    this.loadHooks = shapes.some((m) => m.entity.hooks.afterLoad.length > 0);
+    const fields = new Map<string, FieldMetadata>();
+    for (const shape of shapes) for (const [name, field] of shape.fields) if (!fields.has(name)) fields.set(name, field);
+    this.writtenShape = { ...model, fields };
   }
 
   /** A summary for console.log: the driver objects inside hold connection secrets (the TLS key passphrase). */
@@ -215,7 +221,7 @@ export class Repository<T extends object> {
   }
 
   private async insertEntity(entity: T & Record<string, unknown>, options: SessionOption): Promise<T> {
-    const read = writtenValues(this.model, entity);
+    const read = writtenValues(this.writtenShape, entity);
     const { plain, stored, model, changed } = await this.prepareInsert(read);
     const target = entity as Record<string, unknown>;
     for (const key of changed.filled) assertWritable(this.model, target, key, 'the insert fills it in');
@@ -239,7 +245,7 @@ export class Repository<T extends object> {
     const before = (await this.reader.read([tracked]))[0] as unknown as Document;
     // A copy, taken before anything is sent: the update is built from it and it becomes the
     // snapshot, so a change made to the entity while the update is in flight is sent by the next save.
-    const after = this.copy('save', writtenValues(this.model, entity));
+    const after = this.copyDocument('save', entity) as Document;
     const savedAs = this.savedAs(before, after);
     const changes = changesBetween(savedAs, before, after);
     const { updatedAt, version } = this.model.entity.stamps;
@@ -649,7 +655,7 @@ export class Repository<T extends object> {
     }
     if (hooked) for (const key of Object.keys(copied)) if (!(key in prepared)) changes.removed.push(key);
     // A default or a before-insert hook may hand over a value the application still holds: copied like the input.
-    for (const key of changes.filled) if (!(newId && key === '_id')) prepared[key] = this.copy('insert', prepared[key]);
+    for (const key of changes.filled) if (!(newId && key === '_id')) prepared[key] = this.copy('insert', prepared[key], model.fields.get(key)?.embedded);
     return [prepared, model, changes];
   }
 
@@ -785,22 +791,24 @@ export class Repository<T extends object> {
     return copy;
   }
 
-  private copy<V>(what: string, value: V): V {
+  /** `value` read once (see snapshot); with `shape`, as a document of that shape. */
+  private copy<V>(what: string, value: V, shape?: ModelShape): V {
     try {
-      return snapshot(value, `${what} on ${this.model.target.name}`);
+      return snapshot(value, `${what} on ${this.model.target.name}`, shape);
     } catch (err) {
       throw sanitize(err, what, this.model.target.name);
     }
   }
 
   /**
-   * A document to write, read once and copied whole: its declared fields (getters included). The
-   * key binding, the encoder, the command and the entity returned all see this copy, so nothing the
+   * A document to write, read once and copied whole: its declared fields (getters included), and
+   * so are its embedded documents, class instances or not. The key binding, the encoder, the
+   * command, the change-tracking snapshot and the entity returned all see this copy, so nothing the
    * caller changes while the write is in flight reaches one of them and not the others.
    */
   private copyDocument(what: string, document: unknown): unknown {
     if (document === null || typeof document !== 'object' || Array.isArray(document)) return document;
-    return this.copy(what, writtenValues(this.model, document));
+    return this.copy(what, document, this.writtenShape);
   }
 
   /** The driver-level options of aggregate, already checked: only what the table allows is forwarded. */

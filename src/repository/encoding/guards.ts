@@ -1,6 +1,7 @@
-import { detachedValue, isBsonValue, NOT_DETACHED } from '../../bson/documents';
+import { detachedValue, isBsonValue, isDocumentLike, NOT_DETACHED } from '../../bson/documents';
 import type { CodeOf } from '../../errorCatalogue';
 import { InvalidInputError } from '../../errors';
+import type { ModelShape } from '../../metadata/types';
 
 /** Keys that would reach Object.prototype or a constructor when copied onto plain objects. */
 const POLLUTING_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -83,10 +84,16 @@ const MAX_DEPTH = 120;
  * property (own enumerable string keys, each read once), Dates, BSON values and byte arrays are
  * copied; everything else (RegExps, class instances, objects with toBSON) is kept as it is. The analysis, the key binding and the command then
  * all see the same values, however the input behaves when read again (getters, Proxies).
+ *
+ * With `shape`, `value` is a document of that model: it and every embedded document in it — a
+ * plain object or an instance of a class, toBSON or not — are read as the encoder reads a
+ * document (own enumerable keys, then each declared field behind a getter or non-enumerable) into
+ * a plain object. Nothing downstream (the encoder, the change-tracking snapshot, the entity) then
+ * reads an application object a second time, so none can see other values than the command got.
  */
-export function snapshot<T>(value: T, where: string): T {
+export function snapshot<T>(value: T, where: string, shape?: ModelShape): T {
   try {
-    return copyOnce(value, 0, undefined) as T;
+    return copyOnce(value, 0, undefined, shape) as T;
   } catch (err) {
     if (!(err instanceof TooDeep)) throw err;
     const at = err.top === undefined ? where : `${where}, in ${err.top},`;
@@ -115,10 +122,14 @@ function containerKind(value: unknown): 'array' | 'object' | null {
  * inside a value encrypted as a whole are plaintext the model protects. No record of ancestors is
  * kept: a cycle goes past MAX_DEPTH like any too deep value, and snapshot tells the two apart.
  */
-function copyOnce(value: unknown, depth: number, top: string | undefined): unknown {
+function copyOnce(value: unknown, depth: number, top: string | undefined, shape?: ModelShape): unknown {
   if (value === null || typeof value !== 'object') return value;
   // Read once like the rest: a Date the caller changes later changes neither the checked value nor the entity.
   if (value instanceof Date) return new Date(value.getTime());
+  if (shape !== undefined && !Array.isArray(value) && isDocumentLike(value)) {
+    if (depth > MAX_DEPTH) throw new TooDeep(top);
+    return copyDocumentOnce(value, shape, depth, top);
+  }
   const kind = containerKind(value);
   if (kind === null) {
     // BSON values and byte arrays get copies of their own (their fields can be changed in place); class instances are kept.
@@ -129,17 +140,40 @@ function copyOnce(value: unknown, depth: number, top: string | undefined): unkno
   if (kind === 'array') {
     const length = (value as unknown[]).length;
     const items: unknown[] = new Array(length);
-    for (let i = 0; i < length; i++) items[i] = copyOnce((value as unknown[])[i], depth + 1, top);
+    // The items of an array of embedded documents are documents of the same shape.
+    for (let i = 0; i < length; i++) items[i] = copyOnce((value as unknown[])[i], depth + 1, top, shape);
     return items;
   }
   const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
   for (const key of Object.keys(value)) {
-    const item = copyOnce((value as Record<string, unknown>)[key], depth + 1, top ?? key);
-    // defineProperty for '__proto__': it stays a key (the analysis refuses it by name) instead of replacing the prototype.
-    if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
-    else copy[key] = item;
+    setCopied(copy, key, copyOnce((value as Record<string, unknown>)[key], depth + 1, top ?? key));
   }
   return copy;
+}
+
+/** A document of `shape` read into a plain object: own enumerable keys, then each declared field not among them that `in` finds. */
+function copyDocumentOnce(value: object, shape: ModelShape, depth: number, top: string | undefined): Record<string, unknown> {
+  const source = value as Record<string, unknown>;
+  const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
+  let declaredKeys = 0;
+  for (const key of Object.keys(value)) {
+    const field = shape.fields.get(key);
+    if (field !== undefined) declaredKeys++;
+    setCopied(copy, key, copyOnce(source[key], depth + 1, top ?? key, field?.embedded));
+  }
+  // Every declared field was an own enumerable key: none is left to read by name.
+  if (declaredKeys < shape.fields.size) {
+    for (const field of shape.fields.values()) {
+      if (!Object.prototype.hasOwnProperty.call(copy, field.name) && field.name in value) setCopied(copy, field.name, copyOnce(source[field.name], depth + 1, top ?? field.name, field.embedded));
+    }
+  }
+  return copy;
+}
+
+function setCopied(copy: Record<string, unknown>, key: string, item: unknown): void {
+  // defineProperty for '__proto__': it stays a key (the analysis refuses it by name) instead of replacing the prototype.
+  if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
+  else copy[key] = item;
 }
 
 /** Whether a container inside `value` contains itself (read again: only to name an error). */

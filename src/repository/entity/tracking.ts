@@ -1,10 +1,10 @@
 /*
  * What each entity looked like when Strongbox last read or wrote it, so save() can send only
- * what changed. A read keeps the document's BSON bytes it was read from (no decoding: one WeakMap
- * entry per entity; the cursor copies each document out of the server's reply, so a kept entity
- * keeps its own bytes, not its whole batch). A write keeps the plaintext it wrote as a detached
- * copy: its own arrays, objects, Dates, ObjectIds and Binary values, sharing only strings, numbers
- * and booleans, which cannot change under it. Serializing it instead would encode every string of
+ * what changed. A read keeps the document's BSON bytes it was read from (no decoding; the cursor
+ * copies each document out of the server's reply, so a kept entity keeps its own bytes, not its
+ * whole batch). A write keeps the plaintext it wrote as a detached copy: its own arrays, objects,
+ * Dates, ObjectIds and Binary values (a large one as its digest, see largeBytes), sharing only
+ * strings, numbers and booleans, which cannot change under it. Serializing it instead would encode every string of
  * the document a second time after the driver did, which costs as much as the insert's own
  * serialization for a document of long strings. A written document holding any other value (a
  * class instance, another BSON value, a typed array) is kept serialized, as only BSON knows how to
