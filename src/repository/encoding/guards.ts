@@ -126,7 +126,7 @@ function copyOnce(value: unknown, depth: number, top: string | undefined, shape?
   if (value === null || typeof value !== 'object') return value;
   // Read once like the rest: a Date the caller changes later changes neither the checked value nor the entity.
   if (value instanceof Date) return new Date(value.getTime());
-  if (shape !== undefined && !Array.isArray(value) && isDocumentLike(value)) {
+  if (shape !== undefined && isDocumentLike(value)) {
     if (depth > MAX_DEPTH) throw new TooDeep(top);
     return copyDocumentOnce(value, shape, depth, top);
   }

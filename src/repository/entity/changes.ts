@@ -47,5 +47,3 @@ export function sameValue(a: unknown, b: unknown): boolean {
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   return Buffer.from(BSON.serialize({ v: a }, AS_THE_DRIVER_WRITES)).equals(BSON.serialize({ v: b }, AS_THE_DRIVER_WRITES));
 }
-
-
