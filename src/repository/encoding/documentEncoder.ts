@@ -81,18 +81,6 @@ export function placeUpdateValue(encryptor: FieldEncryptor, group: EncryptionGro
 }
 
 /**
- * The values a write of `doc` sends: its own enumerable properties, plus every declared field
- * whose value sits behind a getter or a non-enumerable property (which a spread would drop).
- */
-export function writtenValues(shape: ModelShape, doc: object): Document {
-  const out: Document = { ...doc };
-  for (const name of shape.fields.keys()) {
-    if (!(name in out) && name in doc) out[name] = (doc as Record<string, unknown>)[name];
-  }
-  return out;
-}
-
-/**
  * Runs a synchronous walk now and returns what encrypts the values it found, in one group. Only
  * encryption is asynchronous: walking, checking and copying a document without encrypted fields
  * costs no promise per field or per embedded document, and nothing starts before the walk is

@@ -1,4 +1,5 @@
 import { detachedValue, isBsonValue, isDocumentLike, NOT_DETACHED } from '../../bson/documents';
+import type { Document } from 'mongodb';
 import type { CodeOf } from '../../errorCatalogue';
 import { InvalidInputError } from '../../errors';
 import type { ModelShape } from '../../metadata/types';
@@ -151,22 +152,23 @@ function copyOnce(value: unknown, depth: number, top: string | undefined, shape?
   return copy;
 }
 
-/** A document of `shape` read into a plain object: own enumerable keys, then each declared field not among them that `in` finds. */
+/**
+ * The values a write of `doc` sends: its own enumerable properties, plus every declared field
+ * whose value sits behind a getter or a non-enumerable property (which a spread would drop).
+ */
+export function writtenValues(shape: ModelShape, doc: object): Document {
+  const out: Document = { ...doc };
+  for (const name of shape.fields.keys()) {
+    if (!(name in out) && name in doc) out[name] = (doc as Record<string, unknown>)[name];
+  }
+  return out;
+}
+
+/** A document of `shape` read once (see writtenValues) into a plain object of copies. */
 function copyDocumentOnce(value: object, shape: ModelShape, depth: number, top: string | undefined): Record<string, unknown> {
-  const source = value as Record<string, unknown>;
+  const read = writtenValues(shape, value);
   const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
-  let declaredKeys = 0;
-  for (const key of Object.keys(value)) {
-    const field = shape.fields.get(key);
-    if (field !== undefined) declaredKeys++;
-    setCopied(copy, key, copyOnce(source[key], depth + 1, top ?? key, field?.embedded));
-  }
-  // Every declared field was an own enumerable key: none is left to read by name.
-  if (declaredKeys < shape.fields.size) {
-    for (const field of shape.fields.values()) {
-      if (!Object.prototype.hasOwnProperty.call(copy, field.name) && field.name in value) setCopied(copy, field.name, copyOnce(source[field.name], depth + 1, top ?? field.name, field.embedded));
-    }
-  }
+  for (const key of Object.keys(read)) setCopied(copy, key, copyOnce(read[key], depth + 1, top ?? key, shape.fields.get(key)?.embedded));
   return copy;
 }
 

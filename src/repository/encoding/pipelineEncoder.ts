@@ -269,9 +269,8 @@ function setOutput(ctx: StageContext, fields: Fields, key: string, value: unknow
   const top = key.split('.')[0];
   if (typeof value === 'string' && value.startsWith('$')) {
     const moved = movedField(ctx.scope, value, top, ctx.variables);
-    const holds = moved.encrypted || isTainted(moved) || (moved.embedded !== undefined && hasEncrypted(moved.embedded));
     // A plain value moved under a name where the model keeps encrypted values is written like a literal.
-    if (!holds) assertWritable(ctx, key);
+    if (!mayHoldCiphertext(moved)) assertWritable(ctx, key);
     placeOutput(fields, key, moved);
     return;
   }
@@ -353,6 +352,11 @@ function accumulate(ctx: StageContext, key: string, accumulator: unknown): Field
   return computedField(key);
 }
 
+/** An output that is, or may hold, ciphertext: an encrypted field, a tainted one, or a document with encrypted fields. */
+function mayHoldCiphertext(field: FieldMetadata): boolean {
+  return field.encrypted !== undefined || isTainted(field) || (field.embedded !== undefined && hasEncrypted(field.embedded));
+}
+
 /** $group and $bucket outputs are top-level names: MongoDB refuses a dot in them, and so does Strongbox, before sending. */
 function plainOutputName(key: string, where: string): string {
   if (key.includes('.')) throw invalid('INPUT_PIPELINE_STAGE', `${where}: the output name "${key}" contains a dot; MongoDB accepts only top-level names there.`, 'name the output without a dot, and nest it with a later $project if needed.');
@@ -369,7 +373,7 @@ function placeOutput(fields: Fields, key: string, output: FieldMetadata): void {
     return;
   }
   const top = key.split('.')[0];
-  if (output.encrypted || isTainted(output) || (output.embedded !== undefined && hasEncrypted(output.embedded))) fields.set(top, taintedField(top));
+  if (mayHoldCiphertext(output)) fields.set(top, taintedField(top));
   else if (!fields.has(top)) fields.set(top, computedField(top));
 }
 

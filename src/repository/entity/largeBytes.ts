@@ -25,10 +25,12 @@ const ENCRYPTED_SUBTYPE = 6;
  */
 export class BytesDigest {
   readonly #subtype: number;
+  readonly #length: number;
   readonly #sha256: Buffer;
 
   private constructor(subtype: number, bytes: Uint8Array) {
     this.#subtype = subtype;
+    this.#length = bytes.length;
     this.#sha256 = sha256(bytes);
     Object.freeze(this);
   }
@@ -40,10 +42,10 @@ export class BytesDigest {
     return new BytesDigest(bytes.subtype, bytes.data);
   }
 
-  /** Whether the driver would store `value` as the very bytes digested: same subtype, same length, same SHA-256. */
+  /** Whether the driver would store `value` as the very bytes digested: same subtype, same length, same SHA-256 (hashed only when the rest agrees). */
   matches(value: unknown): boolean {
     const bytes = storedBytes(value);
-    return bytes !== undefined && bytes.subtype === this.#subtype && bytes.data.length >= DIGEST_FROM && sha256(bytes.data).equals(this.#sha256);
+    return bytes !== undefined && bytes.subtype === this.#subtype && bytes.data.length === this.#length && sha256(bytes.data).equals(this.#sha256);
   }
 
   toBSON(): never {

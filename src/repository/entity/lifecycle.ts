@@ -6,7 +6,7 @@
 import type { Document } from 'mongodb';
 import { HookError, InvalidInputError } from '../../errors';
 import type { HookEvent, ModelMetadata } from '../../metadata/types';
-import { writtenValues } from '../encoding/documentEncoder';
+import { writtenValues } from '../encoding/guards';
 import { withDefaults } from './defaults';
 import { runHooks } from './hooks';
 import { stampNew } from './stamps';

@@ -12,7 +12,7 @@ import type { Document } from 'mongodb';
 import { InvalidInputError, ValidationError, type ValidationIssue } from '../../errors';
 import { resolveModel } from '../../metadata/resolve';
 import type { FieldMetadata, ModelMetadata, ModelShape } from '../../metadata/types';
-import { writtenValues } from '../encoding/documentEncoder';
+import { writtenValues } from '../encoding/guards';
 import { missingRequired } from '../encoding/requiredFields';
 import { withDefaults } from './defaults';
 import { stampNew } from './stamps';
