@@ -75,6 +75,43 @@ export function idText(id: unknown): string {
   return BSON.EJSON.stringify(id, { relaxed: true });
 }
 
+/**
+ * `value` (any object BSON can write: a class instance, a Map, an object with toBSON) read once,
+ * as the driver would write it, into plain objects and arrays holding values BSON writes to the
+ * same bytes: serialized once, then read back with each number as a JavaScript number where BSON
+ * writes that number the same way (an int32, a fractional double) and as its BSON type where not
+ * (a Double holding 2 would be written as an int32, a Long as an int32 or a double). A value read
+ * twice can answer differently the second time (a getter, a change while a write is in flight);
+ * this copy cannot.
+ */
+export function readAsBsonWrites(value: object): unknown {
+  return asNumbersWherever(BSON.deserialize(BSON.serialize({ v: value }, AS_THE_DRIVER_WRITES), { promoteValues: false }).v);
+}
+
+/** The bounds within which js-bson writes an integral JavaScript number as an int32. */
+const INT32_MIN = -0x80000000;
+const INT32_MAX = 0x7fffffff;
+
+function asNumbersWherever(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(asNumbersWherever);
+  const type = (value as { _bsontype?: unknown })._bsontype;
+  if (type === 'Int32') return (value as Int32).value;
+  if (type === 'Double') {
+    const number = (value as Double).value;
+    return Math.floor(number) === number && number >= INT32_MIN && number <= INT32_MAX ? value : number;
+  }
+  if (type !== undefined || Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const out: Document = {};
+  for (const key of Object.keys(value)) {
+    const item = asNumbersWherever((value as Document)[key]);
+    // As BSON reads it: '__proto__' is a key, not the prototype.
+    if (key === '__proto__') Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+    else out[key] = item;
+  }
+  return out;
+}
+
 /** What detachedBytes returns for a BSON value whose own copy it does not know. */
 export const NOT_DETACHED = Symbol('not detached');
 

@@ -2,7 +2,10 @@
  * Writes read their input once, property-based. Generated documents whose embedded documents come
  * in every form an application hands over — an object literal, a class instance, a null-prototype
  * object, a class instance whose fields are getters answering differently on each read, one with a
- * toBSON that says something else, one whose fields are not enumerable — go through insertOne,
+ * toBSON that says something else, one whose fields are not enumerable — and values of a field
+ * encrypted whole without a declared type, and inside a free-form object, in every form such a
+ * value comes (an object literal, a class instance, one with getters, with a toBSON, a Map, a
+ * literal holding an instance with getters) — go through insertOne,
  * save() of a new entity and save() of a loaded one, called as plain JavaScript calls them, with
  * command monitoring. For every input: no plaintext of an encrypted field in any command, log line
  * or error; the stored document holds exactly the values Strongbox read last (a second read for the
@@ -35,13 +38,16 @@ class Person {
   @Encrypted({ algorithm: 'Deterministic', bsonType: 'string' }) ssn!: Deterministic<string>;
   @Embedded(() => Address) address!: Address;
   @EmbeddedArray(() => Contact) contacts!: Contact[];
+  // Encrypted whole, any value: BSON decides what is stored (a class instance's fields, what toBSON returns).
+  @Encrypted({ algorithm: 'Random', optional: true }) notes?: any;
+  @Field({ bsonType: 'object', optional: true }) extra?: Record<string, unknown>;
 }
 
 type Form = 'literal' | 'instance' | 'nullPrototype' | 'getters' | 'toBSON' | 'hidden';
 const FORMS: Form[] = ['literal', 'instance', 'nullPrototype', 'getters', 'toBSON', 'hidden'];
 
 /** An embedded document as the application builds it; `current()` is what a read of each field gave last. */
-interface Given { value: object; current(): Record<string, string> }
+interface Given { value: object; current(): Record<string, unknown> }
 
 let counter = 0;
 const plainText = () => `p${counter++}`;
@@ -80,15 +86,49 @@ function embedded(form: Form, cls: new () => object, plainName: string, secretNa
   }
 }
 
+type FreeForm = 'literal' | 'instance' | 'getters' | 'toBSON' | 'map' | 'nestedGetters';
+const FREE_FORMS: FreeForm[] = ['literal', 'instance', 'getters', 'toBSON', 'map', 'nestedGetters'];
+
+class Note {}
+
+/** A value of a field the model does not shape; `current()` is what BSON read of it last. */
+function freeForm(form: FreeForm, text: () => string): Given {
+  const fixed = { a: text(), n: 7 };
+  switch (form) {
+    case 'literal': return { value: { ...fixed }, current: () => fixed };
+    case 'instance': return { value: Object.assign(new Note(), fixed), current: () => fixed };
+    case 'map': return { value: new Map(Object.entries(fixed)), current: () => fixed };
+    case 'toBSON': {
+      const decoy = { a: text(), n: 8 };
+      class Shown extends Note { toBSON() { return decoy; } }
+      return { value: Object.assign(new Shown(), fixed), current: () => decoy };
+    }
+    case 'getters': {
+      const last: Record<string, unknown> = { a: undefined, n: 7 };
+      const value = new Note();
+      Object.defineProperty(value, 'a', { enumerable: true, get: () => (last.a = text()) });
+      Object.defineProperty(value, 'n', { enumerable: true, value: 7 });
+      return { value, current: () => ({ ...last }) };
+    }
+    case 'nestedGetters': {
+      const inner = freeForm('getters', text);
+      return { value: { inner: inner.value }, current: () => ({ inner: inner.current() }) };
+    }
+  }
+}
+
 interface Input { doc: Record<string, unknown>; expected(): Record<string, unknown> }
 
-function input(addressForm: Form, contactForms: Form[]): Input {
+function input(addressForm: Form, contactForms: Form[], notesForm: FreeForm, extraForm: FreeForm): Input {
   const address = embedded(addressForm, Address, 'city', 'zip');
   const contacts = contactForms.map((form) => embedded(form, Contact, 'label', 'phone'));
+  const notes = freeForm(notesForm, secret);
+  // The free-form object itself must be a plain one: what varies is inside it.
+  const extra = freeForm(extraForm, plainText);
   const top = { name: plainText(), ssn: secret() };
   return {
-    doc: { ...top, address: address.value, contacts: contacts.map((c) => c.value) },
-    expected: () => ({ ...top, address: address.current(), contacts: contacts.map((c) => c.current()) }),
+    doc: { ...top, address: address.value, contacts: contacts.map((c) => c.value), notes: notes.value, extra: { x: extra.value } },
+    expected: () => ({ ...top, address: address.current(), contacts: contacts.map((c) => c.current()), notes: notes.current(), extra: { x: extra.current() } }),
   };
 }
 
@@ -99,6 +139,7 @@ async function storedValues(watch: LeakWatch, id: unknown): Promise<Record<strin
     name: read.name, ssn: read.ssn,
     address: { city: read.address.city, zip: read.address.zip },
     contacts: read.contacts.map((c) => ({ label: c.label, phone: c.phone })),
+    notes: read.notes, extra: read.extra,
   };
 }
 
@@ -106,15 +147,16 @@ let watch: LeakWatch;
 test.before(async () => { watch = await LeakWatch.open([Person]); });
 test.after.always(async () => { await watch?.close(); });
 
-test('generated inputs with embedded documents in every form: each write stores what it read, once, and no plaintext leaves', async (t) => {
+test('generated inputs with embedded documents and free-form values in every form: each write stores what it read, once, and no plaintext leaves', async (t) => {
   t.timeout(180_000);
   const repo = watch.client.repository(Person) as any;
   const form = fc.constantFrom(...FORMS);
-  const run = fc.record({ op: fc.constantFrom('insertOne', 'saveNew', 'saveLoaded'), address: form, contacts: fc.array(form, { maxLength: 3 }) });
+  const free = fc.constantFrom(...FREE_FORMS);
+  const run = fc.record({ op: fc.constantFrom('insertOne', 'saveNew', 'saveLoaded'), address: form, contacts: fc.array(form, { maxLength: 3 }), notes: free, extra: free });
   let runs = 0;
-  await fc.assert(fc.asyncProperty(run, async ({ op, address, contacts }) => {
+  await fc.assert(fc.asyncProperty(run, async ({ op, address, contacts, notes, extra }) => {
     runs++;
-    const given = input(address, contacts);
+    const given = input(address, contacts, notes, extra);
     const problems: string[] = [];
     const observe = async (what: string, call: () => Promise<unknown>) => {
       const seen = await watch.observe(call);
@@ -150,7 +192,7 @@ test('generated inputs with embedded documents in every form: each write stores 
       await observe(`${op}, second save()`, () => repo.save(entity));
       await sameAsRead(`${op}, second save()`, entity._id);
     }
-    if (problems.length) throw new Error(`${op} with address as ${address}, contacts as [${contacts.join(', ')}]:\n${problems.join('\n')}`);
+    if (problems.length) throw new Error(`${op} with address as ${address}, contacts as [${contacts.join(', ')}], notes as ${notes}, extra holding ${extra}:\n${problems.join('\n')}`);
   }), { numRuns: 200 });
   t.log(`${runs} generated writes`);
   t.true(runs >= 200);

@@ -1,8 +1,9 @@
-import { detachedValue, isBsonValue, isDocumentLike, NOT_DETACHED } from '../../bson/documents';
+import { detachedValue, isBsonValue, isDocumentLike, NOT_DETACHED, readAsBsonWrites } from '../../bson/documents';
 import type { Document } from 'mongodb';
 import type { CodeOf } from '../../errorCatalogue';
 import { InvalidInputError } from '../../errors';
-import type { ModelShape } from '../../metadata/types';
+import type { FieldMetadata, ModelShape } from '../../metadata/types';
+import { UndecryptableValue } from '../../stored/undecryptable';
 
 /** Keys that would reach Object.prototype or a constructor when copied onto plain objects. */
 const POLLUTING_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -83,14 +84,18 @@ const MAX_DEPTH = 120;
 /**
  * The caller's argument read exactly once: plain objects and arrays are copied property by
  * property (own enumerable string keys, each read once), Dates, BSON values and byte arrays are
- * copied; everything else (RegExps, class instances, objects with toBSON) is kept as it is. The analysis, the key binding and the command then
- * all see the same values, however the input behaves when read again (getters, Proxies).
+ * copied; everything else (RegExps, class instances, objects with toBSON, a session in options)
+ * is kept as it is. The analysis, the key binding and the command then all see the same values,
+ * however the input behaves when read again (getters, Proxies).
  *
  * With `shape`, `value` is a document of that model: it and every embedded document in it — a
  * plain object or an instance of a class, toBSON or not — are read as the encoder reads a
  * document (own enumerable keys, then each declared field behind a getter or non-enumerable) into
- * a plain object. Nothing downstream (the encoder, the change-tracking snapshot, the entity) then
- * reads an application object a second time, so none can see other values than the command got.
+ * a plain object, and any other object in it (a class instance in a field the model leaves
+ * free-form or encrypts whole, a Map, an object with toBSON) is read as BSON writes it (see
+ * readAsBsonWrites). Nothing downstream (the encoder, the encryption, the change-tracking snapshot,
+ * the entity) then reads an application object a second time, so none can see other values than
+ * the command got.
  */
 export function snapshot<T>(value: T, where: string, shape?: ModelShape): T {
   try {
@@ -123,7 +128,15 @@ function containerKind(value: unknown): 'array' | 'object' | null {
  * inside a value encrypted as a whole are plaintext the model protects. No record of ancestors is
  * kept: a cycle goes past MAX_DEPTH like any too deep value, and snapshot tells the two apart.
  */
-function copyOnce(value: unknown, depth: number, top: string | undefined, shape?: ModelShape): unknown {
+/**
+ * What copyOnce does with an object that is not a plain object, array, Date, BSON value or byte
+ * array (a class instance, a Map, an object with toBSON): keep it (in a query, in options, in a field
+ * whose declared type refuses it), read it as BSON writes it, or keep this value but read such
+ * objects inside it (a free-form object or array, which must itself be a plain one).
+ */
+type OtherObjects = 'keep' | 'read' | 'inside';
+
+function copyOnce(value: unknown, depth: number, top: string | undefined, shape?: ModelShape, others: OtherObjects = 'keep'): unknown {
   if (value === null || typeof value !== 'object') return value;
   // Read once like the rest: a Date the caller changes later changes neither the checked value nor the entity.
   if (value instanceof Date) return new Date(value.getTime());
@@ -133,21 +146,26 @@ function copyOnce(value: unknown, depth: number, top: string | undefined, shape?
   }
   const kind = containerKind(value);
   if (kind === null) {
-    // BSON values and byte arrays get copies of their own (their fields can be changed in place); class instances are kept.
+    // BSON values and byte arrays get copies of their own (their fields can be changed in place).
     const own = isBsonValue(value) || value instanceof Uint8Array ? detachedValue(value, (inner) => copyOnce(inner, depth + 1, top)) : NOT_DETACHED;
-    return own === NOT_DETACHED ? value : own;
+    if (own !== NOT_DETACHED) return own;
+    // In a value of a document being written that the model leaves free-form, it is read now, once,
+    // as BSON writes it: the encryption, the command, the change-tracking snapshot and the entity
+    // all get this copy, where each used to read the object again.
+    // A marker of a value that could not be decrypted stays itself, for the encoder to refuse.
+    return others === 'read' && !isBsonValue(value) && !(value instanceof UndecryptableValue) ? readAsBsonWrites(value) : value;
   }
   if (depth > MAX_DEPTH) throw new TooDeep(top);
   if (kind === 'array') {
     const length = (value as unknown[]).length;
     const items: unknown[] = new Array(length);
     // The items of an array of embedded documents are documents of the same shape.
-    for (let i = 0; i < length; i++) items[i] = copyOnce((value as unknown[])[i], depth + 1, top, shape);
+    for (let i = 0; i < length; i++) items[i] = copyOnce((value as unknown[])[i], depth + 1, top, shape, others === 'keep' ? 'keep' : 'read');
     return items;
   }
   const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
   for (const key of Object.keys(value)) {
-    setCopied(copy, key, copyOnce((value as Record<string, unknown>)[key], depth + 1, top ?? key));
+    setCopied(copy, key, copyOnce((value as Record<string, unknown>)[key], depth + 1, top ?? key, undefined, others === 'keep' ? 'keep' : 'read'));
   }
   return copy;
 }
@@ -168,8 +186,22 @@ export function writtenValues(shape: ModelShape, doc: object): Document {
 function copyDocumentOnce(value: object, shape: ModelShape, depth: number, top: string | undefined): Record<string, unknown> {
   const read = writtenValues(shape, value);
   const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
-  for (const key of Object.keys(read)) setCopied(copy, key, copyOnce(read[key], depth + 1, top ?? key, shape.fields.get(key)?.embedded));
+  for (const key of Object.keys(read)) {
+    const field = shape.fields.get(key);
+    setCopied(copy, key, copyOnce(read[key], depth + 1, top ?? key, field?.embedded, field ? otherObjectsIn(field) : 'keep'));
+  }
   return copy;
+}
+
+/**
+ * A field declared without a type (a value encrypted whole) takes any value; a free-form object or
+ * array must be a plain one, whatever is inside it; a field of any other declared type keeps its
+ * value as it is, for the encoder to refuse what that type does not allow.
+ */
+function otherObjectsIn(field: FieldMetadata): OtherObjects {
+  if (field.embedded) return 'keep';
+  if (field.bsonType === undefined) return 'read';
+  return field.bsonType === 'object' || (field.bsonType === 'array' && field.itemBsonType === undefined) ? 'inside' : 'keep';
 }
 
 function setCopied(copy: Record<string, unknown>, key: string, item: unknown): void {
