@@ -203,6 +203,7 @@ export const ERROR_CATALOGUE = {
     INPUT_KEY_IN_VALUE: { meaning: 'A value holds a key with a dot or a NUL, which MongoDB would read as a path.', fix: 'Rename the key.' },
     INPUT_KEY_NOT_PINNED: { meaning: "An update writes values under per-document keys but its filter does not pin the document's key field.", fix: 'Add the key field to the filter with an equality.' },
     INPUT_MALFORMED: { meaning: 'An argument has a shape the operation cannot process; nothing was sent.', fix: "Check the arguments against the method's signature." },
+    INPUT_NOT_COPYABLE: { meaning: 'A free-form value holds a document whose keys would change order when the write copies it (number-like keys after others in a Map or toBSON result, or $ref / $id out of DBRef order); nothing was sent.', fix: 'Give that document as an object literal, or put its number-like keys first.' },
     INPUT_NOT_ARRAY: { meaning: 'An array was expected (insertMany, bulkWrite).', fix: 'Pass an array.' },
     INPUT_NOT_A_DOCUMENT: { meaning: 'A document to write is not an object.', fix: "Pass an object with the model's fields." },
     INPUT_NULL_ENCRYPTED: { meaning: 'null or undefined is written into an encrypted field; null cannot be encrypted.', fix: 'Use $unset to remove the field, or give a value.' },
@@ -278,6 +279,7 @@ export const ERROR_CATALOGUE = {
     ENCRYPT_FAILED: { meaning: 'A value could not be encrypted (key, key vault or KMS problem); nothing was written.', fix: 'Follow the cause in the message; `strongbox doctor` checks KMS and key vault.' },
     ENCRYPT_TYPE_REFUSED: { meaning: 'libmongocrypt refuses to encrypt a value of this BSON type with this algorithm.', fix: 'Declare a bsonType the algorithm accepts, or use Random.' },
     ENCRYPT_VALUE_CYCLIC: { meaning: 'The value refers to itself, which has no BSON form.', fix: 'Pass a tree of plain values.' },
+    ENCRYPT_VALUE_NOT_BSON: { meaning: 'The value has no BSON form: the BSON library refused it (for example a key holding a NUL byte); its message is withheld, as it may quote the value.', fix: 'Pass keys and values BSON can write.' },
     ENCRYPT_VALUE_TOO_LARGE: { meaning: 'The value with its ciphertext exceeds the 16 MiB BSON document limit.', fix: 'Store large data outside the document and encrypt a reference.' },
   },
   MigrationError: {

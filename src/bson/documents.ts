@@ -80,13 +80,22 @@ export function idText(id: unknown): string {
  * as the driver would write it, into plain objects and arrays holding values BSON writes to the
  * same bytes: serialized once, then read back with each number as a JavaScript number where BSON
  * writes that number the same way (an int32, a fractional double) and as its BSON type where not
- * (a Double holding 2 would be written as an int32, a Long as an int32 or a double). A value read
- * twice can answer differently the second time (a getter, a change while a write is in flight);
- * this copy cannot.
+ * (a Double holding 2 would be written as an int32, a Long as an int32 or a double); or
+ * NOT_AS_WRITTEN when no copy of plain values is written to the same bytes. A value read twice can
+ * answer differently the second time (a getter, a change while a write is in flight); this copy
+ * cannot.
  */
 export function readAsBsonWrites(value: object): unknown {
-  return asNumbersWherever(BSON.deserialize(BSON.serialize({ v: value }, AS_THE_DRIVER_WRITES), { promoteValues: false }).v);
+  const bytes = BSON.serialize({ v: value }, AS_THE_DRIVER_WRITES);
+  const copy = asNumbersWherever(BSON.deserialize(bytes, { promoteValues: false }).v);
+  // Two documents come back with their keys in another order, so BSON would write the copy
+  // differently: one whose number-like keys followed others (a Map's, a toBSON result's), which a
+  // JavaScript object puts first, and one with $ref and $id keys, which BSON reads as a DBRef.
+  return Buffer.from(BSON.serialize({ v: copy }, AS_THE_DRIVER_WRITES)).equals(bytes) ? copy : NOT_AS_WRITTEN;
 }
+
+/** What readAsBsonWrites returns for a value whose copy BSON would not write to the same bytes. */
+export const NOT_AS_WRITTEN = Symbol('not as written');
 
 /** The bounds within which js-bson writes an integral JavaScript number as an int32. */
 const INT32_MIN = -0x80000000;

@@ -68,7 +68,21 @@ const VALUE_REFUSALS: ReadonlyArray<{ test: RegExp; code: CodeOf<'EncryptionErro
     cause: 'the value is larger than BSON allows (16 MiB per document, ciphertext included)', fix: 'store large data outside the document (GridFS or an object store) and encrypt a reference or a hash.' },
   { test: /deterministic|type invalid|invalid type|cannot encrypt|bson type|element of type/i, code: 'ENCRYPT_TYPE_REFUSED',
     cause: 'libmongocrypt refuses to encrypt a value of this BSON type with this algorithm', fix: 'declare a bsonType the algorithm accepts (docs/models.md lists them), or use Random.' },
+  // Any other refusal by the BSON library itself (a key holding a NUL byte, a value it cannot write), named first in `text`.
+  { test: /^BSON/, code: 'ENCRYPT_VALUE_NOT_BSON',
+    cause: 'the value has no BSON form (BSON refused it, for example a key holding a NUL byte)', fix: 'pass keys and values BSON can write (docs/models.md).' },
 ];
+
+/**
+ * The underlying error, kept as the cause without anything that may quote the value: the BSON
+ * library names the offending key in its messages ("key … must not contain null bytes"), and
+ * inside a value encrypted whole a key is plaintext too.
+ */
+function causeOf(err: unknown): Error {
+  const cause = scrub(err);
+  if (cause.name.startsWith('BSON')) cause.message = 'the BSON library refused the value (its message is withheld: it may quote the value)';
+  return cause;
+}
 
 export function encryptionFailure(err: unknown, algorithm: StoredAlgorithm, keyId: Binary, where: string): EncryptionError {
   const reason = classifyCryptError(err);
@@ -76,14 +90,14 @@ export function encryptionFailure(err: unknown, algorithm: StoredAlgorithm, keyI
   // Key, key-vault and KMS failures are recognised first: their messages can mention types or sizes too.
   const refusal = reason === 'corrupt' ? VALUE_REFUSALS.find((r) => r.test.test(text)) : undefined;
   if (refusal) {
-    return new EncryptionError(refusal.code, `${where} could not be encrypted with ${algorithm}; nothing was written. Cause: ${refusal.cause}.`, { fix: refusal.fix, cause: scrub(err) });
+    return new EncryptionError(refusal.code, `${where} could not be encrypted with ${algorithm}; nothing was written. Cause: ${refusal.cause}.`, { fix: refusal.fix, cause: causeOf(err) });
   }
   // 'corrupt' describes stored ciphertext; on the way in, an unrecognised failure is libmongocrypt's refusal.
   const cause = reason === 'corrupt' ? 'libmongocrypt refused the value (its message is in error.cause)' : LIKELY_CAUSE[reason];
   return new EncryptionError('ENCRYPT_FAILED', `${where} could not be encrypted with ${algorithm} under data key ${keyIdText(keyId)}; nothing was written. Cause: ${cause}.`, {
     fix: reason === 'kms-unreachable' ? 'check that the KMS is reachable and its TLS settings.'
       : reason === 'corrupt' ? 'check the value against the field\'s declared type (docs/models.md).' : 'check the key vault and master key configuration (strongbox doctor).',
-    cause: scrub(err),
+    cause: causeOf(err),
   });
 }
 

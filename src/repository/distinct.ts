@@ -5,6 +5,7 @@ import type { FieldMetadata } from '../metadata/types';
 import { kindOf } from './encoding/filterEncoder';
 import { invalid } from './encoding/guards';
 import type { ModelScope } from './encoding/scope';
+import { UndecryptableValue } from '../stored/undecryptable';
 
 /** A path distinct may ask the server about, and the field there (undefined inside free-form objects). */
 export interface DistinctKey {
@@ -59,9 +60,12 @@ export async function readDistinct(reader: { decrypt(docs: Document[]): Promise<
   for (const doc of decrypted) {
     const value = fromStoredBson(segments.reduce<unknown>((node, seg) => (node as Document)[seg], doc), field);
     // A value stored in the clear before the field was encrypted reads the same as a decrypted one: listed once.
-    const identity = Buffer.from(BSON.serialize({ value })).toString('base64');
-    if (seen.has(identity)) continue;
-    seen.add(identity);
+    // An UndecryptableValue (under the opt-in) stands for a value nobody can read: each is listed.
+    if (!(value instanceof UndecryptableValue)) {
+      const identity = Buffer.from(BSON.serialize({ value })).toString('base64');
+      if (seen.has(identity)) continue;
+      seen.add(identity);
+    }
     out.push(value);
   }
   return out;

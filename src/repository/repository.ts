@@ -654,8 +654,12 @@ export class Repository<T extends object> {
       if (hooked ? !sameValue(prepared[key], copied[key]) : prepared[key] !== copied[key]) changes.filled.push(key);
     }
     if (hooked) for (const key of Object.keys(copied)) if (!(key in prepared)) changes.removed.push(key);
-    // A default or a before-insert hook may hand over a value the application still holds: copied like the input.
-    for (const key of changes.filled) if (!(newId && key === '_id')) prepared[key] = this.copy('insert', prepared[key], model.fields.get(key)?.embedded);
+    // A default or a before-insert hook may hand over a value the application still holds: copied like the input, field by field.
+    const handed = changes.filled.filter((key) => !(newId && key === '_id'));
+    if (handed.length) {
+      const filled = this.copy('insert', Object.fromEntries(handed.map((key) => [key, prepared[key]])), model);
+      for (const key of handed) prepared[key] = filled[key];
+    }
     return [prepared, model, changes];
   }
 

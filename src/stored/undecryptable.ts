@@ -1,4 +1,5 @@
 import type { UndecryptableReason } from '../crypto/engine';
+import { InvalidInputError } from '../errors';
 
 /**
  * Stands in for a value that could not be decrypted, when a repository is created with
@@ -14,4 +15,15 @@ export class UndecryptableValue {
     readonly reason: UndecryptableReason,
   ) {}
   toJSON(): object { return { undecryptable: true, path: this.path, keyId: this.keyId, reason: this.reason }; }
+
+  /**
+   * BSON calls this when it writes the marker: wherever it was put (inside a Map, a class instance,
+   * another object's toBSON, where no check looks), writing it throws, so it can never be stored
+   * as a document of its fields in place of the value.
+   */
+  toBSON(): never {
+    throw new InvalidInputError('INPUT_UNDECRYPTABLE_WRITE_BACK', `An UndecryptableValue (the value read at "${this.path}", which could not be decrypted) was about to be written; writing it would replace a stored value with its marker. Nothing was sent.`, {
+      fix: 'leave the value out of the write, or set a real value in its place.',
+    });
+  }
 }

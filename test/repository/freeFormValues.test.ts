@@ -6,6 +6,7 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
+import { inspect } from 'node:util';
 import { BSON, Double, Int32, Long, type CommandStartedEvent, type MongoClient, type ObjectId } from 'mongodb';
 import { Encrypted, Field, Id, InvalidInputError, Model, UndecryptableValue, type StrongboxClient } from '../../src/index';
 import { untypedRepository } from '../harness/adversary';
@@ -161,4 +162,14 @@ test.serial('generated free-form values — numbers of every BSON type, class in
     return same && entitySame;
   }), { numRuns: 60 });
   t.is(runs, 60);
+});
+
+test.serial('a key BSON cannot write inside a value encrypted whole is refused without quoting it (object literal or Map), nothing sent', async (t) => {
+  for (const value of [{ ['secret-key\0x']: 1 }, new Map([['secret-key\0x', 1]])]) {
+    sent.length = 0;
+    const err = await t.throwsAsync(repo().insertOne({ diagnosis: value }));
+    t.is((err as { code?: string }).code, 'ENCRYPT_VALUE_NOT_BSON');
+    t.false(inspect(err).includes('secret-key'), inspect(err));
+    t.is(sent.length, 0);
+  }
 });

@@ -5,7 +5,7 @@
  * DecryptionError, or an UndecryptableValue under the opt-in, and `strongbox audit` lists it.
  */
 import test from 'ava';
-import { Binary, ObjectId, type Collection, type Document, type MongoClient } from 'mongodb';
+import { Binary, BSON, ObjectId, type Collection, type Document, type MongoClient } from 'mongodb';
 import { auditModel } from '../../src/audit/audit';
 import { Embedded, EmbeddedArray, Field, Model } from '../../src/metadata/decorators';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
@@ -175,4 +175,21 @@ test('strongbox audit lists each provenance problem with its document id', async
   t.true(ssn.mismatch.type >= 1);
   t.true(ssn.examples.includes(a._id.toHexString()), 'a type mismatch, with the document id');
   t.false(report.consistent);
+});
+
+test('save() of an entity read under the opt-in leaves its markers where they were (one in an array compared whole) and sends the other changes', async (t) => {
+  const saved = await patientRepo().insertOne(patient() as never);
+  const donor = await storedOf((await patientRepo().insertOne(patient() as never))._id);
+  // A Deterministic ciphertext where Random is declared: read as a marker, under the opt-in.
+  await patients.updateOne({ _id: saved._id }, { $set: { ssn: donor.phone, 'contacts.0.phone': donor.ssn } });
+  const before = await storedOf(saved._id);
+  const loaded = (await lenientPatients().findById(saved._id))! as any;
+  t.true(loaded.ssn instanceof UndecryptableValue);
+  loaded.name = 'Renamed';
+  await lenientPatients().save(loaded);
+  const after = await storedOf(saved._id);
+  t.is(after.name, 'Renamed');
+  t.true(Buffer.from(BSON.serialize({ v: after.ssn })).equals(BSON.serialize({ v: before.ssn })), 'the ciphertext behind the marker stays byte for byte');
+  t.true(loaded.contacts[0].phone instanceof UndecryptableValue);
+  t.true(Buffer.from(BSON.serialize({ v: after.contacts })).equals(BSON.serialize({ v: before.contacts })), 'the array holding a marker is not rewritten');
 });

@@ -1,4 +1,4 @@
-import { detachedValue, isBsonValue, isDocumentLike, NOT_DETACHED, readAsBsonWrites } from '../../bson/documents';
+import { detachedValue, isBsonValue, isDocumentLike, NOT_AS_WRITTEN, NOT_DETACHED, readAsBsonWrites } from '../../bson/documents';
 import type { Document } from 'mongodb';
 import type { CodeOf } from '../../errorCatalogue';
 import { InvalidInputError } from '../../errors';
@@ -124,19 +124,21 @@ function containerKind(value: unknown): 'array' | 'object' | null {
 }
 
 /**
+ * How many levels below a value copyOnce starts reading any other object (a class instance, a
+ * Map, an object with toBSON, a BSON value) as BSON writes it: 0 at the value itself (a field
+ * encrypted whole without a declared type), 1 inside it (a free-form object or untyped array, which
+ * must itself be a plain one), 2 inside its items (an array of free-form objects). NEVER in a
+ * query, in options (a session stays itself) and in a field of another declared type, whose value
+ * the encoder checks as given.
+ */
+const NEVER = Number.POSITIVE_INFINITY;
+
+/**
  * `top` is the top-level key the value sits under: errors name it, and nothing deeper, since keys
  * inside a value encrypted as a whole are plaintext the model protects. No record of ancestors is
  * kept: a cycle goes past MAX_DEPTH like any too deep value, and snapshot tells the two apart.
  */
-/**
- * What copyOnce does with an object that is not a plain object, array, Date, BSON value or byte
- * array (a class instance, a Map, an object with toBSON): keep it (in a query, in options, in a field
- * whose declared type refuses it), read it as BSON writes it, or keep this value but read such
- * objects inside it (a free-form object or array, which must itself be a plain one).
- */
-type OtherObjects = 'keep' | 'read' | 'inside';
-
-function copyOnce(value: unknown, depth: number, top: string | undefined, shape?: ModelShape, others: OtherObjects = 'keep'): unknown {
+function copyOnce(value: unknown, depth: number, top: string | undefined, shape?: ModelShape, readAt = NEVER): unknown {
   if (value === null || typeof value !== 'object') return value;
   // Read once like the rest: a Date the caller changes later changes neither the checked value nor the entity.
   if (value instanceof Date) return new Date(value.getTime());
@@ -145,29 +147,46 @@ function copyOnce(value: unknown, depth: number, top: string | undefined, shape?
     return copyDocumentOnce(value, shape, depth, top);
   }
   const kind = containerKind(value);
+  const inside = readAt - 1;
   if (kind === null) {
-    // BSON values and byte arrays get copies of their own (their fields can be changed in place).
-    const own = isBsonValue(value) || value instanceof Uint8Array ? detachedValue(value, (inner) => copyOnce(inner, depth + 1, top)) : NOT_DETACHED;
-    if (own !== NOT_DETACHED) return own;
-    // In a value of a document being written that the model leaves free-form, it is read now, once,
-    // as BSON writes it: the encryption, the command, the change-tracking snapshot and the entity
-    // all get this copy, where each used to read the object again.
-    // A marker of a value that could not be decrypted stays itself, for the encoder to refuse.
-    return others === 'read' && !isBsonValue(value) && !(value instanceof UndecryptableValue) ? readAsBsonWrites(value) : value;
+    // Where the model leaves the value free-form, read now, once, as BSON writes it: the
+    // encryption, the command, the change-tracking snapshot and the entity all get this copy,
+    // where each would read the object again (a getter, a Code's scope, a change in flight). A
+    // marker of a value that could not be decrypted stays itself, for the encoder to refuse.
+    if (readAt <= 0 && !(value instanceof Uint8Array)) {
+      if (value instanceof UndecryptableValue) return value;
+      // A Map stays a Map, its entries in their order (BSON writes them in that order, which an object would not keep for number-like keys).
+      if (value instanceof Map) {
+        if (depth > MAX_DEPTH) throw new TooDeep(top);
+        return new Map([...value].map(([key, item]) => [key, copyOnce(item, depth + 1, top, undefined, inside)]));
+      }
+      return readAsWritten(value, top);
+    }
+    // BSON values and byte arrays get copies of their own (their fields can be changed in place); class instances are kept.
+    const own = isBsonValue(value) || value instanceof Uint8Array ? detachedValue(value, (item) => copyOnce(item, depth + 1, top, undefined, inside)) : NOT_DETACHED;
+    return own === NOT_DETACHED ? value : own;
   }
   if (depth > MAX_DEPTH) throw new TooDeep(top);
   if (kind === 'array') {
     const length = (value as unknown[]).length;
     const items: unknown[] = new Array(length);
     // The items of an array of embedded documents are documents of the same shape.
-    for (let i = 0; i < length; i++) items[i] = copyOnce((value as unknown[])[i], depth + 1, top, shape, others === 'keep' ? 'keep' : 'read');
+    for (let i = 0; i < length; i++) items[i] = copyOnce((value as unknown[])[i], depth + 1, top, shape, inside);
     return items;
   }
   const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
   for (const key of Object.keys(value)) {
-    setCopied(copy, key, copyOnce((value as Record<string, unknown>)[key], depth + 1, top ?? key, undefined, others === 'keep' ? 'keep' : 'read'));
+    setCopied(copy, key, copyOnce((value as Record<string, unknown>)[key], depth + 1, top ?? key, undefined, inside));
   }
   return copy;
+}
+
+/** readAsBsonWrites, refusing a value whose copy BSON would write differently. */
+function readAsWritten(value: object, top: string | undefined): unknown {
+  const copy = readAsBsonWrites(value);
+  if (copy !== NOT_AS_WRITTEN) return copy;
+  throw invalid('INPUT_NOT_COPYABLE', `${top ?? 'A value'} holds a document whose keys could not be kept in their order when it was copied (a Map or toBSON result with number-like keys after others, or $ref / $id keys in another order than a DBRef's); nothing was sent.`,
+    'give that document as an object literal, or put its number-like keys first.');
 }
 
 /**
@@ -188,20 +207,24 @@ function copyDocumentOnce(value: object, shape: ModelShape, depth: number, top: 
   const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
   for (const key of Object.keys(read)) {
     const field = shape.fields.get(key);
-    setCopied(copy, key, copyOnce(read[key], depth + 1, top ?? key, field?.embedded, field ? otherObjectsIn(field) : 'keep'));
+    setCopied(copy, key, copyOnce(read[key], depth + 1, top ?? key, field?.embedded, field ? readDepth(field) : NEVER));
   }
   return copy;
 }
 
 /**
- * A field declared without a type (a value encrypted whole) takes any value; a free-form object or
- * array must be a plain one, whatever is inside it; a field of any other declared type keeps its
- * value as it is, for the encoder to refuse what that type does not allow.
+ * Where a field's value is read as BSON writes it (see NEVER): a field declared without a type
+ * (encrypted whole) takes any value; a free-form object or array must be a plain one, whatever is
+ * inside it, and so must each item of an array of free-form objects; a Code's scope is free-form.
  */
-function otherObjectsIn(field: FieldMetadata): OtherObjects {
-  if (field.embedded) return 'keep';
-  if (field.bsonType === undefined) return 'read';
-  return field.bsonType === 'object' || (field.bsonType === 'array' && field.itemBsonType === undefined) ? 'inside' : 'keep';
+function readDepth(field: FieldMetadata): number {
+  if (field.embedded) return NEVER;
+  switch (field.bsonType) {
+    case undefined: return 0;
+    case 'object': case 'javascriptWithScope': return 1;
+    case 'array': return field.itemBsonType === undefined || field.itemBsonType === 'javascriptWithScope' ? 1 : field.itemBsonType === 'object' ? 2 : NEVER;
+    default: return NEVER;
+  }
 }
 
 function setCopied(copy: Record<string, unknown>, key: string, item: unknown): void {

@@ -159,7 +159,8 @@ export function refuseProvenance(value: unknown, where: string): void {
  * followed: BSON serialization refuses it next, with its own error.
  */
 export function refuseNestedProvenance(value: unknown, where: string, ancestors: object[] = []): void {
-  const inside = Array.isArray(value) || isPlainObject(value) ? undefined : valuesInsideBson(value);
+  // A Map is written as a document of its entries (a free-form value's copy keeps Maps, see snapshot).
+  const inside = Array.isArray(value) || isPlainObject(value) ? undefined : value instanceof Map ? [...value].map(([key, item]): [string, unknown] => [String(key), item]) : valuesInsideBson(value);
   if (!Array.isArray(value) && !isPlainObject(value) && inside === undefined) return;
   if (ancestors.includes(value as object)) return;
   ancestors.push(value as object);

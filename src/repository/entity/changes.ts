@@ -1,5 +1,7 @@
 import { BSON, type Document } from 'mongodb';
 import { AS_THE_DRIVER_WRITES, isDocumentLike } from '../../bson/documents';
+import { InvalidInputError } from '../../errors';
+import { UndecryptableValue } from '../../stored/undecryptable';
 import type { ModelShape } from '../../metadata/types';
 import { BytesDigest } from './largeBytes';
 
@@ -45,5 +47,47 @@ export function isEmpty(changes: Changes): boolean {
 export function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  try {
+    return sameBytes(a, b);
+  } catch (err) {
+    // An UndecryptableValue refuses to be written: compared here by what it stands for, so an
+    // entity read under the opt-in can still be saved with the marker left where it was.
+    if (err instanceof InvalidInputError && err.code === 'INPUT_UNDECRYPTABLE_WRITE_BACK') return sameHoldingMarkers(a, b);
+    throw err;
+  }
+}
+
+function sameBytes(a: unknown, b: unknown): boolean {
   return Buffer.from(BSON.serialize({ v: a }, AS_THE_DRIVER_WRITES)).equals(BSON.serialize({ v: b }, AS_THE_DRIVER_WRITES));
+}
+
+/**
+ * sameValue for values holding UndecryptableValue markers: arrays and documents (own enumerable
+ * keys, as BSON writes them) walked,
+ * markers equal when they stand for the same value. A marker inside anything else (a Map, a class
+ * instance) counts as a change, which the write then refuses.
+ */
+function sameHoldingMarkers(a: unknown, b: unknown): boolean {
+  if (a instanceof UndecryptableValue || b instanceof UndecryptableValue) {
+    return a instanceof UndecryptableValue && b instanceof UndecryptableValue && JSON.stringify(a) === JSON.stringify(b);
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => sameHoldingMarkers(item, b[i]));
+  }
+  if (walkedAsKeys(a) && walkedAsKeys(b)) {
+    const keys = Object.keys(a);
+    const others = Object.keys(b);
+    return keys.length === others.length && keys.every((key, i) => others[i] === key && sameHoldingMarkers((a as Document)[key], (b as Document)[key]));
+  }
+  if (a === b) return true;
+  try {
+    return typeof a === 'object' && typeof b === 'object' && a !== null && b !== null && sameBytes(a, b);
+  } catch {
+    return false;
+  }
+}
+
+/** A document BSON writes as its own enumerable keys (one with toBSON is written as what that returns). */
+function walkedAsKeys(value: unknown): value is Document {
+  return isDocumentLike(value) && typeof (value as { toBSON?: unknown }).toBSON !== 'function';
 }

@@ -22,6 +22,7 @@ import { BSON, type Document } from 'mongodb';
 import { types } from 'node:util';
 import { AS_THE_DRIVER_WRITES, detachedBytes, NOT_DETACHED } from '../../bson/documents';
 import type { ModelShape } from '../../metadata/types';
+import { UndecryptableValue } from '../../stored/undecryptable';
 import { BytesDigest } from './largeBytes';
 
 type Snapshot = Uint8Array | Document | 'partial';
@@ -184,6 +185,9 @@ function copyValue(value: unknown, depth: number, shape?: ModelShape): unknown {
   if (value instanceof Date) return new Date(value.getTime());
   // Immutable: a snapshot copied again shares it.
   if (value instanceof BytesDigest) return value;
+  // A marker left where it was read stands for the stored ciphertext, which the write did not touch;
+  // it refuses to be serialized, and save() compares it with the entity's by what it stands for.
+  if (value instanceof UndecryptableValue) return value;
   if (typeof (value as { _bsontype?: unknown })._bsontype === 'string') {
     const own = detachedBytes(value);
     return own === NOT_DETACHED ? UNCOPIED : own;
