@@ -54,30 +54,45 @@ export interface UpdateValue {
 }
 
 /**
- * Writes the stored form of one value of an update to `container[key]`: a $set value of a
- * declared field (null/undefined were turned into $unset before), or one element of an array
- * field. Its encrypted values join `group`, which the command encrypts once, with every other
- * value it holds, after its whole analysis.
+ * Writes the stored form of one value of an update to `container[key]`: a $set value of an
+ * embedded or encrypted field (null/undefined were turned into $unset before), or one document
+ * pushed into an array of them (plain values were encoded by the analysis, see plainUpdateValue).
+ * Its encrypted values join `group`, which the command encrypts once, with every other value it
+ * holds, after its whole analysis.
  */
 export function placeUpdateValue(encryptor: FieldEncryptor, group: EncryptionGroup, container: Document | unknown[], key: string | number, update: UpdateValue): void {
   const { field, path, value, keyRoot: root, element } = update;
-  const where = `${encryptor.model.target.name}.${path}`;
   const slot = container as Document;
   if (element && field.embedded) {
     slot[key] = walkInGroup(encryptor, group, root ?? {}, (walk) => walkDocument(walk, field.embedded!, value, `${path}.$`));
-  } else if (element) {
-    assertLiteral(value, where);
-    slot[key] = field.itemBsonType === undefined ? toDeclaredBson(value, {}, where) : toDeclaredBson(value, { bsonType: field.itemBsonType }, where);
-  } else if (!field.embedded && !field.encrypted && path.slice(path.lastIndexOf('.') + 1) !== field.name) {
-    // A path below a free-form object ('meta.x') resolves to the object's field: its value is not the field's.
-    assertLiteral(value, where);
-    refuseNestedProvenance(value, where);
-    refuseProvenance(value, where);
-    slot[key] = value;
   } else {
     if (value === null || value === undefined) throw missingRequired(encryptor.model.target.name, [path]);
     walkInGroup(encryptor, group, root ?? {}, (walk) => place(walk, slot, String(key), field, path, value));
   }
+}
+
+/**
+ * The stored form of one value of an update for a field with nothing inside to encrypt or walk
+ * (neither encrypted nor embedded): checked and converted to its declared BSON type, which needs
+ * no encryption pass, so the analysis does it at once. `model` names the model in errors.
+ */
+export function plainUpdateValue(model: string, update: UpdateValue): unknown {
+  const { field, path, value, element } = update;
+  const where = `${model}.${path}`;
+  if (element) {
+    assertLiteral(value, where);
+    return field.itemBsonType === undefined ? toDeclaredBson(value, {}, where) : toDeclaredBson(value, { bsonType: field.itemBsonType }, where);
+  }
+  if (path.slice(path.lastIndexOf('.') + 1) !== field.name) {
+    // A path below a free-form object ('meta.x') resolves to the object's field: its value is not the field's.
+    assertLiteral(value, where);
+    refuseNestedProvenance(value, where);
+    refuseProvenance(value, where);
+    return value;
+  }
+  if (value === null || value === undefined) throw missingRequired(model, [path]);
+  if (typeof value === 'object') assertLiteral(value, where);
+  return toDeclaredBson(value, field, where);
 }
 
 /**

@@ -227,7 +227,7 @@ function wholeDocuments(analysis: Analysis, scope: Scope, field: FieldMetadata, 
       return { $elemMatch: analyzeFilter(analysis, scope, doc.$elemMatch, path) };
     }
     if (!isPlainObject(doc)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} compares whole documents: each operand must be a document of the model.`, 'pass documents with every field, or filter on the individual fields.');
-    return analysis.markings.document(field, path, doc, {}, field.isArray);
+    return analysis.markings.document(field, path, doc, {}, field.isArray, analysis.encryptor);
   };
   if (!many) {
     if (field.isArray && Array.isArray(operand)) return operand.map(one);

@@ -1,7 +1,7 @@
 import type { Document } from 'mongodb';
 import { EncryptionGroup } from '../../crypto/commandEncryptor';
 import type { FieldMetadata } from '../../metadata/types';
-import { placeUpdateValue, type UpdateValue } from './documentEncoder';
+import { placeUpdateValue, plainUpdateValue, type UpdateValue } from './documentEncoder';
 import type { FieldEncryptor } from './fieldEncryptor';
 
 /**
@@ -50,7 +50,13 @@ export class Markings {
     return new ValueMarking(field, path, plaintext, keyRoot);
   }
 
-  document(field: FieldMetadata, path: string, value: unknown, keyRoot: Document | undefined, element: boolean): DocumentMarking {
+  /**
+   * A value of a declared field encoded as a whole: marked when there is something inside to
+   * encrypt or walk (an embedded document, an encrypted field), encoded at once otherwise, so a
+   * command that only writes plain values needs no encoding pass after its analysis.
+   */
+  document(field: FieldMetadata, path: string, value: unknown, keyRoot: Document | undefined, element: boolean, encryptor: FieldEncryptor): unknown {
+    if (!field.embedded && !field.encrypted) return plainUpdateValue(encryptor.model.target.name, { field, path, value, keyRoot, element });
     this.count++;
     return new DocumentMarking(field, path, value, keyRoot, element);
   }

@@ -113,11 +113,11 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
       if (kind === 'plain') {
         assertLiteral(value, where);
         // A declared field's value is checked and converted to its declared BSON type when the command is encoded.
-        return field ? analysis.markings.document(field, path, value, keyRoot, endsInElement && field.isArray) : value;
+        return field ? analysis.markings.document(field, path, value, keyRoot, endsInElement && field.isArray, analysis.encryptor) : value;
       }
       if (kind === 'container') {
         checkDocumentKeys(scope, field!.embedded!, where);
-        return analysis.markings.document(field!, path, value, keyRoot, endsInElement && field!.isArray);
+        return analysis.markings.document(field!, path, value, keyRoot, endsInElement && field!.isArray, analysis.encryptor);
       }
       if (value === null || value === undefined) {
         throw invalid('INPUT_NULL_ENCRYPTED', `${op} of ${value === null ? 'null' : 'undefined'} into ${where}, an encrypted field, is refused (null cannot be encrypted).`, `use { $unset: { '${path}': '' } } to remove the value.`);
@@ -174,7 +174,7 @@ function pushed(analysis: Analysis, scope: ModelScope, op: string, path: string,
     if (!field?.isArray) return item;
     if (container) checkDocumentKeys(scope, field.embedded!, where);
     // Each element is encoded as the array's declared elements are: documents with their encrypted fields encrypted, scalars converted.
-    return analysis.markings.document(field, path, item, keyRoot, true);
+    return analysis.markings.document(field, path, item, keyRoot, true, analysis.encryptor);
   };
   if (!isOperatorObject(value)) return element(value);
   const out: Document = {};
