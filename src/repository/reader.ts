@@ -317,6 +317,8 @@ function collect(shape: ModelShape, node: Document, prefix: string, into: Collec
     const field = shape.fields.get(key);
     if (field?.encrypted) {
       if (isEncryptedBinary(value)) slots.push({ doc, container: node, key, path, blob: value, field });
+      // A marker a written snapshot kept where it was read: it already says what went wrong there.
+      else if (value instanceof UndecryptableValue) continue;
       else if (value !== null && value !== undefined) checkPlaintext(field, value, path, doc, fail);
     } else if (field?.embedded && Array.isArray(value)) {
       value.forEach((item, i) => {

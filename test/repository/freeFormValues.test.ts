@@ -105,7 +105,8 @@ test.serial('numbers inside free-form values keep the BSON type the driver write
   await repo().save(read);
   t.is(sent.filter((c) => c.commandName === 'update').length, 0, 'an entity read back and saved unchanged sends nothing');
   await repo().save(saved);
-  t.deepEqual(await storedTypes(saved._id), expected, 'whatever save() of the inserted entity sends, the stored types stay');
+  t.is(sent.filter((c) => c.commandName === 'update').length, 0, 'nor does the entity insertOne returned: its Long and Double compare by the bytes BSON writes');
+  t.deepEqual(await storedTypes(saved._id), expected);
   t.deepEqual((await repo().findById(saved._id)).diagnosis, { double: 2, long: 5, big: 9, int: 3, plain: 4, fraction: 0.5 });
 });
 

@@ -91,9 +91,9 @@ const MAX_DEPTH = 120;
  * With `shape`, `value` is a document of that model: it and every embedded document in it — a
  * plain object or an instance of a class, toBSON or not — are read as the encoder reads a
  * document (own enumerable keys, then each declared field behind a getter or non-enumerable) into
- * a plain object, and any other object in it (a class instance in a field the model leaves
- * free-form or encrypts whole, a Map, an object with toBSON) is read as BSON writes it (see
- * readAsBsonWrites). Nothing downstream (the encoder, the encryption, the change-tracking snapshot,
+ * a plain object, and any other object where the model leaves the value free-form (see
+ * readDepth: a class instance, an object with toBSON, a BSON value) is read as BSON writes it
+ * (see readAsBsonWrites), a Map copied as a Map. Nothing downstream (the encoder, the encryption, the change-tracking snapshot,
  * the entity) then reads an application object a second time, so none can see other values than
  * the command got.
  */
@@ -139,6 +139,12 @@ const NEVER = Number.POSITIVE_INFINITY;
  * kept: a cycle goes past MAX_DEPTH like any too deep value, and snapshot tells the two apart.
  */
 function copyOnce(value: unknown, depth: number, top: string | undefined, shape?: ModelShape, readAt = NEVER): unknown {
+  if (typeof value === 'bigint' && readAt !== NEVER && BigInt.asIntN(64, value) !== value) {
+    // BSON would store its low 64 bits: another number than the application's. (A field declared
+    // long refuses it by name, in the encoder.)
+    throw invalid('INPUT_OUT_OF_RANGE', `${top ?? 'A value'} holds a bigint outside the 64-bit range BSON stores (a long); it would be stored as another number. Nothing was sent.`,
+      'keep bigints between -(2n ** 63n) and 2n ** 63n - 1n, or store larger numbers as Decimal128 or strings.');
+  }
   if (value === null || typeof value !== 'object') return value;
   // Read once like the rest: a Date the caller changes later changes neither the checked value nor the entity.
   if (value instanceof Date) return new Date(value.getTime());
@@ -158,7 +164,8 @@ function copyOnce(value: unknown, depth: number, top: string | undefined, shape?
       // A Map stays a Map, its entries in their order (BSON writes them in that order, which an object would not keep for number-like keys).
       if (value instanceof Map) {
         if (depth > MAX_DEPTH) throw new TooDeep(top);
-        return new Map([...value].map(([key, item]) => [key, copyOnce(item, depth + 1, top, undefined, inside)]));
+        // Read through entries(), as BSON reads a Map.
+        return new Map([...value.entries()].map(([key, item]) => [key, copyOnce(item, depth + 1, top, undefined, inside)]));
       }
       return readAsWritten(value, top);
     }

@@ -160,7 +160,7 @@ export function refuseProvenance(value: unknown, where: string): void {
  */
 export function refuseNestedProvenance(value: unknown, where: string, ancestors: object[] = []): void {
   // A Map is written as a document of its entries (a free-form value's copy keeps Maps, see snapshot).
-  const inside = Array.isArray(value) || isPlainObject(value) ? undefined : value instanceof Map ? [...value].map(([key, item]): [string, unknown] => [String(key), item]) : valuesInsideBson(value);
+  const inside = Array.isArray(value) || isPlainObject(value) ? undefined : value instanceof Map ? [...value.entries()].map(([key, item]): [string, unknown] => [String(key), item]) : valuesInsideBson(value);
   if (!Array.isArray(value) && !isPlainObject(value) && inside === undefined) return;
   if (ancestors.includes(value as object)) return;
   ancestors.push(value as object);

@@ -53,7 +53,9 @@ export function sameValue(a: unknown, b: unknown): boolean {
     // An UndecryptableValue refuses to be written: compared here by what it stands for, so an
     // entity read under the opt-in can still be saved with the marker left where it was.
     if (err instanceof InvalidInputError && err.code === 'INPUT_UNDECRYPTABLE_WRITE_BACK') return sameHoldingMarkers(a, b);
-    throw err;
+    // Anything else BSON cannot write counts as a change: the write refuses it with its own error,
+    // which never quotes the value (BSON's messages quote keys, plaintext inside a value encrypted whole).
+    return false;
   }
 }
 

@@ -3,12 +3,12 @@
  * what changed. A read keeps the document's BSON bytes it was read from (no decoding; the cursor
  * copies each document out of the server's reply, so a kept entity keeps its own bytes, not its
  * whole batch). A write keeps the plaintext it wrote as a detached copy: its own arrays, objects,
- * Dates, ObjectIds and Binary values (a large one as its digest, see largeBytes), sharing only
- * strings, numbers and booleans, which cannot change under it. Serializing it instead would encode every string of
- * the document a second time after the driver did, which costs as much as the insert's own
- * serialization for a document of long strings. A written document holding any other value (a
- * class instance, another BSON value, a typed array) is kept serialized, as only BSON knows how to
- * copy all of them.
+ * Maps, Dates and BSON values (a large Binary as its digest, see largeBytes), sharing only
+ * strings, numbers, booleans and bigints, which cannot change under it, and UndecryptableValue
+ * markers left where they were read. Serializing it instead would encode every string of the
+ * document a second time after the driver did, which costs as much as the insert's own
+ * serialization for a document of long strings. Any other object (a class instance, a typed array)
+ * is kept as BSON writes it; a document whose copy BSON would write differently is kept serialized.
  *
  * The snapshot lives on the entity itself, under a symbol of this module's own, not enumerable
  * (Object.keys, spread, JSON, BSON and console.log leave it out), so it dies with the entity in the
@@ -20,7 +20,7 @@
  */
 import { BSON, type Document } from 'mongodb';
 import { types } from 'node:util';
-import { AS_THE_DRIVER_WRITES, detachedBytes, NOT_DETACHED } from '../../bson/documents';
+import { AS_THE_DRIVER_WRITES, detachedValue, isBsonValue, NOT_AS_WRITTEN, NOT_DETACHED, readAsBsonWrites } from '../../bson/documents';
 import type { ModelShape } from '../../metadata/types';
 import { UndecryptableValue } from '../../stored/undecryptable';
 import { BytesDigest } from './largeBytes';
@@ -164,11 +164,12 @@ const MAX_DEPTH = 100;
  */
 function copyValue(value: unknown, depth: number, shape?: ModelShape): unknown {
   switch (typeof value) {
-    case 'string': case 'number': case 'boolean': return value;
+    // Immutable, so shared; a bigint is written as a long.
+    case 'string': case 'number': case 'boolean': case 'bigint': return value;
     case 'object': break;
     // The driver writes undefined as null, in documents and arrays alike (its default, which createClient keeps).
     case 'undefined': return null;
-    // bigint (written as a long), functions, symbols.
+    // Functions and symbols.
     default: return UNCOPIED;
   }
   if (value === null) return null;
@@ -188,14 +189,24 @@ function copyValue(value: unknown, depth: number, shape?: ModelShape): unknown {
   // A marker left where it was read stands for the stored ciphertext, which the write did not touch;
   // it refuses to be serialized, and save() compares it with the entity's by what it stands for.
   if (value instanceof UndecryptableValue) return value;
-  if (typeof (value as { _bsontype?: unknown })._bsontype === 'string') {
-    const own = detachedBytes(value);
-    return own === NOT_DETACHED ? UNCOPIED : own;
+  if (isBsonValue(value)) return copyBsonValue(value, depth);
+  // A Map is written as a document of its entries, in their order: kept as a Map.
+  if (value instanceof Map) {
+    const entries: Array<[unknown, unknown]> = [];
+    for (const [key, item] of value.entries()) {
+      const copied = copyValue(item, depth + 1);
+      if (copied === UNCOPIED) return UNCOPIED;
+      entries.push([key, copied]);
+    }
+    return new Map(entries);
   }
   const prototype: unknown = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) return UNCOPIED;
-  // The driver stores what toBSON returns, enumerable or not: only BSON writes it the same way.
-  if (typeof (value as { toBSON?: unknown }).toBSON === 'function') return UNCOPIED;
+  // Any other object (a RegExp, a class instance, one with toBSON, whose own toBSON says what is
+  // written): as BSON writes it, or, where no copy is written the same way, the whole document serialized.
+  if (prototype !== Object.prototype && prototype !== null || typeof (value as { toBSON?: unknown }).toBSON === 'function') {
+    const copy = readAsBsonWrites(value);
+    return copy === NOT_AS_WRITTEN ? UNCOPIED : copy;
+  }
   const out: Document = {};
   for (const key of Object.keys(value)) {
     const item = (value as Record<string, unknown>)[key];
@@ -213,4 +224,18 @@ function copyValue(value: unknown, depth: number, shape?: ModelShape): unknown {
     out[key] = copied;
   }
   return out;
+}
+
+/** A copy of a BSON value with no state shared with it (MinKey and MaxKey hold none); UNCOPIED when only BSON knows one. */
+function copyBsonValue(value: object, depth: number): unknown {
+  let inside: unknown;
+  const own = detachedValue(value, (item) => {
+    const copied = copyValue(item, depth + 1);
+    if (copied === UNCOPIED) inside = UNCOPIED;
+    return copied;
+  });
+  if (inside === UNCOPIED) return UNCOPIED;
+  if (own !== NOT_DETACHED) return own;
+  const type = (value as { _bsontype?: unknown })._bsontype;
+  return type === 'MinKey' || type === 'MaxKey' ? value : UNCOPIED;
 }
