@@ -121,6 +121,11 @@ function asNumbersWherever(value: unknown): unknown {
   return out;
 }
 
+/** ToInt32, as JavaScript's bitwise operators (and so BSON, writing a Long's halves) convert a value. */
+function toInt32(value: unknown): number {
+  return (value as number) | 0;
+}
+
 /** What detachedBytes returns for a BSON value whose own copy it does not know. */
 export const NOT_DETACHED = Symbol('not detached');
 
@@ -158,14 +163,20 @@ export function detachedValue(value: object, inner: (value: unknown) => unknown)
   const bsonType = (value as { _bsontype?: unknown })._bsontype;
   switch (bsonType) {
     case 'ObjectId': case 'Binary': return detachedBytes(value);
-    case 'Long': { const long = value as Long; return new Long(long.low, long.high, long.unsigned); }
+    // Each half as BSON writes it (its bits, converted as JavaScript's bitwise operators convert), whatever it holds.
+    case 'Long': { const long = value as Long; return new Long(toInt32(long.low), toInt32(long.high), long.unsigned === true); }
     case 'Timestamp': { const stamp = value as Timestamp; return new Timestamp({ t: stamp.t, i: stamp.i }); }
     case 'Int32': return new Int32((value as Int32).value);
     case 'Double': return new Double((value as Double).value);
     case 'Decimal128': return new Decimal128(new Uint8Array((value as Decimal128).bytes));
     case 'BSONRegExp': return new BSONRegExp((value as BSONRegExp).pattern, (value as BSONRegExp).options);
     case 'BSONSymbol': return new BSONSymbol((value as BSONSymbol).value);
-    case 'Code': { const code = value as Code; return new Code(code.code, code.scope == null ? code.scope : inner(code.scope) as Document); }
+    case 'Code': {
+      const code = value as Code;
+      // The Code constructor would turn a function into its source, which BSON does not write: refused (as a TypeError, which writes report without the value).
+      if (typeof code.code !== 'string') throw new TypeError('a Code value whose code is not a string');
+      return new Code(code.code, code.scope == null ? code.scope : inner(code.scope) as Document);
+    }
     case 'DBRef': { const ref = value as DBRef; return new DBRef(ref.collection, inner(ref.oid) as ObjectId, ref.db, inner(ref.fields) as Document); }
     // MinKey and MaxKey hold nothing.
     default: return NOT_DETACHED;

@@ -93,9 +93,9 @@ const MAX_DEPTH = 120;
  * document (own enumerable keys, then each declared field behind a getter or non-enumerable) into
  * a plain object, and any other object where the model leaves the value free-form (see
  * readDepth: a class instance, an object with toBSON, a BSON value) is read as BSON writes it
- * (see readAsBsonWrites), a Map copied as a Map. Nothing downstream (the encoder, the encryption, the change-tracking snapshot,
- * the entity) then reads an application object a second time, so none can see other values than
- * the command got.
+ * (see readAsBsonWrites), a Map copied as a Map. Nothing downstream (the encoder, the encryption,
+ * the change-tracking snapshot, the entity) then reads an application object a second time, so
+ * none can see other values than the command got.
  */
 export function snapshot<T>(value: T, where: string, shape?: ModelShape): T {
   try {
@@ -148,6 +148,8 @@ function copyOnce(value: unknown, depth: number, top: string | undefined, shape?
   if (value === null || typeof value !== 'object') return value;
   // Read once like the rest: a Date the caller changes later changes neither the checked value nor the entity.
   if (value instanceof Date) return new Date(value.getTime());
+  // So is a RegExp (compile() changes one in place): its pattern and flags as read now.
+  if (value instanceof RegExp) return new RegExp(value.source, value.flags);
   if (shape !== undefined && isDocumentLike(value)) {
     if (depth > MAX_DEPTH) throw new TooDeep(top);
     return copyDocumentOnce(value, shape, depth, top);

@@ -213,6 +213,9 @@ function copyValue(value: unknown, depth: number, shape?: ModelShape): unknown {
     // Assigned, it would replace the copy's prototype.
     if (key === '__proto__') return UNCOPIED;
     const field = shape?.fields.get(key);
+    // A method or symbol the application put on an entity is no field of its model: save() never
+    // compares it, and keeping it would force the whole snapshot to be serialized.
+    if (shape !== undefined && field === undefined && (typeof item === 'function' || typeof item === 'symbol')) continue;
     const plain = field !== undefined && !field.encrypted && !field.isId;
     const digest = plain ? BytesDigest.of(item) : undefined;
     if (digest !== undefined) {
