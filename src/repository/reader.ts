@@ -7,7 +7,7 @@ import { hydrate } from '../metadata/hydrate';
 import { walkPath } from '../metadata/paths';
 import { fromStoredBson } from '../metadata/storedForm';
 import type { FieldMetadata, ModelMetadata, ModelShape } from '../metadata/types';
-import { UndecryptableValue } from '../stored/undecryptable';
+import { markerFor, UndecryptableValue } from '../stored/undecryptable';
 import { BSON_TYPE_NUMBER } from '../stored/values';
 import { toDeclaredBson } from './encoding/values';
 
@@ -228,7 +228,7 @@ export class DocumentReader<T> {
     return this.engine.keyIdForAltName(altName);
   }
 
-  private settle(docs: Document[], { failures, encryptedIds }: Decrypted, place = (doc: number, path: string, marker: UndecryptableValue) => setPath(docs[doc], path, marker)): Document[] {
+  private settle(docs: Document[], { failures, encryptedIds }: Decrypted, place = (doc: number, path: string, marker: (stored: unknown) => UndecryptableValue) => replaceAt(docs[doc], path, marker)): Document[] {
     for (const [i, problems] of failures) {
       if (this.policy === 'throw') {
         const first = problems[0];
@@ -237,7 +237,7 @@ export class DocumentReader<T> {
           describeUndecryptable(first, `${this.model.target.name} ${which}`) + (problems.length > 1 ? ` (${problems.length - 1} more undecryptable value(s) in this document)` : ''),
           { fix: fixFor(first.reason) });
       }
-      for (const problem of problems) place(i, problem.path, new UndecryptableValue(problem.path, problem.keyId, problem.algorithm, problem.reason));
+      for (const problem of problems) place(i, problem.path, (stored) => markerFor(problem, stored));
     }
     return docs;
   }
@@ -256,8 +256,8 @@ export class DocumentReader<T> {
     this.settle([root], decrypted, (_, path, marker) => {
       // The marker replaces the value at the longest updated path the problem lies under.
       const key = Object.keys(updated).filter((k) => path === k || path.startsWith(`${k}.`)).sort((a, b) => b.length - a.length)[0];
-      if (key === path) updated[key] = marker;
-      else setPath(updated[key], path.slice(key.length + 1), marker);
+      if (key === path) updated[key] = marker(updated[key]);
+      else replaceAt(updated[key], path.slice(key.length + 1), marker);
     });
     return updated;
   }
@@ -429,9 +429,11 @@ function whichDocument(doc: Document): string {
   return id === undefined ? '(document without _id)' : `_id ${idText(id)}`;
 }
 
-function setPath(doc: Document, path: string, value: unknown): void {
+/** Replaces the value at `path` by what `replace` makes of it. */
+function replaceAt(doc: Document, path: string, replace: (stored: unknown) => unknown): void {
   const segments = path.split('.');
   let node: Document = doc;
   for (const seg of segments.slice(0, -1)) node = node[seg];
-  node[segments[segments.length - 1]] = value;
+  const last = segments[segments.length - 1];
+  node[last] = replace(node[last]);
 }

@@ -1,4 +1,6 @@
-import type { UndecryptableReason } from '../crypto/engine';
+import { createHash } from 'node:crypto';
+import { BSON } from 'mongodb';
+import type { UndecryptableField, UndecryptableReason } from '../crypto/engine';
 import { InvalidInputError } from '../errors';
 
 /**
@@ -26,4 +28,26 @@ export class UndecryptableValue {
       fix: 'leave the value out of the write, or set a real value in its place.',
     });
   }
+}
+
+/**
+ * What each marker a read made stands for: the path it was read at and a digest of the stored value
+ * it replaced (kept here, not on the marker, so nothing on it can be read or forged). save() leaves a marker unchanged only
+ * when it stands for the same stored value as the one the snapshot holds at its place.
+ */
+const standsFor = new WeakMap<UndecryptableValue, string>();
+
+/** The marker for a value a read could not decrypt, `stored` being the value it replaces. */
+export function markerFor(problem: UndecryptableField, stored: unknown): UndecryptableValue {
+  const marker = new UndecryptableValue(problem.path, problem.keyId, problem.algorithm, problem.reason);
+  // Its place counts too: the same ciphertext planted in two fields makes two markers, each of its own field.
+  if (stored !== undefined) standsFor.set(marker, `${problem.path}\0${createHash('sha256').update(BSON.serialize({ v: stored })).digest('base64')}`);
+  return marker;
+}
+
+/** Whether two markers stand for the same stored value; a marker the application built stands for none. */
+export function sameStoredValue(a: UndecryptableValue, b: UndecryptableValue): boolean {
+  if (a === b) return true;
+  const digest = standsFor.get(a);
+  return digest !== undefined && digest === standsFor.get(b);
 }

@@ -1,7 +1,7 @@
 import { BSON, type Document } from 'mongodb';
 import { AS_THE_DRIVER_WRITES, isDocumentLike } from '../../bson/documents';
 import { InvalidInputError } from '../../errors';
-import { UndecryptableValue } from '../../stored/undecryptable';
+import { sameStoredValue, UndecryptableValue } from '../../stored/undecryptable';
 import type { ModelShape } from '../../metadata/types';
 import { BytesDigest } from './largeBytes';
 
@@ -71,7 +71,7 @@ function sameBytes(a: unknown, b: unknown): boolean {
  */
 function sameHoldingMarkers(a: unknown, b: unknown): boolean {
   if (a instanceof UndecryptableValue || b instanceof UndecryptableValue) {
-    return a instanceof UndecryptableValue && b instanceof UndecryptableValue && JSON.stringify(a) === JSON.stringify(b);
+    return a instanceof UndecryptableValue && b instanceof UndecryptableValue && sameStoredValue(a, b);
   }
   if (Array.isArray(a) || Array.isArray(b)) {
     return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => sameHoldingMarkers(item, b[i]));
