@@ -2,7 +2,10 @@
  * What the adversarial tests (test/security/adversary*.test.ts) share: they call repositories as
  * plain JavaScript would, without types, and record what a call did instead of failing on it.
  */
+import test from 'ava';
+import { BSON, ObjectId, type Collection, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
 import type { StrongboxClient } from '../../src/index';
+import { rawClient, testClient } from './client';
 
 /** A repository without types: any method, any arguments, as a caller from plain JavaScript sees it. */
 export type AnyRepo = Record<string, (...args: any[]) => any>;
@@ -30,4 +33,48 @@ export async function outcome(call: () => Promise<unknown>): Promise<{ value?: u
 /** An error in one line for a test's message: its class, code and the start of its message. */
 export function describe(err: unknown): string {
   return `${(err as Error)?.constructor?.name} ${(err as { code?: string })?.code ?? ''} ${(err as Error)?.message ?? ''}`.slice(0, 300);
+}
+
+/**
+ * A watched client for one test file: a Strongbox client whose every command on `db` is recorded
+ * in `sent`, and the raw driver beside it to read what is stored. Registers the file's before and
+ * after hooks (the database is dropped at the end).
+ */
+export function watchedClient(db: string, models: Function[]): { readonly client: StrongboxClient; readonly raw: MongoClient; sent: CommandStartedEvent[] } {
+  const watched = { client: undefined as unknown as StrongboxClient, raw: undefined as unknown as MongoClient, sent: [] as CommandStartedEvent[] };
+  test.before(async () => {
+    watched.client = await testClient(models, { driverOptions: { monitorCommands: true } });
+    watched.client.dataClient.on('commandStarted', (e) => { if (e.databaseName === db) watched.sent.push(e); });
+    watched.raw = await rawClient();
+  });
+  test.after.always(async () => {
+    await watched.raw?.db(db).dropDatabase().catch(() => undefined);
+    await Promise.all([watched.client?.close(), watched.raw?.close()]);
+  });
+  return watched;
+}
+
+/** The stored document as the server holds it, BSON values unpromoted (an int64 stays a Long). */
+export async function storedIn(collection: Collection, id: unknown): Promise<Document> {
+  return (await collection.findOne({ _id: id as ObjectId }, { promoteValues: false }))!;
+}
+
+/** The bytes BSON writes for a value. */
+export const bytesOf = (v: unknown): Buffer => Buffer.from(BSON.serialize({ v }));
+
+/** A call's outcome in one word: 'ok', or the error's code. */
+export const outcomeOf = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: unknown) => (e as { code?: string })?.code ?? String(e));
+
+/**
+ * Inserts `doc` through `repo`, then plants in `collection`, at each path, the ciphertext of another
+ * field of a fresh donor document (its own values, so two calls plant different ciphertexts):
+ * `phone` (Deterministic) where Random is declared or outside encrypted fields, `ssn` (Random)
+ * where Deterministic is declared. Each reads as a marker under `onUndecryptable: 'marker'`.
+ */
+export async function plantMarkers(repo: AnyRepo, collection: Collection, doc: Document, paths: Record<string, 'phone' | 'ssn'>): Promise<{ id: ObjectId; before: Document }> {
+  const donor = await repo.insertOne({ phone: `donor-phone-${new ObjectId().toHexString()}`, ssn: `donor-ssn-${new ObjectId().toHexString()}` });
+  const ciphers = await storedIn(collection, donor._id);
+  const saved = await repo.insertOne(doc);
+  await collection.updateOne({ _id: saved._id }, { $set: Object.fromEntries(Object.entries(paths).map(([p, from]) => [p, ciphers[from]])) });
+  return { id: saved._id, before: await storedIn(collection, saved._id) };
 }

@@ -9,11 +9,9 @@
  */
 import test from 'ava';
 import { inspect } from 'node:util';
-import { Binary, BSON, Long, ObjectId, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
-import type { StrongboxClient } from '../../src/index';
+import { Binary, BSON, Long, ObjectId, type Document } from 'mongodb';
 import { Embedded, EmbeddedArray, Encrypted, Field, Id, InvalidInputError, Model, UndecryptableValue, Version, type Deterministic, type Random } from '../../src/index';
-import { untypedRepository } from '../harness/adversary';
-import { rawClient, testClient } from '../harness/client';
+import { bytesOf, outcomeOf, plantMarkers, storedIn, untypedRepository, watchedClient } from '../harness/adversary';
 import { uniqueDbName } from '../harness/server';
 import { secretString } from './leakDetector';
 import { exposedText } from './support';
@@ -36,7 +34,7 @@ class Doc {
   @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) ssn?: Random<string>;
   @Encrypted({ algorithm: 'Deterministic', bsonType: 'string', optional: true }) phone?: Deterministic<string>;
   @Encrypted({ algorithm: 'Random', optional: true }) whole?: any;
-    @Field({ bsonType: 'long', optional: true }) count?: Long;
+  @Field({ bsonType: 'long', optional: true }) count?: Long;
   @Field({ bsonType: 'binData', optional: true }) blob?: Binary;
   @Field({ bsonType: 'object', optional: true }) extra?: Record<string, unknown>;
   @Field({ bsonType: 'array', optional: true }) list?: unknown[];
@@ -53,46 +51,22 @@ class Versioned {
   @Version() v!: number;
 }
 
-let client: StrongboxClient;
-let raw: MongoClient;
-const sent: CommandStartedEvent[] = [];
-const repo = () => untypedRepository(client, Doc);
-const lenient = () => client.repository(Doc as never, { onUndecryptable: 'marker' } as never) as any;
-const coll = (name = 'docs') => raw.db(DB).collection(name);
+const watched = watchedClient(DB, [Doc, Versioned]);
+const sent = watched.sent;
+const repo = () => untypedRepository(watched.client, Doc);
+const lenient = () => watched.client.repository(Doc as never, { onUndecryptable: 'marker' } as never) as any;
+const coll = (name = 'docs') => watched.raw.db(DB).collection(name);
 let n = 0;
 const secret = () => secretString(29_000 + n++);
 
-test.before(async () => {
-  client = await testClient([Doc, Versioned], { driverOptions: { monitorCommands: true } });
-  client.dataClient.on('commandStarted', (e) => { if (e.databaseName === DB) sent.push(e); });
-  raw = await rawClient();
-});
-test.after.always(async () => {
-  await raw?.db(DB).dropDatabase().catch(() => undefined);
-  await Promise.all([client?.close(), raw?.close()]);
-});
-
-const storedRaw = async (id: unknown, name = 'docs') => (await coll(name).findOne({ _id: id as ObjectId }, { promoteValues: false }))!;
+const storedRaw = (id: unknown, name = 'docs') => storedIn(coll(name), id);
 const storedBytes = async (id: unknown, name = 'docs') => Buffer.from((await coll(name).findOne({ _id: id as ObjectId }, { raw: true })) as unknown as Uint8Array);
 const commandText = () => sent.map((c) => BSON.EJSON.stringify(c.command, { relaxed: false })).join('\n');
 const updates = () => sent.filter((c) => c.commandName === 'update');
-const bytesOf = (v: unknown) => Buffer.from(BSON.serialize({ v }));
 
-/**
- * Inserts `doc`, then plants, at each path, the ciphertext of another field of a donor document:
- * `phone` (Deterministic string) where Random is declared or outside encrypted fields, `ssn`
- * (Random string) where Deterministic is declared. Each reads as a marker under the opt-in.
- */
-async function withMarkers(doc: Document, paths: Record<string, 'phone' | 'ssn'>): Promise<{ id: ObjectId; before: Document }> {
-  const donor = await repo().insertOne({ phone: 'donor-phone', ssn: 'donor-ssn' });
-  const ciphers = await storedRaw(donor._id);
-  const saved = await repo().insertOne(doc);
-  await coll().updateOne({ _id: saved._id }, { $set: Object.fromEntries(Object.entries(paths).map(([p, from]) => [p, ciphers[from]])) });
-  return { id: saved._id, before: await storedRaw(saved._id) };
-}
+const withMarkers = (doc: Document, paths: Record<string, 'phone' | 'ssn'>) => plantMarkers(repo(), coll(), doc, paths);
 
 class Holder { constructor(public inner: unknown) {} }
-const outcomeOf = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e as { code?: string })?.code ?? String(e));
 
 // ---------------------------------------------------------------------------------------------
 // Findings (each asserts the correct behaviour; fails today)
@@ -312,8 +286,8 @@ test.serial('held: distinct, find and aggregate under the opt-in list markers (e
 });
 
 test.serial('held: with @Version, save() of an entity holding a marker after another write changed the document is a ConcurrencyError, nothing changed', async (t) => {
-  const r = untypedRepository(client, Versioned);
-  const lenientV = client.repository(Versioned as never, { onUndecryptable: 'marker' } as never) as any;
+  const r = untypedRepository(watched.client, Versioned);
+  const lenientV = watched.client.repository(Versioned as never, { onUndecryptable: 'marker' } as never) as any;
   const saved = await r.insertOne({ name: 'a', ssn: 'x', phone: 'p' });
   const donor = await coll('versioned').findOne({ _id: saved._id });
   await coll('versioned').updateOne({ _id: saved._id }, { $set: { ssn: donor!.phone } });

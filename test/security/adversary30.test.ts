@@ -10,11 +10,9 @@
  */
 import test from 'ava';
 import { inspect } from 'node:util';
-import { Binary, BSON, BSONRegExp, Code, DBRef, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
-import type { StrongboxClient } from '../../src/index';
+import { Binary, BSON, BSONRegExp, Code, DBRef, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, type CommandStartedEvent, type Document } from 'mongodb';
 import { Encrypted, Field, Id, Model, UndecryptableValue, type Deterministic, type Random } from '../../src/index';
-import { untypedRepository } from '../harness/adversary';
-import { rawClient, testClient } from '../harness/client';
+import { bytesOf, outcomeOf, plantMarkers, storedIn, untypedRepository, watchedClient } from '../harness/adversary';
 import { uniqueDbName } from '../harness/server';
 
 const DB = uniqueDbName(__filename);
@@ -48,43 +46,20 @@ class PerDoc {
   @Encrypted({ algorithm: 'Random', bsonType: 'regex', optional: true }) re?: any;
 }
 
-let client: StrongboxClient;
-let raw: MongoClient;
-const sent: CommandStartedEvent[] = [];
-const repo = () => untypedRepository(client, Doc);
-const tenants = () => untypedRepository(client, PerDoc);
-const lenient = () => client.repository(Doc as never, { onUndecryptable: 'marker' } as never) as any;
-const coll = () => raw.db(DB).collection('docs');
+const watched = watchedClient(DB, [Doc, PerDoc]);
+const sent = watched.sent;
+const repo = () => untypedRepository(watched.client, Doc);
+const tenants = () => untypedRepository(watched.client, PerDoc);
+const lenient = () => watched.client.repository(Doc as never, { onUndecryptable: 'marker' } as never) as any;
+const coll = () => watched.raw.db(DB).collection('docs');
 
-test.before(async () => {
-  client = await testClient([Doc, PerDoc], { driverOptions: { monitorCommands: true } });
-  client.dataClient.on('commandStarted', (e) => { if (e.databaseName === DB) sent.push(e); });
-  raw = await rawClient();
-});
-test.after.always(async () => {
-  await raw?.db(DB).dropDatabase().catch(() => undefined);
-  await Promise.all([client?.close(), raw?.close()]);
-});
 
-const storedRaw = async (id: unknown) => (await coll().findOne({ _id: id as ObjectId }, { promoteValues: false }))!;
+const storedRaw = (id: unknown) => storedIn(coll(), id);
 const updates = () => sent.filter((c) => c.commandName === 'update');
 const updateDocs = () => BSON.EJSON.stringify(updates().map((u) => u.command.updates[0].u));
-const bytesOf = (v: unknown) => Buffer.from(BSON.serialize({ v }));
 const ejson = (v: unknown) => BSON.EJSON.stringify({ v }, { relaxed: false });
-const outcomeOf = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e as { code?: string })?.code ?? String(e));
 
-/**
- * Inserts `doc`, then plants, at each path, the ciphertext of another field of a fresh donor
- * document (its own random values, so two calls plant different ciphertexts): `phone`
- * (Deterministic) where Random is declared or outside encrypted fields. Each reads as a marker under the opt-in.
- */
-async function withMarkers(doc: Document, paths: Record<string, 'phone' | 'ssn'>): Promise<{ id: ObjectId; before: Document }> {
-  const donor = await repo().insertOne({ phone: `donor-phone-${new ObjectId().toHexString()}`, ssn: `donor-ssn-${new ObjectId().toHexString()}` });
-  const ciphers = await storedRaw(donor._id);
-  const saved = await repo().insertOne(doc);
-  await coll().updateOne({ _id: saved._id }, { $set: Object.fromEntries(Object.entries(paths).map(([p, from]) => [p, ciphers[from]])) });
-  return { id: saved._id, before: await storedRaw(saved._id) };
-}
+const withMarkers = (doc: Document, paths: Record<string, 'phone' | 'ssn'>) => plantMarkers(repo(), coll(), doc, paths);
 
 // ---------------------------------------------------------------------------------------------
 // Findings (each asserts the correct behaviour; fails today)
@@ -101,13 +76,13 @@ for (const how of ['insertOne', 'save'] as const) {
       if (c.commandName === 'insert') sawKeyInsert = true;
       else if (c.commandName === 'find' && sawKeyInsert) re.compile('remembered', 'm');
     };
-    client.dataClient.on('commandStarted', listener);
+    watched.client.dataClient.on('commandStarted', listener);
     const input = Object.assign(new PerDoc(), { tenant: `tenant-${how}-${new ObjectId().toHexString()}`, re });
     let e: any;
     try {
       e = await (how === 'insertOne' ? tenants().insertOne(input) : tenants().save(input));
     } finally {
-      client.dataClient.off('commandStarted', listener);
+      watched.client.dataClient.off('commandStarted', listener);
     }
     const stored = await tenants().findById(e._id);
     sent.length = 0;
