@@ -91,6 +91,12 @@ export function plainUpdateValue(model: string, update: UpdateValue): unknown {
     return value;
   }
   if (value === null || value === undefined) throw missingRequired(model, [path]);
+  return plainValue(value, field, where);
+}
+
+/** A value of a field that is neither embedded nor encrypted, checked and converted to its declared type. */
+function plainValue(value: unknown, field: FieldMetadata, where: string): unknown {
+  // Only objects can hold operators; the error context string is built just for them.
   if (typeof value === 'object') assertLiteral(value, where);
   return toDeclaredBson(value, field, where);
 }
@@ -172,11 +178,7 @@ function place(walk: Walk, container: Document, key: string, field: FieldMetadat
   const where = `${walk.model}.${path}`;
   if (!field.encrypted) {
     if (field.embedded) container[key] = walkEmbedded(walk, field, path, value);
-    else {
-      // Only objects can hold operators; the error context string is built just for them.
-      if (typeof value === 'object') assertLiteral(value, where);
-      container[key] = toDeclaredBson(value, field, where);
-    }
+    else container[key] = plainValue(value, field, where);
     return;
   }
   let plain = value;

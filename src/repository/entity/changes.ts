@@ -65,9 +65,9 @@ function sameBytes(a: unknown, b: unknown): boolean {
 
 /**
  * sameValue for values holding UndecryptableValue markers: arrays and documents (own enumerable
- * keys, as BSON writes them) walked,
- * markers equal when they stand for the same value. A marker inside anything else (a Map, a class
- * instance) counts as a change, which the write then refuses.
+ * keys, as BSON writes them) walked, markers equal when they stand for the same stored value (a
+ * marker of another document, or one the application built, is a change, which the write refuses).
+ * A marker inside anything else (a Map, a class instance) counts as a change too.
  */
 function sameHoldingMarkers(a: unknown, b: unknown): boolean {
   if (a instanceof UndecryptableValue || b instanceof UndecryptableValue) {
