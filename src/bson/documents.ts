@@ -50,17 +50,19 @@ export function isBsonValue(value: unknown): boolean {
 }
 
 /**
- * The values a BSON value holds inside it, with the names BSON stores them under: a DBRef's $id
- * and extra fields, a Code's scope. Undefined for every other value. A scan for ciphertext in a
- * document must look there too, as the driver writes and reads them as subdocuments.
+ * The values a BSON value holds inside it, with the names BSON stores them under, and where each
+ * sits in the JavaScript object (holder and property): a DBRef's $id (its `oid`) and extra fields,
+ * a Code's scope. Undefined for every other value. A scan for ciphertext in a document must look
+ * there too, as the driver writes and reads them as subdocuments.
  */
-export function valuesInsideBson(value: unknown): Array<[string, unknown]> | undefined {
+export function valuesInsideBson(value: unknown): Array<[name: string, item: unknown, holder: Record<string, unknown>, property: string]> | undefined {
   const type = isBsonValue(value) ? (value as { _bsontype: string })._bsontype : undefined;
   if (type === 'DBRef') {
     const ref = value as { oid: unknown; fields?: Document };
-    return [['$id', ref.oid], ...Object.keys(ref.fields ?? {}).map((key): [string, unknown] => [key, ref.fields![key]])];
+    const fields = ref.fields ?? {};
+    return [['$id', ref.oid, ref, 'oid'], ...Object.keys(fields).map((key): [string, unknown, Document, string] => [key, fields[key], fields, key])];
   }
-  if (type === 'Code' && (value as { scope?: unknown }).scope != null) return [['$scope', (value as { scope: unknown }).scope]];
+  if (type === 'Code' && (value as { scope?: unknown }).scope != null) return [['$scope', (value as { scope: unknown }).scope, value as Record<string, unknown>, 'scope']];
   return undefined;
 }
 

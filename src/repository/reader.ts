@@ -15,11 +15,28 @@ export { UndecryptableValue } from '../stored/undecryptable';
 
 export type UndecryptablePolicy = 'throw' | 'marker';
 
+/**
+ * Where a value sits: the object (document, array, DBRef, Code) holding it, and its key there. A
+ * marker is put in place by it, not by the dotted path the messages show, which is ambiguous when a
+ * stored key holds a dot or names a DBRef's or Code's inner value ('$id', '$scope').
+ */
+interface Place {
+  container: Record<string, unknown>;
+  key: string;
+}
+
+/** A value that could not be decrypted (or must not be), and where it sits. */
+interface Failure {
+  problem: UndecryptableField;
+  place: Place;
+}
+
+type Fail = (doc: number, problem: UndecryptableField, place: Place) => void;
+
 /** A ciphertext found at a declared encrypted path, waiting for its checks and its decryption. */
-interface Slot {
+interface Slot extends Place {
   doc: number;
   container: Document;
-  key: string;
   path: string;
   blob: Binary;
   /** Undefined for a ciphertext a pipeline moved to a path of its own making (see decrypt()). */
@@ -39,7 +56,7 @@ export interface ResultShape {
 
 /** What one decryption pass left: the values that failed, by document, and the documents whose _id was itself decrypted. */
 interface Decrypted {
-  failures: Map<number, UndecryptableField[]>;
+  failures: Map<number, Failure[]>;
   encryptedIds: ReadonlySet<number>;
 }
 
@@ -114,8 +131,8 @@ export class DocumentReader<T> {
    */
   private async decryptSlots(docs: Document[], walk: (into: Omit<Collection, 'doc' | 'result'>) => void): Promise<Decrypted> {
     const slots: Slot[] = [];
-    const failures = new Map<number, UndecryptableField[]>();
-    const fail = (doc: number, problem: UndecryptableField) => failures.set(doc, [...(failures.get(doc) ?? []), problem]);
+    const failures = new Map<number, Failure[]>();
+    const fail: Fail = (doc, problem, place) => failures.set(doc, [...(failures.get(doc) ?? []), { problem, place }]);
     walk({ slots, fail });
     // A pipeline may have moved an encrypted value to _id: decrypted in place, it must not name its document in an error.
     const encryptedIds = new Set(slots.filter((s) => s.path === '_id' || s.path.startsWith('_id.')).map((s) => s.doc));
@@ -125,7 +142,7 @@ export class DocumentReader<T> {
     const { values, failures: cryptFailures } = await this.engine.decryptValues(verified.map((s) => s.blob));
     verified.forEach((slot, i) => {
       const failure = cryptFailures.get(i);
-      if (failure) fail(slot.doc, { ...failure, path: slot.path });
+      if (failure) fail(slot.doc, { ...failure, path: slot.path }, slot);
       else slot.container[slot.key] = values[i];
     });
     return { failures, encryptedIds };
@@ -150,7 +167,7 @@ export class DocumentReader<T> {
    * cursor allocate some 10 MiB of promises and frames per 1,000 documents of 5 encrypted fields,
    * enough garbage to grow the process's peak memory with the length of the stream.
    */
-  private async verify(docs: Document[], slots: Slot[], fail: (doc: number, problem: UndecryptableField) => void): Promise<Slot[]> {
+  private async verify(docs: Document[], slots: Slot[], fail: Fail): Promise<Slot[]> {
     const outcome: Array<Slot | undefined> = new Array(slots.length);
     const keyed: Array<{ index: number; info: EncryptedBlobInfo; expected: string | null | Promise<string | undefined> }> = [];
     const loose: Promise<void>[] = [];
@@ -228,16 +245,16 @@ export class DocumentReader<T> {
     return this.engine.keyIdForAltName(altName);
   }
 
-  private settle(docs: Document[], { failures, encryptedIds }: Decrypted, place = (doc: number, path: string, marker: (stored: unknown) => UndecryptableValue) => replaceAt(docs[doc], path, marker)): Document[] {
+  private settle(docs: Document[], { failures, encryptedIds }: Decrypted): Document[] {
     for (const [i, problems] of failures) {
       if (this.policy === 'throw') {
-        const first = problems[0];
+        const first = problems[0].problem;
         const which = encryptedIds.has(i) ? '(a document whose _id holds an encrypted value)' : whichDocument(docs[i]);
         throw new DecryptionError(DECRYPTION_CODE[first.reason],
           describeUndecryptable(first, `${this.model.target.name} ${which}`) + (problems.length > 1 ? ` (${problems.length - 1} more undecryptable value(s) in this document)` : ''),
           { fix: fixFor(first.reason) });
       }
-      for (const problem of problems) place(i, problem.path, (stored) => markerFor(problem, stored));
+      for (const { problem, place: { container, key } } of problems) container[key] = markerFor(problem, container[key]);
     }
     return docs;
   }
@@ -253,12 +270,7 @@ export class DocumentReader<T> {
     const decrypted = await this.decryptSlots([root], (into) => {
       for (const path of Object.keys(updated)) collectAtPath(this.model, updated, path, { ...into, doc: 0, result: this.modelShape });
     });
-    this.settle([root], decrypted, (_, path, marker) => {
-      // The marker replaces the value at the longest updated path the problem lies under.
-      const key = Object.keys(updated).filter((k) => path === k || path.startsWith(`${k}.`)).sort((a, b) => b.length - a.length)[0];
-      if (key === path) updated[key] = marker(updated[key]);
-      else replaceAt(updated[key], path.slice(key.length + 1), marker);
-    });
+    this.settle([root], decrypted);
     return updated;
   }
 
@@ -282,8 +294,8 @@ export class DocumentReader<T> {
 }
 
 /** Reports a slot that fails its checks; it stays encrypted. */
-function reject(fail: (doc: number, problem: UndecryptableField) => void, slot: Slot, info: EncryptedBlobInfo | undefined, reason: UndecryptableReason, detail: string): void {
-  fail(slot.doc, { path: slot.path, keyId: info?.keyId, algorithm: info?.algorithm, reason, detail });
+function reject(fail: Fail, slot: Slot, info: EncryptedBlobInfo | undefined, reason: UndecryptableReason, detail: string): void {
+  fail(slot.doc, { path: slot.path, keyId: info?.keyId, algorithm: info?.algorithm, reason, detail }, slot);
 }
 
 function fixFor(reason: UndecryptableReason): string {
@@ -304,7 +316,7 @@ function fixFor(reason: UndecryptableReason): string {
 interface Collection {
   doc: number;
   slots: Slot[];
-  fail: (doc: number, problem: UndecryptableField) => void;
+  fail: Fail;
   /** Where ciphertext the analyzer could not describe may be (pipeline results). */
   result: ResultShape;
 }
@@ -319,18 +331,18 @@ function collect(shape: ModelShape, node: Document, prefix: string, into: Collec
       if (isEncryptedBinary(value)) slots.push({ doc, container: node, key, path, blob: value, field });
       // A marker a written snapshot kept where it was read: it already says what went wrong there.
       else if (value instanceof UndecryptableValue) continue;
-      else if (value !== null && value !== undefined) checkPlaintext(field, value, path, doc, fail);
+      else if (value !== null && value !== undefined) checkPlaintext(field, value, path, { container: node, key }, doc, fail);
     } else if (field?.embedded && Array.isArray(value)) {
       value.forEach((item, i) => {
         if (isPlainDocument(item)) collect(field.embedded!, item, `${path}.${i}`, into);
-        else reportMisplaced(item, `${path}.${i}`, doc, fail);
+        else reportMisplaced(item, `${path}.${i}`, { container: value as unknown as Document, key: String(i) }, doc, fail);
       });
     } else if (field?.embedded && isPlainDocument(value)) {
       collect(field.embedded, value, path, into);
     } else if (field ? into.result.loose(field) : into.result.openLoose) {
       collectLoose(node, key, path, into);
     } else {
-      reportMisplaced(value, path, doc, fail);
+      reportMisplaced(value, path, { container: node, key }, doc, fail);
     }
   }
 }
@@ -347,16 +359,16 @@ function collectAtPath(model: ModelShape, updated: Document, path: string, into:
   const insideEncrypted = walk.chain.slice(0, -1).some((f) => f.encrypted);
   if (field?.encrypted && !walk.endsInElement && !insideEncrypted) {
     if (isEncryptedBinary(value)) into.slots.push({ doc: into.doc, container: updated, key: path, path, blob: value, field });
-    else if (value !== null && value !== undefined) checkPlaintext(field, value, path, into.doc, into.fail);
+    else if (value !== null && value !== undefined) checkPlaintext(field, value, path, { container: updated, key: path }, into.doc, into.fail);
   } else if (field?.embedded && !field.encrypted && !insideEncrypted && (walk.endsInElement || !field.isArray) && isPlainDocument(value)) {
     collect(field.embedded, value, path, into);
   } else if (field?.embedded && !field.encrypted && !insideEncrypted && field.isArray && !walk.endsInElement && Array.isArray(value)) {
     value.forEach((item, i) => {
       if (isPlainDocument(item)) collect(field.embedded!, item, `${path}.${i}`, into);
-      else reportMisplaced(item, `${path}.${i}`, into.doc, into.fail);
+      else reportMisplaced(item, `${path}.${i}`, { container: value as unknown as Document, key: String(i) }, into.doc, into.fail);
     });
   } else {
-    reportMisplaced(value, path, into.doc, into.fail);
+    reportMisplaced(value, path, { container: updated, key: path }, into.doc, into.fail);
   }
 }
 
@@ -373,13 +385,13 @@ function collectLoose(container: Document, key: string, path: string, into: Coll
  * is returned as it is when it has the declared type; of another type — a Binary copy of a
  * ciphertext where a string is declared — it is not the field's value.
  */
-function checkPlaintext(field: FieldMetadata, value: unknown, path: string, doc: number, fail: (doc: number, problem: UndecryptableField) => void): void {
-  reportMisplaced(value, path, doc, fail);
+function checkPlaintext(field: FieldMetadata, value: unknown, path: string, place: Place, doc: number, fail: Fail): void {
+  reportMisplaced(value, path, place, doc, fail);
   if (field.encrypted!.bsonType === undefined) return;
   try {
     toDeclaredBson(fromStoredBson(value, field), field, path);
   } catch {
-    fail(doc, { path, reason: 'type-mismatch', detail: `plaintext of another type than the declared ${field.encrypted!.bsonType}` });
+    fail(doc, { path, reason: 'type-mismatch', detail: `plaintext of another type than the declared ${field.encrypted!.bsonType}` }, place);
   }
 }
 
@@ -398,16 +410,16 @@ function holdsCiphertext(value: unknown): boolean {
 }
 
 /** Every ciphertext inside a value where the model declares none is reported, not decrypted. */
-function reportMisplaced(value: unknown, path: string, doc: number, fail: (doc: number, problem: UndecryptableField) => void): void {
+function reportMisplaced(value: unknown, path: string, place: Place, doc: number, fail: Fail): void {
   if (isEncryptedBinary(value)) {
     const info = inspectEncryptedBlob(value);
-    fail(doc, { path, keyId: info?.keyId, algorithm: info?.algorithm, reason: 'misplaced', detail: 'ciphertext where the model declares a plain value' });
+    fail(doc, { path, keyId: info?.keyId, algorithm: info?.algorithm, reason: 'misplaced', detail: 'ciphertext where the model declares a plain value' }, place);
   } else if (Array.isArray(value)) {
-    value.forEach((item, i) => reportMisplaced(item, `${path}.${i}`, doc, fail));
+    value.forEach((item, i) => reportMisplaced(item, `${path}.${i}`, { container: value as unknown as Document, key: String(i) }, doc, fail));
   } else if (isPlainDocument(value)) {
-    for (const key of Object.keys(value)) reportMisplaced(value[key], `${path}.${key}`, doc, fail);
+    for (const key of Object.keys(value)) reportMisplaced(value[key], `${path}.${key}`, { container: value, key }, doc, fail);
   } else {
-    for (const [key, item] of valuesInsideBson(value) ?? []) reportMisplaced(item, `${path}.${key}`, doc, fail);
+    for (const [name, item, container, key] of valuesInsideBson(value) ?? []) reportMisplaced(item, `${path}.${name}`, { container, key }, doc, fail);
   }
 }
 
@@ -427,13 +439,4 @@ function encryptedOrigins(shape: ModelShape, origins: PipelineOrigins, seen = ne
 function whichDocument(doc: Document): string {
   const id = doc?._id;
   return id === undefined ? '(document without _id)' : `_id ${idText(id)}`;
-}
-
-/** Replaces the value at `path` by what `replace` makes of it. */
-function replaceAt(doc: Document, path: string, replace: (stored: unknown) => unknown): void {
-  const segments = path.split('.');
-  let node: Document = doc;
-  for (const seg of segments.slice(0, -1)) node = node[seg];
-  const last = segments[segments.length - 1];
-  node[last] = replace(node[last]);
 }

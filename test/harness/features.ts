@@ -21,6 +21,7 @@ export const probes = {
   expressionOperators: 'computing expression operators ($add, $size, $toUpper) in $project and $addFields',
   movedFields: 'field paths ("$name") as values in $project and $addFields (FerretDB v1 returns them as literal strings)',
   exoticPlainTypes: 'storing decimal128, JavaScript code, symbol, MinKey and MaxKey values unencrypted',
+  dottedKeys: 'storing field names that contain dots (MongoDB 5.0+)',
 } as const;
 export type Feature = keyof typeof probes;
 
@@ -62,6 +63,7 @@ export async function probeFeatures(client: MongoClient): Promise<Feature[]> {
       const [doc] = await db.collection('f').aggregate([{ $project: { b: '$a' } }]).toArray();
       if (doc?.b !== 1) throw new Error('field path read as a literal');
     },
+    dottedKeys: () => db.collection('k').insertOne({ a: { 'x.y': 1 } }),
     expressionOperators: () => db.collection('e').aggregate([{ $addFields: { n: { $add: [1, { $size: '$a' }] }, u: { $toUpper: 'x' } } }]).toArray(),
     // Last: FerretDB v1 drops the connection when it meets these types.
     exoticPlainTypes: () => db.collection('x').insertOne({ d: Decimal128.fromString('1.5'), c: new Code('x'), s: new BSONSymbol('s'), lo: new MinKey(), hi: new MaxKey() }),

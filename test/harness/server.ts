@@ -1,4 +1,4 @@
-import test, { type ExecutionContext, type TestFn } from 'ava';
+import test, { type ExecutionContext, type SerialFn, type TestFn } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { startLocalServer, pkiDir } from '../../src/devserver/ferretdb';
@@ -66,7 +66,7 @@ function featuresAtRegistration(): Set<Feature> {
  * otherwise a named skip whose reason is printed, so nothing passes silently. The same test runs
  * for real when MONGODB_URI points at MongoDB.
  */
-export function requires(feature: Feature, runner: TestFn = test) {
+export function requires(feature: Feature, runner: TestFn | SerialFn = test) {
   const available = featuresAtRegistration().has(feature);
   return (title: string, impl: (t: ExecutionContext) => Promise<void> | void) => {
     if (available) return runner(title, impl);

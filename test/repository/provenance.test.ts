@@ -5,12 +5,13 @@
  * DecryptionError, or an UndecryptableValue under the opt-in, and `strongbox audit` lists it.
  */
 import test from 'ava';
-import { Binary, BSON, ObjectId, type Collection, type Document, type MongoClient } from 'mongodb';
+import { Binary, BSON, Code, DBRef, ObjectId, type Collection, type Document, type MongoClient } from 'mongodb';
 import { auditModel } from '../../src/audit/audit';
 import { Embedded, EmbeddedArray, Field, Model } from '../../src/metadata/decorators';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { DecryptionError, InvalidInputError } from '../../src/errors';
-import { UndecryptableValue } from '../../src/repository/reader';
+import { DocumentReader, UndecryptableValue } from '../../src/repository/reader';
+import { resolveModel } from '../../src/metadata/resolve';
 import { rawClient, testClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
 import { defineModels } from './models';
@@ -79,6 +80,39 @@ class PlainDoc {
   @EmbeddedArray(() => Note) notes!: Note[];
   @Field({ bsonType: 'object', optional: true }) meta?: Record<string, unknown>;
 }
+
+/** Every encrypted Binary inside a value, by dotted path (DBRef and Code values searched through). */
+function ciphertextsIn(value: unknown, path = ''): string[] {
+  if (value instanceof Binary) return value.sub_type === 6 ? [path] : [];
+  if (value instanceof DBRef) return [...ciphertextsIn(value.oid, `${path}.$id`), ...ciphertextsIn(value.fields, path)];
+  if (value instanceof Code) return ciphertextsIn(value.scope, `${path}.$scope`);
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.keys(value).flatMap((key) => ciphertextsIn((value as Document)[key], path ? `${path}.${key}` : key));
+}
+
+// Stored documents the embedded server cannot hold (keys with dots; a DBRef's $id and a Code's scope
+// in a free-form value), read through the repository's reader as a find would hand them over.
+test('ciphertext under a key holding a dot, in a DBRef\'s $id or in a Code\'s scope is marked where it sits; the values its dotted path also names are left alone', async (t) => {
+  const donor = await patientRepo().insertOne(patient() as never);
+  const c = (await storedOf(donor._id)).ssn as Binary;
+  const stored = () => ({
+    _id: new ObjectId(), title: 'T', note: { text: 'a' }, notes: [],
+    meta: { 'x.y': c, x: { y: 'plain' }, 'q.r': c, ref: new DBRef('other', c as never, undefined, { k: c }), code: new Code('f()', { s: c, keep: 1 }) },
+  });
+  const model = resolveModel(PlainDoc);
+  const [read] = await new DocumentReader<Document>(model, client.engine, 'marker').read([stored()]);
+  const meta = read.meta as Document;
+  t.true(meta['x.y'] instanceof UndecryptableValue, 'the value under the key "x.y" is marked');
+  t.true(meta['q.r'] instanceof UndecryptableValue, 'the value under the key "q.r" is marked (no "q" exists)');
+  t.is(meta.x.y, 'plain', 'the plain value at meta.x.y is left alone');
+  t.true((meta.ref as DBRef).oid instanceof UndecryptableValue, "the DBRef's $id is marked");
+  t.true((meta.ref as DBRef).fields.k instanceof UndecryptableValue, "the DBRef's extra field is marked");
+  t.true((meta.code as Code).scope!.s instanceof UndecryptableValue, "the Code's scope value is marked");
+  t.is((meta.code as Code).scope!.keep, 1);
+  t.deepEqual(ciphertextsIn(read), [], 'no ciphertext reaches the entity');
+  const err = await t.throwsAsync(new DocumentReader<Document>(model, client.engine, 'throw').read([stored()]), { instanceOf: DecryptionError });
+  t.is<string, string>(err!.code, 'DECRYPT_MISPLACED');
+});
 
 const plainRefusals: Array<[string, (ciphertext: Binary) => Document, string]> = [
   ['a top-level field', (c) => ({ title: c }), 'title'],
