@@ -43,22 +43,24 @@ export function distinctKey(scope: ModelScope, path: unknown): DistinctKey {
 }
 
 /**
- * Turns the server's distinct values into plaintexts of the declared type. Ciphertexts are put
- * back at their path in a document of the model so that the reader checks each header
- * (algorithm, type, data key) against the field before decrypting it, as for any read.
+ * Turns the server's distinct values into plaintexts of the declared type. Each value is put back
+ * at its path in a document of the model and read as a find reads it: a ciphertext's header
+ * (algorithm, type, data key) is checked against the field before it is decrypted, and ciphertext
+ * where the model declares a plain or free-form value is refused (or marked under the opt-in),
+ * never listed as a value.
  */
 export async function readDistinct(reader: { decrypt(docs: Document[]): Promise<Document[]> }, key: DistinctKey, values: unknown[]): Promise<unknown[]> {
-  if (!key.field) return values;
-  // The server lists the elements of an array field one by one: each is converted as an element.
-  const field = key.field.bsonType === 'array' ? { bsonType: key.field.itemBsonType } : key.field;
-  if (!key.encrypted) return values.map((v) => fromStoredBson(v, field));
   const segments = key.path.split('.');
   const docs = values.map((value) => segments.reduceRight<Document>((inner, seg, i) => (i === segments.length - 1 ? { [seg]: value } : { [seg]: inner }), {}));
-  const decrypted = await reader.decrypt(docs);
+  const read = (await reader.decrypt(docs)).map((doc) => segments.reduce<unknown>((node, seg) => (node as Document)[seg], doc));
+  if (!key.field) return read;
+  // The server lists the elements of an array field one by one: each is converted as an element.
+  const field = key.field.bsonType === 'array' ? { bsonType: key.field.itemBsonType } : key.field;
+  const converted = read.map((value) => (value instanceof UndecryptableValue ? value : fromStoredBson(value, field)));
+  if (!key.encrypted) return converted;
   const seen = new Set<string>();
   const out: unknown[] = [];
-  for (const doc of decrypted) {
-    const value = fromStoredBson(segments.reduce<unknown>((node, seg) => (node as Document)[seg], doc), field);
+  for (const value of converted) {
     // A value stored in the clear before the field was encrypted reads the same as a decrypted one: listed once.
     // An UndecryptableValue (under the opt-in) stands for a value nobody can read: each is listed.
     if (!(value instanceof UndecryptableValue)) {
