@@ -227,7 +227,7 @@ export const ERROR_CATALOGUE = {
     INPUT_VARIANT_CHANGED: { meaning: 'save() of a loaded entity whose discriminator now names another variant than the one it was read as; the document would keep the old variant\'s fields.', fix: 'Write the document as the new variant with replaceOne, or delete it and insert the new one.' },
     INPUT_VARIANT_MISMATCH: { meaning: "A document written through a variant's repository names another variant in its discriminator.", fix: "Leave the discriminator out (it is filled in), or use the other variant's repository." },
     INPUT_SORT: { meaning: 'A sort is malformed.', fix: 'Pass { field: 1 } or { field: -1 }.' },
-    INPUT_UNDECRYPTABLE_WRITE_BACK: { meaning: 'An UndecryptableValue read earlier is written back; it would replace the stored ciphertext.', fix: 'Leave the field out of the write.' },
+    INPUT_UNDECRYPTABLE_WRITE_BACK: { meaning: 'An UndecryptableValue read earlier, or a copy of one, is written back; it would replace the stored ciphertext.', fix: 'Leave the field out of the write.' },
     INPUT_UNDEFINED_VALUE: { meaning: 'A filter compares a field with undefined, which the driver would send as null, matching documents without the field too.', fix: 'Compare with null (null or missing), or use { $exists: false } (missing only).' },
     INPUT_UNKNOWN_FIELD: { meaning: 'A path names no field of the model.', fix: 'Check the spelling, or declare the field.' },
     INPUT_UNKNOWN_OPERATOR: { meaning: 'An operator is not one Strongbox knows.', fix: 'Use an operator the message lists.' },

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BSON } from 'mongodb';
-import type { UndecryptableField, UndecryptableReason } from '../crypto/engine';
+import { DECRYPTION_CODE, type UndecryptableField, type UndecryptableReason } from '../crypto/failures';
 import { InvalidInputError } from '../errors';
 
 /**
@@ -50,4 +50,22 @@ export function sameStoredValue(a: UndecryptableValue, b: UndecryptableValue): b
   if (a === b) return true;
   const digest = standsFor.get(a);
   return digest !== undefined && digest === standsFor.get(b);
+}
+
+/** The own fields of a marker, and of its JSON form (toJSON). */
+const MARKER_FIELDS: ReadonlySet<string> = new Set(['path', 'keyId', 'algorithm', 'reason']);
+const MARKER_JSON_FIELDS: ReadonlySet<string> = new Set(['undecryptable', 'path', 'keyId', 'reason']);
+
+/**
+ * Whether `value` is a copy of a marker rather than a marker: an object holding only a marker's
+ * fields (a path and one of the reasons a read gives), as structuredClone, a spread, a JSON round
+ * trip or a change of prototype make of one. Written where the marker was, it would replace the
+ * stored value with the marker's description, so every write refuses it as it refuses the marker.
+ */
+export function isMarkerCopy(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || value instanceof UndecryptableValue || Array.isArray(value)) return false;
+  const fields = value as Record<string, unknown>;
+  if (typeof fields.path !== 'string' || typeof fields.reason !== 'string' || !Object.prototype.hasOwnProperty.call(DECRYPTION_CODE, fields.reason)) return false;
+  const allowed = fields.undecryptable === true ? MARKER_JSON_FIELDS : MARKER_FIELDS;
+  return Object.keys(fields).every((key) => allowed.has(key));
 }

@@ -3,7 +3,7 @@ import { valuesInsideBson } from '../../bson/documents';
 import { isEncryptedBinary } from '../../crypto/blob';
 import type { DeclaredType } from '../../metadata/storedForm';
 import type { BsonType } from '../../metadata/types';
-import { UndecryptableValue } from '../../stored/undecryptable';
+import { isMarkerCopy, UndecryptableValue } from '../../stored/undecryptable';
 import { invalid } from './guards';
 
 /*
@@ -148,6 +148,10 @@ export function refuseProvenance(value: unknown, where: string): void {
     throw invalid('INPUT_UNDECRYPTABLE_WRITE_BACK', `${where} holds an UndecryptableValue (a value that could not be decrypted when it was read); writing it would replace the stored ciphertext, which may still be recoverable.`,
       'leave the field out of the write (updateOne with $set of the other fields), or set a real value.');
   }
+  if (isMarkerCopy(value)) {
+    throw invalid('INPUT_UNDECRYPTABLE_WRITE_BACK', `${where} holds a copy of an UndecryptableValue (an object of only its fields, as structuredClone, a spread or a JSON round trip makes of one); writing it would replace the stored value with the marker's description.`,
+      'put the marker itself back, leave the field out of the write, or set a real value.');
+  }
   if (isEncryptedBinary(value)) {
     throw invalid('INPUT_CIPHERTEXT_GIVEN', `${where} received an encrypted Binary (subtype 6); Strongbox never stores ciphertext it did not produce for this field and document (it may be another field's or another key's).`,
       'pass the plaintext value; Strongbox encrypts it.');
@@ -164,7 +168,7 @@ export function refuseNestedProvenance(value: unknown, where: string, ancestors:
   if (!Array.isArray(value) && !isPlainObject(value) && inside === undefined) return;
   if (ancestors.includes(value as object)) return;
   ancestors.push(value as object);
-  const entries: Array<[string, unknown]> = inside ?? (Array.isArray(value) ? value.map((item, i) => [String(i), item]) : Object.keys(value as object).map((key) => [key, (value as Record<string, unknown>)[key]]));
+  const entries: ReadonlyArray<readonly [string, unknown, ...unknown[]]> = inside ?? (Array.isArray(value) ? value.map((item, i) => [String(i), item]) : Object.keys(value as object).map((key) => [key, (value as Record<string, unknown>)[key]]));
   for (const [key, item] of entries) {
     refuseProvenance(item, `${where}.${key}`);
     refuseNestedProvenance(item, `${where}.${key}`, ancestors);
