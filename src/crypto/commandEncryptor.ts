@@ -1,6 +1,7 @@
 import { BSON, UUID, type Binary, type ClientEncryption, type Document } from 'mongodb';
 import { ALGORITHM_NAMES, isEncryptedBinary, type StoredAlgorithm } from './blob';
 import { runContext, type NativeMongoCrypt } from './driverInternals';
+import { StrongboxError } from '../errors';
 import { classifyCryptError, encryptionFailure, groupTooLarge } from './failures';
 import { ciphertextLength, intentMarking, MAX_BSON_SIZE } from './intentMarking';
 import { markedCommandReply } from './markedCommand';
@@ -65,7 +66,8 @@ class Item {
     readonly group: EncryptionGroup,
   ) {}
 
-  fail(err: unknown): void { this.group.fail(encryptionFailure(err, this.algorithm, this.key!, this.where)); }
+  /** A refusal Strongbox itself raised while the value was serialized (a marker's toBSON) is the failure; anything else is described as the encryption's. */
+  fail(err: unknown): void { this.group.fail(err instanceof StrongboxError ? err : encryptionFailure(err, this.algorithm, this.key!, this.where)); }
 }
 
 /** An item with its key and marking. */

@@ -254,7 +254,10 @@ export class DocumentReader<T> {
           describeUndecryptable(first, `${this.model.target.name} ${which}`) + (problems.length > 1 ? ` (${problems.length - 1} more undecryptable value(s) in this document)` : ''),
           { fix: fixFor(first.reason) });
       }
-      for (const { problem, place: { container, key } } of problems) container[key] = markerFor(problem, container[key]);
+      // Every marker is made before any is put in place: one for a value that holds others (an array of
+      // ciphertexts where a string is declared) stands for the value as stored, not for markers.
+      const markers = problems.map(({ problem, place }) => markerFor(problem, place.container[place.key]));
+      problems.forEach(({ place }, k) => { place.container[place.key] = markers[k]; });
     }
     return docs;
   }

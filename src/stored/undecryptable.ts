@@ -8,26 +8,55 @@ import { InvalidInputError } from '../errors';
  * `onUndecryptable: 'marker'`. It is never a string/number, so it cannot pass for the value,
  * and every write path refuses it, so a loaded entity written back cannot destroy the
  * ciphertext it replaced.
+ *
+ * Its description (path, key id, algorithm, reason) is read-only and not enumerable; its one own
+ * enumerable property is the `toBSON` that refuses to be written. So every copy the language makes
+ * of a marker carries that refusal: a spread or `Object.assign` copies it (writing the copy
+ * throws, as writing the marker does), a change of prototype keeps it, and `structuredClone`
+ * refuses to copy a function at all. No copy can be stored as a document of the marker's fields in
+ * place of the value it stands for. (A value the application builds itself from the description is
+ * its own value; the JSON form `toJSON` gives is refused by every write, see isMarkerCopy.)
  */
 export class UndecryptableValue {
-  constructor(
-    readonly path: string,
-    readonly keyId: string | undefined,
-    readonly algorithm: 'Deterministic' | 'Random' | undefined,
-    readonly reason: UndecryptableReason,
-  ) {}
+  /** The dotted path the value was read at. */
+  declare readonly path: string;
+  /** The data key id the stored ciphertext names (UUID hex), when its header could be read. */
+  declare readonly keyId: string | undefined;
+  /** The algorithm the stored ciphertext's header names, when it could be read. */
+  declare readonly algorithm: 'Deterministic' | 'Random' | undefined;
+  /** Why the value could not be decrypted (or was not: ciphertext that does not belong where it is stored). */
+  declare readonly reason: UndecryptableReason;
+  /** Throws: a marker, or a copy of one, is never written (BSON calls this wherever it was put: inside a Map, a class instance, another object's toBSON). */
+  declare readonly toBSON: () => never;
+
+  constructor(path: string, keyId: string | undefined, algorithm: 'Deterministic' | 'Random' | undefined, reason: UndecryptableReason) {
+    // The description: own, read-only and not enumerable, so no copy the language makes carries it.
+    for (const [name, value] of [['path', path], ['keyId', keyId], ['algorithm', algorithm], ['reason', reason]] as const) {
+      Object.defineProperty(this, name, { value, enumerable: false, writable: false, configurable: false });
+    }
+    Object.defineProperty(this, 'toBSON', { value: refuseMarkerWrite, enumerable: true, writable: false, configurable: false });
+    constructed.add(this);
+  }
+
+  /** Its description, marked `undecryptable: true`: what JSON.stringify writes for it (refused by every write if read back). */
   toJSON(): object { return { undecryptable: true, path: this.path, keyId: this.keyId, reason: this.reason }; }
 
-  /**
-   * BSON calls this when it writes the marker: wherever it was put (inside a Map, a class instance,
-   * another object's toBSON, where no check looks), writing it throws, so it can never be stored
-   * as a document of its fields in place of the value.
-   */
-  toBSON(): never {
-    throw new InvalidInputError('INPUT_UNDECRYPTABLE_WRITE_BACK', `An UndecryptableValue (the value read at "${this.path}", which could not be decrypted) was about to be written; writing it would replace a stored value with its marker. Nothing was sent.`, {
-      fix: 'leave the value out of the write, or set a real value in its place.',
-    });
+  /** How console.log and util.inspect show it: its description, not its toBSON. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `UndecryptableValue { path: ${JSON.stringify(this.path)}, keyId: ${JSON.stringify(this.keyId)}, algorithm: ${JSON.stringify(this.algorithm)}, reason: ${JSON.stringify(this.reason)} }`;
   }
+}
+
+/** The markers this class made (a copy or an object made with Object.create carries the toBSON, not the description). */
+const constructed = new WeakSet<object>();
+
+/** The toBSON of every marker, and so of every copy of one: one function, so a copy's is recognized wherever it is found. */
+function refuseMarkerWrite(this: unknown): never {
+  const path = typeof this === 'object' && this !== null && constructed.has(this) ? (this as UndecryptableValue).path : undefined;
+  const what = path === undefined ? 'A copy of an UndecryptableValue (a spread, Object.assign or other copy of a marker of a value that could not be decrypted)' : `An UndecryptableValue (the value read at "${path}", which could not be decrypted)`;
+  throw new InvalidInputError('INPUT_UNDECRYPTABLE_WRITE_BACK', `${what} was about to be written; writing it would replace a stored value with its marker. Nothing was sent.`, {
+    fix: 'leave the value out of the write, or set a real value in its place.',
+  });
 }
 
 /**
@@ -52,20 +81,22 @@ export function sameStoredValue(a: UndecryptableValue, b: UndecryptableValue): b
   return digest !== undefined && digest === standsFor.get(b);
 }
 
-/** The own fields of a marker, and of its JSON form (toJSON). */
-const MARKER_FIELDS: ReadonlySet<string> = new Set(['path', 'keyId', 'algorithm', 'reason']);
-const MARKER_JSON_FIELDS: ReadonlySet<string> = new Set(['undecryptable', 'path', 'keyId', 'reason']);
+/** The keys of a marker's JSON form (toJSON), and algorithm, which a copy of the getters' values may add. */
+const MARKER_JSON_FIELDS: ReadonlySet<string> = new Set(['undecryptable', 'path', 'keyId', 'algorithm', 'reason']);
 
 /**
- * Whether `value` is a copy of a marker rather than a marker: an object holding only a marker's
- * fields (a path and one of the reasons a read gives), as structuredClone, a spread, a JSON round
- * trip or a change of prototype make of one. Written where the marker was, it would replace the
- * stored value with the marker's description, so every write refuses it as it refuses the marker.
+ * Whether `value` is what a copy of a marker leaves where the marker was: the marker's own
+ * toBSON (a copy's, found as a value: a Map made of a marker's entries), an object carrying it,
+ * or the marker's JSON form read back (as an object or a Map of its entries) (`undecryptable: true`, a path, one of the reasons a read
+ * gives, nothing else). Written where the marker was, it would replace the stored value with the
+ * marker's description, so every write refuses it as it refuses the marker.
  */
 export function isMarkerCopy(value: unknown): boolean {
+  if (value === refuseMarkerWrite) return true;
   if (typeof value !== 'object' || value === null || value instanceof UndecryptableValue || Array.isArray(value)) return false;
-  const fields = value as Record<string, unknown>;
-  if (typeof fields.path !== 'string' || typeof fields.reason !== 'string' || !Object.prototype.hasOwnProperty.call(DECRYPTION_CODE, fields.reason)) return false;
-  const allowed = fields.undecryptable === true ? MARKER_JSON_FIELDS : MARKER_FIELDS;
-  return Object.keys(fields).every((key) => allowed.has(key));
+  // A Map is written as the document of its entries.
+  const fields = value instanceof Map ? Object.fromEntries([...value.entries()].map(([key, item]) => [String(key), item])) : value as Record<string, unknown>;
+  if (fields.toBSON === refuseMarkerWrite) return true;
+  if (fields.undecryptable !== true || typeof fields.path !== 'string' || typeof fields.reason !== 'string' || !Object.prototype.hasOwnProperty.call(DECRYPTION_CODE, fields.reason)) return false;
+  return Object.keys(fields).every((key) => MARKER_JSON_FIELDS.has(key));
 }

@@ -69,7 +69,13 @@ test.serial('a copy of a marker (structuredClone, spread, JSON round trip, proto
   for (const [name, change] of copies) {
     const a = await withMarkers(base(), all);
     const e = await lenient().findById(a.id);
-    change(e);
+    try {
+      change(e);
+    } catch (err) {
+      // structuredClone refuses to copy a marker at all (its toBSON is a function): refused before any write.
+      if ((err as Error).name !== 'DataCloneError') wrong.push(`${name}: the copy threw ${String(err)}`);
+      continue;
+    }
     e.name = 'n';
     sent.length = 0;
     const r = await outcomeOf(lenient().save(e));
@@ -115,7 +121,9 @@ requires('dottedKeys', test.serial)('ciphertext under a dotted key inside a free
 // ---------------------------------------------------------------------------------------------
 
 test.serial('held: moved, swapped, reordered, duplicated, forged, wrapped or subclassed markers are refused by save(); nothing is sent and the stored document stays byte for byte', async (t) => {
-  class Sub extends UndecryptableValue { override toBSON(): never { return 'evil' as never; } }
+  // A subclass whose toBSON (on its prototype) would write something else: the marker's own toBSON still answers.
+  const Sub = class extends (UndecryptableValue as new (...args: ConstructorParameters<typeof UndecryptableValue>) => object) {};
+  Object.defineProperty(Sub.prototype, 'toBSON', { value: () => 'evil' });
   const changes: Array<[string, (e: any) => void]> = [
     ['swap ssn/ssn2 (the same ciphertext planted in both)', (e) => { const m = e.ssn; e.ssn = e.ssn2; e.ssn2 = m; }],
     ['swap list.1/list.2 (same ciphertext)', (e) => { e.list.reverse(); }],
@@ -146,7 +154,7 @@ test.serial('held: markers of the same stored value (a second findOne, find(), d
     ['swap with a second read of the document, both saved', async (e, id) => { const e2 = await lenient().findById(id); const m = e.ssn; e.ssn = e2.ssn; e2.ssn = m; e2.name = 'other'; await lenient().save(e2); }],
     ['marker from find()', async (e, id) => { const [f] = await lenient().find({ _id: id }).toArray(); e.ssn = f.ssn; }],
     ['frozen marker', async (e) => { Object.freeze(e.whole); }],
-    ['own toBSON on the marker where it was read', async (e) => { Object.defineProperty(e.whole, 'toBSON', { value: () => 'evil' }); }],
+    ['own toBSON on the marker where it was read (it cannot be redefined)', async (e) => { t.throws(() => Object.defineProperty(e.whole, 'toBSON', { value: () => 'evil' }), { instanceOf: TypeError }); }],
     ['deleted and restored', async (e) => { const m = e.ssn; delete e.ssn; e.ssn = m; }],
   ];
   for (const [name, change] of changes) {

@@ -3,6 +3,7 @@ import { valuesInsideBson } from '../../bson/documents';
 import { isEncryptedBinary } from '../../crypto/blob';
 import type { DeclaredType } from '../../metadata/storedForm';
 import type { BsonType } from '../../metadata/types';
+import { StrongboxError } from '../../errors';
 import { isMarkerCopy, UndecryptableValue } from '../../stored/undecryptable';
 import { invalid } from './guards';
 
@@ -159,21 +160,47 @@ export function refuseProvenance(value: unknown, where: string): void {
 }
 
 /**
- * refuseProvenance for everything inside an object or array stored as it is. A cycle is not
- * followed: BSON serialization refuses it next, with its own error.
+ * refuseProvenance for everything inside a value stored as it is, as BSON writes it: the items of
+ * arrays, plain objects and Maps, a DBRef's and a Code's inner values, and what BSON writes for any
+ * other object (a class instance's fields, what a toBSON returns). A cycle of arrays, plain objects
+ * and Maps is not followed: BSON serialization refuses it next, with its own error.
  */
 export function refuseNestedProvenance(value: unknown, where: string, ancestors: object[] = []): void {
+  if (value === null || typeof value !== 'object' || ancestors.includes(value)) return;
+  let entries: ReadonlyArray<readonly [string, unknown, ...unknown[]]> | undefined;
+  if (Array.isArray(value)) entries = value.map((item, i) => [String(i), item]);
   // A Map is written as a document of its entries (a free-form value's copy keeps Maps, see snapshot).
-  const inside = Array.isArray(value) || isPlainObject(value) ? undefined : value instanceof Map ? [...value.entries()].map(([key, item]): [string, unknown] => [String(key), item]) : valuesInsideBson(value);
-  if (!Array.isArray(value) && !isPlainObject(value) && inside === undefined) return;
-  if (ancestors.includes(value as object)) return;
-  ancestors.push(value as object);
-  const entries: ReadonlyArray<readonly [string, unknown, ...unknown[]]> = inside ?? (Array.isArray(value) ? value.map((item, i) => [String(i), item]) : Object.keys(value as object).map((key) => [key, (value as Record<string, unknown>)[key]]));
+  else if (value instanceof Map) entries = [...value.entries()].map(([key, item]): [string, unknown] => [String(key), item]);
+  else if (isPlainObject(value) && typeof value.toBSON !== 'function') entries = Object.keys(value).map((key) => [key, value[key]]);
+  else if ((value as { _bsontype?: unknown })._bsontype !== undefined) entries = valuesInsideBson(value);
+  else if (!(value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value) || value instanceof ArrayBuffer)) {
+    // A class instance, or an object whose toBSON says what is written: checked as written.
+    const written = writtenForm(value, where);
+    refuseProvenance(written, where);
+    return refuseNestedProvenance(written, where, ancestors);
+  }
+  if (entries === undefined) return;
+  ancestors.push(value);
   for (const [key, item] of entries) {
     refuseProvenance(item, `${where}.${key}`);
     refuseNestedProvenance(item, `${where}.${key}`, ancestors);
   }
   ancestors.pop();
+}
+
+/**
+ * What BSON writes for an object, read back; a marker's toBSON refuses here, before any command. An
+ * object BSON cannot write (a Proxy of a Map, a cycle inside a class instance) is refused here too,
+ * without BSON's message, which may quote keys.
+ */
+function writtenForm(value: object, where: string): unknown {
+  try {
+    return driver.BSON.deserialize(driver.BSON.serialize({ v: value }), { promoteValues: false }).v;
+  } catch (err) {
+    if (err instanceof StrongboxError) throw err;
+    throw invalid('INPUT_MALFORMED', `${where} holds an object BSON cannot write (${String((err as Error)?.name ?? 'Error')}; its message is withheld: it may quote the value); nothing was sent.`,
+      'pass plain objects, arrays, Maps, Dates and BSON values, or a class instance BSON can write.');
+  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
