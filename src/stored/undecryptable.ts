@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BSON } from 'mongodb';
-import { DECRYPTION_CODE, type UndecryptableField, type UndecryptableReason } from '../crypto/failures';
+import type { UndecryptableField, UndecryptableReason } from '../crypto/failures';
 import { InvalidInputError } from '../errors';
 
 /**
@@ -9,13 +9,14 @@ import { InvalidInputError } from '../errors';
  * and every write path refuses it, so a loaded entity written back cannot destroy the
  * ciphertext it replaced.
  *
- * Its description (path, key id, algorithm, reason) is read-only and not enumerable; its one own
- * enumerable property is the `toBSON` that refuses to be written. So every copy the language makes
- * of a marker carries that refusal: a spread or `Object.assign` copies it (writing the copy
- * throws, as writing the marker does), a change of prototype keeps it, and `structuredClone`
+ * Its description (path, key id, algorithm, reason) is read-only and not enumerable; its own
+ * enumerable properties are the mark `undecryptable: true` and the `toBSON` that refuses to be
+ * written. So every copy the language makes of a marker carries the refusal or the mark: a spread
+ * or `Object.assign` copies both (writing the copy throws, as writing the marker does), a change of
+ * prototype keeps them, a JSON or Extended JSON round trip keeps the mark, and `structuredClone`
  * refuses to copy a function at all. No copy can be stored as a document of the marker's fields in
- * place of the value it stands for. (A value the application builds itself from the description is
- * its own value; the JSON form `toJSON` gives is refused by every write, see isMarkerCopy.)
+ * place of the value it stands for (see isMarkerCopy). A value the application builds itself from
+ * the description is its own value.
  */
 export class UndecryptableValue {
   /** The dotted path the value was read at. */
@@ -26,6 +27,8 @@ export class UndecryptableValue {
   declare readonly algorithm: 'Deterministic' | 'Random' | undefined;
   /** Why the value could not be decrypted (or was not: ciphertext that does not belong where it is stored). */
   declare readonly reason: UndecryptableReason;
+  /** Always true: what tells a marker, and every copy of one, from a value (its one enumerable data property). */
+  declare readonly undecryptable: true;
   /** Throws: a marker, or a copy of one, is never written (BSON calls this wherever it was put: inside a Map, a class instance, another object's toBSON). */
   declare readonly toBSON: () => never;
 
@@ -34,6 +37,7 @@ export class UndecryptableValue {
     for (const [name, value] of [['path', path], ['keyId', keyId], ['algorithm', algorithm], ['reason', reason]] as const) {
       Object.defineProperty(this, name, { value, enumerable: false, writable: false, configurable: false });
     }
+    Object.defineProperty(this, 'undecryptable', { value: true, enumerable: true, writable: false, configurable: false });
     Object.defineProperty(this, 'toBSON', { value: refuseMarkerWrite, enumerable: true, writable: false, configurable: false });
     constructed.add(this);
   }
@@ -81,22 +85,18 @@ export function sameStoredValue(a: UndecryptableValue, b: UndecryptableValue): b
   return digest !== undefined && digest === standsFor.get(b);
 }
 
-/** The keys of a marker's JSON form (toJSON), and algorithm, which a copy of the getters' values may add. */
-const MARKER_JSON_FIELDS: ReadonlySet<string> = new Set(['undecryptable', 'path', 'keyId', 'algorithm', 'reason']);
-
 /**
- * Whether `value` is what a copy of a marker leaves where the marker was: the marker's own
- * toBSON (a copy's, found as a value: a Map made of a marker's entries), an object carrying it,
- * or the marker's JSON form read back (as an object or a Map of its entries) (`undecryptable: true`, a path, one of the reasons a read
- * gives, nothing else). Written where the marker was, it would replace the stored value with the
- * marker's description, so every write refuses it as it refuses the marker.
+ * Whether `value` is what a copy of a marker leaves where the marker was: the marker's own toBSON
+ * (a copy's, found as a value), or an object (or a Map of entries) carrying it or the marker's
+ * mark `undecryptable: true` — which every copy keeps, whatever copied it: a spread, Object.assign,
+ * a JSON or Extended JSON round trip, a copy that leaves functions out. Written where the marker
+ * was, it would replace the stored value with the marker's description, so every write refuses it
+ * as it refuses the marker.
  */
 export function isMarkerCopy(value: unknown): boolean {
   if (value === refuseMarkerWrite) return true;
   if (typeof value !== 'object' || value === null || value instanceof UndecryptableValue || Array.isArray(value)) return false;
-  // A Map is written as the document of its entries.
-  const fields = value instanceof Map ? Object.fromEntries([...value.entries()].map(([key, item]) => [String(key), item])) : value as Record<string, unknown>;
-  if (fields.toBSON === refuseMarkerWrite) return true;
-  if (fields.undecryptable !== true || typeof fields.path !== 'string' || typeof fields.reason !== 'string' || !Object.prototype.hasOwnProperty.call(DECRYPTION_CODE, fields.reason)) return false;
-  return Object.keys(fields).every((key) => MARKER_JSON_FIELDS.has(key));
+  if (value instanceof Map) return value.get('undecryptable') === true || value.get('toBSON') === refuseMarkerWrite;
+  const fields = value as Record<string, unknown>;
+  return fields.undecryptable === true || fields.toBSON === refuseMarkerWrite;
 }

@@ -1,9 +1,9 @@
 import { detachedValue, isBsonValue, isDocumentLike, NOT_AS_WRITTEN, NOT_DETACHED, readAsBsonWrites } from '../../bson/documents';
 import type { Document } from 'mongodb';
 import type { CodeOf } from '../../errorCatalogue';
-import { InvalidInputError } from '../../errors';
+import { InvalidInputError, StrongboxError } from '../../errors';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
-import { UndecryptableValue } from '../../stored/undecryptable';
+import { isMarkerCopy, UndecryptableValue } from '../../stored/undecryptable';
 
 /** Keys that would reach Object.prototype or a constructor when copied onto plain objects. */
 const POLLUTING_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -190,11 +190,31 @@ function copyOnce(value: unknown, depth: number, top: string | undefined, shape?
   return copy;
 }
 
-/** readAsBsonWrites, refusing a value whose copy BSON would write differently. */
-function readAsWritten(value: object, top: string | undefined): unknown {
-  const copy = readAsBsonWrites(value);
+/**
+ * readAsBsonWrites, refusing a value whose copy BSON would write differently, and one BSON cannot
+ * write (a cycle inside a class instance, a Proxy of a Map, a toBSON that throws) without BSON's or
+ * the toBSON's message, which may quote a key or a value encrypted whole. A refusal Strongbox
+ * raised inside (a marker's toBSON) is passed on as it is.
+ */
+export function readAsWritten(value: object, where: string | undefined): unknown {
+  // Its own data properties first (no getter runs): BSON writes no function, so a marker's toBSON
+  // put there would vanish from the copy instead of being refused.
+  for (const property of Object.values(Object.getOwnPropertyDescriptors(value))) {
+    if (property.enumerable && 'value' in property && typeof property.value === 'function' && isMarkerCopy(property.value)) {
+      throw invalid('INPUT_UNDECRYPTABLE_WRITE_BACK', `${where ?? 'A value'} holds the toBSON of an UndecryptableValue (a marker of a value that could not be decrypted), which would be dropped from what is written; nothing was sent.`,
+        'leave the marker out of the write, or set a real value in its place.');
+    }
+  }
+  let copy: unknown;
+  try {
+    copy = readAsBsonWrites(value);
+  } catch (err) {
+    if (err instanceof StrongboxError) throw err;
+    throw invalid('INPUT_MALFORMED', `${where ?? 'A value'} holds an object BSON cannot write (${String((err as Error)?.name ?? 'Error')}; its message is withheld: it may quote the value); nothing was sent.`,
+      'pass plain objects, arrays, Maps, Dates and BSON values, or a class instance BSON can write.');
+  }
   if (copy !== NOT_AS_WRITTEN) return copy;
-  throw invalid('INPUT_NOT_COPYABLE', `${top ?? 'A value'} holds a document whose keys could not be kept in their order when it was copied (a Map or toBSON result with number-like keys after others, or $ref / $id keys in another order than a DBRef's); nothing was sent.`,
+  throw invalid('INPUT_NOT_COPYABLE', `${where ?? 'A value'} holds a document whose keys could not be kept in their order when it was copied (a Map or toBSON result with number-like keys after others, or $ref / $id keys in another order than a DBRef's); nothing was sent.`,
     'give that document as an object literal, or put its number-like keys first.');
 }
 

@@ -5,7 +5,7 @@ import type { DeclaredType } from '../../metadata/storedForm';
 import type { BsonType } from '../../metadata/types';
 import { StrongboxError } from '../../errors';
 import { isMarkerCopy, UndecryptableValue } from '../../stored/undecryptable';
-import { invalid } from './guards';
+import { invalid, readAsWritten } from './guards';
 
 /*
  * js-bson's classes, read once: the driver re-exports them through getters (its CommonJS index),
@@ -36,16 +36,16 @@ export function toDeclaredBson(value: unknown, declared: DeclaredType, where: st
   refuseProvenance(value, where);
   const { bsonType } = declared;
   if (bsonType === undefined || bsonType === 'object') {
-    refuseNestedProvenance(value, where);
     if (bsonType === 'object' && !isPlainObject(value)) throw wrongType(where, bsonType, value);
-    return value;
+    const sent = freeFormValue(value, where);
+    // A toBSON on the object says what is written: that must be a document too.
+    if (bsonType === 'object' && !isPlainObject(sent)) throw wrongType(where, bsonType, sent);
+    refuseProvenance(sent, where);
+    return sent;
   }
   if (bsonType === 'array') {
     if (!Array.isArray(value)) throw wrongType(where, bsonType, value);
-    if (declared.itemBsonType === undefined) {
-      refuseNestedProvenance(value, where);
-      return value;
-    }
+    if (declared.itemBsonType === undefined) return freeFormValue(value, where);
     return value.map((item, i) => toDeclaredBson(item, { bsonType: declared.itemBsonType }, `${where}.${i}`));
   }
   return toScalar(value, bsonType, where);
@@ -78,8 +78,7 @@ function toScalar(value: unknown, bsonType: BsonType, where: string): unknown {
     case 'javascript': return expect(value instanceof Code && value.scope == null, value, bsonType, where);
     case 'javascriptWithScope': {
       if (!(value instanceof Code) || value.scope == null) throw wrongType(where, bsonType, value);
-      refuseNestedProvenance(value.scope, where);
-      return value;
+      return freeFormValue(value, where);
     }
     case 'symbol': return expect(value instanceof BSONSymbol, value, bsonType, where);
     case 'minKey': return expect(value instanceof MinKey, value, bsonType, where);
@@ -160,47 +159,68 @@ export function refuseProvenance(value: unknown, where: string): void {
 }
 
 /**
- * refuseProvenance for everything inside a value stored as it is, as BSON writes it: the items of
- * arrays, plain objects and Maps, a DBRef's and a Code's inner values, and what BSON writes for any
- * other object (a class instance's fields, what a toBSON returns). A cycle of arrays, plain objects
- * and Maps is not followed: BSON serialization refuses it next, with its own error.
+ * A free-form value (a field encrypted whole without a declared type, a free-form object or untyped
+ * array, a Code's scope) as it is sent: refuseProvenance for everything inside it, and every object
+ * BSON would read through its own rules — a class instance (its fields), an object with toBSON
+ * (what that returns) — read once, as BSON writes it (readAsWritten), so that what was checked is
+ * what is sent (a getter or a toBSON read again by the driver could answer something else). The
+ * value itself when nothing inside needed reading; containers are copied only along a path that
+ * did. Errors name `where`, never a key inside the value: keys of a value encrypted whole are its
+ * plaintext. A cycle of arrays, plain objects and Maps is not followed: BSON serialization refuses
+ * it next, with its own error.
  */
-export function refuseNestedProvenance(value: unknown, where: string, ancestors: object[] = []): void {
-  if (value === null || typeof value !== 'object' || ancestors.includes(value)) return;
-  let entries: ReadonlyArray<readonly [string, unknown, ...unknown[]]> | undefined;
-  if (Array.isArray(value)) entries = value.map((item, i) => [String(i), item]);
-  // A Map is written as a document of its entries (a free-form value's copy keeps Maps, see snapshot).
-  else if (value instanceof Map) entries = [...value.entries()].map(([key, item]): [string, unknown] => [String(key), item]);
-  else if (isPlainObject(value) && typeof value.toBSON !== 'function') entries = Object.keys(value).map((key) => [key, value[key]]);
-  else if ((value as { _bsontype?: unknown })._bsontype !== undefined) entries = valuesInsideBson(value);
-  else if (!(value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value) || value instanceof ArrayBuffer)) {
-    // A class instance, or an object whose toBSON says what is written: checked as written.
-    const written = writtenForm(value, where);
-    refuseProvenance(written, where);
-    return refuseNestedProvenance(written, where, ancestors);
-  }
-  if (entries === undefined) return;
+export function freeFormValue(value: unknown, where: string, ancestors: object[] = []): unknown {
+  if (value === null || typeof value !== 'object' || ancestors.includes(value)) return value;
+  if (value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof UndecryptableValue) return value;
   ancestors.push(value);
-  for (const [key, item] of entries) {
-    refuseProvenance(item, `${where}.${key}`);
-    refuseNestedProvenance(item, `${where}.${key}`, ancestors);
+  try {
+    return freeFormInside(value, where, ancestors);
+  } finally {
+    ancestors.pop();
   }
-  ancestors.pop();
 }
 
-/**
- * What BSON writes for an object, read back; a marker's toBSON refuses here, before any command. An
- * object BSON cannot write (a Proxy of a Map, a cycle inside a class instance) is refused here too,
- * without BSON's message, which may quote keys.
- */
-function writtenForm(value: object, where: string): unknown {
-  try {
-    return driver.BSON.deserialize(driver.BSON.serialize({ v: value }), { promoteValues: false }).v;
-  } catch (err) {
-    if (err instanceof StrongboxError) throw err;
-    throw invalid('INPUT_MALFORMED', `${where} holds an object BSON cannot write (${String((err as Error)?.name ?? 'Error')}; its message is withheld: it may quote the value); nothing was sent.`,
-      'pass plain objects, arrays, Maps, Dates and BSON values, or a class instance BSON can write.');
+function freeFormInside(value: object, where: string, ancestors: object[]): unknown {
+  /** Each item checked; the same container when none changed, else a copy built by `rebuild`. */
+  const items = <T>(entries: Array<[T, unknown]>, rebuild: (entries: Array<[T, unknown]>) => unknown): unknown => {
+    let changed = false;
+    const out = entries.map(([key, item]): [T, unknown] => {
+      refuseProvenance(item, where);
+      const sent = freeFormValue(item, where, ancestors);
+      if (sent !== item) changed = true;
+      return [key, sent];
+    });
+    return changed ? rebuild(out) : value;
+  };
+  if (Array.isArray(value)) return items(value.map((item, i): [number, unknown] => [i, item]), (out) => out.map(([, item]) => item));
+  // A Map is written as a document of its entries (a free-form value's copy keeps Maps, see snapshot).
+  if (value instanceof Map) return items([...value.entries()], (out) => new Map(out));
+  const bsonType = (value as { _bsontype?: unknown })._bsontype;
+  if (bsonType === 'Code') {
+    const code = value as InstanceType<typeof Code>;
+    if (code.scope == null) return value;
+    const scope = freeFormValue(code.scope, where, ancestors);
+    refuseProvenance(scope, where);
+    return scope === code.scope ? value : new Code(code.code, scope as driver.Document);
   }
+  if (bsonType === 'DBRef') {
+    const ref = value as driver.DBRef;
+    return items([['$id', ref.oid], ...Object.keys(ref.fields ?? {}).map((key): [string, unknown] => [key, ref.fields[key]])],
+      (out) => new driver.DBRef(ref.collection, out[0][1] as driver.ObjectId, ref.db, Object.fromEntries(out.slice(1))));
+  }
+  if (bsonType !== undefined) return value;
+  if (isPlainObject(value) && typeof value.toBSON !== 'function') {
+    return items(Object.keys(value).map((key): [string, unknown] => [key, value[key]]), (out) => {
+      const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
+      // defineProperty: a '__proto__' key stays a key instead of replacing the prototype.
+      for (const [key, item] of out) Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
+      return copy;
+    });
+  }
+  // A class instance, or an object whose toBSON says what is written: read once, as written, then checked.
+  const written = readAsWritten(value, where);
+  refuseProvenance(written, where);
+  return freeFormValue(written, where, ancestors);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
