@@ -6,35 +6,14 @@
  */
 import test from 'ava';
 import { Binary, BSON, ObjectId, type Document } from 'mongodb';
-import { Embedded, EmbeddedArray, Encrypted, Field, Id, Model, StrongboxError, UndecryptableValue, type Deterministic, type Random } from '../../src/index';
+import { StrongboxError, UndecryptableValue } from '../../src/index';
 import { bytesOf, describe, outcome, outcomeOf, plantMarkers, storedIn, untypedRepository, watchedClient } from '../harness/adversary';
+import { defineMarkerModel } from '../harness/markerModel';
 import { requires, uniqueDbName } from '../harness/server';
 
 const DB = uniqueDbName(__filename);
+const { Doc } = defineMarkerModel(DB, 'adv31');
 
-class Item {
-  @Field({ optional: true }) label?: string;
-  @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) secret?: Random<string>;
-}
-
-class Addr {
-  @Field({ optional: true }) city?: string;
-  @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) zip?: Random<string>;
-}
-
-@Model({ db: DB, collection: 'docs', keyAltName: 'adv31' })
-class Doc {
-  @Id() _id!: ObjectId;
-  @Field({ optional: true }) name?: string;
-  @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) ssn?: Random<string>;
-  @Encrypted({ algorithm: 'Deterministic', bsonType: 'string', optional: true }) phone?: Deterministic<string>;
-  @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) ssn2?: Random<string>;
-  @Encrypted({ algorithm: 'Random', optional: true }) whole?: any;
-  @Field({ bsonType: 'object', optional: true }) extra?: Record<string, unknown>;
-  @Field({ bsonType: 'array', optional: true }) list?: unknown[];
-  @Embedded(() => Addr, { optional: true }) addr?: Addr;
-  @EmbeddedArray(() => Item, { optional: true }) items?: Item[];
-}
 
 const watched = watchedClient(DB, [Doc]);
 const sent = watched.sent;

@@ -12,38 +12,17 @@
  */
 import test from 'ava';
 import { Binary, BSON, Code, DBRef, ObjectId, type Document } from 'mongodb';
-import { ArrayField, Embedded, EmbeddedArray, Encrypted, Field, Id, Model, StrongboxError, UndecryptableValue, type Deterministic, type Random } from '../../src/index';
+import { Embedded, Encrypted, Field, Id, Model, StrongboxError, UndecryptableValue } from '../../src/index';
 import { DocumentReader } from '../../src/repository/reader';
 import { resolveModel } from '../../src/metadata/resolve';
-import { bytesOf, describe, outcome, outcomeOf, plantMarkers, storedIn, untypedRepository, watchedClient } from '../harness/adversary';
+import { describe, outcome, outcomeOf, plantMarkers, storedIn, untypedRepository, watchedClient } from '../harness/adversary';
+import { defineMarkerModel } from '../harness/markerModel';
 import { uniqueDbName } from '../harness/server';
 import { defineFleet } from '../repository/models';
 
 const DB = uniqueDbName(__filename);
+const { Doc } = defineMarkerModel(DB, 'adv32');
 
-class Item {
-  @Field({ optional: true }) label?: string;
-  @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) secret?: Random<string>;
-}
-
-class Addr {
-  @Field({ optional: true }) city?: string;
-  @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) zip?: Random<string>;
-}
-
-@Model({ db: DB, collection: 'docs', keyAltName: 'adv32' })
-class Doc {
-  @Id() _id!: ObjectId;
-  @Field({ optional: true }) name?: string;
-  @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) ssn?: Random<string>;
-  @Encrypted({ algorithm: 'Deterministic', bsonType: 'string', optional: true }) phone?: Deterministic<string>;
-  @Encrypted({ algorithm: 'Random', optional: true }) whole?: any;
-  @Field({ bsonType: 'object', optional: true }) extra?: Record<string, unknown>;
-  @Field({ bsonType: 'array', optional: true }) list?: unknown[];
-  @ArrayField({ of: 'string', optional: true }) tags?: string[];
-  @Embedded(() => Addr, { optional: true }) addr?: Addr;
-  @EmbeddedArray(() => Item, { optional: true }) items?: Item[];
-}
 
 class Redirect {
   @Field() path!: string;
@@ -68,7 +47,6 @@ const coll = () => watched.raw.db(DB).collection('docs');
 const storedRaw = (id: unknown) => storedIn(coll(), id);
 const writes = () => sent.filter((c) => ['update', 'insert', 'findAndModify', 'delete'].includes(c.commandName));
 const ejson = (v: unknown) => BSON.EJSON.stringify({ v }, { relaxed: false });
-const sentText = () => writes().map((c) => ejson(c.command.updates ?? c.command.documents ?? c.command)).join(' | ');
 /** The reasons of every marker inside a value. */
 const markersIn = (value: unknown): string[] => {
   if (value instanceof UndecryptableValue) return [value.reason];

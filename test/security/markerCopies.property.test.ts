@@ -15,22 +15,14 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { BSON, ObjectId, type Document } from 'mongodb';
-import { Encrypted, Field, Id, Model, StrongboxError, UndecryptableValue, type Deterministic, type Random } from '../../src/index';
+import { StrongboxError, UndecryptableValue } from '../../src/index';
 import { bytesOf, plantMarkers, storedIn, untypedRepository, watchedClient } from '../harness/adversary';
+import { defineMarkerModel } from '../harness/markerModel';
 import { uniqueDbName } from '../harness/server';
 
 const DB = uniqueDbName(__filename);
+const { Doc } = defineMarkerModel(DB, 'marker-copies');
 
-@Model({ db: DB, collection: 'docs', keyAltName: 'marker-copies' })
-class Doc {
-  @Id() _id!: ObjectId;
-  @Field({ optional: true }) name?: string;
-  @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) ssn?: Random<string>;
-  @Encrypted({ algorithm: 'Deterministic', bsonType: 'string', optional: true }) phone?: Deterministic<string>;
-  @Encrypted({ algorithm: 'Random', optional: true }) whole?: any;
-  @Field({ bsonType: 'object', optional: true }) extra?: Record<string, unknown>;
-  @Field({ bsonType: 'array', optional: true }) list?: unknown[];
-}
 
 const watched = watchedClient(DB, [Doc]);
 const repo = () => untypedRepository(watched.client, Doc);
