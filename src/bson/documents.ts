@@ -174,10 +174,11 @@ export function detachedValue(value: object, inner: (value: unknown) => unknown)
     case 'BSONRegExp': return new BSONRegExp((value as BSONRegExp).pattern, (value as BSONRegExp).options);
     case 'BSONSymbol': return new BSONSymbol((value as BSONSymbol).value);
     case 'Code': {
-      const code = value as Code;
+      // Each property read once (a getter could answer something else the next time).
+      const { code: source, scope } = value as Code;
       // The Code constructor would turn a function into its source, which BSON does not write: refused (as a TypeError, which writes report without the value).
-      if (typeof code.code !== 'string') throw new TypeError('a Code value whose code is not a string');
-      return new Code(code.code, code.scope == null ? code.scope : inner(code.scope) as Document);
+      if (typeof source !== 'string') throw new TypeError('a Code value whose code is not a string');
+      return new Code(source, scope == null ? scope : inner(scope) as Document);
     }
     case 'DBRef': { const ref = value as DBRef; return new DBRef(ref.collection, inner(ref.oid) as ObjectId, ref.db, inner(ref.fields) as Document); }
     // MinKey and MaxKey hold nothing.

@@ -146,14 +146,20 @@ function copyOnce(value: unknown, depth: number, top: string | undefined, shape?
       'keep bigints between -(2n ** 63n) and 2n ** 63n - 1n, or store larger numbers as Decimal128 or strings.');
   }
   if (value === null || typeof value !== 'object') return value;
-  // Read once like the rest: a Date the caller changes later changes neither the checked value nor the entity.
-  if (value instanceof Date) return new Date(value.getTime());
-  // So is a RegExp (compile() changes one in place): its pattern and flags as read now.
-  if (value instanceof RegExp) return new RegExp(value.source, value.flags);
+  // A document of the model is read by its fields, as the encoder reads one (a toBSON of its own is not what is stored).
   if (shape !== undefined && isDocumentLike(value)) {
     if (depth > MAX_DEPTH) throw new TooDeep(top);
     return copyDocumentOnce(value, shape, depth, top);
   }
+  // BSON writes what a toBSON returns, whatever the object carrying it (a Map, an array, a Date, a
+  // byte array), so it is never copied as its kind: where the model leaves the value free-form it
+  // is read once, as written; elsewhere it is kept for the encoder, which reads it once (a marker
+  // keeps its own toBSON, for the encoder to refuse).
+  if (typeof (value as { toBSON?: unknown }).toBSON === 'function' && !(value instanceof UndecryptableValue)) return readAt <= 0 ? readAsWritten(value, top) : value;
+  // Read once like the rest: a Date the caller changes later changes neither the checked value nor the entity.
+  if (value instanceof Date) return new Date(value.getTime());
+  // So is a RegExp (compile() changes one in place): its pattern and flags as read now.
+  if (value instanceof RegExp) return new RegExp(value.source, value.flags);
   const kind = containerKind(value);
   const inside = readAt - 1;
   if (kind === null) {
@@ -161,7 +167,10 @@ function copyOnce(value: unknown, depth: number, top: string | undefined, shape?
     // encryption, the command, the change-tracking snapshot and the entity all get this copy,
     // where each would read the object again (a getter, a Code's scope, a change in flight). A
     // marker of a value that could not be decrypted stays itself, for the encoder to refuse.
-    if (readAt <= 0 && !(value instanceof Uint8Array)) {
+    // A Code's scope and a DBRef's fields are copied by their properties, each read once, the values
+    // inside read as the rest of a free-form value (BSON itself reads a Code's scope several times).
+    const holdsValues = (value as { _bsontype?: unknown })._bsontype === 'Code' || (value as { _bsontype?: unknown })._bsontype === 'DBRef';
+    if (readAt <= 0 && !(value instanceof Uint8Array) && !holdsValues) {
       if (value instanceof UndecryptableValue) return value;
       // A Map stays a Map, its entries in their order (BSON writes them in that order, which an object would not keep for number-like keys).
       if (value instanceof Map) {

@@ -170,8 +170,11 @@ export function refuseProvenance(value: unknown, where: string): void {
  * it next, with its own error.
  */
 export function freeFormValue(value: unknown, where: string, ancestors: object[] = []): unknown {
-  if (value === null || typeof value !== 'object' || ancestors.includes(value)) return value;
-  if (value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof UndecryptableValue) return value;
+  if (value === null || typeof value !== 'object' || ancestors.includes(value) || value instanceof UndecryptableValue) return value;
+  // BSON writes what a toBSON returns, whatever the object carrying it (a Map, an array, a Date):
+  // read once, as written, then checked.
+  if (typeof (value as { toBSON?: unknown }).toBSON === 'function') return writtenAndChecked(value, where, ancestors);
+  if (value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
   ancestors.push(value);
   try {
     return freeFormInside(value, where, ancestors);
@@ -197,11 +200,14 @@ function freeFormInside(value: object, where: string, ancestors: object[]): unkn
   if (value instanceof Map) return items([...value.entries()], (out) => new Map(out));
   const bsonType = (value as { _bsontype?: unknown })._bsontype;
   if (bsonType === 'Code') {
+    // Each property read once (a getter could answer something else the next time).
     const code = value as InstanceType<typeof Code>;
-    if (code.scope == null) return value;
-    const scope = freeFormValue(code.scope, where, ancestors);
+    const given = code.scope;
+    if (given == null) return value;
+    refuseProvenance(given, where);
+    const scope = freeFormValue(given, where, ancestors);
     refuseProvenance(scope, where);
-    return scope === code.scope ? value : new Code(code.code, scope as driver.Document);
+    return new Code(code.code, scope as driver.Document);
   }
   if (bsonType === 'DBRef') {
     const ref = value as driver.DBRef;
@@ -209,7 +215,7 @@ function freeFormInside(value: object, where: string, ancestors: object[]): unkn
       (out) => new driver.DBRef(ref.collection, out[0][1] as driver.ObjectId, ref.db, Object.fromEntries(out.slice(1))));
   }
   if (bsonType !== undefined) return value;
-  if (isPlainObject(value) && typeof value.toBSON !== 'function') {
+  if (isPlainObject(value)) {
     return items(Object.keys(value).map((key): [string, unknown] => [key, value[key]]), (out) => {
       const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
       // defineProperty: a '__proto__' key stays a key instead of replacing the prototype.
@@ -217,7 +223,11 @@ function freeFormInside(value: object, where: string, ancestors: object[]): unkn
       return copy;
     });
   }
-  // A class instance, or an object whose toBSON says what is written: read once, as written, then checked.
+  // A class instance: read once, as written (its own enumerable fields), then checked.
+  return writtenAndChecked(value, where, ancestors);
+}
+
+function writtenAndChecked(value: object, where: string, ancestors: object[]): unknown {
   const written = readAsWritten(value, where);
   refuseProvenance(written, where);
   return freeFormValue(written, where, ancestors);
