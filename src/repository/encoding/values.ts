@@ -1,5 +1,5 @@
 import * as driver from 'mongodb';
-import { valuesInsideBson } from '../../bson/documents';
+import { detachedValue, NOT_DETACHED, valuesInsideBson } from '../../bson/documents';
 import { isEncryptedBinary } from '../../crypto/blob';
 import type { DeclaredType } from '../../metadata/storedForm';
 import type { BsonType } from '../../metadata/types';
@@ -45,10 +45,28 @@ export function toDeclaredBson(value: unknown, declared: DeclaredType, where: st
   }
   if (bsonType === 'array') {
     if (!Array.isArray(value)) throw wrongType(where, bsonType, value);
-    if (declared.itemBsonType === undefined) return freeFormValue(value, where);
-    return value.map((item, i) => toDeclaredBson(item, { bsonType: declared.itemBsonType }, `${where}.${i}`));
+    if (declared.itemBsonType === undefined) {
+      const sent = freeFormValue(value, where);
+      // A toBSON on the array (its own, or an Array subclass's) says what is written: that must be an array too.
+      if (!Array.isArray(sent)) throw wrongType(where, bsonType, sent);
+      return sent;
+    }
+    // A plain array (Array.from, not map, which would keep an Array subclass and its toBSON).
+    return Array.from(value, (item, i) => toDeclaredBson(item, { bsonType: declared.itemBsonType }, `${where}.${i}`));
   }
-  return toScalar(value, bsonType, where);
+  return toScalar(withoutToBSON(value), bsonType, where);
+}
+
+/**
+ * A value of a declared scalar type is stored as that type: a toBSON on it (its own, or a
+ * subclass's) would have BSON write whatever that returns, so a BSON value or a RegExp carrying one
+ * is replaced by a fresh value of its class, which has none (a Date is copied by its branch).
+ */
+function withoutToBSON(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || typeof (value as { toBSON?: unknown }).toBSON !== 'function') return value;
+  if (value instanceof RegExp) return new RegExp(value.source, value.flags);
+  const fresh = detachedValue(value, (inner) => inner);
+  return fresh === NOT_DETACHED ? value : fresh;
 }
 
 function toScalar(value: unknown, bsonType: BsonType, where: string): unknown {
