@@ -125,7 +125,9 @@ test.serial('free-form values with toBSON (returning a toBSON-carrier, itself, a
     ['returns undefined', () => ({ toBSON: () => undefined })],
     ['returns Symbol', () => ({ toBSON: () => Symbol('topsecret') })],
     ['returns function', () => ({ toBSON: () => () => 1 })],
-    // (Left open, see the session note: a toBSON returning 2n**70n in a field encrypted whole, via $set.)
+    // (Not here: a toBSON returning 2n**70n. BSON writes its low 64 bits, int64 0, on every path, as the raw
+    // driver does; read back from a field encrypted whole it is the number 0 (free-form int64s read as numbers
+    // where exact), which this test's byte comparison with the raw driver's unpromoted Long cannot tell apart.)
     ['inherited', () => new Shouty()],
     ['Date returns Date', () => Object.assign(new Date(0), { toBSON: () => new Date(5) })],
   ];
