@@ -6,7 +6,7 @@ import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import type { FieldEncryptor } from './fieldEncryptor';
 import { assertLiteral, assertSafeKey, invalid } from './guards';
 import { missingRequired } from './requiredFields';
-import { describe, freeFormValue, refuseProvenance, toDeclaredBson } from './values';
+import { describe, freeFormValue, toDeclaredBson } from './values';
 
 /** One walk over a value being written: the encryptions it started and the required fields it found empty. */
 interface Walk {
@@ -86,10 +86,7 @@ export function plainUpdateValue(model: string, update: UpdateValue): unknown {
   if (path.slice(path.lastIndexOf('.') + 1) !== field.name) {
     // A path below a free-form object ('meta.x') resolves to the object's field: its value is not the field's.
     assertLiteral(value, where);
-    refuseProvenance(value, where);
-    const sent = freeFormValue(value, where);
-    refuseProvenance(sent, where);
-    return sent;
+    return freeFormValue(value, where);
   }
   if (value === null || value === undefined) throw missingRequired(model, [path]);
   return plainValue(value, field, where);

@@ -3,9 +3,8 @@ import { detachedValue, NOT_DETACHED, valuesInsideBson } from '../../bson/docume
 import { isEncryptedBinary } from '../../crypto/blob';
 import type { DeclaredType } from '../../metadata/storedForm';
 import type { BsonType } from '../../metadata/types';
-import { StrongboxError } from '../../errors';
 import { isMarkerCopy, UndecryptableValue } from '../../stored/undecryptable';
-import { invalid, readAsWritten } from './guards';
+import { invalid, isPlainObject, readAsWritten } from './guards';
 
 /*
  * js-bson's classes, read once: the driver re-exports them through getters (its CommonJS index),
@@ -40,7 +39,6 @@ export function toDeclaredBson(value: unknown, declared: DeclaredType, where: st
     const sent = freeFormValue(value, where);
     // A toBSON on the object says what is written: that must be a document too.
     if (bsonType === 'object' && !isPlainObject(sent)) throw wrongType(where, bsonType, sent);
-    refuseProvenance(sent, where);
     return sent;
   }
   if (bsonType === 'array') {
@@ -167,7 +165,7 @@ export function refuseProvenance(value: unknown, where: string): void {
       'leave the field out of the write (updateOne with $set of the other fields), or set a real value.');
   }
   if (isMarkerCopy(value)) {
-    throw invalid('INPUT_UNDECRYPTABLE_WRITE_BACK', `${where} holds a copy of an UndecryptableValue (an object of only its fields, as structuredClone, a spread or a JSON round trip makes of one); writing it would replace the stored value with the marker's description.`,
+    throw invalid('INPUT_UNDECRYPTABLE_WRITE_BACK', `${where} holds a copy of an UndecryptableValue (a value carrying a marker's mark \`undecryptable: true\` or its toBSON, as a spread, Object.assign or a JSON round trip makes of one); writing it would replace the stored value with the marker's description.`,
       'put the marker itself back, leave the field out of the write, or set a real value.');
   }
   if (isEncryptedBinary(value)) {
@@ -178,7 +176,7 @@ export function refuseProvenance(value: unknown, where: string): void {
 
 /**
  * A free-form value (a field encrypted whole without a declared type, a free-form object or untyped
- * array, a Code's scope) as it is sent: refuseProvenance for everything inside it, and every object
+ * array, a Code's scope) as it is sent: refuseProvenance for it and everything inside it, and every object
  * BSON would read through its own rules — a class instance (its fields), an object with toBSON
  * (what that returns) — read once, as BSON writes it (readAsWritten), so that what was checked is
  * what is sent (a getter or a toBSON read again by the driver could answer something else). The
@@ -188,6 +186,7 @@ export function refuseProvenance(value: unknown, where: string): void {
  * it next, with its own error.
  */
 export function freeFormValue(value: unknown, where: string, ancestors: object[] = []): unknown {
+  refuseProvenance(value, where);
   if (value === null || typeof value !== 'object' || ancestors.includes(value) || value instanceof UndecryptableValue) return value;
   // BSON writes what a toBSON returns, whatever the object carrying it (a Map, an array, a Date):
   // read once, as written, then checked.
@@ -206,7 +205,6 @@ function freeFormInside(value: object, where: string, ancestors: object[]): unkn
   const items = <T>(entries: Array<[T, unknown]>, rebuild: (entries: Array<[T, unknown]>) => unknown): unknown => {
     let changed = false;
     const out = entries.map(([key, item]): [T, unknown] => {
-      refuseProvenance(item, where);
       const sent = freeFormValue(item, where, ancestors);
       if (sent !== item) changed = true;
       return [key, sent];
@@ -222,14 +220,12 @@ function freeFormInside(value: object, where: string, ancestors: object[]): unkn
     const code = value as InstanceType<typeof Code>;
     const given = code.scope;
     if (given == null) return value;
-    refuseProvenance(given, where);
-    const scope = freeFormValue(given, where, ancestors);
-    refuseProvenance(scope, where);
-    return new Code(code.code, scope as driver.Document);
+    return new Code(code.code, freeFormValue(given, where, ancestors) as driver.Document);
   }
   if (bsonType === 'DBRef') {
     const ref = value as driver.DBRef;
-    return items([['$id', ref.oid], ...Object.keys(ref.fields ?? {}).map((key): [string, unknown] => [key, ref.fields[key]])],
+    // Its $id first, then its extra fields, as valuesInsideBson lists them.
+    return items(valuesInsideBson(ref)!.map(([name, item]): [string, unknown] => [name, item]),
       (out) => new driver.DBRef(ref.collection, out[0][1] as driver.ObjectId, ref.db, Object.fromEntries(out.slice(1))));
   }
   if (bsonType !== undefined) return value;
@@ -246,16 +242,9 @@ function freeFormInside(value: object, where: string, ancestors: object[]): unkn
 }
 
 function writtenAndChecked(value: object, where: string, ancestors: object[]): unknown {
-  const written = readAsWritten(value, where);
-  refuseProvenance(written, where);
-  return freeFormValue(written, where, ancestors);
+  return freeFormValue(readAsWritten(value, where), where, ancestors);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 function expect(ok: boolean, value: unknown, bsonType: BsonType, where: string): unknown {
   if (!ok) throw wrongType(where, bsonType, value);
