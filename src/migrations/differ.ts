@@ -4,7 +4,7 @@ import { fieldChanges } from './fieldChanges';
 import type { RenameHint } from './fieldTypes';
 import type { MigrationPlan, PlannedStep } from './plan';
 import type { CollectionSnapshot, EncryptedFieldSnapshot, ModelSnapshot } from './snapshot';
-import type { IndexDefinition, Operation, ValidatorJson } from './types';
+import type { IndexDefinition, ValidatorJson } from './types';
 import { pruneValidator } from './validatorJson';
 
 /**

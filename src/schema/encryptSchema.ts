@@ -1,7 +1,7 @@
 import type { Binary } from 'mongodb';
 import { ALGORITHM_NAMES } from '../crypto/blob';
 import { definitionError } from '../metadata/definitionError';
-import type { Algorithm, BsonType, EncryptionSpec, FieldMetadata, ModelMetadata, ModelShape } from '../metadata/types';
+import type { BsonType, EncryptionSpec, FieldMetadata, ModelMetadata, ModelShape } from '../metadata/types';
 import { schemaKeyId, type KeyAltNameResolver } from './keyIds';
 
 export { ALGORITHM_NAMES } from '../crypto/blob';

@@ -37,8 +37,6 @@ export class DocumentMarking implements UpdateValue {
   ) {}
 }
 
-type Marking = ValueMarking | DocumentMarking;
-
 /** Counts the markings an analysis produced, so commands without any skip the encryption walk. */
 export class Markings {
   count = 0;
