@@ -1,4 +1,4 @@
-import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID, type Document } from 'mongodb';
+import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID, type Document } from 'mongodb';
 import { types } from 'node:util';
 
 /**
@@ -128,20 +128,19 @@ function toInt32(value: unknown): number {
   return (value as number) | 0;
 }
 
-/** What detachedBytes returns for a BSON value whose own copy it does not know. */
+/** What detachedValue returns for a value whose own copy it does not know. */
 export const NOT_DETACHED = Symbol('not detached');
 
 /**
- * An ObjectId or Binary with bytes of its own, equal to what BSON writes for the original; their
- * bytes can be changed in place (ObjectId's id setter, Binary's write), so a value kept or sent
- * later must not share them with the caller. NOT_DETACHED for any other value, and for an
+ * An ObjectId or Binary (as `bsonType` says it is written) with bytes of its own, equal to what
+ * BSON writes for the original; their bytes can be changed in place (ObjectId's id setter, Binary's
+ * write), so a value kept or sent later must not share them with the caller. NOT_DETACHED for an
  * ObjectId whose id was set to another length (only BSON knows what it writes for that).
  */
-export function detachedBytes(value: object): ObjectId | Binary | typeof NOT_DETACHED {
-  const bsonType = (value as { _bsontype?: unknown })._bsontype;
+function detachedBytes(bsonType: 'ObjectId' | 'Binary', value: object): ObjectId | Binary | typeof NOT_DETACHED {
   if (bsonType === 'ObjectId') {
     const id = (value as ObjectId).id;
-    if (id.length !== 12) return NOT_DETACHED;
+    if (!(id instanceof Uint8Array) || id.length !== 12) return NOT_DETACHED;
     // From Node's buffer pool: a Uint8Array of its own per id costs several times more.
     const bytes = Buffer.allocUnsafe(12);
     bytes.set(id);
@@ -149,8 +148,7 @@ export function detachedBytes(value: object): ObjectId | Binary | typeof NOT_DET
   }
   if (value instanceof UUID && value.position === 16) return new UUID(new Uint8Array(value.buffer.subarray(0, 16)));
   // As BSON writes it: the first `position` bytes, under its subtype.
-  if (bsonType === 'Binary') return new Binary(new Uint8Array((value as Binary).buffer.subarray(0, (value as Binary).position)), (value as Binary).sub_type);
-  return NOT_DETACHED;
+  return new Binary(new Uint8Array((value as Binary).buffer.subarray(0, (value as Binary).position)), (value as Binary).sub_type);
 }
 
 /**
@@ -162,9 +160,18 @@ export function detachedBytes(value: object): ObjectId | Binary | typeof NOT_DET
  */
 export function detachedValue(value: object, inner: (value: unknown) => unknown): unknown {
   if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? Buffer.from(value) : new Uint8Array(value);
-  const bsonType = (value as { _bsontype?: unknown })._bsontype;
+  return detachedAs((value as { _bsontype?: unknown })._bsontype, value, inner);
+}
+
+/**
+ * detachedValue of a value BSON writes as `bsonType` (its `_bsontype`, read once by the caller): a
+ * fresh value of that type, built from the original's fields, each read once. The copy is an
+ * instance of the driver's own class, whatever class the original was: a subclass's getters,
+ * `toBSON` or a `_bsontype` that answers otherwise on the next read do not come along.
+ */
+export function detachedAs(bsonType: unknown, value: object, inner: (value: unknown) => unknown): unknown {
   switch (bsonType) {
-    case 'ObjectId': case 'Binary': return detachedBytes(value);
+    case 'ObjectId': case 'Binary': return detachedBytes(bsonType, value);
     // Each half as BSON writes it (its bits, converted as JavaScript's bitwise operators convert), whatever it holds.
     case 'Long': { const long = value as Long; return new Long(toInt32(long.low), toInt32(long.high), long.unsigned === true); }
     case 'Timestamp': { const stamp = value as Timestamp; return new Timestamp({ t: stamp.t, i: stamp.i }); }
@@ -181,7 +188,9 @@ export function detachedValue(value: object, inner: (value: unknown) => unknown)
       return new Code(source, scope == null ? scope : inner(scope) as Document);
     }
     case 'DBRef': { const ref = value as DBRef; return new DBRef(ref.collection, inner(ref.oid) as ObjectId, ref.db, inner(ref.fields) as Document); }
-    // MinKey and MaxKey hold nothing.
+    // They hold nothing but their type.
+    case 'MinKey': return new MinKey();
+    case 'MaxKey': return new MaxKey();
     default: return NOT_DETACHED;
   }
 }

@@ -38,7 +38,6 @@ const trepo = () => untypedRepository(watched.client, Typed);
 const coll = () => watched.raw.db(DB).collection('docs');
 const tcoll = () => watched.raw.db(DB).collection('typed');
 const rawColl = () => watched.raw.db(DB).collection('raw');
-const writes = () => sent.filter((c) => ['update', 'insert', 'findAndModify', 'delete'].includes(c.commandName));
 const hex = (v: unknown) => Buffer.from(BSON.serialize({ v })).toString('hex');
 const ejson = (v: unknown) => BSON.EJSON.stringify({ v }, { relaxed: false });
 const isStrongbox = (e: unknown) => e instanceof StrongboxError;

@@ -1,5 +1,5 @@
 import * as driver from 'mongodb';
-import { detachedValue, NOT_DETACHED, valuesInsideBson } from '../../bson/documents';
+import { detachedAs, valuesInsideBson } from '../../bson/documents';
 import { isEncryptedBinary } from '../../crypto/blob';
 import type { DeclaredType } from '../../metadata/storedForm';
 import type { BsonType } from '../../metadata/types';
@@ -52,19 +52,36 @@ export function toDeclaredBson(value: unknown, declared: DeclaredType, where: st
     // A plain array (Array.from, not map, which would keep an Array subclass and its toBSON).
     return Array.from(value, (item, i) => toDeclaredBson(item, { bsonType: declared.itemBsonType }, `${where}.${i}`));
   }
-  return toScalar(withoutToBSON(value), bsonType, where);
+  return toScalar(value, bsonType, where);
 }
 
 /**
- * A value of a declared scalar type is stored as that type: a toBSON on it (its own, or a
- * subclass's) would have BSON write whatever that returns, so a BSON value or a RegExp carrying one
- * is replaced by a fresh value of its class, which has none (a Date is copied by its branch).
+ * A value of a declared BSON class is stored as that class: BSON writes an object as its
+ * `_bsontype` says (a subclass of ObjectId may say MaxKey) or as its `toBSON` returns, whatever
+ * class it is an instance of. So the value must be an instance of the class that BSON writes as
+ * that class, and what is sent is a fresh value of the driver's own class built from its fields,
+ * each read once: no subclass getter, `toBSON` or `_bsontype` of the caller's object reaches the
+ * command. Undefined when `value` is not such a value.
  */
-function withoutToBSON(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null || typeof (value as { toBSON?: unknown }).toBSON !== 'function') return value;
-  if (value instanceof RegExp) return new RegExp(value.source, value.flags);
-  const fresh = detachedValue(value, (inner) => inner);
-  return fresh === NOT_DETACHED ? value : fresh;
+function genuine<C extends object>(value: unknown, cls: abstract new (...args: never[]) => C): C | undefined {
+  if (!(value instanceof cls)) return undefined;
+  const tag = (cls.prototype as { _bsontype: string })._bsontype;
+  if ((value as { _bsontype?: unknown })._bsontype !== tag) return undefined;
+  let fresh: unknown;
+  try {
+    fresh = detachedAs(tag, value, (inner) => inner);
+  } catch {
+    // A field the class's constructor refuses (a Decimal128 of 15 bytes, a Timestamp's t beyond 32 bits): no such value exists.
+    return undefined;
+  }
+  return fresh instanceof cls ? fresh : undefined;
+}
+
+/** genuine(value, cls), or the wrong-type refusal. */
+function declaredClass<C extends object>(value: unknown, cls: abstract new (...args: never[]) => C, bsonType: BsonType, where: string): C {
+  const fresh = genuine(value, cls);
+  if (fresh === undefined) throw wrongType(where, bsonType, value);
+  return fresh;
 }
 
 function toScalar(value: unknown, bsonType: BsonType, where: string): unknown {
@@ -76,36 +93,44 @@ function toScalar(value: unknown, bsonType: BsonType, where: string): unknown {
       if (Number.isNaN(value.getTime())) throw outOfRange(where, bsonType, 'an Invalid Date');
       // A copy: the caller's Date could be changed (to an Invalid Date) after this check and before the value is encrypted or sent.
       return new Date(value.getTime());
-    case 'objectId': return expect(value instanceof ObjectId, value, bsonType, where);
+    case 'objectId': return declaredClass(value, ObjectId, bsonType, where);
     case 'binData':
       // Its subtype and length as checked (a subtype changed to 6 later would pass for ciphertext); the bytes are not copied.
-      if (value instanceof Binary) return new Binary(value.buffer.subarray(0, value.position), value.sub_type);
+      if (value instanceof Binary) {
+        if (genuine(value, Binary) === undefined) throw wrongType(where, bsonType, value);
+        return new Binary(value.buffer.subarray(0, value.position), value.sub_type);
+      }
       if (value instanceof Uint8Array) return new Binary(value);
       throw wrongType(where, bsonType, value);
-    case 'int': return toInt32(value, where);
-    case 'long': return toLong(value, where);
+    case 'int': return value instanceof Int32 ? declaredClass(value, Int32, bsonType, where) : toInt32(value, where);
+    // A Timestamp is a Long in js-bson, written as a timestamp: not genuine.
+    case 'long': return value instanceof Long ? declaredClass(value, Long, bsonType, where) : toLong(value, where);
     case 'double':
-      if (value instanceof Double) return value;
       if (typeof value === 'number') return new Double(value);
-      throw wrongType(where, bsonType, value);
-    case 'decimal': return expect(value instanceof Decimal128, value, bsonType, where);
-    case 'timestamp': return expect(value instanceof Timestamp, value, bsonType, where);
+      return declaredClass(value, Double, bsonType, where);
+    case 'decimal': return declaredClass(value, Decimal128, bsonType, where);
+    case 'timestamp': return declaredClass(value, Timestamp, bsonType, where);
     case 'regex': return toRegex(value, where);
-    case 'javascript': return expect(value instanceof Code && value.scope == null, value, bsonType, where);
-    case 'javascriptWithScope': {
-      if (!(value instanceof Code) || value.scope == null) throw wrongType(where, bsonType, value);
-      return freeFormValue(value, where);
+    case 'javascript': {
+      const code = genuine(value, Code);
+      return expect(code !== undefined && code.scope == null, code ?? value, bsonType, where);
     }
-    case 'symbol': return expect(value instanceof BSONSymbol, value, bsonType, where);
-    case 'minKey': return expect(value instanceof MinKey, value, bsonType, where);
-    case 'maxKey': return expect(value instanceof MaxKey, value, bsonType, where);
+    case 'javascriptWithScope': {
+      if (genuine(value, Code) === undefined) throw wrongType(where, bsonType, value);
+      // Read once more, as a free-form value: its scope is checked and copied.
+      const sent = freeFormValue(value, where);
+      if (!(sent instanceof Code) || sent.scope == null) throw wrongType(where, bsonType, value);
+      return sent;
+    }
+    case 'symbol': return declaredClass(value, BSONSymbol, bsonType, where);
+    case 'minKey': return declaredClass(value, MinKey, bsonType, where);
+    case 'maxKey': return declaredClass(value, MaxKey, bsonType, where);
     // Metadata refuses the remaining types ('null', 'undefined', 'dbPointer') or treats null as absence.
     default: throw wrongType(where, bsonType, value);
   }
 }
 
 function toInt32(value: unknown, where: string): driver.Int32 {
-  if (value instanceof Int32) return value;
   if (typeof value === 'number' || typeof value === 'bigint') {
     const n = Number(value);
     if (!Number.isInteger(n)) throw outOfRange(where, 'int', 'a number that is not an integer');
@@ -116,8 +141,6 @@ function toInt32(value: unknown, where: string): driver.Int32 {
 }
 
 function toLong(value: unknown, where: string): driver.Long {
-  // Timestamp extends Long in js-bson, but is stored as a timestamp.
-  if (value instanceof Long && !(value instanceof Timestamp)) return value;
   if (typeof value === 'bigint') {
     // Long.fromBigInt keeps the low 64 bits: 2n ** 64n + 5n would silently become 5.
     if (value < INT64_MIN || value > INT64_MAX) throw outOfRange(where, 'long', 'a bigint outside the 64-bit range');
@@ -133,13 +156,20 @@ function toLong(value: unknown, where: string): driver.Long {
 }
 
 function toRegex(value: unknown, where: string): RegExp | driver.BSONRegExp {
-  const flags = value instanceof RegExp ? value.flags : value instanceof BSONRegExp ? value.options : undefined;
-  if (flags === undefined) throw wrongType(where, 'regex', value);
-  if (!FAITHFUL_REGEX_FLAGS.test(flags)) {
+  // A fresh value, as for the BSON classes (see genuine): a RegExp's source and flags, each read once.
+  let fresh: RegExp | driver.BSONRegExp | undefined;
+  try {
+    fresh = value instanceof RegExp ? new RegExp(value.source, value.flags) : genuine(value, BSONRegExp);
+  } catch {
+    // A subclass whose source or flags no regular expression has.
+    fresh = undefined;
+  }
+  if (fresh === undefined) throw wrongType(where, 'regex', value);
+  if (!FAITHFUL_REGEX_FLAGS.test(fresh instanceof RegExp ? fresh.flags : fresh.options)) {
     throw invalid('INPUT_OUT_OF_RANGE', `${where} is declared as regex but got a regular expression with flags other than i and m, which js-bson does not store and read back unchanged.`,
       'use only the i and m flags.');
   }
-  return value as RegExp | driver.BSONRegExp;
+  return fresh;
 }
 
 /**

@@ -229,7 +229,7 @@ function copyValue(value: unknown, depth: number, shape?: ModelShape): unknown {
   return out;
 }
 
-/** A copy of a BSON value with no state shared with it (MinKey and MaxKey hold none); UNCOPIED when only BSON knows one. */
+/** A copy of a BSON value with no state shared with it; UNCOPIED when only BSON knows one. */
 function copyBsonValue(value: object, depth: number): unknown {
   let inside: unknown;
   const own = detachedValue(value, (item) => {
@@ -237,8 +237,5 @@ function copyBsonValue(value: object, depth: number): unknown {
     if (copied === UNCOPIED) inside = UNCOPIED;
     return copied;
   });
-  if (inside === UNCOPIED) return UNCOPIED;
-  if (own !== NOT_DETACHED) return own;
-  const type = (value as { _bsontype?: unknown })._bsontype;
-  return type === 'MinKey' || type === 'MaxKey' ? value : UNCOPIED;
+  return inside === UNCOPIED || own === NOT_DETACHED ? UNCOPIED : own;
 }
