@@ -6,38 +6,14 @@
  * the client's command events.
  */
 import test from 'ava';
-import { Binary, BSON, Decimal128, Double, ObjectId, Timestamp } from 'mongodb';
-import { ArrayField, Encrypted, Field, Id, Model, StrongboxError } from '../../src/index';
-import { storedIn, untypedRepository, watchedClient } from '../harness/adversary';
-import { defineMarkerModel } from '../harness/markerModel';
+import { Binary, BSON, Double, ObjectId, Timestamp } from 'mongodb';
+import { StrongboxError } from '../../src/index';
+import { storedIn } from '../harness/adversary';
+import { typedBench } from '../harness/typedModel';
 import { uniqueDbName } from '../harness/server';
 
 const DB = uniqueDbName(__filename);
-const { Doc } = defineMarkerModel(DB, 'adv35');
-
-@Model({ db: DB, collection: 'typed', keyAltName: 'adv35t' })
-class Typed {
-  @Id() _id!: ObjectId;
-  @Field({ bsonType: 'date', optional: true }) when?: Date;
-  @Field({ bsonType: 'objectId', optional: true }) ref?: ObjectId;
-  @Field({ bsonType: 'double', optional: true }) d?: number;
-  @Field({ bsonType: 'decimal', optional: true }) dec?: Decimal128;
-  @Field({ bsonType: 'timestamp', optional: true }) ts?: Timestamp;
-  @Field({ bsonType: 'string', optional: true }) s?: string;
-  @Encrypted({ algorithm: 'Deterministic', bsonType: 'objectId', optional: true }) eref?: any;
-  @Encrypted({ algorithm: 'Random', bsonType: 'double', optional: true }) ed?: any;
-  @Encrypted({ algorithm: 'Random', bsonType: 'date', optional: true }) ewhen?: any;
-  @ArrayField({ of: 'string', optional: true }) tags?: string[];
-  @Field({ bsonType: 'object', optional: true }) obj?: Record<string, unknown>;
-}
-
-const watched = watchedClient(DB, [Doc, Typed]);
-const sent = watched.sent;
-const repo = () => untypedRepository(watched.client, Doc);
-const trepo = () => untypedRepository(watched.client, Typed);
-const coll = () => watched.raw.db(DB).collection('docs');
-const tcoll = () => watched.raw.db(DB).collection('typed');
-const rawColl = () => watched.raw.db(DB).collection('raw');
+const { sent, repo, trepo, coll, tcoll, rawColl } = typedBench(DB, 'adv35');
 const hex = (v: unknown) => Buffer.from(BSON.serialize({ v })).toString('hex');
 const ejson = (v: unknown) => BSON.EJSON.stringify({ v }, { relaxed: false });
 const isStrongbox = (e: unknown) => e instanceof StrongboxError;

@@ -8,40 +8,13 @@
 import test from 'ava';
 import * as fc from 'fast-check';
 import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp } from 'mongodb';
-import { Encrypted, Field, Id, Model, StrongboxError } from '../../src/index';
-import { storedIn, untypedRepository, watchedClient } from '../harness/adversary';
-import { defineMarkerModel } from '../harness/markerModel';
+import { StrongboxError } from '../../src/index';
+import { storedIn } from '../harness/adversary';
+import { typedBench } from '../harness/typedModel';
 import { uniqueDbName } from '../harness/server';
 
 const DB = uniqueDbName(__filename);
-const { Doc } = defineMarkerModel(DB, 'adv36');
-
-@Model({ db: DB, collection: 'typed', keyAltName: 'adv36t' })
-class Typed {
-  @Id() _id!: ObjectId;
-  @Field({ bsonType: 'objectId', optional: true }) ref?: ObjectId;
-  @Field({ bsonType: 'minKey', optional: true }) mk?: MinKey;
-  @Field({ bsonType: 'double', optional: true }) d?: number;
-  @Field({ bsonType: 'timestamp', optional: true }) ts?: Timestamp;
-  @Field({ bsonType: 'javascript', optional: true }) js?: Code;
-  @Field({ bsonType: 'int', optional: true }) i?: number;
-  @Field({ bsonType: 'long', optional: true }) l?: Long;
-  @Field({ bsonType: 'decimal', optional: true }) dec?: Decimal128;
-  @Field({ bsonType: 'symbol', optional: true }) sym?: BSONSymbol;
-  @Field({ bsonType: 'maxKey', optional: true }) mx?: MaxKey;
-  @Field({ bsonType: 'regex', optional: true }) re?: RegExp;
-  @Field({ bsonType: 'binData', optional: true }) bin?: Binary;
-  @Encrypted({ algorithm: 'Deterministic', bsonType: 'objectId', optional: true }) eref?: any;
-  @Encrypted({ algorithm: 'Random', bsonType: 'double', optional: true }) ed?: any;
-}
-
-const watched = watchedClient(DB, [Doc, Typed]);
-const sent = watched.sent;
-const repo = () => untypedRepository(watched.client, Doc);
-const trepo = () => untypedRepository(watched.client, Typed);
-const coll = () => watched.raw.db(DB).collection('docs');
-const tcoll = () => watched.raw.db(DB).collection('typed');
-const rawColl = () => watched.raw.db(DB).collection('raw');
+const { sent, repo, trepo, coll, tcoll, rawColl } = typedBench(DB, 'adv36');
 const writes = () => sent.filter((c) => ['update', 'insert', 'findAndModify'].includes(c.commandName));
 const hex = (v: unknown) => Buffer.from(BSON.serialize({ v })).toString('hex');
 const ejson = (v: unknown) => { try { return BSON.EJSON.stringify({ v }, { relaxed: false }); } catch { return String(v); } };
