@@ -239,14 +239,24 @@ export function writtenValues(shape: ModelShape, doc: object): Document {
   return out;
 }
 
-/** A document of `shape` read once (see writtenValues) into a plain object of copies. */
+/**
+ * A document of `shape` read once into a plain object of copies: the values writtenValues reads
+ * (its own enumerable properties, then each declared field behind a getter or a non-enumerable
+ * property), each read once, straight into the copy.
+ */
 function copyDocumentOnce(value: object, shape: ModelShape, depth: number, top: string | undefined): Record<string, unknown> {
-  const read = writtenValues(shape, value);
+  const source = value as Record<string, unknown>;
   const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
-  for (const key of Object.keys(read)) {
+  let declaredKeys = 0;
+  const copyField = (key: string): void => {
     const field = shape.fields.get(key);
-    setCopied(copy, key, copyOnce(read[key], depth + 1, top ?? key, field?.embedded, field ? readDepth(field) : NEVER));
-  }
+    if (field) declaredKeys++;
+    setCopied(copy, key, copyOnce(source[key], depth + 1, top ?? key, field?.embedded, field ? readDepth(field) : NEVER));
+  };
+  for (const key of Object.keys(source)) copyField(key);
+  // Every declared field was an own enumerable key (keys are distinct): none is left to read by name.
+  if (declaredKeys === shape.fields.size) return copy;
+  for (const name of shape.fields.keys()) if (!(name in copy) && name in source) copyField(name);
   return copy;
 }
 

@@ -174,6 +174,9 @@ function copyValue(value: unknown, depth: number, shape?: ModelShape): unknown {
   }
   if (value === null) return null;
   if (depth > MAX_DEPTH) return UNCOPIED;
+  // Most objects in a document are object literals (embedded documents): copied key by key, without the tests below.
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype === Object.prototype && !isBsonValue(value) && typeof (value as { toBSON?: unknown }).toBSON !== 'function') return copyFields(value, depth, shape);
   if (Array.isArray(value)) {
     const out: unknown[] = new Array(value.length);
     for (let i = 0; i < value.length; i++) {
@@ -200,13 +203,17 @@ function copyValue(value: unknown, depth: number, shape?: ModelShape): unknown {
     }
     return new Map(entries);
   }
-  const prototype: unknown = Object.getPrototypeOf(value);
   // Any other object (a RegExp, a class instance, one with toBSON, whose own toBSON says what is
   // written): as BSON writes it, or, where no copy is written the same way, the whole document serialized.
   if (prototype !== Object.prototype && prototype !== null || typeof (value as { toBSON?: unknown }).toBSON === 'function') {
     const copy = readAsBsonWrites(value);
     return copy === NOT_AS_WRITTEN ? UNCOPIED : copy;
   }
+  return copyFields(value, depth, shape);
+}
+
+/** copyValue of an object literal (or a null-prototype object): its own enumerable keys, each value copied. */
+function copyFields(value: object, depth: number, shape: ModelShape | undefined): unknown {
   const out: Document = {};
   for (const key of Object.keys(value)) {
     const item = (value as Record<string, unknown>)[key];
