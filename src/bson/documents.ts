@@ -179,7 +179,12 @@ export function detachedAs(bsonType: unknown, value: object, inner: (value: unkn
     case 'Double': return new Double((value as Double).value);
     case 'Decimal128': return new Decimal128(new Uint8Array((value as Decimal128).bytes));
     case 'BSONRegExp': return new BSONRegExp((value as BSONRegExp).pattern, (value as BSONRegExp).options);
-    case 'BSONSymbol': return new BSONSymbol((value as BSONSymbol).value);
+    case 'BSONSymbol': {
+      const text = (value as BSONSymbol).value;
+      // BSON writes a symbol as a string: anything else fails in the driver's serializer, whose error quotes it.
+      if (typeof text !== 'string') throw new TypeError('a BSONSymbol whose value is not a string');
+      return new BSONSymbol(text);
+    }
     case 'Code': {
       // Each property read once (a getter could answer something else the next time).
       const { code: source, scope } = value as Code;

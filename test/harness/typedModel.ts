@@ -1,7 +1,8 @@
 /**
  * The model the typed-value tests share (test/security/adversary35–37): a plain field of each
  * declared BSON type a write checks and converts, a typed array, a declared object, and encrypted
- * fields with a declared type (Deterministic objectId, Random double and date), all optional, so
+ * fields with a declared type (Deterministic objectId and binData; Random double, date, binData,
+ * regex, symbol and javascriptWithScope), all optional, so
  * each test stores only what it needs. Stored in the collection `typed`.
  */
 import type { Binary, BSONSymbol, Code, Decimal128, Long, MaxKey, MinKey, ObjectId, Timestamp } from 'mongodb';
@@ -13,6 +14,7 @@ export function defineTypedModel(db: string, keyAltName: string) {
   @Model({ db, collection: 'typed', keyAltName })
   class Typed {
     @Id() _id!: ObjectId;
+    @Field({ optional: true }) name?: string;
     @Field({ bsonType: 'string', optional: true }) s?: string;
     @Field({ bsonType: 'date', optional: true }) when?: Date;
     @Field({ bsonType: 'objectId', optional: true }) ref?: ObjectId;
@@ -29,9 +31,16 @@ export function defineTypedModel(db: string, keyAltName: string) {
     @Field({ bsonType: 'maxKey', optional: true }) mx?: MaxKey;
     @Field({ bsonType: 'object', optional: true }) obj?: Record<string, unknown>;
     @ArrayField({ of: 'string', optional: true }) tags?: string[];
+    @ArrayField({ of: 'binData', optional: true }) bins?: Binary[];
+    @ArrayField({ of: 'objectId', optional: true }) refs?: ObjectId[];
     @Encrypted({ algorithm: 'Deterministic', bsonType: 'objectId', optional: true }) eref?: any;
+    @Encrypted({ algorithm: 'Deterministic', bsonType: 'binData', optional: true }) ebin?: any;
     @Encrypted({ algorithm: 'Random', bsonType: 'double', optional: true }) ed?: any;
     @Encrypted({ algorithm: 'Random', bsonType: 'date', optional: true }) ewhen?: any;
+    @Encrypted({ algorithm: 'Random', bsonType: 'binData', optional: true }) rbin?: any;
+    @Encrypted({ algorithm: 'Random', bsonType: 'regex', optional: true }) rre?: any;
+    @Encrypted({ algorithm: 'Random', bsonType: 'symbol', optional: true }) rsym?: any;
+    @Encrypted({ algorithm: 'Random', bsonType: 'javascriptWithScope', optional: true }) jws?: any;
   }
   return { Typed };
 }

@@ -22,6 +22,7 @@ class Patient {
   @Id() _id!: ObjectId;
   @Encrypted({ algorithm: 'Random', optional: true }) diagnosis?: any;
   @Field({ bsonType: 'object', optional: true }) extra?: Record<string, unknown>;
+  @Field({ optional: true }) name?: string;
 }
 
 let client: StrongboxClient;
@@ -172,5 +173,27 @@ test.serial('a key BSON cannot write inside a value encrypted whole is refused w
     t.is((err as { code?: string }).code, 'ENCRYPT_VALUE_NOT_BSON');
     t.false(inspect(err).includes('secret-key'), inspect(err));
     t.is(sent.length, 0);
+  }
+});
+
+test.serial('a key, a path or a regular expression BSON cannot write (a NUL character) is refused before any command, unquoted, wherever it stands', async (t) => {
+  const nul = 'private\0part';
+  const calls: Array<[string, () => Promise<unknown>]> = [
+    ['a key in a free-form value', () => repo().insertOne({ extra: { [nul]: 1 } })],
+    ['a pattern in a free-form value', () => repo().insertOne({ extra: { re: new RegExp(nul) } })],
+    ['a pattern in a Map in a free-form value', () => repo().insertOne({ extra: { m: new Map([['re', new RegExp(nul)]]) } })],
+    ['a pattern compared with a plain field', () => repo().findOne({ name: new RegExp(nul) })],
+    ['a pattern under $not', () => repo().findOne({ name: { $not: new RegExp(nul) } })],
+    ['a pattern in $in', () => repo().findOne({ name: { $in: [new RegExp(nul)] } })],
+    ['a filter path', () => repo().findOne({ [`extra.${nul}`]: 1 })],
+    ['a $set path', () => repo().updateOne({ name: 'x' }, { $set: { [`extra.${nul}`]: 1 } })],
+    ['a $set value', () => repo().updateOne({ name: 'x' }, { $set: { extra: { re: new RegExp(nul) } } })],
+  ];
+  for (const [what, call] of calls) {
+    sent.length = 0;
+    const err = await t.throwsAsync(call(), undefined, what);
+    t.is((err as { code?: string }).code, 'INPUT_NUL_CHARACTER', what);
+    t.false(inspect(err).includes('private'), `${what}: ${inspect(err)}`);
+    t.deepEqual(sent.map((c) => c.commandName), [], what);
   }
 });

@@ -4,7 +4,7 @@ import type { FieldMetadata } from '../../metadata/types';
 import { FILTER_OPERATORS, FILTER_TOP_LEVEL, IMPLICIT_EQUALITY, type PolicyKind, type Treatment } from '../policy/table';
 import { checkExpression } from './expressions';
 import type { FieldEncryptor } from './fieldEncryptor';
-import { assertLiteral, invalid, isOperatorObject, isPlainObject, safeEntries } from './guards';
+import { assertLiteral, assertWritablePattern, invalid, isOperatorObject, isPlainObject, safeEntries } from './guards';
 import type { Markings } from './markings';
 import type { ResolvedPath } from './pathResolver';
 import { hasEncrypted, hasRandom, type Scope } from './scope';
@@ -120,7 +120,11 @@ function analyzeCondition(analysis: Analysis, scope: Scope, path: string, value:
     });
   }
   if (value instanceof RegExp || (value !== null && typeof value === 'object' && (value as { _bsontype?: string })._bsontype === 'BSONRegExp')) {
-    if (kind === 'plain' || kind === 'keyField') { checkOperatorFitsType(resolved, path, '$regex', where); return value; }
+    if (kind === 'plain' || kind === 'keyField') {
+      checkOperatorFitsType(resolved, path, '$regex', where);
+      assertWritablePattern(value, where);
+      return value;
+    }
     throw refusal(where, kind, 'a regular expression', 'a pattern cannot match ciphertext');
   }
   if (!isOperatorObject(value)) return apply(analysis, scope, IMPLICIT_EQUALITY, kind, resolved, path, value, 'equality');
@@ -170,7 +174,9 @@ function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Recor
       return wholeDocuments(analysis, scope, field!, path, operand, op, treatment === 'documents');
     case 'condition':
       if (!isOperatorObject(operand) && !(operand instanceof RegExp)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} needs an operator condition or a regular expression.`, `write { ${op}: { $gt: … } }.`);
-      return operand instanceof RegExp ? operand : analyzeCondition(analysis, scope, path, operand);
+      if (!(operand instanceof RegExp)) return analyzeCondition(analysis, scope, path, operand);
+      assertWritablePattern(operand, `${where} ${op}`);
+      return operand;
     case 'elementFilter':
       return elementCondition(analysis, scope, field, path, operand, op);
   }

@@ -8,14 +8,31 @@ import { isMarkerCopy, UndecryptableValue } from '../../stored/undecryptable';
 /** Keys that would reach Object.prototype or a constructor when copied onto plain objects. */
 const POLLUTING_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** Refuses a polluting key, or a dotted path with a polluting segment ('meta.__proto__.x'). */
+/** Refuses a polluting key, or a dotted path with a polluting segment ('meta.__proto__.x'), and a key BSON cannot write. */
 export function assertSafeKey(key: string, where: string): void {
+  if (key.includes('\0')) throw nulCharacter(where, 'a key');
   // Runs for every key written: a key without a dot is tested whole, without splitting it into an array.
   if (key.includes('.') ? key.split('.').some((segment) => POLLUTING_KEYS.has(segment)) : POLLUTING_KEYS.has(key)) {
     throw new InvalidInputError('INPUT_POLLUTING_KEY', `${where}: the key "${key}" is not allowed (it could pollute object prototypes).`, {
       fix: 'rename the field; if the key comes from user input, validate it before building the query.',
     });
   }
+}
+
+/**
+ * BSON writes keys and regular-expression patterns as C strings, which end at the first NUL: the
+ * driver's serializer refuses one, with an untyped error quoting it. Refused first, unquoted.
+ */
+function nulCharacter(where: string, what: string): InvalidInputError {
+  return new InvalidInputError('INPUT_NUL_CHARACTER', `${where}: ${what} holds a NUL character, which BSON cannot write; nothing was sent.`, {
+    fix: 'leave the NUL character out (in a regular expression, match it with the escape \\x00 instead).',
+  });
+}
+
+/** Refuses a regular expression (RegExp or BSONRegExp) whose pattern BSON cannot write; any other value passes. */
+export function assertWritablePattern(value: unknown, where: string): void {
+  const pattern = value instanceof RegExp ? value.source : isBsonValue(value) && (value as { _bsontype?: unknown })._bsontype === 'BSONRegExp' ? (value as { pattern?: unknown }).pattern : undefined;
+  if (typeof pattern === 'string' && pattern.includes('\0')) throw nulCharacter(where, 'a regular expression\'s pattern');
 }
 
 /** Own enumerable string keys, each checked against prototype pollution. */
@@ -56,7 +73,10 @@ export function assertLiteral(value: unknown, where: string): void {
   if (value === null || typeof value !== 'object') return;
   const proto = Object.getPrototypeOf(value);
   // BSON values, dates and regular expressions are values whatever their fields are.
-  if (proto !== Object.prototype && proto !== null) return;
+  if (proto !== Object.prototype && proto !== null) {
+    assertWritablePattern(value, where);
+    return;
+  }
   for (const key of Object.keys(value)) {
     assertSafeKey(key, where);
     if (key.startsWith('$')) {
@@ -64,9 +84,9 @@ export function assertLiteral(value: unknown, where: string): void {
         fix: 'pass plain values; if the value comes from user input, check that it has the type the model declares.',
       });
     }
-    if (key.includes('.') || key.includes('\0')) {
+    if (key.includes('.')) {
       // A dotted key inside a value becomes a path the day the value is used as an update.
-      throw new InvalidInputError('INPUT_KEY_IN_VALUE', `${where}: the value contains a key with ${key.includes('.') ? 'a dot' : 'a NUL character'}, which MongoDB would read as a path or refuse.`, {
+      throw new InvalidInputError('INPUT_KEY_IN_VALUE', `${where}: the value contains a key with a dot, which MongoDB would read as a path.`, {
         fix: 'use keys without dots; if the value comes from user input, check that it has the type the model declares.',
       });
     }

@@ -4,7 +4,7 @@ import { isEncryptedBinary } from '../../crypto/blob';
 import type { DeclaredType } from '../../metadata/storedForm';
 import type { BsonType } from '../../metadata/types';
 import { isMarkerCopy, UndecryptableValue } from '../../stored/undecryptable';
-import { invalid, isPlainObject, readAsWritten } from './guards';
+import { assertWritablePattern, invalid, isPlainObject, readAsWritten } from './guards';
 
 /*
  * js-bson's classes, read once: the driver re-exports them through getters (its CommonJS index),
@@ -165,6 +165,7 @@ function toRegex(value: unknown, where: string): RegExp | driver.BSONRegExp {
     fresh = undefined;
   }
   if (fresh === undefined) throw wrongType(where, 'regex', value);
+  assertWritablePattern(fresh, where);
   if (!FAITHFUL_REGEX_FLAGS.test(fresh instanceof RegExp ? fresh.flags : fresh.options)) {
     throw invalid('INPUT_OUT_OF_RANGE', `${where} is declared as regex but got a regular expression with flags other than i and m, which js-bson does not store and read back unchanged.`,
       'use only the i and m flags.');
@@ -221,6 +222,7 @@ export function freeFormValue(value: unknown, where: string, ancestors: object[]
   // BSON writes what a toBSON returns, whatever the object carrying it (a Map, an array, a Date):
   // read once, as written, then checked.
   if (typeof (value as { toBSON?: unknown }).toBSON === 'function') return writtenAndChecked(value, where, ancestors);
+  assertWritablePattern(value, where);
   if (value instanceof Date || value instanceof RegExp || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
   ancestors.push(value);
   try {
