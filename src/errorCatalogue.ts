@@ -134,7 +134,7 @@ export const ERROR_CATALOGUE = {
     MODEL_EMBEDDED_TARGET: { meaning: 'The embedded class thunk threw or did not return a class.', fix: '@Embedded(() => Address) with the class declared before use.' },
     MODEL_ENCRYPTED_BENEATH_RANDOM: { meaning: 'An encrypted field lies inside a value that is already encrypted whole.', fix: 'Remove the inner @Encrypted, or stop encrypting the outer value whole.' },
     MODEL_ENCRYPT_TYPE_REFUSED: { meaning: 'MongoDB cannot encrypt this BSON type with any algorithm (null, undefined, MinKey, MaxKey).', fix: 'Remove @Encrypted or change the type.' },
-    MODEL_FIELD_NAME_INVALID: { meaning: 'The property name cannot be stored as a field name (a $ prefix, a dot or a NUL).', fix: 'Rename the property.' },
+    MODEL_FIELD_NAME_INVALID: { meaning: 'The property name cannot be stored as a field name (a $ prefix, a dot, a NUL, or a name every object has, such as constructor or toString).', fix: 'Rename the property.' },
     MODEL_ID_ENCRYPTED: { meaning: '_id is declared encrypted; MongoDB needs it in the clear.', fix: 'Keep _id plain and encrypt another field.' },
     MODEL_ID_NAME: { meaning: '@Id is on a property not named _id.', fix: 'Rename the property to _id.' },
     MODEL_INDEX_BENEATH_RANDOM: { meaning: 'An index key lies inside a value encrypted whole.', fix: 'Index the encrypted value itself (Deterministic) or another field.' },

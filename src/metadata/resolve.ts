@@ -244,6 +244,9 @@ function fieldNameProblem(name: string): string | undefined {
   if (name.includes('.')) return 'MongoDB reads a dot as a path into an embedded document';
   if (name.includes('\0')) return 'MongoDB refuses the NUL character in field names';
   if (name === '__proto__' || name === 'constructor' || name === 'prototype') return "it would reach an object's prototype when documents are read and written";
+  // Every object has these (toString, valueOf, hasOwnProperty…): a document without the field would
+  // still answer a function for it, and an entity with it would lose the method.
+  if (name in Object.prototype) return `every JavaScript object already has a ${name} (from Object.prototype), which a document leaving the field out would still answer`;
   return undefined;
 }
 

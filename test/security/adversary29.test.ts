@@ -115,7 +115,7 @@ test.serial('FINDING: save() of a loaded entity whose field encrypted whole now 
   sent.length = 0;
   const err = await t.throwsAsync(repo().save(entity));
   t.false(exposedText(err).includes(s.slice(1, 12)), `the error quotes the key: ${String(err)}`);
-  t.is((err as { code?: string }).code, 'ENCRYPT_VALUE_NOT_BSON', 'refused as insertOne, updateOne and a new entity\'s save() refuse it');
+  t.is((err as { code?: string }).code, 'INPUT_NUL_CHARACTER', 'refused as insertOne, updateOne and a new entity\'s save() refuse it');
   t.is(updates().length, 0);
 });
 

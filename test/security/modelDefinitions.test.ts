@@ -110,7 +110,7 @@ function buildClasses(specs: Spec[]): Function[] {
 }
 
 /** A field name MongoDB can store and the repository can address by a dotted path. */
-const storable = (name: string) => name !== '' && !name.startsWith('$') && !name.includes('.') && !name.includes('\u0000') && !['__proto__', 'constructor', 'prototype'].includes(name);
+const storable = (name: string) => name !== '' && !name.startsWith('$') && !name.includes('.') && !name.includes('\u0000') && !['__proto__', 'constructor', 'prototype'].includes(name) && !(name in Object.prototype);
 
 function problemsOf(shape: ModelShape, path = ''): string[] {
   const out: string[] = [];

@@ -134,8 +134,9 @@ function walkDocument(walk: Walk, shape: ModelShape, doc: unknown, prefix: strin
   const out: Document = {};
   let declaredKeys = 0;
   for (const key of Object.keys(source)) {
-    assertSafeKey(key, where);
     const field = shape.fields.get(key);
+    // A declared field's name was checked when the model was defined (no $, dot, NUL or prototype name).
+    if (!field) assertSafeKey(key, where);
     if (field) {
       declaredKeys++;
       const value = source[key];

@@ -1,6 +1,6 @@
 import { EncryptedQueryError } from '../../errors';
 import { EXPRESSION_OPERATORS, SERVER_JAVASCRIPT, SYSTEM_VARIABLES } from '../policy/table';
-import { invalid, isPlainObject, safeEntries } from './guards';
+import { assertWritableLiteral, assertWritablePattern, invalid, isPlainObject, safeEntries } from './guards';
 import type { Scope } from './scope';
 
 /**
@@ -17,7 +17,11 @@ export function checkExpression(scope: Scope, expression: unknown, where: string
     for (const item of expression) checkExpression(scope, item, where, variables);
     return;
   }
-  if (!isPlainObject(expression)) return; // a literal: number, boolean, null, Date, BSON value
+  if (!isPlainObject(expression)) {
+    // A literal: number, boolean, null, Date, BSON value, regular expression.
+    assertWritablePattern(expression, where);
+    return;
+  }
   const entries = safeEntries(expression, where);
   const operators = entries.filter(([key]) => key.startsWith('$'));
   if (operators.length === 0) {
@@ -41,6 +45,8 @@ function checkOperator(scope: Scope, op: string, operand: unknown, where: string
   }
   switch (op) {
     case '$literal':
+      // Sent as it is: nothing in it is evaluated, but BSON must be able to write it.
+      return assertWritableLiteral(operand, where);
     case '$meta':
       return;
     case '$let': {

@@ -10,7 +10,7 @@ const POLLUTING_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Refuses a polluting key, or a dotted path with a polluting segment ('meta.__proto__.x'), and a key BSON cannot write. */
 export function assertSafeKey(key: string, where: string): void {
-  if (key.includes('\0')) throw nulCharacter(where, 'a key');
+  assertWritableKey(key, where);
   // Runs for every key written: a key without a dot is tested whole, without splitting it into an array.
   if (key.includes('.') ? key.split('.').some((segment) => POLLUTING_KEYS.has(segment)) : POLLUTING_KEYS.has(key)) {
     throw new InvalidInputError('INPUT_POLLUTING_KEY', `${where}: the key "${key}" is not allowed (it could pollute object prototypes).`, {
@@ -27,6 +27,34 @@ function nulCharacter(where: string, what: string): InvalidInputError {
   return new InvalidInputError('INPUT_NUL_CHARACTER', `${where}: ${what} holds a NUL character, which BSON cannot write; nothing was sent.`, {
     fix: 'leave the NUL character out (in a regular expression, match it with the escape \\x00 instead).',
   });
+}
+
+/** Refuses a key BSON cannot write. */
+export function assertWritableKey(key: string, where: string): void {
+  if (key.includes('\0')) throw nulCharacter(where, 'a key');
+}
+
+/**
+ * Refuses a value sent as it is (an aggregation's $literal) that holds a key or a regular
+ * expression BSON cannot write, in its arrays, object literals and Maps. Past MAX_DEPTH it stops:
+ * BSON refuses a value that deep itself, without quoting it.
+ */
+export function assertWritableLiteral(value: unknown, where: string, depth = 0): void {
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return;
+  assertWritablePattern(value, where);
+  if (Array.isArray(value)) {
+    for (const item of value) assertWritableLiteral(item, where, depth + 1);
+  } else if (value instanceof Map) {
+    for (const [key, item] of value) {
+      if (typeof key === 'string') assertWritableKey(key, where);
+      assertWritableLiteral(item, where, depth + 1);
+    }
+  } else if (isPlainObject(value)) {
+    for (const key of Object.keys(value)) {
+      assertWritableKey(key, where);
+      assertWritableLiteral(value[key], where, depth + 1);
+    }
+  }
 }
 
 /** Refuses a regular expression (RegExp or BSONRegExp) whose pattern BSON cannot write; any other value passes. */

@@ -4,7 +4,7 @@ import { isEncryptedBinary } from '../../crypto/blob';
 import type { DeclaredType } from '../../metadata/storedForm';
 import type { BsonType } from '../../metadata/types';
 import { isMarkerCopy, UndecryptableValue } from '../../stored/undecryptable';
-import { assertWritablePattern, invalid, isPlainObject, readAsWritten } from './guards';
+import { assertWritableKey, assertWritablePattern, invalid, isPlainObject, readAsWritten } from './guards';
 
 /*
  * js-bson's classes, read once: the driver re-exports them through getters (its CommonJS index),
@@ -237,6 +237,8 @@ function freeFormInside(value: object, where: string, ancestors: object[]): unkn
   const items = <T>(entries: Array<[T, unknown]>, rebuild: (entries: Array<[T, unknown]>) => unknown): unknown => {
     let changed = false;
     const out = entries.map(([key, item]): [T, unknown] => {
+      // Every key BSON would write here (an object literal's, a Map's, a DBRef's field names), checked before any is sent.
+      if (typeof key === 'string') assertWritableKey(key, where);
       const sent = freeFormValue(item, where, ancestors);
       if (sent !== item) changed = true;
       return [key, sent];
