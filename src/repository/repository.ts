@@ -259,7 +259,9 @@ export class Repository<T extends object> {
     // The snapshot is what the stored document becomes, stamps included, taken before the update is sent.
     if (updatedAt !== undefined) after[updatedAt] = now;
     if (version !== undefined) after[version] = (before[version] as number) + 1;
-    const kept = keepWritten(savedAs, after);
+    // A value BSON cannot write makes the snapshot fall back to serializing (an own __proto__ key beside a
+    // NUL key): refused here, as the update would refuse it, its message withheld.
+    const kept = sanitizedSync('save', this.model, () => keepWritten(savedAs, after));
     const result = await this.update('updateOne', this.entityFilter(before), update, { session: options.session });
     if (result.matchedCount === 0) throw this.stale('save', before);
     trackWritten(entity, kept);

@@ -8,7 +8,7 @@ import { assertLiteral, assertWritablePattern, invalid, isOperatorObject, isPlai
 import type { Markings } from './markings';
 import type { ResolvedPath } from './pathResolver';
 import { hasEncrypted, hasRandom, type Scope } from './scope';
-import { checkFilterValue } from './values';
+import { checkFilterValue, freeFormValue } from './values';
 
 /** Operators whose operand is a value (or, for $in / $nin, values) of the field, checked against its declared type. */
 const TYPED_OPERANDS = new Set(['equality', '$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin']);
@@ -139,6 +139,20 @@ function analyzeCondition(analysis: Analysis, scope: Scope, path: string, value:
   return out;
 }
 
+/**
+ * A value a filter compares with, as it is sent: BSON writes an object carrying a toBSON as what
+ * that returns, a class instance as its own fields and a Map as a document of its entries, so each
+ * is read once, as written (freeFormValue), and what is checked — no operator, dotted or NUL key,
+ * no ciphertext or marker — is that reading, which the command then carries. (An ObjectId whose
+ * toBSON returned { $ne: null } was checked as an ObjectId and sent as an operator matching every
+ * document.)
+ */
+function comparand(operand: unknown, where: string): unknown {
+  const sent = freeFormValue(operand, where);
+  assertLiteral(sent, where);
+  return sent;
+}
+
 function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Record<PolicyKind, Treatment>, kind: PolicyKind, resolved: ResolvedPath, path: string, operand: unknown, op: string): unknown {
   const where = `${scope.name}.${path}`;
   const treatment = row[kind];
@@ -150,17 +164,19 @@ function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Recor
   switch (treatment) {
     case 'refuse':
       throw refusal(where, kind, op === 'equality' ? 'equality' : op, row.reason);
-    case 'value':
-      assertLiteral(operand, `${where} ${op}`);
-      checkDeclared(resolved, path, op, operand, where);
-      refuseUndefined(operand, op, where);
-      return operand;
-    case 'values':
+    case 'value': {
+      const sent = comparand(operand, `${where} ${op}`);
+      checkDeclared(resolved, path, op, sent, where);
+      refuseUndefined(sent, op, where);
+      return sent;
+    }
+    case 'values': {
       if (!Array.isArray(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} needs an array.`, `write { ${op}: [a, b] }.`);
-      assertLiteral(operand, `${where} ${op}`);
-      for (const item of operand) checkDeclared(resolved, path, op, item, where);
-      for (const item of operand) refuseUndefined(item, op, where);
-      return operand;
+      const sent = comparand(operand, `${where} ${op}`) as unknown[];
+      for (const item of sent) checkDeclared(resolved, path, op, item, where);
+      for (const item of sent) refuseUndefined(item, op, where);
+      return sent;
+    }
     case 'flag':
       assertFlag(op, operand, `${where} ${op}`);
       return operand;

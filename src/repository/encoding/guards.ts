@@ -46,7 +46,8 @@ export function assertWritableLiteral(value: unknown, where: string, depth = 0):
     for (const item of value) assertWritableLiteral(item, where, depth + 1);
   } else if (value instanceof Map) {
     for (const [key, item] of value) {
-      if (typeof key === 'string') assertWritableKey(key, where);
+      assertMapKey(key, where);
+      assertWritableKey(key, where);
       assertWritableLiteral(item, where, depth + 1);
     }
   } else if (isPlainObject(value)) {
@@ -99,6 +100,15 @@ export function assertLiteral(value: unknown, where: string): void {
     return;
   }
   if (value === null || typeof value !== 'object') return;
+  // BSON writes a Map as a document of its entries: its keys are keys like an object literal's.
+  if (value instanceof Map) {
+    for (const [key, item] of value) {
+      assertMapKey(key, where);
+      assertLiteralKey(key, where);
+      assertLiteral(item, where);
+    }
+    return;
+  }
   const proto = Object.getPrototypeOf(value);
   // BSON values, dates and regular expressions are values whatever their fields are.
   if (proto !== Object.prototype && proto !== null) {
@@ -106,19 +116,33 @@ export function assertLiteral(value: unknown, where: string): void {
     return;
   }
   for (const key of Object.keys(value)) {
-    assertSafeKey(key, where);
-    if (key.startsWith('$')) {
-      throw new InvalidInputError('INPUT_OPERATOR_IN_VALUE', `${where}: the value contains the key "${key}"; an operator is not allowed where a value belongs.`, {
-        fix: 'pass plain values; if the value comes from user input, check that it has the type the model declares.',
-      });
-    }
-    if (key.includes('.')) {
-      // A dotted key inside a value becomes a path the day the value is used as an update.
-      throw new InvalidInputError('INPUT_KEY_IN_VALUE', `${where}: the value contains a key with a dot, which MongoDB would read as a path.`, {
-        fix: 'use keys without dots; if the value comes from user input, check that it has the type the model declares.',
-      });
-    }
+    assertLiteralKey(key, where);
     assertLiteral((value as Record<string, unknown>)[key], where);
+  }
+}
+
+/** A Map's key BSON can write: a string (it writes a Map as a document of its entries). */
+export function assertMapKey(key: unknown, where: string): asserts key is string {
+  if (typeof key !== 'string') {
+    throw new InvalidInputError('INPUT_MALFORMED', `${where}: a Map holds a key that is not a string (a ${typeof key}); BSON writes a Map as a document, whose keys are strings; nothing was sent.`, {
+      fix: 'use string keys, or pass an object literal.',
+    });
+  }
+}
+
+/** A key of a document inside a value: no operator, no path, nothing BSON cannot write or that reaches a prototype. */
+function assertLiteralKey(key: string, where: string): void {
+  assertSafeKey(key, where);
+  if (key.startsWith('$')) {
+    throw new InvalidInputError('INPUT_OPERATOR_IN_VALUE', `${where}: the value contains the key "${key}"; an operator is not allowed where a value belongs.`, {
+      fix: 'pass plain values; if the value comes from user input, check that it has the type the model declares.',
+    });
+  }
+  if (key.includes('.')) {
+    // A dotted key inside a value becomes a path the day the value is used as an update.
+    throw new InvalidInputError('INPUT_KEY_IN_VALUE', `${where}: the value contains a key with a dot, which MongoDB would read as a path.`, {
+      fix: 'use keys without dots; if the value comes from user input, check that it has the type the model declares.',
+    });
   }
 }
 

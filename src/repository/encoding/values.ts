@@ -4,7 +4,7 @@ import { isEncryptedBinary } from '../../crypto/blob';
 import type { DeclaredType } from '../../metadata/storedForm';
 import type { BsonType } from '../../metadata/types';
 import { isMarkerCopy, UndecryptableValue } from '../../stored/undecryptable';
-import { assertWritableKey, assertWritablePattern, invalid, isPlainObject, readAsWritten } from './guards';
+import { assertMapKey, assertWritableKey, assertWritablePattern, invalid, isPlainObject, readAsWritten } from './guards';
 
 /*
  * js-bson's classes, read once: the driver re-exports them through getters (its CommonJS index),
@@ -247,7 +247,11 @@ function freeFormInside(value: object, where: string, ancestors: object[]): unkn
   };
   if (Array.isArray(value)) return items(value.map((item, i): [number, unknown] => [i, item]), (out) => out.map(([, item]) => item));
   // A Map is written as a document of its entries (a free-form value's copy keeps Maps, see snapshot).
-  if (value instanceof Map) return items([...value.entries()], (out) => new Map(out));
+  if (value instanceof Map) {
+    const entries = [...value.entries()];
+    for (const [key] of entries) assertMapKey(key, where);
+    return items(entries, (out) => new Map(out));
+  }
   const bsonType = (value as { _bsontype?: unknown })._bsontype;
   if (bsonType === 'Code') {
     // Each property read once (a getter could answer something else the next time).
