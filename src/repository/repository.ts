@@ -13,7 +13,7 @@ import { populateRefs } from './populate';
 import { encodeDocument, walkDocumentNow } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
-import { assertLiteral, invalid, safeEntries, snapshot, writtenValues } from './encoding/guards';
+import { assertLiteral, invalid, queryCopy, safeEntries, snapshot, writtenValues } from './encoding/guards';
 import { encryptMarked, Markings } from './encoding/markings';
 import { checkOptions, type OptionsEntry } from './encoding/options';
 import { analyzeProjection, assertSortable, followPipeline } from './encoding/pipelineEncoder';
@@ -333,7 +333,7 @@ export class Repository<T extends object> {
     }
     let value: unknown;
     try {
-      value = snapshot(id, `findById on ${this.model.target.name}`);
+      value = queryCopy(id, `findById on ${this.model.target.name}`);
       // An id is a value: an operator object ({ $ne: x }) would match some other document.
       assertLiteral(value, `findById on ${this.model.target.name}`);
     } catch (err) {
@@ -353,7 +353,7 @@ export class Repository<T extends object> {
     let failure: unknown;
     try {
       const options = this.options('find', rawOptions) as FindOptions<T, P> & Document;
-      copied = { filter: this.copy('find', rawFilter), options };
+      copied = { filter: this.copyQuery('find', rawFilter), options };
     } catch (err) {
       failure = err;
     }
@@ -413,7 +413,7 @@ export class Repository<T extends object> {
    */
   async paginate<const P extends Projection<T> | undefined = undefined>(rawFilter: Filter<T>, rawOptions: PageOptions<T, P>): Promise<Page<ReadResult<T, P>>> {
     const options = this.options('paginate', rawOptions);
-    const filter = this.copy('paginate', rawFilter);
+    const filter = this.copyQuery('paginate', rawFilter);
     const { session, comment, maxTimeMS, hint, projection } = options as PageOptions<T, P> & { hint?: unknown };
     return sanitized('paginate', this.model, () => readPage<ReadResult<T, P> & object>(this.scope, filter, options, (bounded, sort, limit) =>
       this.find(bounded as Filter<T>, { session, comment, maxTimeMS, hint, sort, limit, projection } as unknown as FindOptions<T, P>).toArray() as Promise<(ReadResult<T, P> & object)[]>));
@@ -446,7 +446,7 @@ export class Repository<T extends object> {
    */
   async distinct<const K extends DistinctPath<T>>(key: K, rawFilter: Filter<T> = {} as Filter<T>, rawOptions: SessionOption & { comment?: string; maxTimeMS?: number } = {}): Promise<DistinctValue<T, K>[]> {
     const options = this.options('distinct', rawOptions);
-    const filter = this.copy('distinct', rawFilter);
+    const filter = this.copyQuery('distinct', rawFilter);
     const [target, f] = await this.analyze('distinct', (analysis) => [distinctKey(this.scope, key), analyzeFilter(analysis, this.scope, filter)] as const);
     const values = await this.collection.distinct(target.path, f, options);
     return (await sanitized('distinct', this.model, () => readDistinct(this.reader, target, values))) as DistinctValue<T, K>[];
@@ -533,7 +533,7 @@ export class Repository<T extends object> {
     let copied: { pipeline: unknown; options: Document } | undefined;
     let failure: unknown;
     try {
-      copied = { options: this.options('aggregate', rawOptions), pipeline: this.copy('aggregate', rawPipeline) };
+      copied = { options: this.options('aggregate', rawOptions), pipeline: this.copyQuery('aggregate', rawPipeline) };
     } catch (err) {
       failure = err;
     }
@@ -565,7 +565,7 @@ export class Repository<T extends object> {
   watch<E extends object = ChangeEvent<T>>(rawPipeline: ReadonlyArray<ChangeStreamStage<T>> = [], rawOptions: WatchOptions = {}): StrongboxChangeStream<E> {
     const opened = (async () => {
       const options = this.options('watch', rawOptions);
-      const pipeline = this.copy('watch', rawPipeline);
+      const pipeline = this.copyQuery('watch', rawPipeline);
       const checked = sanitizedSync('watch', this.model, () => watchOptions(this.scope, options));
       let reading: EventReading | undefined;
       const stages = await this.analyze('watch', (analysis) => {
@@ -605,11 +605,11 @@ export class Repository<T extends object> {
       case 'updateOne': case 'updateMany': {
         fields(['filter', 'update', 'upsert', 'arrayFilters']);
         if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', `upsert of bulkWrite ${kind} must be true or false.`, 'pass true or false.');
-        requireFilter(this.model, `bulkWrite ${kind}`, spec.filter);
-        const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update, spec.upsert === true ? spec.filter : undefined);
-        const root = pinnedKeyRoot(this.scope, spec.filter);
+        const given = this.copyQuery(`bulkWrite ${kind}`, requireFilter(this.model, `bulkWrite ${kind}`, spec.filter));
+        const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update, spec.upsert === true ? given : undefined);
+        const root = pinnedKeyRoot(this.scope, given);
         this.requirePinnedKeys(normalized, root, `bulkWrite ${kind}`);
-        const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, spec.filter, normalized, spec.arrayFilters, root);
+        const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, given, normalized, spec.arrayFilters, root);
         return { [kind]: { filter, update, upsert: spec.upsert, ...(arrayFilters ? { arrayFilters } : {}) } } as AnyBulkWriteOperation<Document>;
       }
       case 'replaceOne': {
@@ -734,7 +734,7 @@ export class Repository<T extends object> {
   }
 
   private filter(what: string, filter: unknown): Promise<Document> {
-    const copied = this.copy(what, filter);
+    const copied = this.copyQuery(what, filter);
     return this.analyze(what, (analysis) => analyzeFilter(analysis, this.scope, this.scoped(copied)));
   }
 
@@ -797,10 +797,19 @@ export class Repository<T extends object> {
     return copy;
   }
 
+  /** A filter or pipeline read once, as BSON writes it (see queryCopy). */
+  private copyQuery<V>(what: string, value: V): V {
+    return this.reading(what, (where) => queryCopy(value, where));
+  }
+
   /** `value` read once (see snapshot); with `shape`, as a document of that shape. */
   private copy<V>(what: string, value: V, shape?: ModelShape): V {
+    return this.reading(what, (where) => snapshot(value, where, shape));
+  }
+
+  private reading<V>(what: string, read: (where: string) => V): V {
     try {
-      return snapshot(value, `${what} on ${this.model.target.name}`, shape);
+      return read(`${what} on ${this.model.target.name}`);
     } catch (err) {
       throw sanitize(err, what, this.model.target.name);
     }
@@ -861,7 +870,7 @@ export class Repository<T extends object> {
    */
   private async update(what: 'updateOne' | 'updateMany', rawFilter: unknown, rawUpdate: unknown, rawOptions: UpdateOptions<T>): Promise<UpdateResult> {
     const options = this.options('update', rawOptions);
-    const filter = this.copy(what, requireFilter(this.model, what, rawFilter));
+    const filter = this.copyQuery(what, requireFilter(this.model, what, rawFilter));
     const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
     const { arrayFilters: rawArrayFilters, ...driverOptions } = options;
     const root = pinnedKeyRoot(this.scope, filter);
@@ -892,7 +901,7 @@ export class Repository<T extends object> {
 
   /** findOneAndUpdate: the one document's key is read first when the filter does not pin it; null when nothing matches. */
   private async keyedUpdate(what: string, rawFilter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T>): Promise<[Document, Document, Document[] | undefined] | null> {
-    const filter = this.copy(what, requireFilter(this.model, what, rawFilter));
+    const filter = this.copyQuery(what, requireFilter(this.model, what, rawFilter));
     const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);

@@ -190,7 +190,7 @@ test.serial('FINDING-2: a Map with a non-string key (a number) inside a free-for
   t.deepEqual(wrong, [], wrong.join('\n'));
 });
 
-test.serial('FINDING-3: a filter comparand that BSON writes as an operator (an ObjectId or Date carrying a toBSON returning { $ne: null }, a class instance with a $ne field, a Map of $ne) is refused before any command, by findById, findOne, $eq, $in, count, updateOne and deleteMany filters: it was checked as the object and sent as the operator, matching every document', async (t) => {
+test.serial('FINDING-3: a value that BSON writes as an operator (an ObjectId or Date carrying a toBSON returning { $ne: null }, a class instance with a $ne field, a Map of $ne, a $push element whose toBSON returns modifiers, an expression whose toBSON returns $function) is refused before any command, by findById, findOne, $eq, $in, count, updateOne and deleteMany filters, $push, $pull and aggregate: it was checked as the object and sent as the operator, matching every document', async (t) => {
   const seeded = await trepo().insertOne({ s: 'seed', obj: { x: 1 } });
   const operator = () => ({ $ne: null });
   const oid = () => Object.assign(new ObjectId(), { toBSON: operator });
@@ -211,13 +211,18 @@ test.serial('FINDING-3: a filter comparand that BSON writes as an operator (an O
     ['count', () => trepo().count({ obj: instance() })],
     ['updateOne filter', () => trepo().updateOne({ _id: oid() }, { $set: { s: 'hit' } })],
     ['deleteMany filter', () => trepo().deleteMany({ 'obj.x': map() })],
+    ['$push element with toBSON returning modifiers', () => repo().updateOne({ _id: seeded._id }, { $push: { list: { toBSON: () => ({ $each: [], $slice: 0 }) } } })],
+    ['$pull condition with toBSON', () => repo().updateOne({ _id: seeded._id }, { $pull: { list: { toBSON: operator } } })],
+    ['$pull class instance', () => repo().updateOne({ _id: seeded._id }, { $pull: { list: instance() } })],
+    ['aggregate $match class instance', () => trepo().aggregate([{ $match: { obj: instance() } }]).toArray()],
+    ['aggregate $addFields toBSON returning server JavaScript', () => trepo().aggregate([{ $addFields: { x: { toBSON: () => ({ $function: { body: 'function () { return 1; }', args: [], lang: 'js' } }) } } }]).toArray()],
   ];
   for (const [what, call] of calls) {
     sent.length = 0;
     const outcome = await call().then((v) => ({ v }), (e: unknown) => ({ e }));
     if (!('e' in outcome)) wrong.push(`${what}: accepted (${outcome.v && typeof outcome.v === 'object' ? 'matched something' : String(outcome.v)})`);
     else if (!(outcome.e instanceof StrongboxError)) wrong.push(`${what}: untyped ${errOf(outcome.e).slice(0, 100)}`);
-    else if (sent.some((c) => ['find', 'update', 'delete', 'aggregate', 'count'].includes(c.commandName))) wrong.push(`${what}: refused after a command`);
+    else if (sent.some((c) => ['find', 'update', 'delete', 'aggregate', 'count', 'findAndModify'].includes(c.commandName))) wrong.push(`${what}: refused after a command`);
   }
   t.deepEqual(wrong, [], wrong.join('\n'));
   t.is((await storedIn(tcoll(), seeded._id))?.s, 'seed', 'the seeded document was not updated');

@@ -170,8 +170,24 @@ const MAX_DEPTH = 120;
  * none can see other values than the command got.
  */
 export function snapshot<T>(value: T, where: string, shape?: ModelShape): T {
+  return copied(value, where, shape, NEVER);
+}
+
+/**
+ * A query (a filter or a pipeline) read once, as BSON writes it: below its containers (object
+ * literals and arrays), every object BSON writes otherwise than its own properties say — one
+ * carrying a toBSON, a class instance, a Map — is replaced by its reading (see readAsWritten), so
+ * the analysis checks what the command will carry: a toBSON returning { $ne: null } is an operator
+ * the analysis sees, not a value it lets through. BSON values, Dates and regular expressions are
+ * copied as in snapshot.
+ */
+export function queryCopy<T>(value: T, where: string): T {
+  return copied(value, where, undefined, QUERY);
+}
+
+function copied<T>(value: T, where: string, shape: ModelShape | undefined, readAt: number): T {
   try {
-    return copyOnce(value, 0, undefined, shape) as T;
+    return copyOnce(value, 0, undefined, shape, readAt) as T;
   } catch (err) {
     if (!(err instanceof TooDeep)) throw err;
     const at = err.top === undefined ? where : `${where}, in ${err.top},`;
@@ -205,6 +221,9 @@ function containerKind(value: unknown): 'array' | 'object' | null {
  */
 const NEVER = Number.POSITIVE_INFINITY;
 
+/** copyOnce's reading of a query: at every depth, as for a free-form value, Maps included (see queryCopy). */
+const QUERY = Number.NEGATIVE_INFINITY;
+
 /**
  * `top` is the top-level key the value sits under: errors name it, and nothing deeper, since keys
  * inside a value encrypted as a whole are plaintext the model protects. No record of ancestors is
@@ -227,7 +246,10 @@ function copyOnce(value: unknown, depth: number, top: string | undefined, shape?
   // byte array), so it is never copied as its kind: where the model leaves the value free-form it
   // is read once, as written; elsewhere it is kept for the encoder, which reads it once (a marker
   // keeps its own toBSON, for the encoder to refuse).
-  if (typeof (value as { toBSON?: unknown }).toBSON === 'function' && !(value instanceof UndecryptableValue)) return readAt <= 0 ? readAsWritten(value, top) : value;
+  if (typeof (value as { toBSON?: unknown }).toBSON === 'function' && !(value instanceof UndecryptableValue)) {
+    if (readAt === QUERY) return readAsValue(value, top);
+    return readAt <= 0 ? readAsWritten(value, top) : value;
+  }
   // Read once like the rest: a Date the caller changes later changes neither the checked value nor the entity.
   if (value instanceof Date) return new Date(value.getTime());
   // So is a RegExp (compile() changes one in place): its pattern and flags as read now.
@@ -242,15 +264,17 @@ function copyOnce(value: unknown, depth: number, top: string | undefined, shape?
     // A Code's scope and a DBRef's fields are copied by their properties, each read once, the values
     // inside read as the rest of a free-form value (BSON itself reads a Code's scope several times).
     const holdsValues = (value as { _bsontype?: unknown })._bsontype === 'Code' || (value as { _bsontype?: unknown })._bsontype === 'DBRef';
-    if (readAt <= 0 && !(value instanceof Uint8Array) && !holdsValues) {
+    // (A query's BSON values are copied below, as everywhere: what BSON writes for them is what they say.)
+    if (readAt <= 0 && !(value instanceof Uint8Array) && !holdsValues && !(readAt === QUERY && isBsonValue(value))) {
       if (value instanceof UndecryptableValue) return value;
       // A Map stays a Map, its entries in their order (BSON writes them in that order, which an object would not keep for number-like keys).
-      if (value instanceof Map) {
+      // In a query it is read as written: its keys are then an object's, which the analysis checks like any other.
+      if (value instanceof Map && readAt !== QUERY) {
         if (depth > MAX_DEPTH) throw new TooDeep(top);
         // Read through entries(), as BSON reads a Map.
         return new Map([...value.entries()].map(([key, item]) => [key, copyOnce(item, depth + 1, top, undefined, inside)]));
       }
-      return readAsWritten(value, top);
+      return readAt === QUERY ? readAsValue(value, top) : readAsWritten(value, top);
     }
     // BSON values and byte arrays get copies of their own (their fields can be changed in place); class instances are kept.
     const own = isBsonValue(value) || value instanceof Uint8Array ? detachedValue(value, (item) => copyOnce(item, depth + 1, top, undefined, inside)) : NOT_DETACHED;
@@ -297,6 +321,22 @@ export function readAsWritten(value: object, where: string | undefined): unknown
   if (copy !== NOT_AS_WRITTEN) return copy;
   throw invalid('INPUT_NOT_COPYABLE', `${where ?? 'A value'} holds a document whose keys could not be kept in their order when it was copied (a Map or toBSON result with number-like keys after others, or $ref / $id keys in another order than a DBRef's); nothing was sent.`,
     'give that document as an object literal, or put its number-like keys first.');
+}
+
+/**
+ * An object a query or an update operator holds where a value belongs, which BSON writes otherwise
+ * than its own properties say (one carrying a toBSON, a class instance, a Map): read once, as
+ * written, and that reading must be a value — an operator or dotted key in it is refused, since the
+ * caller wrote an object, not an operator (an ObjectId whose toBSON returns { $ne: null }, a $push
+ * element whose toBSON returns { $each: … }). Any other value is returned as it is.
+ */
+export function readAsValue(value: unknown, where: string | undefined): unknown {
+  if (value === null || typeof value !== 'object' || value instanceof UndecryptableValue) return value;
+  const plain = Array.isArray(value) || (isPlainObject(value) && typeof (value as { toBSON?: unknown }).toBSON !== 'function');
+  if (plain || value instanceof Date || value instanceof RegExp || value instanceof Uint8Array || (isBsonValue(value) && typeof (value as { toBSON?: unknown }).toBSON !== 'function')) return value;
+  const read = readAsWritten(value, where);
+  assertLiteral(read, where ?? 'A value');
+  return read;
 }
 
 /**

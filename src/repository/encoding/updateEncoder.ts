@@ -3,7 +3,7 @@ import { EncryptedQueryError } from '../../errors';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import { UPDATE_OPERATORS, type PolicyKind } from '../policy/table';
 import { analyzeFilter, elementCondition, keyFieldPaths, kindOf, type Analysis } from './filterEncoder';
-import { assertLiteral, assertSafeKey, invalid, isOperatorObject, isPlainObject, safeEntries } from './guards';
+import { assertLiteral, assertSafeKey, invalid, isOperatorObject, isPlainObject, readAsValue, safeEntries } from './guards';
 import type { ModelScope } from './scope';
 import { hasRandom } from './scope';
 
@@ -138,10 +138,12 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
     case '$push':
     case '$addToSet':
       return pushed(analysis, scope, op, path, value, field, kind, keyRoot);
-    case '$pull':
-      if (isPlainObject(value)) return elementCondition(analysis, scope, field, path, value, op);
-      assertLiteral(value, `${where} $pull`);
-      return value;
+    case '$pull': {
+      const read = readAsValue(value, `${where} $pull`);
+      if (isPlainObject(read)) return elementCondition(analysis, scope, field, path, read, op);
+      assertLiteral(read, `${where} $pull`);
+      return read;
+    }
     case '$pullAll':
       if (!Array.isArray(value)) throw invalid('INPUT_OPERATOR_OPERAND', `$pullAll of ${where} needs an array.`, `write { $pullAll: { '${path}': [a, b] } }.`);
       assertLiteral(value, `${where} $pullAll`);
@@ -163,9 +165,12 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
 }
 
 /** $push / $addToSet: elements pushed into an array of documents are encoded as documents (their encrypted fields encrypted). */
-function pushed(analysis: Analysis, scope: ModelScope, op: string, path: string, value: unknown, field: FieldMetadata | undefined, kind: PolicyKind, keyRoot: Document): unknown {
+function pushed(analysis: Analysis, scope: ModelScope, op: string, path: string, given: unknown, field: FieldMetadata | undefined, kind: PolicyKind, keyRoot: Document): unknown {
   const where = `${scope.name}.${path}`;
   const container = kind === 'container';
+  // Read as written when BSON writes it otherwise (a toBSON returning { $each: … } would be modifiers,
+  // not the element the caller gave). A document of an embedded array is read by its declared fields, as written.
+  const value = container ? given : readAsValue(given, `${where} ${op}`);
   if (container && op === '$addToSet' && hasRandom(field!.embedded!)) {
     throw updateRefusal(op, where, 'container', 'duplicates cannot be found among documents holding Random ciphertext; use $push');
   }
