@@ -609,7 +609,7 @@ export class Repository<T extends object> {
         const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update, spec.upsert === true ? given : undefined);
         const root = pinnedKeyRoot(this.scope, given);
         this.requirePinnedKeys(normalized, root, `bulkWrite ${kind}`);
-        const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, given, normalized, spec.arrayFilters, root);
+        const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, given, normalized, this.copyQuery(`bulkWrite ${kind}`, spec.arrayFilters), root);
         return { [kind]: { filter, update, upsert: spec.upsert, ...(arrayFilters ? { arrayFilters } : {}) } } as AnyBulkWriteOperation<Document>;
       }
       case 'replaceOne': {
@@ -872,7 +872,8 @@ export class Repository<T extends object> {
     const options = this.options('update', rawOptions);
     const filter = this.copyQuery(what, requireFilter(this.model, what, rawFilter));
     const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
-    const { arrayFilters: rawArrayFilters, ...driverOptions } = options;
+    const { arrayFilters: givenArrayFilters, ...driverOptions } = options;
+    const rawArrayFilters = this.copyQuery(what, givenArrayFilters);
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
     if (writesUnderDocumentKeys(this.scope, update)) this.refuseCollationOnKeys(what, options);
@@ -903,19 +904,20 @@ export class Repository<T extends object> {
   private async keyedUpdate(what: string, rawFilter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T>): Promise<[Document, Document, Document[] | undefined] | null> {
     const filter = this.copyQuery(what, requireFilter(this.model, what, rawFilter));
     const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
+    const arrayFilters = this.copyQuery(what, options.arrayFilters);
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
     if (writesUnderDocumentKeys(this.scope, update)) this.refuseCollationOnKeys(what, options);
-    if (missing.length === 0) return this.prepareUpdate(what, filter, update, options.arrayFilters, root);
+    if (missing.length === 0) return this.prepareUpdate(what, filter, update, arrayFilters, root);
     const keyPath = this.singleKeyPath(missing, what, options.upsert);
-    await this.prepareUpdate(what, filter, update, options.arrayFilters, keyRootFor(keyPath, 'placeholder'));
+    await this.prepareUpdate(what, filter, update, arrayFilters, keyRootFor(keyPath, 'placeholder'));
     const encodedFilter = await this.filter(what, filter);
     const { sort } = await this.findOneAndOptions(options);
     const target = await this.collection.findOne(encodedFilter, { session: options.session, sort, projection: { _id: 1, [keyPath]: 1 } });
     const key = valueAt(target, keyPath);
     if (!target || typeof key !== 'string' || key.length === 0) return null;
-    const [f, u, arrayFilters] = await this.prepareUpdate(what, filter, update, options.arrayFilters, keyRootFor(keyPath, key));
-    return [{ $and: [f, { _id: { $eq: target._id }, [keyPath]: { $eq: key } }] }, u, arrayFilters];
+    const [f, u, encodedArrayFilters] = await this.prepareUpdate(what, filter, update, arrayFilters, keyRootFor(keyPath, key));
+    return [{ $and: [f, { _id: { $eq: target._id }, [keyPath]: { $eq: key } }] }, u, encodedArrayFilters];
   }
 
   private singleKeyPath(missing: string[], what: string, upsert: boolean | undefined): string {

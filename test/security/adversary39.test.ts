@@ -190,7 +190,7 @@ test.serial('FINDING-2: a Map with a non-string key (a number) inside a free-for
   t.deepEqual(wrong, [], wrong.join('\n'));
 });
 
-test.serial('FINDING-3: a value that BSON writes as an operator (an ObjectId or Date carrying a toBSON returning { $ne: null }, a class instance with a $ne field, a Map of $ne, a $push element whose toBSON returns modifiers, an expression whose toBSON returns $function) is refused before any command, by findById, findOne, $eq, $in, count, updateOne and deleteMany filters, $push, $pull and aggregate: it was checked as the object and sent as the operator, matching every document', async (t) => {
+test.serial('FINDING-3: a value that BSON writes as an operator (an ObjectId or Date carrying a toBSON returning { $ne: null }, a class instance with a $ne field, a Map of $ne, a $push element whose toBSON returns modifiers, an expression whose toBSON returns $function) is refused before any command, by findById, findOne, $eq, $in, count, updateOne and deleteMany filters, arrayFilters, $push, $pull and aggregate: it was checked as the object and sent as the operator, matching every document', async (t) => {
   const seeded = await trepo().insertOne({ s: 'seed', obj: { x: 1 } });
   const operator = () => ({ $ne: null });
   const oid = () => Object.assign(new ObjectId(), { toBSON: operator });
@@ -214,6 +214,8 @@ test.serial('FINDING-3: a value that BSON writes as an operator (an ObjectId or 
     ['$push element with toBSON returning modifiers', () => repo().updateOne({ _id: seeded._id }, { $push: { list: { toBSON: () => ({ $each: [], $slice: 0 }) } } })],
     ['$pull condition with toBSON', () => repo().updateOne({ _id: seeded._id }, { $pull: { list: { toBSON: operator } } })],
     ['$pull class instance', () => repo().updateOne({ _id: seeded._id }, { $pull: { list: instance() } })],
+    ['arrayFilters class instance', () => repo().updateOne({ _id: seeded._id }, { $set: { 'items.$[e].label': 'x' } }, { arrayFilters: [{ 'e.label': instance() }] })],
+    ['bulkWrite arrayFilters toBSON', () => repo().bulkWrite([{ updateOne: { filter: { _id: seeded._id }, update: { $set: { 'items.$[e].label': 'x' } }, arrayFilters: [{ 'e.label': { toBSON: operator } }] } }])],
     ['aggregate $match class instance', () => trepo().aggregate([{ $match: { obj: instance() } }]).toArray()],
     ['aggregate $addFields toBSON returning server JavaScript', () => trepo().aggregate([{ $addFields: { x: { toBSON: () => ({ $function: { body: 'function () { return 1; }', args: [], lang: 'js' } }) } } }]).toArray()],
   ];
