@@ -174,11 +174,11 @@ export function snapshot<T>(value: T, where: string, shape?: ModelShape): T {
 }
 
 /**
- * A query (a filter or a pipeline) read once, as BSON writes it: below its containers (object
- * literals and arrays), every object BSON writes otherwise than its own properties say — one
- * carrying a toBSON, a class instance, a Map — is replaced by its reading (see readAsWritten), so
- * the analysis checks what the command will carry: a toBSON returning { $ne: null } is an operator
- * the analysis sees, not a value it lets through. BSON values, Dates and regular expressions are
+ * A query (a filter, a pipeline, arrayFilters) read once, as BSON writes it: below its containers
+ * (object literals and arrays), every object BSON writes otherwise than its own properties say —
+ * one carrying a toBSON, a class instance, a Map — is replaced by its reading (see readAsValue), so
+ * the analysis checks what the command will carry; a reading holding an operator is refused (the
+ * caller wrote an object, not { $ne: null }). BSON values, Dates and regular expressions are
  * copied as in snapshot.
  */
 export function queryCopy<T>(value: T, where: string): T {

@@ -64,17 +64,25 @@ export function toDeclaredBson(value: unknown, declared: DeclaredType, where: st
  * command. Undefined when `value` is not such a value.
  */
 function genuine<C extends object>(value: unknown, cls: abstract new (...args: never[]) => C): C | undefined {
-  if (!(value instanceof cls)) return undefined;
-  const tag = (cls.prototype as { _bsontype: string })._bsontype;
-  if ((value as { _bsontype?: unknown })._bsontype !== tag) return undefined;
+  if (!writtenAs(value, cls)) return undefined;
   let fresh: unknown;
   try {
-    fresh = detachedAs(tag, value, (inner) => inner);
+    fresh = detachedAs(tagOf(cls), value, (inner) => inner);
   } catch {
     // A field the class's constructor refuses (a Decimal128 of 15 bytes, a Timestamp's t beyond 32 bits): no such value exists.
     return undefined;
   }
   return fresh instanceof cls ? fresh : undefined;
+}
+
+/** The `_bsontype` BSON writes a value of the driver's class `cls` by. */
+function tagOf(cls: abstract new (...args: never[]) => object): string {
+  return (cls.prototype as { _bsontype: string })._bsontype;
+}
+
+/** Whether `value` is an instance of `cls` that BSON writes as one (its `_bsontype`, read once, is the class's own). */
+function writtenAs<C extends object>(value: unknown, cls: abstract new (...args: never[]) => C): value is C {
+  return value instanceof cls && (value as { _bsontype?: unknown })._bsontype === tagOf(cls);
 }
 
 /** genuine(value, cls), or the wrong-type refusal. */
@@ -97,7 +105,8 @@ function toScalar(value: unknown, bsonType: BsonType, where: string): unknown {
     case 'binData':
       // Its subtype and length as checked (a subtype changed to 6 later would pass for ciphertext); the bytes are not copied.
       if (value instanceof Binary) {
-        if (genuine(value, Binary) === undefined) throw wrongType(where, bsonType, value);
+        // Checked, not copied (genuine would copy the bytes, which can be megabytes): a fresh Binary over them.
+        if (!writtenAs(value, Binary)) throw wrongType(where, bsonType, value);
         return new Binary(value.buffer.subarray(0, value.position), value.sub_type);
       }
       if (value instanceof Uint8Array) return new Binary(value);
@@ -116,8 +125,8 @@ function toScalar(value: unknown, bsonType: BsonType, where: string): unknown {
       return expect(code !== undefined && code.scope == null, code ?? value, bsonType, where);
     }
     case 'javascriptWithScope': {
-      if (genuine(value, Code) === undefined) throw wrongType(where, bsonType, value);
-      // Read once more, as a free-form value: its scope is checked and copied.
+      if (!writtenAs(value, Code)) throw wrongType(where, bsonType, value);
+      // Read once, as a free-form value: its scope is checked and copied.
       const sent = freeFormValue(value, where);
       if (!(sent instanceof Code) || sent.scope == null) throw wrongType(where, bsonType, value);
       return sent;
