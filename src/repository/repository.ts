@@ -793,6 +793,9 @@ export class Repository<T extends object> {
   /** The options read once and checked: what is forwarded is exactly what was checked. */
   private options<O>(entry: OptionsEntry, options: O): O {
     const copy = this.copy(entry, options);
+    // A projection can hold expressions: read as a query is (a toBSON returning $function is refused, not forwarded).
+    const projection = (copy as { projection?: unknown } | undefined)?.projection;
+    if (projection !== undefined) (copy as { projection?: unknown }).projection = this.copyQuery(entry, projection);
     checkOptionsSanitized(entry, copy, this.scope, this.dataClient);
     return copy;
   }

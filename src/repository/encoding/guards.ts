@@ -332,8 +332,9 @@ export function readAsWritten(value: object, where: string | undefined): unknown
  */
 export function readAsValue(value: unknown, where: string | undefined): unknown {
   if (value === null || typeof value !== 'object' || value instanceof UndecryptableValue) return value;
-  const plain = Array.isArray(value) || (isPlainObject(value) && typeof (value as { toBSON?: unknown }).toBSON !== 'function');
-  if (plain || value instanceof Date || value instanceof RegExp || value instanceof Uint8Array || (isBsonValue(value) && typeof (value as { toBSON?: unknown }).toBSON !== 'function')) return value;
+  // Whatever carries a toBSON (an array, a Date, a RegExp, a byte array too) is written as what it returns.
+  if (typeof (value as { toBSON?: unknown }).toBSON !== 'function'
+    && (Array.isArray(value) || isPlainObject(value) || value instanceof Date || value instanceof RegExp || value instanceof Uint8Array || isBsonValue(value))) return value;
   const read = readAsWritten(value, where);
   assertLiteral(read, where ?? 'A value');
   return read;
