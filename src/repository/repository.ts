@@ -792,12 +792,12 @@ export class Repository<T extends object> {
 
   /** The options read once and checked: what is forwarded is exactly what was checked. */
   private options<O>(entry: OptionsEntry, options: O): O {
-    const copy = this.copy(entry, options);
-    // A projection can hold expressions: read as a query is (a toBSON returning $function is refused, not forwarded).
-    const projection = (copy as { projection?: unknown } | undefined)?.projection;
-    if (projection !== undefined) (copy as { projection?: unknown }).projection = this.copyQuery(entry, projection);
+    const copy = this.copy(entry, options) as { projection?: unknown; let?: unknown } | undefined;
+    // A projection and let variables hold expressions: read as a query is (a toBSON returning $function is refused, not forwarded).
+    if (copy?.projection !== undefined) copy.projection = this.copyQuery(entry, copy.projection);
+    if (copy?.let !== undefined) copy.let = this.copyQuery(entry, copy.let);
     checkOptionsSanitized(entry, copy, this.scope, this.dataClient);
-    return copy;
+    return copy as O;
   }
 
   /** A filter or pipeline read once, as BSON writes it (see queryCopy). */

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  CHANGE_STREAM_STAGES, COLLATION_KEYS, EXPRESSION_OPERATORS, FILTER_OPERATORS, FILTER_TOP_LEVEL, IMPLICIT_EQUALITY, MOVING_ACCUMULATORS, OPTIONS,
+  CHANGE_STREAM_STAGES, COLLATION_SETTINGS, EXPRESSION_OPERATORS, FILTER_OPERATORS, FILTER_TOP_LEVEL, IMPLICIT_EQUALITY, MOVING_ACCUMULATORS, OPTIONS,
   PIPELINE_STAGES, SERVER_JAVASCRIPT, SYSTEM_VARIABLES, UPDATE_OPERATORS, type PolicyRow, type Treatment,
 } from '../../src/repository/policy/table';
 
@@ -68,7 +68,7 @@ export function renderPolicy(): string {
     '|---|---|',
     ...Object.entries(OPTIONS).map(([entry, options]) => `| ${entry} | ${Object.entries(options).map(([name, kind]) => `\`${name}\` (${kind})`).join(', ')} |`),
     '',
-    `Collation settings: ${list(COLLATION_KEYS)}.`,
+    `Collation settings: ${Object.entries(COLLATION_SETTINGS).map(([name, rule]) => `\`${name}\` (${rule.takes})`).join(', ')}.`,
     '',
     END,
   ].join('\n');

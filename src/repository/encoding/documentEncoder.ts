@@ -3,10 +3,11 @@ import { isDocumentLike } from '../../bson/documents';
 import { EncryptionGroup } from '../../crypto/commandEncryptor';
 import { StrongboxError } from '../../errors';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
+import type { DeclaredType } from '../../metadata/storedForm';
 import type { FieldEncryptor } from './fieldEncryptor';
 import { assertLiteral, assertSafeKey, invalid } from './guards';
 import { missingRequired } from './requiredFields';
-import { describe, freeFormValue, toDeclaredBson } from './values';
+import { describe, toDeclaredBson } from './values';
 
 /** One walk over a value being written: the encryptions it started and the required fields it found empty. */
 interface Walk {
@@ -79,24 +80,26 @@ export function placeUpdateValue(encryptor: FieldEncryptor, group: EncryptionGro
 export function plainUpdateValue(model: string, update: UpdateValue): unknown {
   const { field, path, value, element } = update;
   const where = `${model}.${path}`;
-  if (element) {
-    assertLiteral(value, where);
-    return field.itemBsonType === undefined ? toDeclaredBson(value, {}, where) : toDeclaredBson(value, { bsonType: field.itemBsonType }, where);
-  }
-  if (path.slice(path.lastIndexOf('.') + 1) !== field.name) {
-    // A path below a free-form object ('meta.x') resolves to the object's field: its value is not the field's.
-    assertLiteral(value, where);
-    return freeFormValue(value, where);
-  }
+  if (element) return plainValue(value, field.itemBsonType === undefined ? {} : { bsonType: field.itemBsonType }, where);
+  // A path below a free-form object ('meta.x') resolves to the object's field: its value is not the field's.
+  if (path.slice(path.lastIndexOf('.') + 1) !== field.name) return plainValue(value, {}, where);
   if (value === null || value === undefined) throw missingRequired(model, [path]);
   return plainValue(value, field, where);
 }
 
-/** A value of a field that is neither embedded nor encrypted, checked and converted to its declared type. */
-function plainValue(value: unknown, field: FieldMetadata, where: string): unknown {
+/**
+ * A value of a field that is neither embedded nor encrypted, checked and converted to its declared
+ * type. A plain value must be a literal (no operator or dotted key), and so must what BSON writes
+ * for it when that is another object (a free-form object's toBSON returning { $ne: … }); a value
+ * encrypted whole may hold any key, which only the encryption sees.
+ */
+function plainValue(value: unknown, declared: DeclaredType, where: string): unknown {
   // Only objects can hold operators; the error context string is built just for them.
-  if (typeof value === 'object') assertLiteral(value, where);
-  return toDeclaredBson(value, field, where);
+  if (typeof value !== 'object' || value === null) return toDeclaredBson(value, declared, where);
+  assertLiteral(value, where);
+  const sent = toDeclaredBson(value, declared, where);
+  if (sent !== value) assertLiteral(sent, where);
+  return sent;
 }
 
 /**

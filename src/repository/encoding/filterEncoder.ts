@@ -4,7 +4,7 @@ import type { FieldMetadata } from '../../metadata/types';
 import { FILTER_OPERATORS, FILTER_TOP_LEVEL, IMPLICIT_EQUALITY, type PolicyKind, type Treatment } from '../policy/table';
 import { checkExpression } from './expressions';
 import type { FieldEncryptor } from './fieldEncryptor';
-import { assertLiteral, assertWritablePattern, invalid, isOperatorObject, isPlainObject, safeEntries } from './guards';
+import { assertLiteral, assertWritablePattern, assertWritablePatternSource, invalid, isOperatorObject, isPlainObject, safeEntries } from './guards';
 import type { Markings } from './markings';
 import type { ResolvedPath } from './pathResolver';
 import { hasEncrypted, hasRandom, type Scope } from './scope';
@@ -166,6 +166,8 @@ function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Recor
       throw refusal(where, kind, op === 'equality' ? 'equality' : op, row.reason);
     case 'value': {
       const sent = comparand(operand, `${where} ${op}`);
+      // A pattern given as a string is written as a regular expression's (a C string): no NUL.
+      if (op === '$regex' && typeof sent === 'string') assertWritablePatternSource(sent, `${where} ${op}`);
       checkDeclared(resolved, path, op, sent, where);
       refuseUndefined(sent, op, where);
       return sent;

@@ -61,7 +61,12 @@ export function assertWritableLiteral(value: unknown, where: string, depth = 0):
 /** Refuses a regular expression (RegExp or BSONRegExp) whose pattern BSON cannot write; any other value passes. */
 export function assertWritablePattern(value: unknown, where: string): void {
   const pattern = value instanceof RegExp ? value.source : isBsonValue(value) && (value as { _bsontype?: unknown })._bsontype === 'BSONRegExp' ? (value as { pattern?: unknown }).pattern : undefined;
-  if (typeof pattern === 'string' && pattern.includes('\0')) throw nulCharacter(where, 'a regular expression\'s pattern');
+  if (typeof pattern === 'string') assertWritablePatternSource(pattern, where);
+}
+
+/** Refuses a regular expression's pattern, given as a string ({ $regex: '…' }), that BSON cannot write. */
+export function assertWritablePatternSource(pattern: string, where: string): void {
+  if (pattern.includes('\0')) throw nulCharacter(where, 'a regular expression\'s pattern');
 }
 
 /** Own enumerable string keys, each checked against prototype pollution. */
@@ -131,10 +136,11 @@ export function assertMapKey(key: unknown, where: string): asserts key is string
 }
 
 /** A key of a document inside a value: no operator, no path, nothing BSON cannot write or that reaches a prototype. */
-function assertLiteralKey(key: string, where: string): void {
+export function assertLiteralKey(key: string, where: string): void {
   assertSafeKey(key, where);
   if (key.startsWith('$')) {
-    throw new InvalidInputError('INPUT_OPERATOR_IN_VALUE', `${where}: the value contains the key "${key}"; an operator is not allowed where a value belongs.`, {
+    // Unquoted: inside a value encrypted whole, the key is plaintext the model protects.
+    throw new InvalidInputError('INPUT_OPERATOR_IN_VALUE', `${where}: the value contains a key starting with "$"; an operator is not allowed where a value belongs.`, {
       fix: 'pass plain values; if the value comes from user input, check that it has the type the model declares.',
     });
   }
@@ -187,10 +193,11 @@ export function queryCopy<T>(value: T, where: string): T {
 
 function copied<T>(value: T, where: string, shape: ModelShape | undefined, readAt: number): T {
   try {
-    return copyOnce(value, 0, undefined, shape, readAt) as T;
+    // A query's errors name the call and the top-level key (a query's keys are paths, not values encrypted whole).
+    return copyOnce(value, 0, readAt === QUERY ? where : undefined, shape, readAt) as T;
   } catch (err) {
     if (!(err instanceof TooDeep)) throw err;
-    const at = err.top === undefined ? where : `${where}, in ${err.top},`;
+    const at = err.top === undefined || readAt === QUERY ? err.top ?? where : `${where}, in ${err.top},`;
     // Only on the way to an error: whether the value refers to itself says which error it is.
     if (holdsCycle(value, new Set(), 0)) throw invalid('INPUT_CYCLIC', `${at} refers to itself (a cyclic value), which cannot be encrypted or sent to MongoDB.`, 'pass a tree of plain values.');
     throw invalid('INPUT_TOO_DEEP', `${at} is nested more than ${MAX_DEPTH} levels deep; MongoDB accepts 100.`, 'flatten the value.');
@@ -290,7 +297,8 @@ function copyOnce(value: unknown, depth: number, top: string | undefined, shape?
   }
   const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
   for (const key of Object.keys(value)) {
-    setCopied(copy, key, copyOnce((value as Record<string, unknown>)[key], depth + 1, top ?? key, undefined, inside));
+    const under = readAt === QUERY ? (depth === 0 ? `${top}, under ${key}` : top) : top ?? key;
+    setCopied(copy, key, copyOnce((value as Record<string, unknown>)[key], depth + 1, under, undefined, inside));
   }
   return copy;
 }

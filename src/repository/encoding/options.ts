@@ -1,7 +1,7 @@
 import { ClientSession, type MongoClient } from 'mongodb';
-import { COLLATION_KEYS, OPTIONS, type OptionTreatment } from '../policy/table';
+import { COLLATION_SETTINGS, OPTIONS, type OptionTreatment } from '../policy/table';
 import { checkExpression } from './expressions';
-import { invalid, isPlainObject, safeEntries } from './guards';
+import { assertSafeKey, invalid, isPlainObject, safeEntries } from './guards';
 import { DerivedScope, type Scope } from './scope';
 
 export type OptionsEntry = keyof typeof OPTIONS;
@@ -30,9 +30,11 @@ export function checkOptions(entry: OptionsEntry, options: unknown, scope: Scope
       case 'boolean': if (typeof value !== 'boolean') throw bad('true or false'); break;
       case 'comment': if (typeof value !== 'string') throw bad('a string'); break;
       case 'collation':
-        if (!isPlainObject(value) || typeof value.locale !== 'string') throw bad('a collation such as { locale: "en", strength: 2 }');
+        if (!isPlainObject(value) || value.locale === undefined) throw bad('a collation such as { locale: "en", strength: 2 }');
         for (const [key, setting] of safeEntries(value, where)) {
-          if (!COLLATION_KEYS.has(key) || (setting !== null && typeof setting === 'object')) throw bad(`a collation of the settings ${[...COLLATION_KEYS].join(', ')}`);
+          const rule = Object.hasOwn(COLLATION_SETTINGS, key) ? COLLATION_SETTINGS[key] : undefined;
+          if (!rule) throw bad(`a collation of the settings ${Object.keys(COLLATION_SETTINGS).join(', ')} (not ${key})`);
+          if (!rule.fits(setting)) throw bad(`a collation whose ${key} is ${rule.takes}`);
         }
         break;
       case 'hint':
@@ -43,15 +45,21 @@ export function checkOptions(entry: OptionsEntry, options: unknown, scope: Scope
           scope.resolve(path, 'hint');
         }
         break;
-      case 'let':
+      case 'let': {
         if (!isPlainObject(value)) throw bad('an object of variables');
+        // Variables are constants evaluated without a document (MongoDB manual, "aggregate", let):
+        // no field can be reached from them. Checked like an expression of the model's documents,
+        // so what the model refuses in any expression (server-side JavaScript on a model with
+        // encrypted fields, a path of an encrypted field) is refused here too.
+        const constants = new DerivedScope(scope.name, scope.shape.target, new Map());
         for (const [variable, expression] of safeEntries(value, where)) {
-          // Variables are constants evaluated without a document: no field can be reached from them.
-          checkExpression(NO_DOCUMENT, expression, `the let variable ${variable}`, new Set());
-          if (referencesFields(expression)) throw bad('constants (field paths cannot be used in let)');
+          assertSafeKey(variable, where);
+          checkExpression(constants, expression, `the let variable ${variable}`, new Set());
+          if (referencesFields(expression)) throw bad('constants (field paths, $$ROOT and $$CURRENT cannot be used in let)');
           variables.add(variable);
         }
         break;
+      }
       case 'session':
         // Another client's session (or an impostor object) would run the command elsewhere or fail inside the driver.
         if (!(value instanceof ClientSession) || (client !== undefined && (value as unknown as { client?: unknown }).client !== client)) throw bad('a session started from this Strongbox client (client.startSession())');
@@ -63,12 +71,12 @@ export function checkOptions(entry: OptionsEntry, options: unknown, scope: Scope
   return variables;
 }
 
-const NO_DOCUMENT = new DerivedScope('let', Object, new Map());
 /** The index types a key pattern may name (MongoDB manual, "Index Types"). */
 const INDEX_KINDS: ReadonlySet<string> = new Set(['hashed', 'text', '2d', '2dsphere']);
 
+/** A path of the document, directly or through $$ROOT / $$CURRENT, which a constant cannot name. */
 function referencesFields(expression: unknown): boolean {
-  if (typeof expression === 'string') return expression.startsWith('$') && !expression.startsWith('$$');
+  if (typeof expression === 'string') return expression.startsWith('$') && (!expression.startsWith('$$') || /^\$\$(?:ROOT|CURRENT)(?:\.|$)/.test(expression));
   if (Array.isArray(expression)) return expression.some(referencesFields);
   if (isPlainObject(expression)) return Object.values(expression).some(referencesFields);
   return false;

@@ -127,9 +127,20 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
     case '$unset':
       if (value !== '' && value !== 1 && value !== true) throw invalid('INPUT_OPERATOR_OPERAND', `$unset of ${where} takes "" (or 1 / true), not a value.`, `write { $unset: { '${path}': '' } }.`);
       return value;
-    case '$inc': case '$mul': case '$min': case '$max': case '$bit':
+    case '$inc': case '$mul': case '$min': case '$max':
       assertLiteral(value, `${where} ${op}`);
-      return value;
+      if (value === null || value === undefined) throw invalid('INPUT_OPERATOR_OPERAND', `${op} of ${where} needs a value, not ${value}.`, `write { ${op}: { '${path}': <value> } }.`);
+      return storedOperand(analysis, field, path, value, endsInElement, keyRoot);
+    case '$bit': {
+      const fix = `write { $bit: { '${path}': { and: 5 } } } (or, xor).`;
+      if (!isPlainObject(value) || Object.keys(value).length === 0) throw invalid('INPUT_OPERATOR_OPERAND', `$bit of ${where} takes { and | or | xor: <integer> }.`, fix);
+      const out: Document = {};
+      for (const [bitwise, operand] of safeEntries(value, `${where} $bit`)) {
+        if (!BITWISE.has(bitwise) || !isInteger(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `$bit of ${where} takes { and | or | xor: <integer> }.`, fix);
+        out[bitwise] = storedOperand(analysis, field, path, operand, endsInElement, keyRoot);
+      }
+      return out;
+    }
     case '$currentDate':
       if (value !== true && !(isPlainObject(value) && Object.keys(value).length === 1 && (value.$type === 'date' || value.$type === 'timestamp'))) {
         throw invalid('INPUT_OPERATOR_OPERAND', `$currentDate of ${where} takes true or { $type: 'date' | 'timestamp' }.`, `write { $currentDate: { '${path}': true } }.`);
@@ -164,6 +175,27 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
   }
 }
 
+const BITWISE = new Set(['and', 'or', 'xor']);
+
+/**
+ * The operand of an operator the server combines with the stored value ($inc, $mul, $min, $max,
+ * $bit) in the declared BSON type of the field, or of its elements: an int field incremented by
+ * 1.5, or given $max: 'zzz', would otherwise hold a double or a string, and an int field combined
+ * with a long would become one (MongoDB manual, "$inc": mixed numeric types follow the wider
+ * type). A path below a free-form object declares nothing: its operand is checked as a value.
+ */
+function storedOperand(analysis: Analysis, field: FieldMetadata | undefined, path: string, value: unknown, endsInElement: boolean, keyRoot: Document): unknown {
+  if (!field || field.encrypted || field.embedded) return value;
+  return analysis.markings.document(field, path, value, keyRoot, endsInElement && field.isArray, analysis.encryptor);
+}
+
+function isInteger(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isInteger(value);
+  if (typeof value === 'bigint') return true;
+  const type = (value as { _bsontype?: string } | null)?._bsontype;
+  return type === 'Int32' || type === 'Long';
+}
+
 /** $push / $addToSet: elements pushed into an array of documents are encoded as documents (their encrypted fields encrypted). */
 function pushed(analysis: Analysis, scope: ModelScope, op: string, path: string, given: unknown, field: FieldMetadata | undefined, kind: PolicyKind, keyRoot: Document): unknown {
   const where = `${scope.name}.${path}`;
@@ -191,11 +223,20 @@ function pushed(analysis: Analysis, scope: ModelScope, op: string, path: string,
       if (!Array.isArray(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `$each in ${op} on ${where} needs an array.`, 'write { $each: [ … ] }.');
       out.$each = operand.map(element);
     } else if (modifier === '$sort') {
-      if (container && !(operand === 1 || operand === -1) && isPlainObject(operand)) {
-        for (const sub of Object.keys(operand)) if (scope.holdsEncrypted(`${path}.${sub}`)) throw updateRefusal('$push $sort', `${where}.${sub}`, 'Deterministic', 'ciphertext order says nothing about plaintext order');
+      // Read as BSON writes it (a toBSON returning another specification would be sent unchecked).
+      const order = readAsValue(operand, `${where} $sort`);
+      const direction = (item: unknown) => item === 1 || item === -1;
+      const sortFix = `write { $sort: 1 }, { $sort: -1 }${container ? ", or { $sort: { 'field': 1 } } on the documents' plain fields" : ''}.`;
+      if (!direction(order) && !(container && isPlainObject(order) && Object.keys(order).length > 0 && Object.values(order).every(direction))) {
+        throw invalid('INPUT_OPERATOR_OPERAND', `$sort in ${op} on ${where} takes 1 or -1${container ? ', or an object of fields of the documents with 1 or -1' : ''}.`, sortFix);
       }
-      assertLiteral(operand, `${where} $sort`);
-      out.$sort = operand;
+      if (isPlainObject(order)) {
+        for (const sub of Object.keys(order)) {
+          assertSafeKey(sub, `${where} $sort`);
+          if (scope.holdsEncrypted(`${path}.${sub}`)) throw updateRefusal('$push $sort', `${where}.${sub}`, 'Deterministic', 'ciphertext order says nothing about plaintext order');
+        }
+      }
+      out.$sort = order;
     } else {
       if (typeof operand !== 'number') throw invalid('INPUT_OPERATOR_OPERAND', `${modifier} in ${op} on ${where} takes a number.`, `write { ${modifier}: 3 }.`);
       out[modifier] = operand;

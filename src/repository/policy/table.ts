@@ -213,5 +213,23 @@ export const OPTIONS: Readonly<Record<string, Readonly<Record<string, OptionTrea
   remove: { session: 'session' },
 };
 
-/** Collation options (MongoDB manual, "Collation"): each a plain setting, none a value of a field. */
-export const COLLATION_KEYS: ReadonlySet<string> = new Set(['locale', 'caseLevel', 'caseFirst', 'strength', 'numericOrdering', 'alternate', 'maxVariable', 'backwards', 'normalization']);
+/**
+ * Collation settings (MongoDB manual, "Collation Document"): each a plain setting, none a value of
+ * a field, with what it may be. A locale is an ICU locale name, checked by its characters only:
+ * the server says which locales it knows.
+ */
+export const COLLATION_SETTINGS: Readonly<Record<string, { readonly fits: (value: unknown) => boolean; readonly takes: string }>> = {
+  locale: { fits: (v) => typeof v === 'string' && /^[A-Za-z0-9_@=-]+$/.test(v), takes: "an ICU locale name such as 'en', 'fr_CA', 'de@collation=phonebook' or 'simple'" },
+  caseLevel: { fits: isBoolean, takes: 'true or false' },
+  caseFirst: { fits: (v) => v === 'upper' || v === 'lower' || v === 'off', takes: "'upper', 'lower' or 'off'" },
+  strength: { fits: (v) => v === 1 || v === 2 || v === 3 || v === 4 || v === 5, takes: '1, 2, 3, 4 or 5' },
+  numericOrdering: { fits: isBoolean, takes: 'true or false' },
+  alternate: { fits: (v) => v === 'non-ignorable' || v === 'shifted', takes: "'non-ignorable' or 'shifted'" },
+  maxVariable: { fits: (v) => v === 'punct' || v === 'space', takes: "'punct' or 'space'" },
+  backwards: { fits: isBoolean, takes: 'true or false' },
+  normalization: { fits: isBoolean, takes: 'true or false' },
+};
+
+function isBoolean(value: unknown): boolean {
+  return typeof value === 'boolean';
+}
