@@ -68,6 +68,7 @@ async function main(): Promise<void> {
       report.odm = await runSuite(odmTasks, datasets, rules, async () => [
         await RawContender.connect(server.uri),
         await MongooseContender.connect(server.uri, datasets),
+        await RawContender.connect(server.uri, true),
         await StrongboxContender.connect({ key: 'strongbox', label: 'Strongbox', uri: server.uri, keyFile, keyVaultNamespace: 'odm_bench_keys.strongbox', models: { small: models.small, large: models.large, nested: models.nested } }),
       ]);
     }

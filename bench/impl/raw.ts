@@ -2,7 +2,9 @@ import { MongoClient, ObjectId, type Collection, type Document } from 'mongodb';
 import type { Contender } from '../contender';
 import { COLLECTION_OF, type DocKind } from '../models/plan';
 
-export const RAW_DB = 'odm_raw';
+/** The raw driver's database, and the second raw client's (the A/A control, see connect). */
+const RAW_DB = 'odm_raw';
+const RAW_AGAIN_DB = 'odm_raw_again';
 
 /**
  * The raw driver as an expert writes it: one client, collections looked up once, a shallow copy
@@ -10,22 +12,26 @@ export const RAW_DB = 'odm_raw';
  * saved many times), `$set` of just the changed field, findOne for point reads.
  */
 export class RawContender implements Contender {
-  readonly key = 'raw';
-  readonly label = 'raw driver';
   private readonly collections = new Map<DocKind, Collection<Document>>();
 
-  private constructor(private readonly client: MongoClient) {}
+  private constructor(private readonly client: MongoClient, readonly key: string, readonly label: string, private readonly db: string) {}
 
-  static async connect(uri: string): Promise<RawContender> {
+  /**
+   * `again`: a second raw client, the same code in its own database, measured side by side with
+   * the first as an A/A control. Its ratio to the first is what two identical implementations
+   * differ by on this machine in this run: a gap of that size between Strongbox and the raw driver
+   * is not one the run can show.
+   */
+  static async connect(uri: string, again = false): Promise<RawContender> {
     const client = new MongoClient(uri);
     await client.connect();
-    return new RawContender(client);
+    return again ? new RawContender(client, 'raw-again', 'raw driver (again, A/A)', RAW_AGAIN_DB) : new RawContender(client, 'raw', 'raw driver', RAW_DB);
   }
 
   private collection(kind: DocKind): Collection<Document> {
     let collection = this.collections.get(kind);
     if (!collection) {
-      collection = this.client.db(RAW_DB).collection(COLLECTION_OF[kind]);
+      collection = this.client.db(this.db).collection(COLLECTION_OF[kind]);
       this.collections.set(kind, collection);
     }
     return collection;
