@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import { BSON, ObjectId, type Collection, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
-import type { StrongboxClient } from '../../src/index';
+import { StrongboxError, type StrongboxClient } from '../../src/index';
 import { rawClient, testClient } from './client';
 
 /** A repository without types: any method, any arguments, as a caller from plain JavaScript sees it. */
@@ -33,6 +33,23 @@ export async function outcome(call: () => Promise<unknown>): Promise<{ value?: u
 /** An error in one line for a test's message: its class, code and the start of its message. */
 export function describe(err: unknown): string {
   return `${(err as Error)?.constructor?.name} ${(err as { code?: string })?.code ?? ''} ${(err as Error)?.message ?? ''}`.slice(0, 300);
+}
+
+/**
+ * Runs each call and says what went wrong for those that were not refused with a StrongboxError
+ * before any of `commands` reached the server (as `sent`, a watched client's record, shows).
+ */
+export async function refusedBeforeSending(sent: CommandStartedEvent[], calls: Array<[string, () => Promise<unknown>]>, commands: readonly string[]): Promise<string[]> {
+  const wrong: string[] = [];
+  for (const [what, call] of calls) {
+    sent.length = 0;
+    const error = await call().then(() => undefined, (e: unknown) => e ?? new Error('rejected with nothing'));
+    const reached = sent.filter((c) => commands.includes(c.commandName)).map((c) => c.commandName);
+    if (error === undefined) wrong.push(`${what}: accepted (sent ${reached.join(', ')})`);
+    else if (!(error instanceof StrongboxError)) wrong.push(`${what}: ${describe(error)}`);
+    else if (reached.length > 0) wrong.push(`${what}: refused after ${reached.join(', ')}`);
+  }
+  return wrong;
 }
 
 /**

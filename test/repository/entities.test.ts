@@ -123,7 +123,7 @@ test.serial('save() of a loaded entity sends only the changed encrypted field, u
   // The operand in the field's declared type (int): an increment never changes the stored type.
   t.deepEqual(u.u.$inc, { version: new Int32(1) });
   t.false(JSON.stringify(update.command).includes('SSN-CHANGED'), 'no plaintext in the command');
-  t.is(u.q.$and?.[0]?.version?.$eq ?? u.q.version?.$eq, 1, 'the update is conditional on the loaded version');
+  t.deepEqual(u.q.$and?.[0]?.version?.$eq ?? u.q.version?.$eq, new Int32(1), 'the update is conditional on the loaded version (sent in the declared type, int)');
   const after = (await stored.findOne({ _id: inserted._id }))!;
   t.true(Buffer.from((after.status as Binary).buffer).equals((storedBefore.status as Binary).buffer), 'an unchanged encrypted value keeps its ciphertext');
   t.is(after.version, 2);

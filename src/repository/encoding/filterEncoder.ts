@@ -165,17 +165,17 @@ function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Recor
     case 'refuse':
       throw refusal(where, kind, op === 'equality' ? 'equality' : op, row.reason);
     case 'value': {
-      const sent = comparand(operand, `${where} ${op}`);
+      const given = comparand(operand, `${where} ${op}`);
       // A pattern given as a string is written as a regular expression's (a C string): no NUL.
-      if (op === '$regex' && typeof sent === 'string') assertWritablePatternSource(sent, `${where} ${op}`);
-      checkDeclared(resolved, path, op, sent, where);
+      if (op === '$regex' && typeof given === 'string') assertWritablePatternSource(given, `${where} ${op}`);
+      const sent = declared(resolved, path, op, given, where);
       refuseUndefined(sent, op, where);
       return sent;
     }
     case 'values': {
       if (!Array.isArray(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} needs an array.`, `write { ${op}: [a, b] }.`);
-      const sent = comparand(operand, `${where} ${op}`) as unknown[];
-      for (const item of sent) checkDeclared(resolved, path, op, item, where);
+      const given = comparand(operand, `${where} ${op}`) as unknown[];
+      const sent = given.map((item) => declared(resolved, path, op, item, where));
       for (const item of sent) refuseUndefined(item, op, where);
       return sent;
     }
@@ -211,12 +211,15 @@ function refuseUndefined(operand: unknown, op: string, where: string): void {
     `compare with null to match documents where it is null or missing, or use { $exists: false } for missing only.`);
 }
 
-/** A comparand of a plain field with a declared type must be of that type; below a free-form object nothing is declared. */
-function checkDeclared(resolved: ResolvedPath, path: string, op: string, operand: unknown, where: string): void {
+/**
+ * A comparand of a plain field with a declared type must be of that type, and is sent in it (an
+ * upsert stores an equality's value); below a free-form object nothing is declared.
+ */
+function declared(resolved: ResolvedPath, path: string, op: string, operand: unknown, where: string): unknown {
   const field = resolved.field;
-  if (!TYPED_OPERANDS.has(op) || !field || field.embedded || field.encrypted || resolved.tainted) return;
-  if (path.slice(path.lastIndexOf('.') + 1) !== field.name) return;
-  checkFilterValue(field, operand, op === 'equality' ? where : `${where} ${op}`);
+  if (!TYPED_OPERANDS.has(op) || !field || field.embedded || field.encrypted || resolved.tainted) return operand;
+  if (path.slice(path.lastIndexOf('.') + 1) !== field.name) return operand;
+  return checkFilterValue(field, operand, op === 'equality' ? where : `${where} ${op}`);
 }
 
 /** A comparand of a Deterministic field: encrypted with the field's fixed key (queries have no document to take a per-document key from). */

@@ -1,7 +1,7 @@
 import { ClientSession, type MongoClient } from 'mongodb';
 import { COLLATION_SETTINGS, OPTIONS, type OptionTreatment } from '../policy/table';
 import { checkExpression } from './expressions';
-import { assertSafeKey, invalid, isPlainObject, safeEntries } from './guards';
+import { invalid, isPlainObject, safeEntries } from './guards';
 import { DerivedScope, type Scope } from './scope';
 
 export type OptionsEntry = keyof typeof OPTIONS;
@@ -26,7 +26,12 @@ export function checkOptions(entry: OptionsEntry, options: unknown, scope: Scope
     }
     const bad = (what: string) => invalid('INPUT_OPTIONS', `The ${name} option of ${entry} on ${scope.name} must be ${what}.`, `pass ${what}.`);
     switch (treatment) {
-      case 'number': if (typeof value !== 'number' || !Number.isFinite(value)) throw bad('a number'); break;
+      case 'number': {
+        // Counts and milliseconds the server takes as non-negative integers, maxTimeMS and maxAwaitTimeMS as 32-bit ones.
+        const most = name === 'maxTimeMS' || name === 'maxAwaitTimeMS' ? 2 ** 31 - 1 : Number.MAX_SAFE_INTEGER;
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > most) throw bad(`an integer from 0 to ${most}`);
+        break;
+      }
       case 'boolean': if (typeof value !== 'boolean') throw bad('true or false'); break;
       case 'comment': if (typeof value !== 'string') throw bad('a string'); break;
       case 'collation':
@@ -53,7 +58,7 @@ export function checkOptions(entry: OptionsEntry, options: unknown, scope: Scope
         // encrypted fields, a path of an encrypted field) is refused here too.
         const constants = new DerivedScope(scope.name, scope.shape.target, new Map());
         for (const [variable, expression] of safeEntries(value, where)) {
-          assertSafeKey(variable, where);
+          if (!VARIABLE_NAME.test(variable)) throw bad(`an object of variables named as MongoDB requires (a lowercase ASCII letter or a non-ASCII character first, then letters, digits and _), not "${variable.replace(/[^\x20-\x7e]/g, '?')}"`);
           checkExpression(constants, expression, `the let variable ${variable}`, new Set());
           if (referencesFields(expression)) throw bad('constants (field paths, $$ROOT and $$CURRENT cannot be used in let)');
           variables.add(variable);
@@ -71,6 +76,8 @@ export function checkOptions(entry: OptionsEntry, options: unknown, scope: Scope
   return variables;
 }
 
+/** A user variable's name (MongoDB manual, "Variables in Aggregation Expressions"). */
+const VARIABLE_NAME = /^[a-z\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*$/;
 /** The index types a key pattern may name (MongoDB manual, "Index Types"). */
 const INDEX_KINDS: ReadonlySet<string> = new Set(['hashed', 'text', '2d', '2dsphere']);
 

@@ -14,6 +14,9 @@ export interface ResolvedPath {
   tainted?: boolean;
 }
 
+/** The array positions of update paths (MongoDB manual, "$", "$[]", "$[<identifier>]"). */
+const POSITIONAL = /^\$(?:\[\]|\[[A-Za-z][A-Za-z0-9]*\])?$/;
+
 /**
  * Resolves a dotted path of a filter, update or pipeline against the model. Paths that go
  * beneath an encrypted field (into a Random-encrypted whole object) are refused: the server
@@ -42,6 +45,13 @@ export function resolvePath(model: ModelShape, path: string, operation: string):
     const freeForm = last && !last.embedded && !scalarArray && (last.bsonType === 'object' || last.bsonType === undefined || last.isArray);
     if (!freeForm) {
       throw invalid('INPUT_UNKNOWN_FIELD', `${model.target.name} has no field "${path}" (used in ${operation}).`, 'check the spelling against the model, or declare the field.');
+    }
+    // Below a free-form field the names are the caller's: one starting with $ would be refused
+    // inside a value, and the server refuses it in a path; only array positions ($, $[], $[id]) start so.
+    const named = walk.unresolved.find((segment) => segment.startsWith('$') && !POSITIONAL.test(segment));
+    if (named !== undefined) {
+      throw invalid('INPUT_OPERATOR_IN_VALUE', `${model.target.name}: the path "${path}" (used in ${operation}) names a field starting with "$" below ${last!.name}; only array positions ($, $[], $[id]) may start so.`,
+        'use field names without a leading $ inside free-form objects.');
     }
   }
   return { field: last, endsInElement: walk.endsInElement };

@@ -141,11 +141,18 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
       }
       return out;
     }
-    case '$currentDate':
+    case '$currentDate': {
       if (value !== true && !(isPlainObject(value) && Object.keys(value).length === 1 && (value.$type === 'date' || value.$type === 'timestamp'))) {
         throw invalid('INPUT_OPERATOR_OPERAND', `$currentDate of ${where} takes true or { $type: 'date' | 'timestamp' }.`, `write { $currentDate: { '${path}': true } }.`);
       }
+      // true stores a date (MongoDB manual, "$currentDate"): a field declared with a type gets that type.
+      const stored = value === true ? 'date' : value.$type;
+      const typed = field !== undefined && !field.isArray && path.slice(path.lastIndexOf('.') + 1) === field.name ? field.bsonType : undefined;
+      if (typed !== undefined && typed !== stored) {
+        throw invalid('INPUT_UPDATE_TARGET', `$currentDate of ${where} would store a ${stored} in a field declared as ${typed}.`, typed === 'timestamp' ? `write { $currentDate: { '${path}': { $type: 'timestamp' } } }.` : `write { $currentDate: { '${path}': true } }.`);
+      }
       return value;
+    }
     case '$push':
     case '$addToSet':
       return pushed(analysis, scope, op, path, value, field, kind, keyRoot);

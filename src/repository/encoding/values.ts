@@ -186,16 +186,17 @@ function toRegex(value: unknown, where: string): RegExp | driver.BSONRegExp {
  * Checks a value compared with a plain declared field in a filter ($eq, $ne, $in, $nin, ranges):
  * a value of another type could only ever match nothing. `null` (matches a missing field) and a
  * regular expression against a string field (a pattern match) are values of any field; for an
- * array field, a single element compares with the elements.
+ * array field, a single element compares with the elements. Returns the value in the declared
+ * BSON type, which compares as the given one does (MongoDB compares numbers across numeric types)
+ * and is what an upsert stores from an equality: 5 for a long field is sent as a Long.
  */
-export function checkFilterValue(field: DeclaredType & { isArray?: boolean }, value: unknown, where: string): void {
-  if (value === null || field.bsonType === undefined || field.bsonType === 'object') return;
-  if ((value instanceof RegExp || value instanceof BSONRegExp) && (field.bsonType === 'string' || field.itemBsonType === 'string')) return;
+export function checkFilterValue(field: DeclaredType & { isArray?: boolean }, value: unknown, where: string): unknown {
+  if (value === null || field.bsonType === undefined || field.bsonType === 'object') return value;
+  if ((value instanceof RegExp || value instanceof BSONRegExp) && (field.bsonType === 'string' || field.itemBsonType === 'string')) return value;
   if (field.bsonType === 'array' && !Array.isArray(value)) {
-    if (field.itemBsonType !== undefined) toDeclaredBson(value, { bsonType: field.itemBsonType }, where);
-    return;
+    return field.itemBsonType === undefined ? value : toDeclaredBson(value, { bsonType: field.itemBsonType }, where);
   }
-  toDeclaredBson(value, field, where);
+  return toDeclaredBson(value, field, where);
 }
 
 /** Ciphertext or a marker where a plaintext value belongs: never stored, whatever the field. */
