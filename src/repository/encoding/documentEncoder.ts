@@ -94,12 +94,18 @@ export function plainUpdateValue(model: string, update: UpdateValue): unknown {
  * encrypted whole may hold any key, which only the encryption sees.
  */
 function plainValue(value: unknown, declared: DeclaredType, where: string): unknown {
-  // Only objects can hold operators; the error context string is built just for them.
+  // Only objects can hold operators.
   if (typeof value !== 'object' || value === null) return toDeclaredBson(value, declared, where);
   assertLiteral(value, where);
   const sent = toDeclaredBson(value, declared, where);
-  if (sent !== value) assertLiteral(sent, where);
+  // Only a free-form value is read as written (a toBSON, a class instance): what a declared type converts is a value.
+  if (sent !== value && readsAsWritten(declared)) assertLiteral(sent, where);
   return sent;
+}
+
+function readsAsWritten(declared: DeclaredType): boolean {
+  const free = (type: string | undefined) => type === undefined || type === 'object' || type === 'javascriptWithScope';
+  return free(declared.bsonType) || (declared.bsonType === 'array' && free(declared.itemBsonType));
 }
 
 /**

@@ -16,6 +16,8 @@ export interface ResolvedPath {
 
 /** The array positions of update paths (MongoDB manual, "$", "$[]", "$[<identifier>]"). */
 const POSITIONAL = /^\$(?:\[\]|\[[A-Za-z][A-Za-z0-9]*\])?$/;
+/** The fields of a DBRef (MongoDB manual, "Database References"), which a query may name. */
+const DBREF_FIELDS: ReadonlySet<string> = new Set(['$ref', '$id', '$db']);
 
 /**
  * Resolves a dotted path of a filter, update or pipeline against the model. Paths that go
@@ -47,10 +49,12 @@ export function resolvePath(model: ModelShape, path: string, operation: string):
       throw invalid('INPUT_UNKNOWN_FIELD', `${model.target.name} has no field "${path}" (used in ${operation}).`, 'check the spelling against the model, or declare the field.');
     }
     // Below a free-form field the names are the caller's: one starting with $ would be refused
-    // inside a value, and the server refuses it in a path; only array positions ($, $[], $[id]) start so.
-    const named = walk.unresolved.find((segment) => segment.startsWith('$') && !POSITIONAL.test(segment));
+    // inside a value, and the server refuses it in a path. Only array positions ($, $[], $[id]),
+    // a DBRef's fields ($ref, $id, $db) and a wildcard index's $** (last) start so.
+    const named = walk.unresolved.find((segment, i) => segment.startsWith('$') && !POSITIONAL.test(segment) && !DBREF_FIELDS.has(segment)
+      && !(segment === '$**' && i === walk.unresolved.length - 1));
     if (named !== undefined) {
-      throw invalid('INPUT_OPERATOR_IN_VALUE', `${model.target.name}: the path "${path}" (used in ${operation}) names a field starting with "$" below ${last!.name}; only array positions ($, $[], $[id]) may start so.`,
+      throw invalid('INPUT_OPERATOR_IN_VALUE', `${model.target.name}: the path "${path}" (used in ${operation}) names a field starting with "$" below ${last!.name}; only array positions ($, $[], $[id]), a DBRef's $ref, $id and $db, and a wildcard $** may start so.`,
         'use field names without a leading $ inside free-form objects.');
     }
   }

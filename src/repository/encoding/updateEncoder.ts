@@ -113,11 +113,11 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
       if (kind === 'plain') {
         assertLiteral(value, where);
         // A declared field's value is checked and converted to its declared BSON type when the command is encoded.
-        return field ? analysis.markings.document(field, path, value, keyRoot, endsInElement && field.isArray, analysis.encryptor) : value;
+        return field ? analysis.markings.document(field, path, value, keyRoot, atElement(path, endsInElement, field), analysis.encryptor) : value;
       }
       if (kind === 'container') {
         checkDocumentKeys(scope, field!.embedded!, where);
-        return analysis.markings.document(field!, path, value, keyRoot, endsInElement && field!.isArray, analysis.encryptor);
+        return analysis.markings.document(field!, path, value, keyRoot, atElement(path, endsInElement, field!), analysis.encryptor);
       }
       if (value === null || value === undefined) {
         throw invalid('INPUT_NULL_ENCRYPTED', `${op} of ${value === null ? 'null' : 'undefined'} into ${where}, an encrypted field, is refused (null cannot be encrypted).`, `use { $unset: { '${path}': '' } } to remove the value.`);
@@ -130,14 +130,14 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
     case '$inc': case '$mul': case '$min': case '$max':
       assertLiteral(value, `${where} ${op}`);
       if (value === null || value === undefined) throw invalid('INPUT_OPERATOR_OPERAND', `${op} of ${where} needs a value, not ${value}.`, `write { ${op}: { '${path}': <value> } }.`);
-      return storedOperand(analysis, field, path, value, endsInElement, keyRoot);
+      return storedOperand(analysis, op, field, path, value, endsInElement, keyRoot);
     case '$bit': {
       const fix = `write { $bit: { '${path}': { and: 5 } } } (or, xor).`;
       if (!isPlainObject(value) || Object.keys(value).length === 0) throw invalid('INPUT_OPERATOR_OPERAND', `$bit of ${where} takes { and | or | xor: <integer> }.`, fix);
       const out: Document = {};
       for (const [bitwise, operand] of safeEntries(value, `${where} $bit`)) {
         if (!BITWISE.has(bitwise) || !isInteger(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `$bit of ${where} takes { and | or | xor: <integer> }.`, fix);
-        out[bitwise] = storedOperand(analysis, field, path, operand, endsInElement, keyRoot);
+        out[bitwise] = storedOperand(analysis, op, field, path, operand, endsInElement, keyRoot);
       }
       return out;
     }
@@ -147,7 +147,8 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
       }
       // true stores a date (MongoDB manual, "$currentDate"): a field declared with a type gets that type.
       const stored = value === true ? 'date' : value.$type;
-      const typed = field !== undefined && !field.isArray && path.slice(path.lastIndexOf('.') + 1) === field.name ? field.bsonType : undefined;
+      const typed = field === undefined || field.encrypted ? undefined : atElement(path, endsInElement, field) ? (field.embedded ? 'object' : field.itemBsonType)
+        : !field.isArray && path.slice(path.lastIndexOf('.') + 1) === field.name ? field.bsonType : undefined;
       if (typed !== undefined && typed !== stored) {
         throw invalid('INPUT_UPDATE_TARGET', `$currentDate of ${where} would store a ${stored} in a field declared as ${typed}.`, typed === 'timestamp' ? `write { $currentDate: { '${path}': { $type: 'timestamp' } } }.` : `write { $currentDate: { '${path}': true } }.`);
       }
@@ -191,9 +192,29 @@ const BITWISE = new Set(['and', 'or', 'xor']);
  * with a long would become one (MongoDB manual, "$inc": mixed numeric types follow the wider
  * type). A path below a free-form object declares nothing: its operand is checked as a value.
  */
-function storedOperand(analysis: Analysis, field: FieldMetadata | undefined, path: string, value: unknown, endsInElement: boolean, keyRoot: Document): unknown {
-  if (!field || field.encrypted || field.embedded) return value;
-  return analysis.markings.document(field, path, value, keyRoot, endsInElement && field.isArray, analysis.encryptor);
+function storedOperand(analysis: Analysis, op: string, field: FieldMetadata | undefined, path: string, value: unknown, endsInElement: boolean, keyRoot: Document): unknown {
+  if (!field || field.encrypted) return value;
+  const element = atElement(path, endsInElement, field);
+  if (field.embedded) {
+    // An element of an array of documents compared with a scalar: $min: 5 would replace the document.
+    if (element) throw invalid('INPUT_UPDATE_TARGET', `${op} cannot be applied to ${analysis.encryptor.model.target.name}.${path}: it is an embedded document.`, `use ${op} on a scalar field of the document ('${path}.field').`);
+    return value;
+  }
+  // Arithmetic widens to the wider type (MongoDB manual, "$inc"): a double or decimal field keeps its
+  // type with any narrower operand, so only what would widen it is refused; int and long take their own type.
+  const declared = element ? field.itemBsonType : path.slice(path.lastIndexOf('.') + 1) === field.name ? field.bsonType : undefined;
+  if ((op === '$inc' || op === '$mul') && (declared === 'double' || declared === 'decimal')) {
+    if (declared === 'double' && (value as { _bsontype?: string } | null)?._bsontype === 'Decimal128') {
+      throw invalid('INPUT_WRONG_TYPE', `${op} of ${analysis.encryptor.model.target.name}.${path} with a Decimal128 would store a decimal in a field declared as double.`, 'pass a number.');
+    }
+    return value;
+  }
+  return analysis.markings.document(field, path, value, keyRoot, element, analysis.encryptor);
+}
+
+/** Whether an update path names one element of the array field it resolves to ('tags.0', 'tags.$[t]'), not a path below one ('rows.0.count'). */
+function atElement(path: string, endsInElement: boolean, field: FieldMetadata): boolean {
+  return endsInElement && field.isArray && ELEMENT_SELECTOR.test(path.slice(path.lastIndexOf('.') + 1));
 }
 
 function isInteger(value: unknown): boolean {
@@ -233,9 +254,11 @@ function pushed(analysis: Analysis, scope: ModelScope, op: string, path: string,
       // Read as BSON writes it (a toBSON returning another specification would be sent unchecked).
       const order = readAsValue(operand, `${where} $sort`);
       const direction = (item: unknown) => item === 1 || item === -1;
-      const sortFix = `write { $sort: 1 }, { $sort: -1 }${container ? ", or { $sort: { 'field': 1 } } on the documents' plain fields" : ''}.`;
-      if (!direction(order) && !(container && isPlainObject(order) && Object.keys(order).length > 0 && Object.values(order).every(direction))) {
-        throw invalid('INPUT_OPERATOR_OPERAND', `$sort in ${op} on ${where} takes 1 or -1${container ? ', or an object of fields of the documents with 1 or -1' : ''}.`, sortFix);
+      // Elements that may be documents (embedded, declared objects, free-form) also sort by their fields.
+      const documents = field === undefined || field.embedded !== undefined || field.itemBsonType === undefined || field.itemBsonType === 'object';
+      const sortFix = `write { $sort: 1 }, { $sort: -1 }${documents ? ", or { $sort: { 'field': 1 } } on the documents' plain fields" : ''}.`;
+      if (!direction(order) && !(documents && isPlainObject(order) && Object.keys(order).length > 0 && Object.values(order).every(direction))) {
+        throw invalid('INPUT_OPERATOR_OPERAND', `$sort in ${op} on ${where} takes 1 or -1${documents ? ', or an object of fields of the documents with 1 or -1' : ''}.`, sortFix);
       }
       if (isPlainObject(order)) {
         for (const sub of Object.keys(order)) {

@@ -219,7 +219,7 @@ export const OPTIONS: Readonly<Record<string, Readonly<Record<string, OptionTrea
  * the server says which locales it knows.
  */
 export const COLLATION_SETTINGS: Readonly<Record<string, { readonly fits: (value: unknown) => boolean; readonly takes: string }>> = {
-  locale: { fits: (v) => typeof v === 'string' && /^[A-Za-z0-9_@=-]+$/.test(v), takes: "an ICU locale name such as 'en', 'fr_CA', 'de@collation=phonebook' or 'simple'" },
+  locale: { fits: (v) => typeof v === 'string' && /^[A-Za-z0-9_@=-]{1,64}$/.test(v), takes: "an ICU locale name such as 'en', 'fr_CA', 'de@collation=phonebook' or 'simple' (up to 64 characters)" },
   caseLevel: { fits: isBoolean, takes: 'true or false' },
   caseFirst: { fits: (v) => v === 'upper' || v === 'lower' || v === 'off', takes: "'upper', 'lower' or 'off'" },
   strength: { fits: (v) => v === 1 || v === 2 || v === 3 || v === 4 || v === 5, takes: '1, 2, 3, 4 or 5' },
