@@ -207,6 +207,8 @@ function storedOperand(analysis: Analysis, op: string, field: FieldMetadata | un
     if (declared === 'double' && (value as { _bsontype?: string } | null)?._bsontype === 'Decimal128') {
       throw invalid('INPUT_WRONG_TYPE', `${op} of ${analysis.encryptor.model.target.name}.${path} with a Decimal128 would store a decimal in a field declared as double.`, 'pass a number.');
     }
+    // On a missing field the server stores the operand itself ($inc) or a zero of its type ($mul): sent as a double.
+    if (declared === 'double') return analysis.markings.document(field, path, Number(value), keyRoot, element, analysis.encryptor);
     return value;
   }
   return analysis.markings.document(field, path, value, keyRoot, element, analysis.encryptor);
