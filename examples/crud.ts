@@ -33,6 +33,15 @@ async function main(): Promise<void> {
     console.log('\nupdateOne — the new ssn is encrypted too:');
     await people.updateOne({ phone: '+1-555-0100' }, { $set: { ssn: '111-22-3333', 'address.city': 'Capital City' } });
 
+    console.log('\nupsert — inserts when nothing matches; the filter pins phone, $setOnInsert gives every other required field:');
+    await people.deleteMany({ phone: '+1-555-0102' });
+    const upserted = await people.upsert({ phone: '+1-555-0102' }, { $setOnInsert: { name: 'Sam Poe', address: { street: '1 Oak St', city: 'Ogdenville', zip: 24680 }, ssn: '555-44-3333' } });
+    console.log(`  → inserted: ${upserted.upsertedCount === 1}`);
+    // Refused at run time (INPUT_REQUIRED_MISSING, nothing sent): were nothing to match, the
+    // inserted document would lack name, address and ssn.
+    // people.upsert({ phone: '+1-555-0102' }, { $set: { 'address.city': 'Ogdenville' } });
+    await people.deleteMany({ phone: '+1-555-0102' });
+
     console.log('\nfind with $in, sorted by a plain field, streamed in batches:');
     for await (const person of people.find({ phone: { $in: ['+1-555-0100', '+1-555-0101'] } }, { sort: { name: 1 }, batchSize: 1 })) {
       console.log(`  → ${person.name} lives in ${person.address.city}; ssn ${person.ssn}`);

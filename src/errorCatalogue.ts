@@ -182,6 +182,7 @@ export const ERROR_CATALOGUE = {
     INPUT_OPERATOR_TYPE: { meaning: 'A query operator does not fit the declared type of the field ($regex on a number, $size on a scalar).', fix: 'Use an operator that fits the declared type.' },
     INPUT_CYCLIC: { meaning: 'An argument refers to itself (a cyclic value).', fix: 'Pass a tree of plain values.' },
     INPUT_TOO_DEEP: { meaning: 'An argument is nested deeper than MongoDB accepts.', fix: 'Flatten the value.' },
+    INPUT_UPSERT_FILTER: { meaning: 'An equality of an upsert filter, which the server copies into the document it inserts, would store what the model does not declare there (null, one element for an array, a path into an array).', fix: 'Compare with $elemMatch or $exists, which an upsert does not copy, and give the value in $setOnInsert.' },
     INPUT_UPDATE_TARGET: { meaning: 'An update operator does not fit the field it names (arithmetic on a string, _id changed, a path through an array without a position).', fix: 'Use an operator that fits the declared type, with an element position for arrays.' },
     INPUT_DISTINCT_KEY: { meaning: 'distinct names no declared field of the model.', fix: 'Name a declared plain or Deterministic field.' },
     INPUT_PAGE_SORT: { meaning: 'A keyset pagination sorts by a field that is not a required, single-valued, plain field.', fix: 'Sort by required plain scalar fields; _id is added as the tie-break.' },

@@ -10,6 +10,7 @@ import { StrongboxCursor } from './cursor';
 import { distinctKey, readDistinct } from './distinct';
 import { readPage, type PageOf } from './pagination';
 import { populateRefs } from './populate';
+import { creationGuards } from './encoding/creation';
 import { encodeDocument, walkDocumentNow } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
@@ -609,7 +610,7 @@ export class Repository<T extends object> {
         const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update, spec.upsert === true ? given : undefined);
         const root = pinnedKeyRoot(this.scope, given);
         this.requirePinnedKeys(normalized, root, `bulkWrite ${kind}`);
-        const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, given, normalized, this.copyQuery(`bulkWrite ${kind}`, spec.arrayFilters), root);
+        const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, given, normalized, this.copyQuery(`bulkWrite ${kind}`, spec.arrayFilters), root, spec.upsert);
         return { [kind]: { filter, update, upsert: spec.upsert, ...(arrayFilters ? { arrayFilters } : {}) } } as AnyBulkWriteOperation<Document>;
       }
       case 'replaceOne': {
@@ -835,12 +836,20 @@ export class Repository<T extends object> {
     return Object.fromEntries(Object.entries({ session, batchSize, allowDiskUse, comment, collation, hint, let: variables, maxTimeMS }).filter(([, v]) => v !== undefined));
   }
 
-  private async prepareUpdate(what: string, filter: unknown, update: unknown, arrayFilters: unknown, keyRoot: Document): Promise<[Document, Document, Document[] | undefined]> {
-    return this.analyze(what, (analysis) => [
-      analyzeFilter(analysis, this.scope, this.scoped(filter)),
-      analyzeUpdate(analysis, this.scope, update, keyRoot),
-      analyzeArrayFilters(analysis, this.scope, update, arrayFilters),
-    ] as [Document, Document, Document[] | undefined]);
+  /**
+   * The filter, update and arrayFilters to send. The filter also carries the conditions under
+   * which what the update creates keeps the document what the model says (creationGuards).
+   */
+  private async prepareUpdate(what: string, filter: unknown, update: unknown, arrayFilters: unknown, keyRoot: Document, upsert: boolean | undefined): Promise<[Document, Document, Document[] | undefined]> {
+    return this.analyze(what, (analysis) => {
+      const f = analyzeFilter(analysis, this.scope, this.scoped(filter));
+      const u = analyzeUpdate(analysis, this.scope, update, keyRoot);
+      const a = analyzeArrayFilters(analysis, this.scope, update, arrayFilters);
+      const guards = creationGuards(this.scope, f, u, upsert === true);
+      const keys = Object.keys(guards);
+      const guarded = keys.length === 0 ? f : keys.some((key) => key in f) ? { $and: [f, guards] } : { ...f, ...guards };
+      return [guarded, u, a] as [Document, Document, Document[] | undefined];
+    });
   }
 
   /**
@@ -881,12 +890,12 @@ export class Repository<T extends object> {
     const missing = unpinnedKeyPaths(this.scope, update, root);
     if (writesUnderDocumentKeys(this.scope, update)) this.refuseCollationOnKeys(what, options);
     if (missing.length === 0) {
-      const [f, u, arrayFilters] = await this.prepareUpdate(what, filter, update, rawArrayFilters, root);
+      const [f, u, arrayFilters] = await this.prepareUpdate(what, filter, update, rawArrayFilters, root, options.upsert);
       return this.collection[what](f, u, { ...driverOptions, ...(arrayFilters ? { arrayFilters } : {}) });
     }
     const keyPath = this.singleKeyPath(missing, what, options.upsert);
     // Refusals come before any read: the analysis runs once with a placeholder key.
-    await this.prepareUpdate(what, filter, update, rawArrayFilters, keyRootFor(keyPath, 'placeholder'));
+    await this.prepareUpdate(what, filter, update, rawArrayFilters, keyRootFor(keyPath, 'placeholder'), options.upsert);
     const encodedFilter = await this.filter(what, filter);
     const keys = what === 'updateOne'
       ? [valueAt(await this.collection.findOne(encodedFilter, { session: options.session, projection: { [keyPath]: 1 } }), keyPath)].filter((k) => k !== undefined)
@@ -894,7 +903,7 @@ export class Repository<T extends object> {
     const total: UpdateResult = { acknowledged: true, matchedCount: 0, modifiedCount: 0, upsertedCount: 0, upsertedId: null };
     for (const key of keys) {
       if (typeof key !== 'string' || key.length === 0) continue; // such documents cannot hold values under a per-document key
-      const [f, u, arrayFilters] = await this.prepareUpdate(what, filter, update, rawArrayFilters, keyRootFor(keyPath, key));
+      const [f, u, arrayFilters] = await this.prepareUpdate(what, filter, update, rawArrayFilters, keyRootFor(keyPath, key), options.upsert);
       const result = await this.collection[what]({ $and: [f, { [keyPath]: { $eq: key } }] }, u, { ...driverOptions, ...(arrayFilters ? { arrayFilters } : {}) });
       total.matchedCount += result.matchedCount;
       total.modifiedCount += result.modifiedCount;
@@ -911,15 +920,15 @@ export class Repository<T extends object> {
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
     if (writesUnderDocumentKeys(this.scope, update)) this.refuseCollationOnKeys(what, options);
-    if (missing.length === 0) return this.prepareUpdate(what, filter, update, arrayFilters, root);
+    if (missing.length === 0) return this.prepareUpdate(what, filter, update, arrayFilters, root, options.upsert);
     const keyPath = this.singleKeyPath(missing, what, options.upsert);
-    await this.prepareUpdate(what, filter, update, arrayFilters, keyRootFor(keyPath, 'placeholder'));
+    await this.prepareUpdate(what, filter, update, arrayFilters, keyRootFor(keyPath, 'placeholder'), options.upsert);
     const encodedFilter = await this.filter(what, filter);
     const { sort } = await this.findOneAndOptions(options);
     const target = await this.collection.findOne(encodedFilter, { session: options.session, sort, projection: { _id: 1, [keyPath]: 1 } });
     const key = valueAt(target, keyPath);
     if (!target || typeof key !== 'string' || key.length === 0) return null;
-    const [f, u, encodedArrayFilters] = await this.prepareUpdate(what, filter, update, arrayFilters, keyRootFor(keyPath, key));
+    const [f, u, encodedArrayFilters] = await this.prepareUpdate(what, filter, update, arrayFilters, keyRootFor(keyPath, key), options.upsert);
     return [{ $and: [f, { _id: { $eq: target._id }, [keyPath]: { $eq: key } }] }, u, encodedArrayFilters];
   }
 

@@ -231,7 +231,8 @@ test.serial('timestamps are kept by updates, upserts, findOneAndUpdate, bulk wri
   t.is(defaulted.plan, 'basic', 'an upsert that inserts gets the defaults the update and filter leave out');
   t.true(encrypted(defaulted.status), 'the default of an encrypted field is encrypted in $setOnInsert too');
   t.is((await repo().findById(defaultedId))!.status, 'unverified');
-  await repo().upsert({ _id: defaultedId }, { $set: { plan: 'gold' } });
+  // Every required field in $setOnInsert: were the document gone, the upsert would insert a complete one.
+  await repo().upsert({ _id: defaultedId }, { $set: { plan: 'gold' }, $setOnInsert: { name: 'Gone', email: 'g@example.com', address: { city: 'Z', zip: '33333' } } } as never);
   t.is((await stored.findOne({ _id: defaultedId }))!.plan, 'gold', 'a matched upsert applies no default');
 
   const bulkId = new ObjectId();

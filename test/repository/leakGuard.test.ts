@@ -39,7 +39,8 @@ test('no plaintext of any encrypted field appears in any command sent through a 
   await repo.exists({ phone: a.phone });
   await repo.updateOne({ phone: a.phone }, { $set: { ssn: s('ssn2'), 'address.zip': s('zip2') }, $push: { contacts: { kind: 'w', phone: s('p2'), note: s('n2') } } } as never);
   await repo.updateMany({ phone: a.phone }, { $set: { medical: { bloodType: s('b3'), allergies: [] } } } as never);
-  await repo.upsert({ phone: s('upsert') }, { $setOnInsert: { name: 'u', ssn: s('ssn3') } } as never);
+  const { phone: _phone, ...inserted } = doc();
+  await repo.upsert({ phone: s('upsert') }, { $setOnInsert: { ...inserted, name: 'u', ssn: s('ssn3') } } as never);
   await repo.replaceOne({ phone: a.phone }, doc() as never);
   await repo.findOneAndUpdate({ phone: s('missing') }, { $set: { ssn: s('ssn4') } } as never);
   await repo.aggregate([{ $match: { phone: s('agg'), 'contacts.phone': { $in: [s('agg2')] } } }, { $project: { ssn: 1 } }]).toArray();

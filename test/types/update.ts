@@ -38,6 +38,8 @@ update({ $set: { address: { city: 'Paris' } } });
 
 // ---- $unset: optional fields only
 update({ $unset: { nickname: '', deletedAt: 1 } });
+// @ts-expect-error an element of a typed array: the server would leave null in its place
+update({ $unset: { 'tags.0': '' } });
 // @ts-expect-error a required field
 update({ $unset: { name: '' } });
 // @ts-expect-error a required encrypted field
@@ -108,6 +110,8 @@ update({ $rename: { formerName: 'alias' } });
 update({ $rename: { formerName: 'age' } });
 // @ts-expect-error required source: documents would lose it
 update({ $rename: { name: 'nickname' } });
+// @ts-expect-error $rename cannot reach into array elements
+update({ $rename: { formerName: 'contacts.0.kind' } });
 
 class Directory {
   _id!: ObjectId;

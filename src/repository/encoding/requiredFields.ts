@@ -5,12 +5,12 @@ import { ValidationError } from '../../errors';
 import { safeEntries } from './guards';
 
 /** The one error for required fields left empty: it names every such field, never a value. */
-export function missingRequired(model: string, paths: readonly string[]): ValidationError {
+export function missingRequired(model: string, paths: readonly string[], fix = 'give each a value, or declare the field optional (@Field({ optional: true }), @Encrypted({ …, optional: true })).'): ValidationError {
   const list = paths.map((p) => `"${p}"`).join(', ');
   return new ValidationError('INPUT_REQUIRED_MISSING',
     `${model}: the required field${paths.length > 1 ? 's' : ''} ${list} ${paths.length > 1 ? 'have' : 'has'} no value (absent, null or undefined).`,
     paths.map((path) => ({ path, rule: 'required', message: 'is required but has no value (absent, null or undefined)' })),
-    'give each a value, or declare the field optional (@Field({ optional: true }), @Encrypted({ …, optional: true })).');
+    fix);
 }
 
 /**

@@ -55,7 +55,16 @@ const ARRAY_OPERATORS = new Set(['$push', '$addToSet', '$pull', '$pullAll', '$po
 function checkTarget(scope: ModelScope, op: string, path: string, field: FieldMetadata | undefined, value: unknown, where: string): void {
   const wrong = (what: string, fix: string) => invalid('INPUT_UPDATE_TARGET', `${op} cannot be applied to ${where}: ${what}.`, fix);
   if (path === '_id' && op !== '$setOnInsert') throw wrong('the _id of a stored document cannot change', 'insert a new document instead (or set _id with $setOnInsert in an upsert).');
-  if (stepsIntoArrayWithoutPosition(scope, path)) throw wrong('the path goes through an array without saying which element', "name the element: 'field.0.x', 'field.$.x' (with a filter on the array), 'field.$[].x' or 'field.$[id].x' with arrayFilters.");
+  const steps = arraySteps(scope, path);
+  if (steps === 'unpositioned') throw wrong('the path goes through an array without saying which element', "name the element: 'field.0.x', 'field.$.x' (with a filter on the array), 'field.$[].x' or 'field.$[id].x' with arrayFilters.");
+  // MongoDB manual, "$rename": it does not work on fields in array elements.
+  if (op === '$rename' && (steps === 'element' || (typeof value === 'string' && arraySteps(scope, value) === 'element'))) {
+    throw wrong('one of its paths goes into an element of an array, which $rename cannot reach', 'read the document and $set the array whole.');
+  }
+  // MongoDB manual, "$unset": an element unset is left in the array as null.
+  if (op === '$unset' && field?.isArray && !field.encrypted && (field.embedded || field.itemBsonType !== undefined) && ELEMENT_SELECTOR.test(path.slice(path.lastIndexOf('.') + 1)) && path.slice(path.lastIndexOf('.') + 1) !== field.name) {
+    throw wrong(`the server would leave null in its place, in an array declared as ${field.embedded ? 'documents' : field.itemBsonType}`, `remove elements with $pull (or $pop), or $set the array without it.`);
+  }
   // Below a free-form object, or at an element, the model declares nothing about the value.
   if (!field || field.encrypted || path.slice(path.lastIndexOf('.') + 1) !== field.name || (field.bsonType === undefined && !field.embedded)) return;
   const declared = field.embedded ? (field.isArray ? 'an array of documents' : 'an embedded document') : field.isArray ? `an array of ${field.itemBsonType ?? 'values'}` : field.bsonType!;
@@ -78,22 +87,28 @@ function isNumeric(value: unknown): boolean {
   return type === 'Int32' || type === 'Long' || type === 'Double' || type === 'Decimal128';
 }
 
-/** 'contacts.phone' in an update: through an array with no element position, which MongoDB refuses. */
-function stepsIntoArrayWithoutPosition(scope: ModelScope, path: string): boolean {
+/**
+ * How an update path steps into the declared arrays on its way: not at all, always through an
+ * element position ('contacts.0.phone', 'tags.$'), or once without one ('contacts.phone', which
+ * MongoDB refuses in an update).
+ */
+function arraySteps(scope: ModelScope, path: string): 'none' | 'element' | 'unpositioned' {
   let fields: ReadonlyMap<string, FieldMetadata> | undefined = scope.shape.fields;
   let array = false;
+  let steps: 'none' | 'element' = 'none';
   for (const segment of path.split('.')) {
     if (array) {
-      if (!ELEMENT_SELECTOR.test(segment)) return true;
+      if (!ELEMENT_SELECTOR.test(segment)) return 'unpositioned';
       array = false;
+      steps = 'element';
       continue;
     }
     const field: FieldMetadata | undefined = fields?.get(segment);
-    if (!field) return false;
+    if (!field) return steps;
     array = field.isArray && !field.encrypted;
     fields = field.embedded?.fields;
   }
-  return false;
+  return steps;
 }
 
 /** keyField also covers a path that contains a key field ($set of the whole embedded document holding it). */
