@@ -14,7 +14,7 @@ import { creationGuards } from './encoding/creation';
 import { encodeDocument, walkDocumentNow } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
-import { assertLiteral, invalid, queryCopy, safeEntries, snapshot, writtenValues } from './encoding/guards';
+import { assertLiteral, invalid, isPlainObject, queryCopy, safeEntries, snapshot, writtenValues } from './encoding/guards';
 import { encryptMarked, Markings } from './encoding/markings';
 import { checkOptions, type OptionsEntry } from './encoding/options';
 import { analyzeProjection, assertSortable, followPipeline } from './encoding/pipelineEncoder';
@@ -740,9 +740,33 @@ export class Repository<T extends object> {
   }
 
   /** The repository of one variant sees only its documents: every filter also pins the discriminator. */
+  /**
+   * In a variant's repository, the filter also says the discriminator: as a top-level key where
+   * the filter has none (an upsert copies a top-level equality into the document it inserts on
+   * every server; one inside $and only on some), else beside it in $and.
+   */
   private scoped(filter: unknown): unknown {
     const variant = this.model.variant;
-    return variant ? { $and: [filter ?? {}, { [variant.field]: { $eq: variant.value } }] } : filter;
+    if (!variant) return filter;
+    const pin = { [variant.field]: { $eq: variant.value } };
+    if (filter === undefined) return pin;
+    return isPlainObject(filter) && !Object.prototype.hasOwnProperty.call(filter, variant.field) ? { ...filter, ...pin } : { $and: [filter, pin] };
+  }
+
+  /**
+   * The model of the document an upsert inserts when nothing matches: this one, or in the
+   * repository of a collection with variants the variant its filter pins by a top-level equality
+   * on the discriminator (the document is checked against that variant's required fields).
+   */
+  private upsertedAs(what: string, filter: Document): ModelShape {
+    const { variants } = this.model;
+    if (!variants) return this.model;
+    const pinned = filter[variants.field];
+    const value = isPlainObject(pinned) ? (Object.keys(pinned).length === 1 ? pinned.$eq : undefined) : pinned;
+    const chosen = typeof value === 'string' ? variants.byValue.get(value) : undefined;
+    if (chosen) return chosen;
+    throw invalid('INPUT_VARIANT_UNKNOWN', `${what} on ${this.model.target.name} is an upsert: its filter must pin ${variants.field} to one of its variants (${[...variants.byValue.keys()].map((v) => `'${v}'`).join(', ')}) with an equality at its top level, which the inserted document takes.`,
+      `add ${variants.field}: '<variant>' to the filter, or upsert through the variant's own repository.`);
   }
 
   /**
@@ -845,7 +869,7 @@ export class Repository<T extends object> {
       const f = analyzeFilter(analysis, this.scope, this.scoped(filter));
       const u = analyzeUpdate(analysis, this.scope, update, keyRoot);
       const a = analyzeArrayFilters(analysis, this.scope, update, arrayFilters);
-      const guards = creationGuards(this.scope, f, u, upsert === true);
+      const guards = creationGuards(this.scope, f, u, upsert === true ? this.upsertedAs(what, f) : undefined);
       const keys = Object.keys(guards);
       const guarded = keys.length === 0 ? f : keys.some((key) => key in f) ? { $and: [f, guards] } : { ...f, ...guards };
       return [guarded, u, a] as [Document, Document, Document[] | undefined];

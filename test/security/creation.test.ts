@@ -11,15 +11,11 @@ import * as fc from 'fast-check';
 import type { Document, ObjectId } from 'mongodb';
 import { ArrayField, Embedded, EmbeddedArray, Encrypted, Field, Id, Model, StrongboxError } from '../../src/index';
 import { describe, refusedBeforeSending, untypedRepository, watchedClient } from '../harness/adversary';
+import { nonconforming } from '../harness/conformance';
 import { uniqueDbName } from '../harness/server';
+import { Address } from '../harness/shapes';
 
 const DB = uniqueDbName(__filename);
-
-class Address {
-  @Field({ bsonType: 'string' }) city!: string;
-  @Field({ bsonType: 'string' }) zip!: string;
-  @Field({ bsonType: 'string', optional: true }) note?: string;
-}
 
 class Item {
   @Field({ bsonType: 'string' }) label!: string;
@@ -45,37 +41,7 @@ const coll = () => watched.raw.db(DB).collection('shapes');
 const UPDATES = ['update', 'findAndModify'];
 
 const isInt = (v: unknown) => (v as { _bsontype?: string } | null)?._bsontype === 'Int32';
-const isString = (v: unknown) => typeof v === 'string';
 
-/** What is wrong with a stored document, measured against the model (required fields, array and document shapes, element types). */
-function nonconforming(doc: Document): string[] {
-  const wrong: string[] = [];
-  const address = (a: unknown, at: string) => {
-    if (a === null || typeof a !== 'object' || Array.isArray(a)) return wrong.push(`${at} is not a document`);
-    const d = a as Document;
-    if (!isString(d.city) || !isString(d.zip)) wrong.push(`${at} lacks city or zip: ${JSON.stringify(d)}`);
-    return undefined;
-  };
-  if (!isString(doc.name)) wrong.push('name missing');
-  if ('n' in doc && !isInt(doc.n)) wrong.push(`n is ${JSON.stringify(doc.n)}`);
-  if ('nums' in doc && (!Array.isArray(doc.nums) || !doc.nums.every(isInt))) wrong.push(`nums is ${JSON.stringify(doc.nums)}`);
-  if ('items' in doc) {
-    if (!Array.isArray(doc.items)) wrong.push(`items is ${JSON.stringify(doc.items)}`);
-    else {
-      doc.items.forEach((item: unknown, i: number) => {
-        if (item === null || typeof item !== 'object' || Array.isArray(item)) return wrong.push(`items.${i} is ${JSON.stringify(item)}`);
-        const it = item as Document;
-        if (!isString(it.label)) wrong.push(`items.${i} lacks its label`);
-        if ('count' in it && !isInt(it.count)) wrong.push(`items.${i}.count is ${JSON.stringify(it.count)}`);
-        if ('at' in it) address(it.at, `items.${i}.at`);
-        return undefined;
-      });
-    }
-  }
-  if ('addr' in doc) address(doc.addr, 'addr');
-  if ('extra' in doc && (doc.extra === null || typeof doc.extra !== 'object' || Array.isArray(doc.extra))) wrong.push(`extra is ${JSON.stringify(doc.extra)}`);
-  return wrong;
-}
 
 const seed = (name: string): Document => ({ name, n: 1, nums: [1, 2], items: [{ label: 'a', count: 1 }], addr: { city: 'c', zip: 'z' } });
 
@@ -156,7 +122,7 @@ test.serial('an upsert that gives what the model needs inserts it: equalities, $
   await repo().updateOne({ n: { $exists: false }, name: { $in: ['x', 'y'] } }, { $setOnInsert: { name: 'ok-3' } }, { upsert: true });
   const stored = await coll().find({ name: /^ok-/ }, { promoteValues: false }).sort({ name: 1 }).toArray();
   t.deepEqual(stored.map((d) => d.name), ['ok-1', 'ok-2', 'ok-3']);
-  for (const doc of stored) t.deepEqual(nonconforming(doc), [], doc.name);
+  for (const doc of stored) t.deepEqual(nonconforming(Shape, doc), [], doc.name);
   t.deepEqual(stored[1].items, [{ label: 'a' }]);
   t.true(isInt(stored[1].n), 'the $inc of a missing int field stores an int');
   t.deepEqual(stored[1].addr, { city: 'c', zip: 'z' });
@@ -228,7 +194,7 @@ test.serial('generated: updates and upserts (any operator, path, value and filte
     else if (error instanceof StrongboxError) { refusedCount++; codes.set(error.code, (codes.get(error.code) ?? 0) + 1); }
     else if (!/MongoServerError|MongoBulkWriteError/.test((error as Error).constructor.name)) problems.push(`${how} ${JSON.stringify(scoped)} ${JSON.stringify(update)}: ${describe(error)}`);
     for (const doc of await coll().find({}, { promoteValues: false }).toArray()) {
-      const wrong = nonconforming(doc);
+      const wrong = nonconforming(Shape, doc);
       if (wrong.length) problems.push(`${how}${upsert ? ' upsert' : ''} ${JSON.stringify(scoped)} ${JSON.stringify(update)}: ${wrong.join('; ')}`);
     }
   }), { numRuns: 300, seed: 4343 });

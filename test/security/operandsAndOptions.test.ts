@@ -9,7 +9,7 @@ import * as fc from 'fast-check';
 import { Decimal128, Double, Int32, Long, ObjectId, Timestamp, type Document } from 'mongodb';
 import { StrongboxError } from '../../src/index';
 import { describe, refusedBeforeSending, storedIn } from '../harness/adversary';
-import { testServer, uniqueDbName } from '../harness/server';
+import { requires, testServer, uniqueDbName } from '../harness/server';
 import { typedBench } from '../harness/typedModel';
 
 const DB = uniqueDbName(__filename);
@@ -222,4 +222,37 @@ test.serial('what the review of these checks found refused is accepted again, an
     ['$inc on a string element', () => trepo().updateOne({ _id: typed._id }, { $inc: { 'tags.0': 1 } })],
   ], WRITES);
   t.deepEqual(wrong, [], wrong.join('\n'));
+});
+
+requires('exoticPlainTypes', test.serial)('$inc / $mul on a decimal field store a decimal, also on a missing field: the operand is sent as a Decimal128 (the number as written)', async (t) => {
+  const wrong: string[] = [];
+  const ops: Array<[string, Document]> = [['$inc 5', { $inc: { dec: 5 } }], ['$mul 2', { $mul: { dec: 2 } }], ['$inc Int32', { $inc: { dec: new Int32(3) } }], ['$inc Long', { $inc: { dec: Long.fromNumber(4) } }], ['$inc 0.1', { $inc: { dec: 0.1 } }]];
+  for (const [what, update] of ops) {
+    for (const mode of ['upsert', 'existing', 'seeded'] as const) {
+      const name = `dec-${what}-${mode}`;
+      if (mode !== 'upsert') await trepo().insertOne({ name, ...(mode === 'seeded' ? { dec: Decimal128.fromString('1') } : {}) });
+      await trepo().updateOne({ name }, update, { upsert: mode === 'upsert' });
+      const stored = await tcoll().findOne({ name }, { promoteValues: false });
+      if ((stored?.dec as { _bsontype?: string } | undefined)?._bsontype !== 'Decimal128') wrong.push(`${mode} ${what}: stored ${JSON.stringify(stored?.dec)}`);
+    }
+  }
+  const tenth = await tcoll().findOne({ name: 'dec-$inc 0.1-upsert' }, { promoteValues: false });
+  t.is(String(tenth?.dec), '0.1', 'a double operand is sent as the decimal it reads as, not its binary expansion');
+  t.deepEqual(wrong, [], wrong.join('\n'));
+});
+
+test.serial('$inc / $mul operands of a decimal field are sent as Decimal128, of a double field as Double (checked on the command; the server may not store decimals)', async (t) => {
+  const sentOperand = async (update: Document) => {
+    sent.length = 0;
+    await trepo().updateOne({ name: 'sent-operand' }, update).catch(() => undefined);
+    const command = sent.find((c) => c.commandName === 'update')?.command;
+    const op = Object.keys(update)[0];
+    return (command?.updates?.[0]?.u?.[op] as Document | undefined)?.[Object.keys(update[op])[0]];
+  };
+  const tagOf = (v: unknown) => (v as { _bsontype?: string } | undefined)?._bsontype;
+  for (const operand of [5, 2n, new Int32(3), Long.fromNumber(4), 0.1]) {
+    t.is(tagOf(await sentOperand({ $inc: { dec: operand } })), 'Decimal128', `$inc dec ${String(operand)}`);
+    t.is(tagOf(await sentOperand({ $mul: { d: operand } })), 'Double', `$mul d ${String(operand)}`);
+  }
+  t.is(String(await sentOperand({ $inc: { dec: 0.1 } })), '0.1');
 });

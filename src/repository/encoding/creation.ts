@@ -25,7 +25,16 @@ interface Written {
   readonly path: string;
   /** What writes it, for messages: an operator, or the upsert filter. */
   readonly by: string;
+  /**
+   * Whether it surely gives the path a value: not a $rename (whose source may be missing), not
+   * an equality only some servers copy into an upserted document (inside $and, a one-element
+   * $in: MongoDB copies those, FerretDB does not).
+   */
+  readonly fills: boolean;
 }
+
+/** What a check of the written paths does where a creation would leave the document short: add a filter condition, or refuse. */
+type Remedy = { guards: Document } | 'refuse';
 
 /**
  * Conditions to add to an update's filter so that it only applies where what it writes cannot
@@ -33,51 +42,61 @@ interface Written {
  * through an array index, `{ address: { $exists: true } }` for a dotted path into an embedded
  * document that the update does not give all of its required fields. Where no condition can say
  * it (below $, $[] or $[id]), and in an upsert, which may insert whatever the filter says, the
- * update is refused instead. An upsert's inserted document (the filter's equalities and the
- * update) must also hold every required field of the model.
+ * update is refused instead. `inserted` is, for an upsert, the model of the document it inserts
+ * when nothing matches (the filter's equalities, then the update, $setOnInsert included): it
+ * must hold every required field of that model.
  */
-export function creationGuards(scope: ModelScope, filter: Document, update: Document, upsert: boolean): Document {
-  const written: Written[] = [];
-  for (const op of upsert ? [...CREATING, '$setOnInsert'] : CREATING) {
-    const spec = update[op];
-    if (isPlainObject(spec)) for (const path of Object.keys(spec)) written.push({ path, by: op });
+export function creationGuards(scope: ModelScope, filter: Document, update: Document, inserted: ModelShape | undefined): Document {
+  const written = (op: string): Written[] => (isPlainObject(update[op]) ? Object.keys(update[op]).map((path) => ({ path, by: op, fills: true })) : []);
+  const renamed: Written[] = isPlainObject(update.$rename)
+    ? Object.values(update.$rename).filter((to): to is string => typeof to === 'string').map((path) => ({ path, by: '$rename', fills: false }))
+    : [];
+  // A matched document gets the update without $setOnInsert (an upsert that matches too).
+  const updated = [...CREATING.flatMap(written), ...renamed];
+  const remedy: Remedy = inserted ? 'refuse' : { guards: {} };
+  checkCreations(scope.shape, scope.name, updated, remedy, false);
+  if (inserted) {
+    const all = [...updated, ...written('$setOnInsert'), ...copiedEqualities(scope, filter)];
+    const name = inserted.target.name;
+    checkCreations(inserted, name, all, 'refuse', true);
+    const missing = uncovered(inserted, '', all);
+    if (missing.length) throw missingRequired(`${name} (the document an upsert inserts when nothing matches)`, missing, 'pin each with an equality at the top level of the filter, or give it in $set or $setOnInsert.');
   }
-  if (isPlainObject(update.$rename)) for (const to of Object.values(update.$rename)) if (typeof to === 'string') written.push({ path: to, by: '$rename' });
-  if (upsert) for (const path of copiedEqualities(scope, filter)) written.push({ path, by: 'the upsert filter' });
-  const guards: Document = {};
-  for (const item of written) guardPath(scope, item, written, upsert, guards);
-  if (upsert) {
-    const missing = uncovered(scope.shape, '', written);
-    if (missing.length) throw missingRequired(`${scope.name} (the document an upsert inserts when nothing matches)`, missing, 'pin each with an equality in the filter, or give it in $set or $setOnInsert.');
-  }
-  return guards;
+  return remedy === 'refuse' ? {} : remedy.guards;
 }
 
-/** The required fields of `shape` (at `prefix`) that nothing written gives a value. */
+function checkCreations(shape: ModelShape, name: string, written: readonly Written[], remedy: Remedy, inserting: boolean): void {
+  for (const item of written) checkPath(shape, name, item, written, remedy, inserting);
+}
+
+/** The required fields of `shape` (at `prefix`) that nothing written surely gives a value. */
 function uncovered(shape: ModelShape, prefix: string, written: readonly Written[]): string[] {
   const missing: string[] = [];
   for (const field of shape.fields.values()) {
     if (field.optional || field.isId) continue;
     const path = prefix + field.name;
-    if (!written.some((w) => w.path === path || w.path.startsWith(`${path}.`))) missing.push(path);
+    if (!written.some((w) => w.fills && (w.path === path || w.path.startsWith(`${path}.`)))) missing.push(path);
   }
   return missing;
 }
 
-function guardPath(scope: ModelScope, item: Written, written: readonly Written[], upsert: boolean, guards: Document): void {
+function checkPath(shape: ModelShape, name: string, item: Written, written: readonly Written[], remedy: Remedy, inserting: boolean): void {
   const segments = item.path.split('.');
-  let fields: ReadonlyMap<string, FieldMetadata> | undefined = scope.shape.fields;
+  let fields: ReadonlyMap<string, FieldMetadata> | undefined = shape.fields;
   let array: FieldMetadata | undefined;
   let positional = false;
-  const refuse = (what: string, fix: string) => invalid('INPUT_UPDATE_TARGET', `${item.by} of ${scope.name}.${item.path}${upsert ? ' in an upsert' : ''} ${what}.`, fix);
+  const refuse = (what: string, fix: string) => invalid('INPUT_UPDATE_TARGET', `${item.by} of ${name}.${item.path}${remedy === 'refuse' ? ' in an upsert' : ''} ${what}.`, fix);
   // The last segment is what is written: an element index there may pad the array; the fields before it may be created on the way.
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i];
     const prefix = segments.slice(0, i + 1).join('.');
     if (array) {
       if (INDEX.test(segment)) {
-        if (upsert) throw refuse(`goes through the array index ${prefix}: an inserted document would get an object there, where ${array.name} is declared as an array`, `in an upsert, write the whole array (${item.by === 'the upsert filter' ? `compare with $elemMatch, which an upsert does not copy, and ` : ''}$setOnInsert: { ${array.name}: [ … ] }).`);
-        guards[prefix] = { $exists: true };
+        if (remedy === 'refuse') {
+          throw refuse(`goes through the array index ${prefix}: ${inserting ? 'an inserted document would get an object there' : 'a matched document may not have that element, and the array would be padded with nulls or made an object'}, where ${array.name} is declared as an array`,
+            `in an upsert, write the whole array (${item.by === 'the upsert filter' ? 'compare with $elemMatch, which an upsert does not copy, and ' : ''}$setOnInsert: { ${array.name}: [ … ] }).`);
+        }
+        Object.assign(remedy.guards, elementGuard(segments.slice(0, i).join('.'), Number(segment), i === segments.length - 1));
       } else if (POSITION.test(segment)) {
         positional = true;
       } else {
@@ -91,7 +110,7 @@ function guardPath(scope: ModelScope, item: Written, written: readonly Written[]
     if (!field || field.encrypted) return; // below a free-form object, or an encrypted field (refused by the analysis)
     if (field.isArray) {
       if (item.by === 'the upsert filter') {
-        throw invalid('INPUT_UPSERT_FILTER', `The upsert filter's equality on ${scope.name}.${item.path} goes into the array ${prefix}: if nothing matches, the server copies it into the inserted document as an object where ${prefix} is declared as an array.`,
+        throw invalid('INPUT_UPSERT_FILTER', `The upsert filter's equality on ${name}.${item.path} goes into the array ${prefix}: if nothing matches, the server copies it into the inserted document as an object where ${prefix} is declared as an array.`,
           `compare with { ${prefix}: { $elemMatch: { … } } }, which an upsert does not copy, and give the array in $setOnInsert.`);
       }
       array = field;
@@ -101,14 +120,24 @@ function guardPath(scope: ModelScope, item: Written, written: readonly Written[]
     if (field.embedded) {
       const missing = uncovered(field.embedded, `${prefix}.`, written);
       if (missing.length > 0) {
-        if (upsert || positional) {
+        if (remedy === 'refuse' || positional) {
           throw refuse(`would create ${prefix} without its required field${missing.length > 1 ? 's' : ''} ${missing.join(', ')} where it is missing`, `write ${prefix} whole, or also its required fields (${missing.join(', ')}).`);
         }
-        guards[prefix] = { $exists: true };
+        remedy.guards[prefix] = { $exists: true };
       }
     }
     fields = field.embedded?.fields;
   }
+}
+
+/**
+ * The condition under which an update at `array.index` pads nothing and creates no object: the
+ * element exists; or, when the element is written whole (checked as a complete element), the one
+ * before it exists (or, at index 0, the field is an array), so the server appends it.
+ */
+function elementGuard(array: string, index: number, whole: boolean): Document {
+  if (!whole) return { [`${array}.${index}`]: { $exists: true } };
+  return index === 0 ? { [array]: { $type: 'array' } } : { [`${array}.${index - 1}`]: { $exists: true } };
 }
 
 /**
@@ -117,32 +146,33 @@ function guardPath(scope: ModelScope, item: Written, written: readonly Written[]
  * `$in` and a one-branch `$or` into an equality, and `$all` into equalities, so those count too.
  * Each value is checked against the field it lands in, as an insert would check it.
  */
-function copiedEqualities(scope: ModelScope, filter: Document): string[] {
-  const paths: string[] = [];
-  const visit = (node: Document) => {
+function copiedEqualities(scope: ModelScope, filter: Document): Written[] {
+  const copied: Written[] = [];
+  const visit = (node: Document, top: boolean) => {
     for (const [key, condition] of Object.entries(node)) {
       if (key === '$and' || (key === '$or' && Array.isArray(condition) && condition.length === 1)) {
-        for (const sub of condition as Document[]) visit(sub);
+        for (const sub of condition as Document[]) visit(sub, false);
         continue;
       }
       if (key.startsWith('$')) continue;
-      for (const value of copiedValues(condition)) {
+      for (const [value, surely] of copiedValues(condition)) {
         checkCopied(scope, key, value);
-        paths.push(key);
+        copied.push({ path: key, by: 'the upsert filter', fills: top && surely });
       }
     }
   };
-  visit(filter);
-  return paths;
+  visit(filter, true);
+  return copied;
 }
 
-function copiedValues(condition: unknown): unknown[] {
+/** The values a condition may be copied as, each with whether every server copies it (an equality or $eq, not a one-element $in or $all). */
+function copiedValues(condition: unknown): Array<[unknown, boolean]> {
   if (condition instanceof RegExp || (condition as { _bsontype?: string } | null)?._bsontype === 'BSONRegExp') return [];
-  if (!isOperatorObject(condition)) return [condition];
-  const values: unknown[] = [];
-  if ('$eq' in condition) values.push(condition.$eq);
-  if (Array.isArray(condition.$in) && condition.$in.length === 1 && !(condition.$in[0] instanceof RegExp)) values.push(condition.$in[0]);
-  if (Array.isArray(condition.$all)) values.push(...condition.$all.filter((v: unknown) => !isOperatorObject(v)));
+  if (!isOperatorObject(condition)) return [[condition, true]];
+  const values: Array<[unknown, boolean]> = [];
+  if ('$eq' in condition) values.push([condition.$eq, true]);
+  if (Array.isArray(condition.$in) && condition.$in.length === 1 && !(condition.$in[0] instanceof RegExp)) values.push([condition.$in[0], false]);
+  if (Array.isArray(condition.$all)) for (const v of condition.$all) if (!isOperatorObject(v)) values.push([v, false]);
   return values;
 }
 
@@ -150,23 +180,9 @@ function copiedValues(condition: unknown): unknown[] {
 function checkCopied(scope: ModelScope, path: string, value: unknown): void {
   const resolved = scope.resolve(path, 'filter');
   const field = resolved.encrypted ?? resolved.field;
-  const whole = field !== undefined && !resolved.endsInElement && path.split('.').length === depth(scope.shape, path);
-  if (!whole || field.encrypted) return;
+  if (field === undefined || resolved.names !== 'field' || field.encrypted) return;
   const wrong = (what: string, fix: string) => invalid('INPUT_UPSERT_FILTER', `The upsert filter compares ${scope.name}.${path} with ${what}: if nothing matches, the server copies that into the inserted document, where the model declares ${field.isArray ? 'an array' : field.bsonType === 'object' ? 'a document' : 'a value'}.`, fix);
   if (value === null) throw wrong('null', `match a missing field with { '${path}': { $exists: false } } (Strongbox never stores null in a declared field).`);
   if (field.isArray && !Array.isArray(value)) throw wrong('one element', `compare with { '${path}': { $elemMatch: { $eq: … } } }, which an upsert does not copy, and give the array in $setOnInsert.`);
   if (field.bsonType === 'object' && !isPlainObject(value)) throw wrong('a value that is not a document', 'compare with a document, or filter on a path inside it.');
-}
-
-/** How many segments of `path` name declared fields (the whole path when it names one exactly). */
-function depth(shape: ModelShape, path: string): number {
-  let fields: ReadonlyMap<string, FieldMetadata> | undefined = shape.fields;
-  let n = 0;
-  for (const segment of path.split('.')) {
-    const field: FieldMetadata | undefined = fields?.get(segment);
-    if (!field) break;
-    n++;
-    fields = field.embedded?.fields;
-  }
-  return n;
 }

@@ -6,6 +6,7 @@ import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import type { DeclaredType } from '../../metadata/storedForm';
 import type { FieldEncryptor } from './fieldEncryptor';
 import { assertLiteral, assertSafeKey, invalid } from './guards';
+import type { PathNames } from './pathResolver';
 import { missingRequired } from './requiredFields';
 import { describe, toDeclaredBson } from './values';
 
@@ -50,8 +51,8 @@ export interface UpdateValue {
   readonly value: unknown;
   /** The stored document per-document keys come from; undefined where only fixed keys apply. */
   readonly keyRoot: Document | undefined;
-  /** One element pushed into (or set at a position of) an array field, rather than the field's whole value. */
-  readonly element: boolean;
+  /** The field's whole value, one element pushed into (or set at a position of) an array field, or a value inside a free-form field. */
+  readonly names: PathNames;
 }
 
 /**
@@ -62,9 +63,9 @@ export interface UpdateValue {
  * holds, after its whole analysis.
  */
 export function placeUpdateValue(encryptor: FieldEncryptor, group: EncryptionGroup, container: Document | unknown[], key: string | number, update: UpdateValue): void {
-  const { field, path, value, keyRoot: root, element } = update;
+  const { field, path, value, keyRoot: root, names } = update;
   const slot = container as Document;
-  if (element && field.embedded) {
+  if (names === 'element' && field.embedded) {
     slot[key] = walkInGroup(encryptor, group, root ?? {}, (walk) => walkDocument(walk, field.embedded!, value, `${path}.$`));
   } else {
     if (value === null || value === undefined) throw missingRequired(encryptor.model.target.name, [path]);
@@ -78,11 +79,11 @@ export function placeUpdateValue(encryptor: FieldEncryptor, group: EncryptionGro
  * no encryption pass, so the analysis does it at once. `model` names the model in errors.
  */
 export function plainUpdateValue(model: string, update: UpdateValue): unknown {
-  const { field, path, value, element } = update;
+  const { field, path, value, names } = update;
   const where = `${model}.${path}`;
-  if (element) return plainValue(value, field.itemBsonType === undefined ? {} : { bsonType: field.itemBsonType }, where);
+  if (names === 'element') return plainValue(value, field.itemBsonType === undefined ? {} : { bsonType: field.itemBsonType }, where);
   // A path below a free-form object ('meta.x') resolves to the object's field: its value is not the field's.
-  if (path.slice(path.lastIndexOf('.') + 1) !== field.name) return plainValue(value, {}, where);
+  if (names === 'inside') return plainValue(value, {}, where);
   if (value === null || value === undefined) throw missingRequired(model, [path]);
   return plainValue(value, field, where);
 }

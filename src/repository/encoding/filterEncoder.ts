@@ -121,7 +121,7 @@ function analyzeCondition(analysis: Analysis, scope: Scope, path: string, value:
   }
   if (value instanceof RegExp || (value !== null && typeof value === 'object' && (value as { _bsontype?: string })._bsontype === 'BSONRegExp')) {
     if (kind === 'plain' || kind === 'keyField') {
-      checkOperatorFitsType(resolved, path, '$regex', where);
+      checkOperatorFitsType(resolved, '$regex', where);
       assertWritablePattern(value, where);
       return value;
     }
@@ -133,7 +133,7 @@ function analyzeCondition(analysis: Analysis, scope: Scope, path: string, value:
     const row = FILTER_OPERATORS[op];
     if (!row) throw invalid('INPUT_UNKNOWN_OPERATOR', `${op} is not a query operator Strongbox accepts (on ${where}).`, `use one of ${Object.keys(FILTER_OPERATORS).join(', ')}.`);
     if (op === '$options' && !('$regex' in value)) throw invalid('INPUT_OPERATOR_OPERAND', `$options on ${where} needs $regex next to it.`, 'write { $regex: "…", $options: "i" }.');
-    if (kind === 'plain' || kind === 'keyField') checkOperatorFitsType(resolved, path, op, where);
+    if (kind === 'plain' || kind === 'keyField') checkOperatorFitsType(resolved, op, where);
     out[op] = apply(analysis, scope, row, kind, resolved, path, operand, op);
   }
   return out;
@@ -158,7 +158,7 @@ function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Recor
   const treatment = row[kind];
   const field = resolved.encrypted ?? resolved.field;
   // A whole embedded document compared for equality is checked like a written one (every required field, declared types).
-  const wholeDocument = kind === 'plain' && field?.embedded !== undefined && !resolved.encrypted && path.slice(path.lastIndexOf('.') + 1) === field.name
+  const wholeDocument = kind === 'plain' && field?.embedded !== undefined && !resolved.encrypted && resolved.names === 'field'
     && (treatment === 'value' || treatment === 'values') && op !== '$all' && !isOperatorObject(operand);
   if (wholeDocument) return wholeDocuments(analysis, scope, field!, path, operand, op, treatment === 'values');
   switch (treatment) {
@@ -168,14 +168,14 @@ function apply(analysis: Analysis, scope: Scope, row: { reason: string } & Recor
       const given = comparand(operand, `${where} ${op}`);
       // A pattern given as a string is written as a regular expression's (a C string): no NUL.
       if (op === '$regex' && typeof given === 'string') assertWritablePatternSource(given, `${where} ${op}`);
-      const sent = declared(resolved, path, op, given, where);
+      const sent = declared(resolved, op, given, where);
       refuseUndefined(sent, op, where);
       return sent;
     }
     case 'values': {
       if (!Array.isArray(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} needs an array.`, `write { ${op}: [a, b] }.`);
       const given = comparand(operand, `${where} ${op}`) as unknown[];
-      const sent = given.map((item) => declared(resolved, path, op, item, where));
+      const sent = given.map((item) => declared(resolved, op, item, where));
       for (const item of sent) refuseUndefined(item, op, where);
       return sent;
     }
@@ -215,10 +215,10 @@ function refuseUndefined(operand: unknown, op: string, where: string): void {
  * A comparand of a plain field with a declared type must be of that type, and is sent in it (an
  * upsert stores an equality's value); below a free-form object nothing is declared.
  */
-function declared(resolved: ResolvedPath, path: string, op: string, operand: unknown, where: string): unknown {
+function declared(resolved: ResolvedPath, op: string, operand: unknown, where: string): unknown {
   const field = resolved.field;
   if (!TYPED_OPERANDS.has(op) || !field || field.embedded || field.encrypted || resolved.tainted) return operand;
-  if (path.slice(path.lastIndexOf('.') + 1) !== field.name) return operand;
+  if (resolved.names !== 'field') return operand;
   return checkFilterValue(field, operand, op === 'equality' ? where : `${where} ${op}`);
 }
 
@@ -254,7 +254,7 @@ function wholeDocuments(analysis: Analysis, scope: Scope, field: FieldMetadata, 
       return { $elemMatch: analyzeFilter(analysis, scope, doc.$elemMatch, path) };
     }
     if (!isPlainObject(doc)) throw invalid('INPUT_OPERATOR_OPERAND', `${op} on ${where} compares whole documents: each operand must be a document of the model.`, 'pass documents with every field, or filter on the individual fields.');
-    return analysis.markings.document(field, path, doc, {}, field.isArray, analysis.encryptor);
+    return analysis.markings.document(field, path, doc, {}, field.isArray ? 'element' : 'field', analysis.encryptor);
   };
   if (!many) {
     if (field.isArray && Array.isArray(operand)) return operand.map(one);
@@ -282,10 +282,10 @@ const ARRAY_OPERATORS = new Set(['$size', '$all', '$elemMatch']);
 const GEO_OPERATORS = new Set(['$geoWithin', '$geoIntersects', '$near', '$nearSphere', '$maxDistance', '$minDistance']);
 const INTEGER_OPERATORS = new Set(['$bitsAllSet', '$bitsAnySet', '$bitsAllClear', '$bitsAnyClear']);
 
-function checkOperatorFitsType(resolved: ResolvedPath, path: string, op: string, where: string): void {
+function checkOperatorFitsType(resolved: ResolvedPath, op: string, where: string): void {
   const field = resolved.field;
   // Below a free-form object, or at an element of an array, nothing is declared about the value.
-  if (!field || resolved.tainted || path.slice(path.lastIndexOf('.') + 1) !== field.name) return;
+  if (!field || resolved.tainted || resolved.names !== 'field') return;
   const declared = field.isArray ? field.itemBsonType : field.bsonType;
   let fits: boolean;
   if (field.embedded) fits = !STRING_OPERATORS.has(op) && !GEO_OPERATORS.has(op) && !INTEGER_OPERATORS.has(op) && (!ARRAY_OPERATORS.has(op) || field.isArray);

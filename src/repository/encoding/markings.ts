@@ -3,6 +3,7 @@ import { EncryptionGroup } from '../../crypto/commandEncryptor';
 import type { FieldMetadata } from '../../metadata/types';
 import { placeUpdateValue, plainUpdateValue, type UpdateValue } from './documentEncoder';
 import type { FieldEncryptor } from './fieldEncryptor';
+import type { PathNames } from './pathResolver';
 
 /**
  * A value the analyzer decided to encrypt, left in place of the value in the analyzed command:
@@ -32,8 +33,8 @@ export class DocumentMarking implements UpdateValue {
     readonly path: string,
     readonly value: unknown,
     readonly keyRoot: Document | undefined,
-    /** One element of an array field, rather than the field's whole value. */
-    readonly element: boolean,
+    /** The field's whole value, one element of an array field, or a value inside a free-form field. */
+    readonly names: PathNames,
   ) {}
 }
 
@@ -53,10 +54,10 @@ export class Markings {
    * encrypt or walk (an embedded document, an encrypted field), encoded at once otherwise, so a
    * command that only writes plain values needs no encoding pass after its analysis.
    */
-  document(field: FieldMetadata, path: string, value: unknown, keyRoot: Document | undefined, element: boolean, encryptor: FieldEncryptor): unknown {
-    if (!field.embedded && !field.encrypted) return plainUpdateValue(encryptor.model.target.name, { field, path, value, keyRoot, element });
+  document(field: FieldMetadata, path: string, value: unknown, keyRoot: Document | undefined, names: PathNames, encryptor: FieldEncryptor): unknown {
+    if (!field.embedded && !field.encrypted) return plainUpdateValue(encryptor.model.target.name, { field, path, value, keyRoot, names });
     this.count++;
-    return new DocumentMarking(field, path, value, keyRoot, element);
+    return new DocumentMarking(field, path, value, keyRoot, names);
   }
 }
 

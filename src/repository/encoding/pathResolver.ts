@@ -1,4 +1,4 @@
-import { walkPath } from '../../metadata/paths';
+import { walkPath, type PathWalk } from '../../metadata/paths';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import { EncryptedQueryError } from '../../errors';
 import { invalid } from './guards';
@@ -8,10 +8,20 @@ export interface ResolvedPath {
   field?: FieldMetadata;
   /** The path names an encrypted field itself. */
   encrypted?: FieldMetadata;
-  /** The path names an element of an array field ('tags.0', 'contacts.$'). */
-  endsInElement: boolean;
+  /**
+   * What the path names of `field`: the field itself, one element of it ('tags.0', 'contacts.$'),
+   * or a key inside its free-form value ('meta.x', 'rows.0.count'), which the model declares nothing about.
+   */
+  names: PathNames;
   /** A pipeline put something there that may hold ciphertext Strongbox cannot describe. */
   tainted?: boolean;
+}
+
+export type PathNames = 'field' | 'element' | 'inside';
+
+/** What a walked path names of the last declared field on it. */
+export function namesOf(walk: PathWalk): PathNames {
+  return walk.unresolved.length > 0 ? 'inside' : walk.endsInElement ? 'element' : 'field';
 }
 
 /** The array positions of update paths (MongoDB manual, "$", "$[]", "$[<identifier>]"). */
@@ -38,7 +48,7 @@ export function resolvePath(model: ModelShape, path: string, operation: string):
         fix: `${operation === 'filter' ? 'filter' : 'work'} on ${at} as a whole (read, change and write it back), or encrypt the nested fields individually instead.`,
       });
     }
-    return { field, encrypted: field, endsInElement: false };
+    return { field, encrypted: field, names: 'field' };
   }
   const last = walk.chain[walk.chain.length - 1];
   if (walk.unresolved.length > 0) {
@@ -58,5 +68,5 @@ export function resolvePath(model: ModelShape, path: string, operation: string):
         'use field names without a leading $ inside free-form objects.');
     }
   }
-  return { field: last, endsInElement: walk.endsInElement };
+  return { field: last, names: namesOf(walk) };
 }

@@ -313,7 +313,7 @@ function movedField(scope: Scope, reference: string, name: string, variables: Re
   if (!field) return computedField(name);
   const holds = field.encrypted || (field.embedded && hasEncrypted(field.embedded));
   if (!holds) return computedField(name);
-  if (throughArray || resolved.endsInElement) return taintedField(name);
+  if (throughArray || resolved.names === 'element') return taintedField(name);
   return { ...field, name };
 }
 

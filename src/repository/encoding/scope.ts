@@ -1,6 +1,6 @@
 import type { FieldMetadata, ModelMetadata, ModelShape } from '../../metadata/types';
 import { walkPath } from '../../metadata/paths';
-import { resolvePath, type ResolvedPath } from './pathResolver';
+import { namesOf, resolvePath, type ResolvedPath } from './pathResolver';
 
 /**
  * What a query position is evaluated against: the model itself (filters, updates, the start of a
@@ -127,9 +127,9 @@ export class DerivedScope implements Scope {
   }
   resolve(path: string, operation: string): ResolvedPath {
     const walk = walkPath(this.shape, path.split('.'));
-    if (walk.chain.some(isTainted) || (walk.chain.length === 0 && this.openTainted)) return { endsInElement: walk.endsInElement, tainted: true };
+    if (walk.chain.some(isTainted) || (walk.chain.length === 0 && this.openTainted)) return { names: namesOf(walk), tainted: true };
     // A name the pipeline no longer has, but which is an encrypted field of the model: a value meant for it would be sent in the clear.
-    if (walk.chain.length === 0 && modelHolds(this.shape.target, path)) return { endsInElement: walk.endsInElement, tainted: true };
+    if (walk.chain.length === 0 && modelHolds(this.shape.target, path)) return { names: namesOf(walk), tainted: true };
     // A name the documents do not have, on a model with encrypted fields, is refused as in the model
     // itself: it may be a field a stage removed or renamed (an embedded document's 'zip' once
     // '$address' is the root and zip was projected away), or a mistake for an encrypted one, and a
@@ -141,7 +141,7 @@ export class DerivedScope implements Scope {
     // field that may well be encrypted, and its comparand would go out in the clear. Refused.
     if (walk.chain.some((f) => f.encrypted) || (walk.unresolved.length > 0 && last?.embedded !== undefined)) return resolvePath(this.shape, path, operation);
     // Below a computed field, an unknown path does not exist: plain.
-    return { field: walk.unresolved.length ? undefined : last, endsInElement: walk.endsInElement, tainted: false };
+    return { field: walk.unresolved.length ? undefined : last, names: namesOf(walk), tainted: false };
   }
   holdsEncrypted(path: string): boolean {
     return holds(this, path);

@@ -4,6 +4,8 @@ import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import { UPDATE_OPERATORS, type PolicyKind } from '../policy/table';
 import { analyzeFilter, elementCondition, keyFieldPaths, kindOf, type Analysis } from './filterEncoder';
 import { assertLiteral, assertSafeKey, invalid, isOperatorObject, isPlainObject, readAsValue, safeEntries } from './guards';
+import { arithmeticOperand } from './values';
+import type { PathNames, ResolvedPath } from './pathResolver';
 import type { ModelScope } from './scope';
 import { hasRandom } from './scope';
 
@@ -35,8 +37,8 @@ export function analyzeUpdate(analysis: Analysis, scope: ModelScope, update: unk
       const treatment = row[kind];
       const where = `${scope.name}.${path}`;
       if (treatment === 'refuse') throw updateRefusal(op, where, kind, row.reason);
-      checkTarget(scope, op, path, resolved.encrypted ?? resolved.field, value, where);
-      encoded[path] = analyzeOperand(analysis, scope, op, path, value, resolved.encrypted ?? resolved.field, resolved.endsInElement, kind, keyRoot);
+      checkTarget(scope, op, path, resolved, value, where);
+      encoded[path] = analyzeOperand(analysis, scope, op, path, value, resolved.encrypted ?? resolved.field, resolved.names, kind, keyRoot);
     }
     out[op] = encoded;
   }
@@ -52,7 +54,8 @@ const ARRAY_OPERATORS = new Set(['$push', '$addToSet', '$pull', '$pullAll', '$po
  * on numbers, $currentDate on dates, array operators on arrays, `_id` never changed, no path
  * through an array without an element position (MongoDB cannot create such fields).
  */
-function checkTarget(scope: ModelScope, op: string, path: string, field: FieldMetadata | undefined, value: unknown, where: string): void {
+function checkTarget(scope: ModelScope, op: string, path: string, resolved: ResolvedPath, value: unknown, where: string): void {
+  const field = resolved.encrypted ?? resolved.field;
   const wrong = (what: string, fix: string) => invalid('INPUT_UPDATE_TARGET', `${op} cannot be applied to ${where}: ${what}.`, fix);
   if (path === '_id' && op !== '$setOnInsert') throw wrong('the _id of a stored document cannot change', 'insert a new document instead (or set _id with $setOnInsert in an upsert).');
   const steps = arraySteps(scope, path);
@@ -62,29 +65,32 @@ function checkTarget(scope: ModelScope, op: string, path: string, field: FieldMe
     throw wrong('one of its paths goes into an element of an array, which $rename cannot reach', 'read the document and $set the array whole.');
   }
   // MongoDB manual, "$unset": an element unset is left in the array as null.
-  if (op === '$unset' && field?.isArray && !field.encrypted && (field.embedded || field.itemBsonType !== undefined) && ELEMENT_SELECTOR.test(path.slice(path.lastIndexOf('.') + 1)) && path.slice(path.lastIndexOf('.') + 1) !== field.name) {
+  if (op === '$unset' && resolved.names === 'element' && field && !field.encrypted && (field.embedded || field.itemBsonType !== undefined)) {
     throw wrong(`the server would leave null in its place, in an array declared as ${field.embedded ? 'documents' : field.itemBsonType}`, `remove elements with $pull (or $pop), or $set the array without it.`);
   }
   // Below a free-form object, or at an element, the model declares nothing about the value.
-  if (!field || field.encrypted || path.slice(path.lastIndexOf('.') + 1) !== field.name || (field.bsonType === undefined && !field.embedded)) return;
+  if (!field || field.encrypted || resolved.names !== 'field' || (field.bsonType === undefined && !field.embedded)) return;
   const declared = field.embedded ? (field.isArray ? 'an array of documents' : 'an embedded document') : field.isArray ? `an array of ${field.itemBsonType ?? 'values'}` : field.bsonType!;
   if ((op === '$inc' || op === '$mul') && (field.isArray || field.embedded || !NUMERIC_TYPES.has(field.bsonType!))) throw wrong(`it is declared as ${declared}, not a number`, 'use arithmetic operators on numeric fields only.');
-  if ((op === '$inc' || op === '$mul') && !isNumeric(value)) throw wrong('the operand is not a number', `write { ${op}: { '${path}': 1 } }.`);
+  if ((op === '$inc' || op === '$mul') && !isNumber(value)) throw wrong('the operand is not a number', `write { ${op}: { '${path}': 1 } }.`);
   if (op === '$bit' && (field.isArray || field.embedded || (field.bsonType !== 'int' && field.bsonType !== 'long'))) throw wrong(`it is declared as ${declared}, not an integer`, 'use $bit on int or long fields only.');
   if (op === '$currentDate' && field.bsonType !== 'date' && field.bsonType !== 'timestamp') throw wrong(`it is declared as ${declared}, not a date or timestamp`, 'use $currentDate on date or timestamp fields only.');
   if (ARRAY_OPERATORS.has(op) && !field.isArray) throw wrong(`it is declared as ${declared}, not an array`, 'use array operators on array fields only.');
   if ((op === '$min' || op === '$max') && (field.isArray || field.embedded)) throw wrong(`it is declared as ${declared}`, `use ${op} on scalar fields.`);
   if (op === '$rename' && typeof value === 'string') {
-    const target = scope.resolve(value, op).field;
+    const resolvedTarget = scope.resolve(value, op);
+    const target = resolvedTarget.field;
     const same = target !== undefined && target.bsonType === field.bsonType && target.isArray === field.isArray && target.itemBsonType === field.itemBsonType && target.embedded === field.embedded;
-    if (!same && target !== undefined && value.slice(value.lastIndexOf('.') + 1) === target.name) throw wrong(`${scope.name}.${value} is declared with another type than ${where}`, 'rename only between fields of the same declared type.');
+    if (!same && target !== undefined && resolvedTarget.names === 'field') throw wrong(`${scope.name}.${value} is declared with another type than ${where}`, 'rename only between fields of the same declared type.');
   }
 }
 
-function isNumeric(value: unknown): boolean {
-  if (typeof value === 'number' || typeof value === 'bigint') return true;
+/** A number as BSON writes one (a JavaScript number or bigint, or a BSON number class); `integers` only: no fraction, no double or decimal. */
+function isNumber(value: unknown, integers = false): boolean {
+  if (typeof value === 'number') return !integers || Number.isInteger(value);
+  if (typeof value === 'bigint') return true;
   const type = (value as { _bsontype?: string } | null)?._bsontype;
-  return type === 'Int32' || type === 'Long' || type === 'Double' || type === 'Decimal128';
+  return type === 'Int32' || type === 'Long' || (!integers && (type === 'Double' || type === 'Decimal128'));
 }
 
 /**
@@ -120,7 +126,7 @@ function writtenKind(scope: ModelScope, resolved: ReturnType<ModelScope['resolve
   return kind;
 }
 
-function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path: string, value: unknown, field: FieldMetadata | undefined, endsInElement: boolean, kind: PolicyKind, keyRoot: Document): unknown {
+function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path: string, value: unknown, field: FieldMetadata | undefined, names: PathNames, kind: PolicyKind, keyRoot: Document): unknown {
   const where = `${scope.name}.${path}`;
   switch (op) {
     case '$set':
@@ -128,11 +134,11 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
       if (kind === 'plain') {
         assertLiteral(value, where);
         // A declared field's value is checked and converted to its declared BSON type when the command is encoded.
-        return field ? analysis.markings.document(field, path, value, keyRoot, atElement(path, endsInElement, field), analysis.encryptor) : value;
+        return field ? analysis.markings.document(field, path, value, keyRoot, names, analysis.encryptor) : value;
       }
       if (kind === 'container') {
         checkDocumentKeys(scope, field!.embedded!, where);
-        return analysis.markings.document(field!, path, value, keyRoot, atElement(path, endsInElement, field!), analysis.encryptor);
+        return analysis.markings.document(field!, path, value, keyRoot, names, analysis.encryptor);
       }
       if (value === null || value === undefined) {
         throw invalid('INPUT_NULL_ENCRYPTED', `${op} of ${value === null ? 'null' : 'undefined'} into ${where}, an encrypted field, is refused (null cannot be encrypted).`, `use { $unset: { '${path}': '' } } to remove the value.`);
@@ -145,14 +151,14 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
     case '$inc': case '$mul': case '$min': case '$max':
       assertLiteral(value, `${where} ${op}`);
       if (value === null || value === undefined) throw invalid('INPUT_OPERATOR_OPERAND', `${op} of ${where} needs a value, not ${value}.`, `write { ${op}: { '${path}': <value> } }.`);
-      return storedOperand(analysis, op, field, path, value, endsInElement, keyRoot);
+      return storedOperand(analysis, op, field, path, value, names, keyRoot);
     case '$bit': {
       const fix = `write { $bit: { '${path}': { and: 5 } } } (or, xor).`;
       if (!isPlainObject(value) || Object.keys(value).length === 0) throw invalid('INPUT_OPERATOR_OPERAND', `$bit of ${where} takes { and | or | xor: <integer> }.`, fix);
       const out: Document = {};
       for (const [bitwise, operand] of safeEntries(value, `${where} $bit`)) {
-        if (!BITWISE.has(bitwise) || !isInteger(operand)) throw invalid('INPUT_OPERATOR_OPERAND', `$bit of ${where} takes { and | or | xor: <integer> }.`, fix);
-        out[bitwise] = storedOperand(analysis, op, field, path, operand, endsInElement, keyRoot);
+        if (!BITWISE.has(bitwise) || !isNumber(operand, true)) throw invalid('INPUT_OPERATOR_OPERAND', `$bit of ${where} takes { and | or | xor: <integer> }.`, fix);
+        out[bitwise] = storedOperand(analysis, op, field, path, operand, names, keyRoot);
       }
       return out;
     }
@@ -162,8 +168,8 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
       }
       // true stores a date (MongoDB manual, "$currentDate"): a field declared with a type gets that type.
       const stored = value === true ? 'date' : value.$type;
-      const typed = field === undefined || field.encrypted ? undefined : atElement(path, endsInElement, field) ? (field.embedded ? 'object' : field.itemBsonType)
-        : !field.isArray && path.slice(path.lastIndexOf('.') + 1) === field.name ? field.bsonType : undefined;
+      const typed = field === undefined || field.encrypted ? undefined : names === 'element' ? (field.embedded ? 'object' : field.itemBsonType)
+        : !field.isArray && names === 'field' ? field.bsonType : undefined;
       if (typed !== undefined && typed !== stored) {
         throw invalid('INPUT_UPDATE_TARGET', `$currentDate of ${where} would store a ${stored} in a field declared as ${typed}.`, typed === 'timestamp' ? `write { $currentDate: { '${path}': { $type: 'timestamp' } } }.` : `write { $currentDate: { '${path}': true } }.`);
       }
@@ -207,38 +213,20 @@ const BITWISE = new Set(['and', 'or', 'xor']);
  * with a long would become one (MongoDB manual, "$inc": mixed numeric types follow the wider
  * type). A path below a free-form object declares nothing: its operand is checked as a value.
  */
-function storedOperand(analysis: Analysis, op: string, field: FieldMetadata | undefined, path: string, value: unknown, endsInElement: boolean, keyRoot: Document): unknown {
+function storedOperand(analysis: Analysis, op: string, field: FieldMetadata | undefined, path: string, value: unknown, names: PathNames, keyRoot: Document): unknown {
   if (!field || field.encrypted) return value;
-  const element = atElement(path, endsInElement, field);
   if (field.embedded) {
     // An element of an array of documents compared with a scalar: $min: 5 would replace the document.
-    if (element) throw invalid('INPUT_UPDATE_TARGET', `${op} cannot be applied to ${analysis.encryptor.model.target.name}.${path}: it is an embedded document.`, `use ${op} on a scalar field of the document ('${path}.field').`);
+    if (names === 'element') throw invalid('INPUT_UPDATE_TARGET', `${op} cannot be applied to ${analysis.encryptor.model.target.name}.${path}: it is an embedded document.`, `use ${op} on a scalar field of the document ('${path}.field').`);
     return value;
   }
-  // Arithmetic widens to the wider type (MongoDB manual, "$inc"): a double or decimal field keeps its
-  // type with any narrower operand, so only what would widen it is refused; int and long take their own type.
-  const declared = element ? field.itemBsonType : path.slice(path.lastIndexOf('.') + 1) === field.name ? field.bsonType : undefined;
+  // int and long fields take operands of their own type; double and decimal ones any number, sent in their type.
+  const declared = names === 'element' ? field.itemBsonType : names === 'field' ? field.bsonType : undefined;
   if ((op === '$inc' || op === '$mul') && (declared === 'double' || declared === 'decimal')) {
-    if (declared === 'double' && (value as { _bsontype?: string } | null)?._bsontype === 'Decimal128') {
-      throw invalid('INPUT_WRONG_TYPE', `${op} of ${analysis.encryptor.model.target.name}.${path} with a Decimal128 would store a decimal in a field declared as double.`, 'pass a number.');
-    }
-    // On a missing field the server stores the operand itself ($inc) or a zero of its type ($mul): sent as a double.
-    if (declared === 'double') return analysis.markings.document(field, path, Number(value), keyRoot, element, analysis.encryptor);
-    return value;
+    const operand = arithmeticOperand(value, declared, `${op} of ${analysis.encryptor.model.target.name}.${path}`);
+    return analysis.markings.document(field, path, operand, keyRoot, names, analysis.encryptor);
   }
-  return analysis.markings.document(field, path, value, keyRoot, element, analysis.encryptor);
-}
-
-/** Whether an update path names one element of the array field it resolves to ('tags.0', 'tags.$[t]'), not a path below one ('rows.0.count'). */
-function atElement(path: string, endsInElement: boolean, field: FieldMetadata): boolean {
-  return endsInElement && field.isArray && ELEMENT_SELECTOR.test(path.slice(path.lastIndexOf('.') + 1));
-}
-
-function isInteger(value: unknown): boolean {
-  if (typeof value === 'number') return Number.isInteger(value);
-  if (typeof value === 'bigint') return true;
-  const type = (value as { _bsontype?: string } | null)?._bsontype;
-  return type === 'Int32' || type === 'Long';
+  return analysis.markings.document(field, path, value, keyRoot, names, analysis.encryptor);
 }
 
 /** $push / $addToSet: elements pushed into an array of documents are encoded as documents (their encrypted fields encrypted). */
@@ -256,7 +244,7 @@ function pushed(analysis: Analysis, scope: ModelScope, op: string, path: string,
     if (!field?.isArray) return item;
     if (container) checkDocumentKeys(scope, field.embedded!, where);
     // Each element is encoded as the array's declared elements are: documents with their encrypted fields encrypted, scalars converted.
-    return analysis.markings.document(field, path, item, keyRoot, true, analysis.encryptor);
+    return analysis.markings.document(field, path, item, keyRoot, 'element', analysis.encryptor);
   };
   if (!isOperatorObject(value)) return element(value);
   const out: Document = {};

@@ -183,6 +183,24 @@ function toRegex(value: unknown, where: string): RegExp | driver.BSONRegExp {
 }
 
 /**
+ * The operand of $inc or $mul on a double or decimal field, in the field's own type. Arithmetic
+ * keeps the wider type (MongoDB manual, "$inc"), so any narrower number fits; on a missing field
+ * the server stores the operand itself ($inc) or a zero of its type ($mul), so it is sent as the
+ * declared type. A Decimal128 into a double field would make it a decimal: refused. Anything that
+ * is not a number is returned as it is, for the declared-type check to refuse.
+ */
+export function arithmeticOperand(value: unknown, bsonType: 'double' | 'decimal', where: string): unknown {
+  const type = (value as { _bsontype?: string } | null)?._bsontype;
+  const number = typeof value === 'number' || typeof value === 'bigint' || type === 'Int32' || type === 'Long' || type === 'Double';
+  if (bsonType === 'double') {
+    if (type === 'Decimal128') throw invalid('INPUT_WRONG_TYPE', `${where} with a Decimal128 would store a decimal in a field declared as double.`, 'pass a number.');
+    return number ? Number(value) : value;
+  }
+  // The number as written in decimal (0.1, not the binary double's expansion), as the caller means it.
+  return number ? Decimal128.fromString(String(type === 'Int32' || type === 'Double' ? (value as { valueOf(): number }).valueOf() : value)) : value;
+}
+
+/**
  * Checks a value compared with a plain declared field in a filter ($eq, $ne, $in, $nin, ranges):
  * a value of another type could only ever match nothing. `null` (matches a missing field) and a
  * regular expression against a string field (a pattern match) are values of any field; for an
