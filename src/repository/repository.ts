@@ -17,7 +17,7 @@ import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEn
 import { assertLiteral, invalid, isPlainObject, queryCopy, safeEntries, snapshot, writtenValues } from './encoding/guards';
 import { encryptMarked, Markings } from './encoding/markings';
 import { checkOptions, type OptionsEntry } from './encoding/options';
-import { analyzeProjection, assertSortable, followPipeline } from './encoding/pipelineEncoder';
+import { analyzeProjection, assertSortable, followPipeline, isTextSearch } from './encoding/pipelineEncoder';
 import { checkUpdateKeepsRequired } from './encoding/requiredFields';
 import { DerivedScope, isTainted, ModelScope } from './encoding/scope';
 import { analyzeArrayFilters, analyzeUpdate, pinnedKeyRoot, setPath, unpinnedKeyPaths, writesUnderDocumentKeys } from './encoding/updateEncoder';
@@ -370,7 +370,7 @@ export class Repository<T extends object> {
       if (!copied) throw failure;
       const { filter, options } = copied;
       const analyzed = this.analyzeNow('find', (analysis) => {
-        if (options.sort !== undefined) assertSortable(this.scope, options.sort);
+        if (options.sort !== undefined) assertSortable(this.scope, options.sort, isTextSearch(filter));
         return { filter: analyzeFilter(analysis, this.scope, this.scoped(filter)), projection: analyzeProjection(analysis, this.scope, options.projection) };
       });
       const attach = ({ filter: f, projection }: { filter: Document; projection: Document | undefined }): void => {
@@ -489,20 +489,20 @@ export class Repository<T extends object> {
     const keyed = await this.keyedUpdate('findOneAndUpdate', filter, update, options);
     if (!keyed) return null;
     const [f, u, arrayFilters] = keyed;
-    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }), options.projection !== undefined);
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndUpdate(f, u, { ...(await this.findOneAndOptions(options, f)), ...(arrayFilters ? { arrayFilters } : {}), includeResultMetadata: false }), options.projection !== undefined);
   }
 
   async findOneAndReplace<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, rawReplacement: Replacement<T>, rawOptions: FindOneAndOptions<T, P> = {}): Promise<ReadResult<T, P> | null> {
     const options = this.options('findOneAnd', rawOptions) as FindOneAndOptions<T, P>;
     const replacement = this.copyDocument('findOneAndReplace', rawReplacement);
     const [f, r] = await Promise.all([this.writeFilter('findOneAndReplace', filter), this.encodeReplacement(replacement)]);
-    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement, options), r, { ...(await this.findOneAndOptions(options)), includeResultMetadata: false }), options.projection !== undefined);
+    return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndReplace(this.bindReplacementKeys(f, replacement, options), r, { ...(await this.findOneAndOptions(options, f)), includeResultMetadata: false }), options.projection !== undefined);
   }
 
   async findOneAndDelete<const P extends Projection<T> | undefined = undefined>(filter: Filter<T>, rawOptions: Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'> = {}): Promise<ReadResult<T, P> | null> {
     const options = this.options('findOneAnd', rawOptions) as Omit<FindOneAndOptions<T, P>, 'upsert' | 'returnDocument'>;
     const f = await this.writeFilter('findOneAndDelete', filter);
-    const { projection, sort } = await this.findOneAndOptions(options);
+    const { projection, sort } = await this.findOneAndOptions(options, f);
     return this.readOne<ReadResult<T, P>>(await this.collection.findOneAndDelete(f, { session: options.session, sort, projection, includeResultMetadata: false }), options.projection !== undefined);
   }
 
@@ -948,7 +948,7 @@ export class Repository<T extends object> {
     const keyPath = this.singleKeyPath(missing, what, options.upsert);
     await this.prepareUpdate(what, filter, update, arrayFilters, keyRootFor(keyPath, 'placeholder'), options.upsert);
     const encodedFilter = await this.filter(what, filter);
-    const { sort } = await this.findOneAndOptions(options);
+    const { sort } = await this.findOneAndOptions(options, encodedFilter);
     const target = await this.collection.findOne(encodedFilter, { session: options.session, sort, projection: { _id: 1, [keyPath]: 1 } });
     const key = valueAt(target, keyPath);
     if (!target || typeof key !== 'string' || key.length === 0) return null;
@@ -964,12 +964,13 @@ export class Repository<T extends object> {
     return missing[0];
   }
 
-  private async findOneAndOptions(options: FindOneAndOptions<T>) {
+  /** `filter`, as sent, says whether a sort by text score has a text search to score. */
+  private async findOneAndOptions(options: FindOneAndOptions<T>, filter: Document) {
     if (options.returnDocument !== undefined && options.returnDocument !== 'before' && options.returnDocument !== 'after') {
       throw invalid('INPUT_OPTIONS', `returnDocument must be 'before' or 'after'.`, "pass 'before' or 'after'.");
     }
     const projection = await this.analyze('projection', (analysis) => {
-      if (options.sort !== undefined) assertSortable(this.scope, options.sort);
+      if (options.sort !== undefined) assertSortable(this.scope, options.sort, isTextSearch(filter));
       return analyzeProjection(analysis, this.scope, options.projection);
     });
     return { session: options.session, upsert: options.upsert, sort: options.sort as Document, projection, returnDocument: options.returnDocument ?? 'after' } as const;

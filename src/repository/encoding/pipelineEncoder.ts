@@ -27,6 +27,9 @@ export function followPipeline(analysis: Analysis, model: ModelMetadata, pipelin
   if (!Array.isArray(pipeline)) throw invalid('INPUT_PIPELINE_NOT_ARRAY', `An aggregation pipeline on ${model.target.name} must be an array of stages.`, 'pass [ { $match: … }, … ].');
   let scope = start;
   const out: Document[] = [];
+  // MongoDB manual, "$text in the Aggregation Pipeline": a $match with $text must be the first stage, and a textScore needs it.
+  const first = pipeline[0] as unknown;
+  const textSearch = isPlainObject(first) && isTextSearch(first.$match);
   for (const [index, stage] of pipeline.entries()) {
     const entries = isPlainObject(stage) ? safeEntries(stage, `${model.target.name} pipeline`) : [];
     if (entries.length !== 1) throw invalid('INPUT_PIPELINE_STAGE', `Stage ${index} of a pipeline on ${model.target.name} must be an object with exactly one stage operator.`, 'write stages like { $match: { … } }.');
@@ -43,7 +46,7 @@ export function followPipeline(analysis: Analysis, model: ModelMetadata, pipelin
           : 'run it through the raw driver collection (repository.collection) if the data involved holds no encrypted fields.',
       });
     }
-    const [encoded, next] = analyzeStage({ analysis, model, scope, where, variables }, name, spec);
+    const [encoded, next] = analyzeStage({ analysis, model, scope, where, variables, textSearch }, name, spec);
     out.push({ [name]: encoded });
     scope = next;
   }
@@ -57,6 +60,8 @@ interface StageContext {
   where: string;
   /** Variables the `let` option defines. */
   variables: ReadonlySet<string>;
+  /** The pipeline starts with a $match on $text, so a { $meta: 'textScore' } means something. */
+  textSearch: boolean;
 }
 
 type Fields = Map<string, FieldMetadata>;
@@ -69,7 +74,7 @@ function analyzeStage(ctx: StageContext, name: string, spec: unknown): [unknown,
     case '$match':
       return [analyzeFilter(ctx.analysis, scope, spec), scope];
     case '$sort':
-      assertSortable(scope, spec);
+      assertSortable(scope, spec, ctx.textSearch);
       return [spec, scope];
     case '$limit': case '$skip':
       if (typeof spec !== 'number') throw invalid('INPUT_PIPELINE_STAGE', `${where} needs a number.`, `write { ${name}: 10 }.`);
@@ -442,12 +447,25 @@ function refuseEncryptedPath(ctx: StageContext, path: unknown, role: string): vo
   ctx.scope.resolve(path, ctx.where);
 }
 
-/** Sorting compares stored values; ciphertext order says nothing about plaintext order. */
-export function assertSortable(scope: Scope, sort: unknown): void {
+/** Whether a filter is a text search: a $text at its top level (or in a top-level $and, as Strongbox's own conditions wrap it). */
+export function isTextSearch(filter: unknown): boolean {
+  if (!isPlainObject(filter)) return false;
+  return Object.prototype.hasOwnProperty.call(filter, '$text') || (Array.isArray(filter.$and) && filter.$and.some(isTextSearch));
+}
+
+/**
+ * Sorting compares stored values; ciphertext order says nothing about plaintext order. A sort by
+ * { $meta: 'textScore' } needs a text search (`textSearch`): without one the server has no score.
+ */
+export function assertSortable(scope: Scope, sort: unknown, textSearch = false): void {
   if (!isPlainObject(sort)) throw invalid('INPUT_SORT', `A sort on ${scope.name} must be an object like { field: 1 }.`, 'pass { field: 1 } or { field: -1 }.');
   for (const [path, direction] of safeEntries(sort, 'sort')) {
     const metaSort = isPlainObject(direction) && Object.keys(direction).length === 1 && direction.$meta === 'textScore';
     if (!metaSort && direction !== 1 && direction !== -1) throw invalid('INPUT_SORT', `The sort direction of ${scope.name}.${path} must be 1 or -1.`, 'pass { field: 1 } or { field: -1 }.');
+    if (metaSort && !textSearch) {
+      throw invalid('INPUT_SORT', `The sort of ${scope.name} by { $meta: 'textScore' } (under ${path}) needs a text search: the filter (in a pipeline, its first $match stage) has no $text, so there is no score.`,
+        "add { $text: { $search: '…' } } to the filter, or sort by a field.");
+    }
     if (metaSort) continue;
     if (path.split('.').some((segment) => /^(\d+|\$.*)$/.test(segment))) throw invalid('INPUT_SORT', `The sort key ${scope.name}.${path} names an array element; sort keys are field paths.`, "sort by the field ('contacts.kind'), which MongoDB compares across the elements.");
     if (scope.holdsEncrypted(path)) {
@@ -512,6 +530,6 @@ export function analyzeProjection(analysis: Analysis, scope: ModelScope, project
       out[path] = value;
     } else out[path] = others[path] = value;
   }
-  projectFields({ analysis, model, scope, where, variables: NO_VARIABLES }, others);
+  projectFields({ analysis, model, scope, where, variables: NO_VARIABLES, textSearch: false }, others);
   return out;
 }
