@@ -47,6 +47,8 @@ type Remedy = { guards: Document } | 'refuse';
  * must hold every required field of that model.
  */
 export function creationGuards(scope: ModelScope, filter: Document, update: Document, inserted: ModelShape | undefined): Document {
+  // Top-level paths create nothing on the way (the common update): nothing to check unless the update may insert.
+  if (!inserted && !createsOnTheWay(update)) return NO_GUARDS;
   const written = (op: string): Written[] => (isPlainObject(update[op]) ? Object.keys(update[op]).map((path) => ({ path, by: op, fills: true })) : []);
   const renamed: Written[] = isPlainObject(update.$rename)
     ? Object.values(update.$rename).filter((to): to is string => typeof to === 'string').map((path) => ({ path, by: '$rename', fills: false }))
@@ -63,6 +65,16 @@ export function creationGuards(scope: ModelScope, filter: Document, update: Docu
     if (missing.length) throw missingRequired(`${name} (the document an upsert inserts when nothing matches)`, missing, 'pin each with an equality at the top level of the filter, or give it in $set or $setOnInsert.');
   }
   return remedy === 'refuse' ? {} : remedy.guards;
+}
+
+const NO_GUARDS: Document = Object.freeze({});
+
+function createsOnTheWay(update: Document): boolean {
+  for (const op of CREATING) {
+    const spec = update[op];
+    if (isPlainObject(spec)) for (const path in spec) if (path.includes('.')) return true;
+  }
+  return isPlainObject(update.$rename) && Object.values(update.$rename).some((to) => typeof to === 'string' && to.includes('.'));
 }
 
 function checkCreations(shape: ModelShape, name: string, written: readonly Written[], remedy: Remedy, inserting: boolean): void {
