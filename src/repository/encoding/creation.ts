@@ -64,7 +64,7 @@ export function creationGuards(scope: ModelScope, filter: Document, update: Docu
     const missing = uncovered(inserted, '', all);
     if (missing.length) throw missingRequired(`${name} (the document an upsert inserts when nothing matches)`, missing, 'pin each with an equality at the top level of the filter, or give it in $set or $setOnInsert.');
   }
-  return remedy === 'refuse' ? {} : remedy.guards;
+  return remedy === 'refuse' ? NO_GUARDS : remedy.guards;
 }
 
 const NO_GUARDS: Document = Object.freeze({});
