@@ -448,7 +448,7 @@ export class Repository<T extends object> {
   async distinct<const K extends DistinctPath<T>>(key: K, rawFilter: Filter<T> = {} as Filter<T>, rawOptions: SessionOption & { comment?: string; maxTimeMS?: number } = {}): Promise<DistinctValue<T, K>[]> {
     const options = this.options('distinct', rawOptions);
     const filter = this.copyQuery('distinct', rawFilter);
-    const [target, f] = await this.analyze('distinct', (analysis) => [distinctKey(this.scope, key), analyzeFilter(analysis, this.scope, filter)] as const);
+    const [target, f] = await this.analyze('distinct', (analysis) => [distinctKey(this.scope, key), analyzeFilter(analysis, this.scope, this.scoped(filter))] as const);
     const values = await this.collection.distinct(target.path, f, options);
     return (await sanitized('distinct', this.model, () => readDistinct(this.reader, target, values))) as DistinctValue<T, K>[];
   }
@@ -750,7 +750,12 @@ export class Repository<T extends object> {
     if (!variant) return filter;
     const pin = { [variant.field]: { $eq: variant.value } };
     if (filter === undefined) return pin;
-    return isPlainObject(filter) && !Object.prototype.hasOwnProperty.call(filter, variant.field) ? { ...filter, ...pin } : { $and: [filter, pin] };
+    if (!isPlainObject(filter)) return { $and: [filter, pin] };
+    if (!Object.prototype.hasOwnProperty.call(filter, variant.field)) return { ...filter, ...pin };
+    // The caller's own equality on this variant's value already says it, at the top level.
+    const given = filter[variant.field];
+    const value = isPlainObject(given) && Object.keys(given).length === 1 ? given.$eq : given;
+    return value === variant.value ? filter : { $and: [filter, pin] };
   }
 
   /**
@@ -884,9 +889,32 @@ export class Repository<T extends object> {
     try {
       const stamped = stampUpdate(this.model, upsertFilter === undefined ? update : withUpsertDefaults(this.model, update, upsertFilter), new Date());
       if (hasRules(this.model)) refuseIssues(this.model.target.name, updateIssues(this.model, stamped));
-      return checkUpdateKeepsRequired(this.model, stamped);
+      this.refuseVariantMove(what, stamped);
+      const checked = checkUpdateKeepsRequired(this.model, stamped);
+      // In a collection with variants a field optional in the collection's model may be required by a variant: none may lose it.
+      for (const variant of this.model.variants?.byValue.values() ?? []) checkUpdateKeepsRequired(variant, checked);
+      return checked;
     } catch (err) {
       throw sanitize(err, what, this.model.target.name);
+    }
+  }
+
+  /**
+   * An update writes the discriminator only with its own variant's value (in a variant's
+   * repository): moving a document to another variant would leave it without that variant's
+   * required fields, and a value no variant has would leave it in none (save() refuses the same).
+   */
+  private refuseVariantMove(what: string, update: unknown): void {
+    const field = this.model.variant?.field ?? this.model.variants?.field;
+    if (field === undefined || !isPlainObject(update)) return;
+    for (const [op, spec] of Object.entries(update)) {
+      if (!isPlainObject(spec)) continue;
+      for (const [path, value] of Object.entries(spec)) {
+        if (path !== field && !(op === '$rename' && value === field)) continue;
+        if ((op === '$set' || op === '$setOnInsert') && value === this.model.variant?.value) continue;
+        throw invalid('INPUT_VARIANT_CHANGED', `${what} on ${this.model.target.name} writes the discriminator ${field} (${op}): an update does not move a document to another variant, which would lack that variant's required fields, or to none.`,
+          'write the document as the other variant with replaceOne through its repository, or delete it and insert the new one.');
+      }
     }
   }
 

@@ -108,7 +108,9 @@ function checkPath(shape: ModelShape, name: string, item: Written, written: read
           throw refuse(`goes through the array index ${prefix}: ${inserting ? 'an inserted document would get an object there' : 'a matched document may not have that element, and the array would be padded with nulls or made an object'}, where ${array.name} is declared as an array`,
             `in an upsert, write the whole array (${item.by === 'the upsert filter' ? 'compare with $elemMatch, which an upsert does not copy, and ' : ''}$setOnInsert: { ${array.name}: [ … ] }).`);
         }
-        Object.assign(remedy.guards, elementGuard(segments.slice(0, i).join('.'), Number(segment), i === segments.length - 1));
+        // An element written whole, or given every required field of its documents, may be appended; any other needs the element.
+        const complete = i === segments.length - 1 || (array.embedded !== undefined && uncovered(array.embedded, `${prefix}.`, written).length === 0);
+        Object.assign(remedy.guards, elementGuard(segments.slice(0, i).join('.'), Number(segment), complete));
       } else if (POSITION.test(segment)) {
         positional = true;
       } else {
@@ -144,11 +146,12 @@ function checkPath(shape: ModelShape, name: string, item: Written, written: read
 
 /**
  * The condition under which an update at `array.index` pads nothing and creates no object: the
- * element exists; or, when the element is written whole (checked as a complete element), the one
- * before it exists (or, at index 0, the field is an array), so the server appends it.
+ * element exists; or, when the update makes a complete element (written whole, or every required
+ * field of its documents given), the one before it exists (or, at index 0, the field is an
+ * array), so the server appends it.
  */
-function elementGuard(array: string, index: number, whole: boolean): Document {
-  if (!whole) return { [`${array}.${index}`]: { $exists: true } };
+function elementGuard(array: string, index: number, complete: boolean): Document {
+  if (!complete) return { [`${array}.${index}`]: { $exists: true } };
   return index === 0 ? { [array]: { $type: 'array' } } : { [`${array}.${index - 1}`]: { $exists: true } };
 }
 
@@ -196,5 +199,6 @@ function checkCopied(scope: ModelScope, path: string, value: unknown): void {
   const wrong = (what: string, fix: string) => invalid('INPUT_UPSERT_FILTER', `The upsert filter compares ${scope.name}.${path} with ${what}: if nothing matches, the server copies that into the inserted document, where the model declares ${field.isArray ? 'an array' : field.bsonType === 'object' ? 'a document' : 'a value'}.`, fix);
   if (value === null) throw wrong('null', `match a missing field with { '${path}': { $exists: false } } (Strongbox never stores null in a declared field).`);
   if (field.isArray && !Array.isArray(value)) throw wrong('one element', `compare with { '${path}': { $elemMatch: { $eq: … } } }, which an upsert does not copy, and give the array in $setOnInsert.`);
-  if (field.bsonType === 'object' && !isPlainObject(value)) throw wrong('a value that is not a document', 'compare with a document, or filter on a path inside it.');
+  // (An embedded document compared whole was checked as a complete one by the filter's analysis.)
+  if (field.bsonType === 'object' && !field.embedded && !isPlainObject(value)) throw wrong('a value that is not a document', 'compare with a document, or filter on a path inside it.');
 }
