@@ -103,12 +103,27 @@ export class ModelScope implements Scope {
     modelShapes.set(shape.target, shape);
   }
   resolve(path: string, operation: string): ResolvedPath {
-    return resolvePath(this.shape, path, operation);
+    let known = resolvedPaths.get(this.shape);
+    if (known === undefined) resolvedPaths.set(this.shape, known = new Map());
+    let resolved = known.get(path);
+    if (resolved === undefined) {
+      resolved = Object.freeze(resolvePath(this.shape, path, operation));
+      if (known.size < RESOLVED_PATHS_KEPT) known.set(path, resolved);
+    }
+    return resolved;
   }
   holdsEncrypted(path: string): boolean {
     return holds(this, path);
   }
 }
+
+/**
+ * Paths of each model resolved before, shared by its repositories (a model's shape never
+ * changes); a refused path throws each time. Bounded: paths below free-form objects are the
+ * caller's, any number of them.
+ */
+const resolvedPaths = new WeakMap<ModelShape, Map<string, ResolvedPath>>();
+const RESOLVED_PATHS_KEPT = 1024;
 
 /**
  * The documents after a reshaping stage: the fields Strongbox could follow (moved encrypted
