@@ -456,6 +456,11 @@ export class Repository<T extends object> {
   /** The document count the collection's metadata holds: no filter, no scan (MongoDB manual, "db.collection.estimatedDocumentCount()"). */
   async estimatedCount(rawOptions: { comment?: string; maxTimeMS?: number } = {}): Promise<number> {
     const options = this.options('estimatedCount', rawOptions);
+    // The metadata counts every document of the collection: in a variant's repository, also the other variants'.
+    if (this.model.variant) {
+      throw invalid('INPUT_NOT_FOR_VARIANT', `estimatedCount on ${this.model.target.name} would count every document of the collection, the other variants' too: the collection's metadata cannot be limited to one variant.`,
+        `use count(), which matches only ${this.model.target.name} documents, or estimatedCount() of the collection's base repository for the whole collection.`);
+    }
     return this.collection.estimatedDocumentCount(options);
   }
 

@@ -66,6 +66,10 @@ test.serial('a variant\'s repository sees only its documents, and queries its en
   t.deepEqual(pipeline.map((d) => d.name), ['Hauler'], 'aggregate is scoped to the variant too');
   const deleted = await client.repository(Truck).deleteMany({ name: 'Beetle' });
   t.is(deleted.deletedCount, 0);
+  t.deepEqual(await cars.distinct('name', {}), ['Beetle', 'Mini'], 'distinct is scoped to the variant');
+  // The collection's metadata counts every variant: refused in a variant's repository, the base repository's counts all.
+  await t.throwsAsync(cars.estimatedCount(), { instanceOf: InvalidInputError, code: 'INPUT_NOT_FOR_VARIANT' });
+  t.is(await client.repository(Vehicle).estimatedCount(), 3);
 });
 
 test('writes are checked against the variant: unknown, mismatched or a sibling\'s fields are refused', async (t) => {
