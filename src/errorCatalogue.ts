@@ -116,6 +116,7 @@ export const ERROR_CATALOGUE = {
     MODEL_VARIANT_VALUE: { meaning: 'A @Variant value is not a non-empty string.', fix: "Write @Variant('car')." },
     MODEL_VARIANT_DUPLICATE: { meaning: 'Two variants of one collection have the same discriminator value.', fix: 'Give each variant its own value.' },
     MODEL_VARIANT_CONFLICT: { meaning: 'Two variants (or a variant and its base) declare one path differently (encryption, key, type), which one schema cannot describe; both are named.', fix: 'Declare the path the same way in both, or rename it in one.' },
+    MODEL_VARIANT_STAMPS: { meaning: 'A variant declares timestamps or a version (@CreatedAt, @UpdatedAt, @Version) other than its base; writes through the base repository would not maintain them.', fix: 'Declare the stamps on the base @Model class.' },
     MODEL_VARIANT_WITHOUT_DISCRIMINATOR: { meaning: '@Variant on a subclass of a @Model class that declares no discriminator.', fix: "Add discriminator: 'kind' to the base's @Model, with @Field() kind!: string." },
     MODEL_VARIANT_LATE: { meaning: 'A variant was defined after its collection was registered, so the schema map and validator do not cover it.', fix: 'Import the variant before creating the client.' },
     MODEL_ALGORITHM_UNKNOWN: { meaning: '@Encrypted names an algorithm other than Deterministic or Random.', fix: "algorithm: 'Deterministic' (equality queries) or 'Random'." },

@@ -49,6 +49,13 @@ export function withVariants(base: ModelMetadata, field: string, resolve: (varia
       throw definitionError('MODEL_VARIANT_DUPLICATE', variantSite, `the value ${show(value)} already names ${taken.target.name}`, 'give each variant its own value');
     }
     const metadata = target === base.target ? base : resolve(target);
+    // Every write of the collection stamps it, whichever repository it goes through: one set of stamps, the base's.
+    const stamps = (m: ModelMetadata) => JSON.stringify(Object.entries(m.entity.stamps).sort());
+    if (stamps(metadata) !== stamps(base)) {
+      throw definitionError('MODEL_VARIANT_STAMPS', variantSite,
+        `${target.name} declares other timestamps or version (@CreatedAt, @UpdatedAt, @Version) than ${base.target.name}; updates and save() through ${base.target.name}'s repository would not stamp them, and a stale save would not be caught`,
+        `declare the stamps on ${base.target.name}, which every variant shares`);
+    }
     for (const variantField of metadata.fields.values()) {
       const known = union.get(variantField.name);
       if (!known) {

@@ -768,10 +768,10 @@ export class Repository<T extends object> {
    * repository of a collection with variants the variant its filter pins by a top-level equality
    * on the discriminator (the document is checked against that variant's required fields).
    */
-  private upsertedAs(what: string, filter: Document): ModelShape {
+  private upsertedAs(what: string, filter: unknown): ModelShape {
     const { variants } = this.model;
     if (!variants) return this.model;
-    const pinned = filter[variants.field];
+    const pinned = isPlainObject(filter) ? filter[variants.field] : undefined;
     const value = isPlainObject(pinned) ? (Object.keys(pinned).length === 1 ? pinned.$eq : undefined) : pinned;
     const chosen = typeof value === 'string' ? variants.byValue.get(value) : undefined;
     if (chosen) return chosen;
@@ -892,7 +892,8 @@ export class Repository<T extends object> {
    */
   private normalizeUpdate(what: string, update: unknown, upsertFilter?: unknown): unknown {
     try {
-      const stamped = stampUpdate(this.model, upsertFilter === undefined ? update : withUpsertDefaults(this.model, update, upsertFilter), new Date());
+      // An upsert may insert a document of the variant its filter pins: that variant's defaults apply (stamps are the collection's).
+      const stamped = stampUpdate(this.model, upsertFilter === undefined ? update : withUpsertDefaults(this.upsertedAs(what, upsertFilter), update, upsertFilter), new Date());
       if (hasRules(this.model)) refuseIssues(this.model.target.name, updateIssues(this.model, stamped));
       this.refuseVariantMove(what, stamped);
       const checked = checkUpdateKeepsRequired(this.model, stamped);

@@ -8,7 +8,7 @@ import test from 'ava';
 import { Binary, ObjectId, type CommandStartedEvent, type Collection, type Document, type MongoClient } from 'mongodb';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { InvalidInputError, ModelDefinitionError } from '../../src/errors';
-import { Encrypted, Field, Id, MetadataRegistry, Model, Variant, type Deterministic, type Random } from '../../src/metadata';
+import { CreatedAt, Encrypted, Field, Id, MetadataRegistry, Model, Variant, Version, type Deterministic, type Random } from '../../src/metadata';
 import { buildSchemaMap, buildValidator } from '../../src/schema';
 import { rawClient, testClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
@@ -134,6 +134,17 @@ test('the same path encrypted differently in two variants is a definition error 
   const err = t.throws(() => new MetadataRegistry([Account]), { instanceOf: ModelDefinitionError });
   t.is((err as ModelDefinitionError).code, 'MODEL_VARIANT_CONFLICT');
   t.regex(err!.message, /PersonAccount\.taxId \(string, Deterministic under key 'fleet'\) and CompanyAccount\.taxId \(string, Random under key 'fleet'\)/);
+});
+
+test('a variant declaring its own timestamps or version is a definition error: writes through the base repository would not stamp them', (t) => {
+  @Model({ db: DB, collection: 'pets', discriminator: 'kind' })
+  class Pet { @Id() _id!: ObjectId; @Field() kind!: string; @Version() version!: number; }
+  @Variant('dog') class Dog extends Pet { @CreatedAt() born!: Date; }
+  @Variant('cat') class Cat extends Pet {}
+  void Dog; void Cat;
+  const err = t.throws(() => new MetadataRegistry([Pet]), { instanceOf: ModelDefinitionError });
+  t.is(err!.code, 'MODEL_VARIANT_STAMPS');
+  t.regex(err!.message, /Dog declares other timestamps or version/);
 });
 
 test('definition errors: a variant of a model without discriminator, a discriminator that is no plain string field, a duplicate value', (t) => {

@@ -156,28 +156,41 @@ function elementGuard(array: string, index: number, complete: boolean): Document
 }
 
 /**
- * The paths of the equalities an upsert copies into the document it inserts: `{ path: value }`
- * and `$eq` conditions, also inside `$and`. The server's query optimizer also turns a one-element
- * `$in` and a one-branch `$or` into an equality, and `$all` into equalities, so those count too.
- * Each value is checked against the field it lands in, as an insert would check it.
+ * Each equality an upsert may copy into the document it inserts, with whether every server
+ * copies it: `{ path: value }` and `$eq` conditions at the top level are copied everywhere; inside
+ * `$and` MongoDB copies them too, and its query optimizer turns a one-element `$in` and a
+ * one-branch `$or` into an equality and `$all` into equalities, which FerretDB does not copy.
  */
-function copiedEqualities(scope: ModelScope, filter: Document): Written[] {
-  const copied: Written[] = [];
-  const visit = (node: Document, top: boolean) => {
+function eachCopied(filter: unknown, visit: (path: string, value: unknown, surely: boolean) => void): void {
+  const walk = (node: unknown, top: boolean) => {
+    if (!isPlainObject(node)) return;
     for (const [key, condition] of Object.entries(node)) {
       if (key === '$and' || (key === '$or' && Array.isArray(condition) && condition.length === 1)) {
-        for (const sub of condition as Document[]) visit(sub, false);
+        if (Array.isArray(condition)) for (const sub of condition) walk(sub, false);
         continue;
       }
       if (key.startsWith('$')) continue;
-      for (const [value, surely] of copiedValues(condition)) {
-        checkCopied(scope, key, value);
-        copied.push({ path: key, by: 'the upsert filter', fills: top && surely });
-      }
+      for (const [value, surely] of copiedValues(condition)) visit(key, value, top && surely);
     }
   };
-  visit(filter, true);
+  walk(filter, true);
+}
+
+/** The copied equalities of an upsert's filter, each checked against the field it lands in as an insert would check it. */
+function copiedEqualities(scope: ModelScope, filter: Document): Written[] {
+  const copied: Written[] = [];
+  eachCopied(filter, (path, value, surely) => {
+    checkCopied(scope, path, value);
+    copied.push({ path, by: 'the upsert filter', fills: surely });
+  });
   return copied;
+}
+
+/** The top-level fields an upsert's filter may copy into the document it inserts, whose defaults are therefore left to it. */
+export function copiedFields(filter: unknown): Set<string> {
+  const fields = new Set<string>();
+  eachCopied(filter, (path) => fields.add(path.split('.')[0]));
+  return fields;
 }
 
 /** The values a condition may be copied as, each with whether every server copies it (an equality or $eq, not a one-element $in or $all). */

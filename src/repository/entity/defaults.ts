@@ -1,5 +1,6 @@
 import type { Document } from 'mongodb';
 import type { ModelShape } from '../../metadata/types';
+import { copiedFields } from '../encoding/creation';
 
 /**
  * Fills the declared defaults of a new document: a field whose value is undefined gets its
@@ -53,8 +54,9 @@ function embeddedWithDefaults(shape: ModelShape, isArray: boolean, value: unknow
 
 /**
  * An upsert may insert: the top-level defaults go into `$setOnInsert`, except for fields the
- * update writes itself or the filter pins by equality (an inserted document takes those from the
- * filter). Defaults inside embedded documents come with the embedded document the update writes.
+ * update writes itself or the filter may copy into the inserted document (its equalities; see
+ * copiedFields). A field the filter only constrains otherwise (`$ne`, `$in` of several) gets its
+ * default. Defaults inside embedded documents come with the embedded document the update writes.
  */
 export function withUpsertDefaults(shape: ModelShape, update: unknown, filter: unknown): unknown {
   if (update === null || typeof update !== 'object' || Array.isArray(update)) return update;
@@ -62,7 +64,7 @@ export function withUpsertDefaults(shape: ModelShape, update: unknown, filter: u
   for (const spec of Object.values(update)) {
     if (spec && typeof spec === 'object' && !Array.isArray(spec)) for (const path of Object.keys(spec)) taken.add(path.split('.')[0]);
   }
-  if (filter && typeof filter === 'object') for (const key of Object.keys(filter)) taken.add(key.split('.')[0]);
+  for (const field of copiedFields(filter)) taken.add(field);
   const defaults: Document = {};
   for (const field of shape.fields.values()) {
     if (field.default && !taken.has(field.name)) defaults[field.name] = field.default();
