@@ -4,7 +4,7 @@
  * too, also inside array elements), declared scalar types as the BSON type they declare. Read the
  * document raw with `promoteValues: false`. Encrypted fields must be ciphertext (BinData subtype 6).
  */
-import type { Document } from 'mongodb';
+import type { Collection, Document } from 'mongodb';
 import { resolveModel } from '../../src/metadata/resolve';
 import type { FieldMetadata, ModelShape } from '../../src/metadata/types';
 
@@ -65,4 +65,18 @@ function checkElement(field: FieldMetadata, value: unknown, path: string, wrong:
   const declared = field.isArray ? field.itemBsonType : field.bsonType;
   const fits = declared === undefined ? undefined : SCALARS[declared];
   if (fits && !fits(value)) wrong.push(`${path} is not a ${declared}: ${show(value)}`);
+}
+
+/**
+ * What is wrong with each document stored in `collection` (read raw), measured against the model
+ * `modelOf` names for it (a collection with variants: the variant its discriminator names), plus
+ * what `more` finds; one line per nonconforming document.
+ */
+export async function storedProblems(collection: Collection, modelOf: (doc: Document) => Function, more: (doc: Document) => string[] = () => []): Promise<string[]> {
+  const out: string[] = [];
+  for (const doc of await collection.find({}, { promoteValues: false }).toArray()) {
+    const wrong = [...nonconforming(modelOf(doc), doc), ...more(doc)];
+    if (wrong.length) out.push(`${JSON.stringify(doc)}: ${wrong.join('; ')}`);
+  }
+  return out;
 }

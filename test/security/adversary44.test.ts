@@ -25,10 +25,11 @@
 import test from 'ava';
 import * as fc from 'fast-check';
 import { Decimal128, Double, ObjectId, type Document } from 'mongodb';
-import { ArrayField, Embedded, EmbeddedArray, Field, Id, Model, StrongboxError, Variant, Encrypted } from '../../src/index';
+import { Encrypted, Field, Id, Model, StrongboxError, Variant } from '../../src/index';
 import { describe, untypedRepository, watchedClient } from '../harness/adversary';
-import { nonconforming } from '../harness/conformance';
+import { nonconforming, storedProblems } from '../harness/conformance';
 import { uniqueDbName } from '../harness/server';
+import { defineOrders } from '../harness/shapes';
 import { testClient } from '../harness/client';
 
 const DB = uniqueDbName(__filename);
@@ -59,23 +60,7 @@ class Num {
   @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) secret?: any;
 }
 
-class Spot {
-  @Field({ bsonType: 'string' }) city!: string;
-  @Field({ bsonType: 'string' }) zip!: string;
-}
-class Row {
-  @Field({ bsonType: 'string' }) label!: string;
-  @Embedded(() => Spot, { optional: true }) spot?: Spot;
-  @ArrayField({ of: 'string', optional: true }) tags?: string[];
-  @EmbeddedArray(() => Spot, { optional: true }) spots?: Spot[];
-}
-@Model({ db: DB, collection: 'orders', keyAltName: 'a44' })
-class Order {
-  @Id() _id!: ObjectId;
-  @Field({ bsonType: 'string' }) name!: string;
-  @EmbeddedArray(() => Row, { optional: true }) rows?: Row[];
-  @Embedded(() => Spot, { optional: true }) spot?: Spot;
-}
+const Order = defineOrders(DB, 'a44');
 @Model({ db: DB, collection: 'accts', keyAltName: 'a44' })
 class Acct {
   @Id() _id!: ObjectId;
@@ -99,15 +84,7 @@ async function seedParties(): Promise<void> {
   ]);
 }
 const partyModel = (doc: Document) => (doc.kind === 'person' ? Person : doc.kind === 'org' ? Org : Party);
-async function partyProblems(): Promise<string[]> {
-  const out: string[] = [];
-  for (const doc of await pc().find({}, { promoteValues: false }).toArray()) {
-    const wrong = nonconforming(partyModel(doc), doc);
-    if (!['person', 'org'].includes(doc.kind)) wrong.push(`kind ${JSON.stringify(doc.kind)} is no variant`);
-    if (wrong.length) out.push(`${JSON.stringify(doc)}: ${wrong.join('; ')}`);
-  }
-  return out;
-}
+const partyProblems = () => storedProblems(pc(), partyModel, (doc) => (['person', 'org'].includes(doc.kind) ? [] : [`kind ${JSON.stringify(doc.kind)} is no variant`]));
 
 test.serial('context: what updates through the variant and base repositories do (FINDING-1..4 in detail)', async (t) => {
   const out: string[] = [];

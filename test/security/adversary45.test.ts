@@ -19,11 +19,12 @@
  */
 import test from 'ava';
 import * as fc from 'fast-check';
-import { ObjectId, type Document } from 'mongodb';
-import { ArrayField, CreatedAt, Embedded, EmbeddedArray, Encrypted, Field, Id, Model, StrongboxError, UpdatedAt, Variant, Version } from '../../src/index';
+import { ObjectId, type Collection, type Document } from 'mongodb';
+import { ArrayField, CreatedAt, Encrypted, Field, Id, Model, StrongboxError, UpdatedAt, Variant, Version } from '../../src/index';
 import { describe, untypedRepository, watchedClient } from '../harness/adversary';
-import { nonconforming } from '../harness/conformance';
+import { nonconforming, storedProblems } from '../harness/conformance';
 import { uniqueDbName } from '../harness/server';
+import { defineOrders } from '../harness/shapes';
 
 const DB = uniqueDbName(__filename);
 
@@ -47,22 +48,7 @@ class Org extends Party {
   @Field({ bsonType: 'string' }) reg!: string;
 }
 
-class Spot {
-  @Field({ bsonType: 'string' }) city!: string;
-  @Field({ bsonType: 'string' }) zip!: string;
-}
-class Row {
-  @Field({ bsonType: 'string' }) label!: string;
-  @Embedded(() => Spot, { optional: true }) spot?: Spot;
-  @ArrayField({ of: 'string', optional: true }) tags?: string[];
-}
-@Model({ db: DB, collection: 'orders', keyAltName: 'a45' })
-class Order {
-  @Id() _id!: ObjectId;
-  @Field({ bsonType: 'string' }) name!: string;
-  @EmbeddedArray(() => Row, { optional: true }) rows?: Row[];
-  @Embedded(() => Spot, { optional: true }) spot?: Spot;
-}
+const Order = defineOrders(DB, 'a45');
 @Model({ db: DB, collection: 'tasks', keyAltName: 'a45' })
 class Task {
   @Id() _id!: ObjectId;
@@ -108,23 +94,8 @@ async function seedParties(): Promise<void> {
   orgId = (await pc().findOne({ kind: 'org' }))!._id;
 }
 const partyModel = (doc: Document) => (doc.kind === 'person' ? Person : doc.kind === 'org' ? Org : Party);
-async function partyProblems(): Promise<string[]> {
-  const out: string[] = [];
-  for (const doc of await pc().find({}, { promoteValues: false }).toArray()) {
-    const wrong = nonconforming(partyModel(doc), doc);
-    if (!['person', 'org'].includes(doc.kind)) wrong.push(`kind ${JSON.stringify(doc.kind)} is no variant`);
-    if (wrong.length) out.push(`${JSON.stringify(doc)}: ${wrong.join('; ')}`);
-  }
-  return out;
-}
-async function problemsOf(coll: () => any, model: Function): Promise<string[]> {
-  const out: string[] = [];
-  for (const doc of await coll().find({}, { promoteValues: false }).toArray()) {
-    const wrong = nonconforming(model, doc);
-    if (wrong.length) out.push(`${JSON.stringify(doc)}: ${wrong.join('; ')}`);
-  }
-  return out;
-}
+const partyProblems = () => storedProblems(pc(), partyModel, (doc) => (['person', 'org'].includes(doc.kind) ? [] : [`kind ${JSON.stringify(doc.kind)} is no variant`]));
+const problemsOf = (coll: () => Collection, model: Function) => storedProblems(coll(), () => model);
 const settle = async (v: any) => (v && typeof v.toArray === 'function' ? v.toArray() : v);
 
 test.serial('context: probes', async (t) => {
