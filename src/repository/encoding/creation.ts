@@ -56,11 +56,14 @@ export function creationGuards(scope: ModelScope, filter: Document, update: Docu
   // A matched document gets the update without $setOnInsert (an upsert that matches too).
   const updated = [...CREATING.flatMap(written), ...renamed];
   const remedy: Remedy = inserted ? 'refuse' : { guards: {} };
-  checkCreations(scope.shape, scope.name, updated, remedy, false);
+  // A document an upsert matches has every path its filter compares with a value (in a document or below it).
+  const pinned: string[] = [];
+  if (inserted) eachCopied(filter, (path, value) => { if (value !== null) pinned.push(path); });
+  checkCreations(scope.shape, scope.name, updated, remedy, false, pinned);
   if (inserted) {
     const all = [...updated, ...written('$setOnInsert'), ...copiedEqualities(scope, filter)];
     const name = inserted.target.name;
-    checkCreations(inserted, name, all, 'refuse', true);
+    checkCreations(inserted, name, all, 'refuse', true, []);
     const missing = uncovered(inserted, '', all);
     if (missing.length) throw missingRequired(`${name} (the document an upsert inserts when nothing matches)`, missing, 'pin each with an equality at the top level of the filter, or give it in $set or $setOnInsert.');
   }
@@ -77,8 +80,8 @@ function createsOnTheWay(update: Document): boolean {
   return isPlainObject(update.$rename) && Object.values(update.$rename).some((to) => typeof to === 'string' && to.includes('.'));
 }
 
-function checkCreations(shape: ModelShape, name: string, written: readonly Written[], remedy: Remedy, inserting: boolean): void {
-  for (const item of written) checkPath(shape, name, item, written, remedy, inserting);
+function checkCreations(shape: ModelShape, name: string, written: readonly Written[], remedy: Remedy, inserting: boolean, pinned: readonly string[]): void {
+  for (const item of written) checkPath(shape, name, item, written, remedy, inserting, pinned);
 }
 
 /** The required fields of `shape` (at `prefix`) that nothing written surely gives a value. */
@@ -87,16 +90,23 @@ function uncovered(shape: ModelShape, prefix: string, written: readonly Written[
   for (const field of shape.fields.values()) {
     if (field.optional || field.isId) continue;
     const path = prefix + field.name;
-    if (!written.some((w) => w.fills && (w.path === path || w.path.startsWith(`${path}.`)))) missing.push(path);
+    // Given at the path or below it, or in a whole document written above it (checked as complete when it is encoded).
+    if (!written.some((w) => w.fills && (w.path === path || w.path.startsWith(`${path}.`) || path.startsWith(`${w.path}.`)))) missing.push(path);
   }
   return missing;
 }
 
-function checkPath(shape: ModelShape, name: string, item: Written, written: readonly Written[], remedy: Remedy, inserting: boolean): void {
+/**
+ * `pinned`: for the documents an upsert matches, the paths its filter compares with a value. A
+ * matched document surely has an embedded document the model requires all the way from the top,
+ * or one the filter compares (or compares something inside): the update cannot create it there.
+ */
+function checkPath(shape: ModelShape, name: string, item: Written, written: readonly Written[], remedy: Remedy, inserting: boolean, pinned: readonly string[]): void {
   const segments = item.path.split('.');
   let fields: ReadonlyMap<string, FieldMetadata> | undefined = shape.fields;
   let array: FieldMetadata | undefined;
   let positional = false;
+  let required = true;
   const refuse = (what: string, fix: string) => invalid('INPUT_UPDATE_TARGET', `${item.by} of ${name}.${item.path}${remedy === 'refuse' ? ' in an upsert' : ''} ${what}.`, fix);
   // The last segment is what is written: an element index there may pad the array; the fields before it may be created on the way.
   for (let i = 0; i < segments.length; i++) {
@@ -129,11 +139,14 @@ function checkPath(shape: ModelShape, name: string, item: Written, written: read
       }
       array = field;
       fields = field.embedded?.fields;
+      required = false;
       continue;
     }
+    required &&= !field.optional;
     if (field.embedded) {
       const missing = uncovered(field.embedded, `${prefix}.`, written);
-      if (missing.length > 0) {
+      const present = remedy === 'refuse' && !inserting && (required || pinned.some((p) => p === prefix || p.startsWith(`${prefix}.`)));
+      if (missing.length > 0 && !present) {
         if (remedy === 'refuse' || positional) {
           throw refuse(`would create ${prefix} without its required field${missing.length > 1 ? 's' : ''} ${missing.join(', ')} where it is missing`, `write ${prefix} whole, or also its required fields (${missing.join(', ')}).`);
         }
