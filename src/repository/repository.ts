@@ -371,7 +371,7 @@ export class Repository<T extends object> {
       const { filter, options } = copied;
       const analyzed = this.analyzeNow('find', (analysis) => {
         if (options.sort !== undefined) assertSortable(this.scope, options.sort, isTextSearch(filter));
-        return { filter: analyzeFilter(analysis, this.scope, this.scoped(filter)), projection: analyzeProjection(analysis, this.scope, options.projection) };
+        return { filter: analyzeFilter(analysis, this.scope, this.scoped(filter)), projection: analyzeProjection(analysis, this.scope, options.projection, isTextSearch(filter)) };
       });
       const attach = ({ filter: f, projection }: { filter: Document; projection: Document | undefined }): void => {
         if (options.sort !== undefined) cursor.sort(options.sort as Document);
@@ -1005,7 +1005,7 @@ export class Repository<T extends object> {
     }
     const projection = await this.analyze('projection', (analysis) => {
       if (options.sort !== undefined) assertSortable(this.scope, options.sort, isTextSearch(filter));
-      return analyzeProjection(analysis, this.scope, options.projection);
+      return analyzeProjection(analysis, this.scope, options.projection, isTextSearch(filter));
     });
     return { session: options.session, upsert: options.upsert, sort: options.sort as Document, projection, returnDocument: options.returnDocument ?? 'after' } as const;
   }

@@ -257,7 +257,7 @@ test.serial('$inc / $mul operands of a decimal field are sent as Decimal128, of 
   t.is(String(await sentOperand({ $inc: { dec: 0.1 } })), '0.1');
 });
 
-test.serial('a sort by { $meta: "textScore" } without a text search is refused before sending (the server has no score to sort by); with $text it is sent', async (t) => {
+test.serial('a sort by (or projection of) { $meta: "textScore" } without a text search is refused before sending (the server has no score); with $text it is sent', async (t) => {
   const byScore = { s: { $meta: 'textScore' } };
   const wrong = await refusedBeforeSending(sent, [
     ['find', () => trepo().find({ name: 'x' }, { sort: byScore }).toArray()],
@@ -265,6 +265,8 @@ test.serial('a sort by { $meta: "textScore" } without a text search is refused b
     ['aggregate $text in a later $match', () => trepo().aggregate([{ $limit: 5 }, { $match: { $text: { $search: 'x' } } }, { $sort: byScore }]).toArray()],
     ['findOneAndUpdate', () => trepo().findOneAndUpdate({ name: 'x' }, { $set: { s: 'y' } }, { sort: byScore })],
     ['findOneAndDelete', () => trepo().findOneAndDelete({ name: 'x' }, { sort: byScore })],
+    ['find projecting the score', () => trepo().find({ name: 'x' }, { projection: byScore }).toArray()],
+    ['findOneAndUpdate projecting the score', () => trepo().findOneAndUpdate({ name: 'x' }, { $set: { s: 'y' } }, { projection: byScore })],
   ], QUERIES);
   t.deepEqual(wrong, [], wrong.join('\n'));
   sent.length = 0;

@@ -504,10 +504,11 @@ function checkLiterals(spec: Document, keys: string[], where: string): void {
 
 /**
  * A find projection: $elemMatch conditions are analyzed like filters on the array's elements
- * (Deterministic operands encrypted so they can match), $slice and $meta are kept, and everything
- * else follows the rules of a $project stage.
+ * (Deterministic operands encrypted so they can match), $slice is kept, $meta: 'textScore' too
+ * when the filter is a text search (`textSearch`), and everything else follows the rules of a
+ * $project stage.
  */
-export function analyzeProjection(analysis: Analysis, scope: ModelScope, projection: unknown): Document | undefined {
+export function analyzeProjection(analysis: Analysis, scope: ModelScope, projection: unknown, textSearch: boolean): Document | undefined {
   if (projection === undefined) return undefined;
   const model = scope.shape;
   const where = `the projection on ${model.target.name}`;
@@ -527,6 +528,10 @@ export function analyzeProjection(analysis: Analysis, scope: ModelScope, project
       scope.resolve(path, 'projection');
       out[path] = value;
     } else if (only === '$meta' && (value as Document).$meta === 'textScore') {
+      if (!textSearch) {
+        throw invalid('INPUT_PROJECTION', `${where} projects { $meta: 'textScore' } (under ${path}), which needs a text search: the filter has no $text, so there is no score.`,
+          "add { $text: { $search: '…' } } to the filter, or leave the score out.");
+      }
       out[path] = value;
     } else out[path] = others[path] = value;
   }
