@@ -299,11 +299,16 @@ export class Repository<T extends object> {
     return version === undefined ? {} : { [version]: entity[version] };
   }
 
-  /** The loaded document, by _id, its version and the fields that choose per-document keys (so the update runs as one command). */
+  /**
+   * The loaded document, by _id, its version, the fields that choose per-document keys (so the
+   * update runs as one command) and, in a collection with variants, the variant it was read as.
+   */
   private entityFilter(before: Document): Filter<T> {
     const { version } = this.model.entity.stamps;
     const pins: Document = { _id: { $eq: before._id } };
     if (version !== undefined) pins[version] = { $eq: before[version] };
+    const discriminator = this.model.variants?.field;
+    if (discriminator !== undefined && typeof before[discriminator] === 'string') pins[discriminator] = { $eq: before[discriminator] };
     for (const keyPath of keyFieldPaths(this.scope)) {
       const value = valueAt(before, keyPath);
       if (value !== undefined) pins[keyPath] = { $eq: value };
@@ -771,12 +776,43 @@ export class Repository<T extends object> {
   private upsertedAs(what: string, filter: unknown): ModelShape {
     const { variants } = this.model;
     if (!variants) return this.model;
-    const pinned = isPlainObject(filter) ? filter[variants.field] : undefined;
-    const value = isPlainObject(pinned) ? (Object.keys(pinned).length === 1 ? pinned.$eq : undefined) : pinned;
-    const chosen = typeof value === 'string' ? variants.byValue.get(value) : undefined;
+    const chosen = this.pinnedVariant(filter);
     if (chosen) return chosen;
     throw invalid('INPUT_VARIANT_UNKNOWN', `${what} on ${this.model.target.name} is an upsert: its filter must pin ${variants.field} to one of its variants (${[...variants.byValue.keys()].map((v) => `'${v}'`).join(', ')}) with an equality at its top level, which the inserted document takes.`,
       `add ${variants.field}: '<variant>' to the filter, or upsert through the variant's own repository.`);
+  }
+
+  /** In the repository of a collection with variants: the variant a filter pins by a top-level equality on the discriminator. */
+  private pinnedVariant(filter: unknown): ModelMetadata | undefined {
+    const { variants } = this.model;
+    if (!variants || !isPlainObject(filter)) return undefined;
+    const pinned = filter[variants.field];
+    const value = isPlainObject(pinned) ? (Object.keys(pinned).length === 1 ? pinned.$eq : undefined) : pinned;
+    return typeof value === 'string' ? variants.byValue.get(value) : undefined;
+  }
+
+  /**
+   * Through the repository of a collection with variants, an update writes only fields of the
+   * documents it may reach: of the variant its filter pins, or, pinning none, fields every variant
+   * declares. A field of one variant written into another's document is what insertOne refuses
+   * as unknown (and the variant's reads would not expect it).
+   */
+  private refuseOtherVariantsFields(what: string, filter: unknown, update: unknown): void {
+    const { variants } = this.model;
+    if (!variants || !isPlainObject(update)) return;
+    const pinned = this.pinnedVariant(filter);
+    const reached = pinned ? [pinned] : [...variants.byValue.values()];
+    for (const [op, spec] of Object.entries(update)) {
+      if (!isPlainObject(spec) || op === '$unset' || op === '$pull' || op === '$pullAll' || op === '$pop') continue;
+      for (const [path, value] of Object.entries(spec)) {
+        const written = op === '$rename' && typeof value === 'string' ? value : path;
+        const top = written.split('.')[0];
+        const lacking = reached.filter((variant) => !variant.fields.has(top));
+        if (lacking.length === 0) continue;
+        throw invalid('INPUT_UNKNOWN_FIELD', `${what} on ${this.model.target.name} writes ${top} (${op}), which ${lacking.map((v) => v.target.name).join(', ')} ${lacking.length > 1 ? 'do' : 'does'} not declare, into documents ${pinned ? `of ${pinned.target.name}` : 'of any variant (the filter pins none)'}.`,
+          `write it through the repository of the variant that declares it, or pin ${variants.field} to that variant in the filter.`);
+      }
+    }
   }
 
   /**
@@ -876,10 +912,12 @@ export class Repository<T extends object> {
    */
   private async prepareUpdate(what: string, filter: unknown, update: unknown, arrayFilters: unknown, keyRoot: Document, upsert: boolean | undefined): Promise<[Document, Document, Document[] | undefined]> {
     return this.analyze(what, (analysis) => {
+      this.refuseOtherVariantsFields(what, filter, update);
       const f = analyzeFilter(analysis, this.scope, this.scoped(filter));
       const u = analyzeUpdate(analysis, this.scope, update, keyRoot);
       const a = analyzeArrayFilters(analysis, this.scope, update, arrayFilters);
-      const guards = creationGuards(this.scope, f, u, upsert === true ? this.upsertedAs(what, f) : undefined);
+      const inserted = upsert === true ? this.upsertedAs(what, f) : undefined;
+      const guards = creationGuards(this.scope, f, u, inserted);
       const keys = Object.keys(guards);
       const guarded = keys.length === 0 ? f : keys.some((key) => key in f) ? { $and: [f, guards] } : { ...f, ...guards };
       return [guarded, u, a] as [Document, Document, Document[] | undefined];

@@ -59,7 +59,8 @@ export function creationGuards(scope: ModelScope, filter: Document, update: Docu
   // A document an upsert matches has every path its filter compares with a value (in a document or below it).
   const pinned: string[] = [];
   if (inserted) eachCopied(filter, (path, value) => { if (value !== null) pinned.push(path); });
-  checkCreations(scope.shape, scope.name, updated, remedy, false, pinned);
+  // The documents an upsert matches are of the model (or the variant) it would insert.
+  checkCreations(inserted ?? scope.shape, inserted?.target.name ?? scope.name, updated, remedy, false, pinned);
   if (inserted) {
     const all = [...updated, ...written('$setOnInsert'), ...copiedEqualities(scope, filter)];
     const name = inserted.target.name;
@@ -98,8 +99,9 @@ function uncovered(shape: ModelShape, prefix: string, written: readonly Written[
 
 /**
  * `pinned`: for the documents an upsert matches, the paths its filter compares with a value. A
- * matched document surely has an embedded document the model requires all the way from the top,
- * or one the filter compares (or compares something inside): the update cannot create it there.
+ * matched document surely has an embedded document the model requires all the way down from the
+ * top, or from a document the filter compares (itself or something inside): the update cannot
+ * create it there.
  */
 function checkPath(shape: ModelShape, name: string, item: Written, written: readonly Written[], remedy: Remedy, inserting: boolean, pinned: readonly string[]): void {
   const segments = item.path.split('.');
@@ -142,10 +144,11 @@ function checkPath(shape: ModelShape, name: string, item: Written, written: read
       required = false;
       continue;
     }
-    required &&= !field.optional;
+    // Required from the top, or from a document the filter compares (itself or inside it), which a matched document has.
+    required = (required && !field.optional) || pinned.some((p) => p === prefix || p.startsWith(`${prefix}.`));
     if (field.embedded) {
       const missing = uncovered(field.embedded, `${prefix}.`, written);
-      const present = remedy === 'refuse' && !inserting && (required || pinned.some((p) => p === prefix || p.startsWith(`${prefix}.`)));
+      const present = remedy === 'refuse' && !inserting && required;
       if (missing.length > 0 && !present) {
         if (remedy === 'refuse' || positional) {
           throw refuse(`would create ${prefix} without its required field${missing.length > 1 ? 's' : ''} ${missing.join(', ')} where it is missing`, `write ${prefix} whole, or also its required fields (${missing.join(', ')}).`);
