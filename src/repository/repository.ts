@@ -617,7 +617,7 @@ export class Repository<T extends object> {
         fields(['filter', 'update', 'upsert', 'arrayFilters']);
         if (spec.upsert !== undefined && typeof spec.upsert !== 'boolean') throw invalid('INPUT_OPTIONS', `upsert of bulkWrite ${kind} must be true or false.`, 'pass true or false.');
         const given = this.copyQuery(`bulkWrite ${kind}`, requireFilter(this.model, `bulkWrite ${kind}`, spec.filter));
-        const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update, spec.upsert === true ? given : undefined);
+        const normalized = this.normalizeUpdate(`bulkWrite ${kind}`, spec.update, given, spec.upsert === true);
         const root = pinnedKeyRoot(this.scope, given);
         this.requirePinnedKeys(normalized, root, `bulkWrite ${kind}`);
         const [filter, update, arrayFilters] = await this.prepareUpdate(`bulkWrite ${kind}`, given, normalized, this.copyQuery(`bulkWrite ${kind}`, spec.arrayFilters), root, spec.upsert);
@@ -928,15 +928,19 @@ export class Repository<T extends object> {
    * Timestamps and version stamped; values checked against the model's rules; required fields
    * stay filled; null or undefined in an optional field means "remove it" (see docs/models.md).
    */
-  private normalizeUpdate(what: string, update: unknown, upsertFilter?: unknown): unknown {
+  private normalizeUpdate(what: string, update: unknown, filter: unknown, upsert: boolean | undefined): unknown {
     try {
       // An upsert may insert a document of the variant its filter pins: that variant's defaults apply (stamps are the collection's).
-      const stamped = stampUpdate(this.model, upsertFilter === undefined ? update : withUpsertDefaults(this.upsertedAs(what, upsertFilter), update, upsertFilter), new Date());
-      if (hasRules(this.model)) refuseIssues(this.model.target.name, updateIssues(this.model, stamped));
-      this.refuseVariantMove(what, stamped);
+      const stamped = stampUpdate(this.model, upsert ? withUpsertDefaults(this.upsertedAs(what, filter), update, filter) : update, new Date());
+      // In a collection with variants, the documents the update may reach are of the variant its filter pins, or of any:
+      // each one's rules and required fields hold (a field optional in the collection's model may be required by one).
+      const { variants } = this.model;
+      const pinned = this.pinnedVariant(filter);
+      const reached = variants ? (pinned ? [pinned] : [...variants.byValue.values()]) : [];
+      for (const model of [this.model, ...reached]) if (hasRules(model)) refuseIssues(model.target.name, updateIssues(model, stamped));
+      this.refuseVariantMove(what, stamped, (this.model.variant ?? pinned?.variant)?.value);
       const checked = checkUpdateKeepsRequired(this.model, stamped);
-      // In a collection with variants a field optional in the collection's model may be required by a variant: none may lose it.
-      for (const variant of this.model.variants?.byValue.values() ?? []) checkUpdateKeepsRequired(variant, checked);
+      for (const variant of reached) checkUpdateKeepsRequired(variant, checked);
       return checked;
     } catch (err) {
       throw sanitize(err, what, this.model.target.name);
@@ -944,18 +948,19 @@ export class Repository<T extends object> {
   }
 
   /**
-   * An update writes the discriminator only with its own variant's value (in a variant's
-   * repository): moving a document to another variant would leave it without that variant's
-   * required fields, and a value no variant has would leave it in none (save() refuses the same).
+   * An update writes the discriminator only with the value its documents already have (`own`: the
+   * variant repository's, or the one the filter pins): moving a document to another variant would
+   * leave it without that variant's required fields, and a value no variant has would leave it in
+   * none (save() refuses the same).
    */
-  private refuseVariantMove(what: string, update: unknown): void {
+  private refuseVariantMove(what: string, update: unknown, own: string | undefined): void {
     const field = this.model.variant?.field ?? this.model.variants?.field;
     if (field === undefined || !isPlainObject(update)) return;
     for (const [op, spec] of Object.entries(update)) {
       if (!isPlainObject(spec)) continue;
       for (const [path, value] of Object.entries(spec)) {
         if (path !== field && !(op === '$rename' && value === field)) continue;
-        if ((op === '$set' || op === '$setOnInsert') && value === this.model.variant?.value) continue;
+        if ((op === '$set' || op === '$setOnInsert') && own !== undefined && value === own) continue;
         throw invalid('INPUT_VARIANT_CHANGED', `${what} on ${this.model.target.name} writes the discriminator ${field} (${op}): an update does not move a document to another variant, which would lack that variant's required fields, or to none.`,
           'write the document as the other variant with replaceOne through its repository, or delete it and insert the new one.');
       }
@@ -979,7 +984,7 @@ export class Repository<T extends object> {
   private async update(what: 'updateOne' | 'updateMany', rawFilter: unknown, rawUpdate: unknown, rawOptions: UpdateOptions<T>): Promise<UpdateResult> {
     const options = this.options('update', rawOptions);
     const filter = this.copyQuery(what, requireFilter(this.model, what, rawFilter));
-    const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
+    const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), filter, options.upsert);
     const { arrayFilters: givenArrayFilters, ...driverOptions } = options;
     const rawArrayFilters = this.copyQuery(what, givenArrayFilters);
     const root = pinnedKeyRoot(this.scope, filter);
@@ -1011,7 +1016,7 @@ export class Repository<T extends object> {
   /** findOneAndUpdate: the one document's key is read first when the filter does not pin it; null when nothing matches. */
   private async keyedUpdate(what: string, rawFilter: unknown, rawUpdate: unknown, options: FindOneAndOptions<T>): Promise<[Document, Document, Document[] | undefined] | null> {
     const filter = this.copyQuery(what, requireFilter(this.model, what, rawFilter));
-    const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), options.upsert ? filter : undefined);
+    const update = this.normalizeUpdate(what, this.copy(what, rawUpdate), filter, options.upsert);
     const arrayFilters = this.copyQuery(what, options.arrayFilters);
     const root = pinnedKeyRoot(this.scope, filter);
     const missing = unpinnedKeyPaths(this.scope, update, root);
