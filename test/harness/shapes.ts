@@ -30,3 +30,14 @@ export function defineOrders(db: string, keyAltName: string) {
   }
   return Order;
 }
+
+/** The base of a collection with variants in `db` (collection `parties`, discriminator `kind`): the variants are each test's own. */
+export function defineParty(db: string, keyAltName: string) {
+  @Model({ db, collection: 'parties', keyAltName, discriminator: 'kind' })
+  class Party {
+    @Id() _id!: ObjectId;
+    @Field({ bsonType: 'string' }) kind!: string;
+    @Field({ bsonType: 'string' }) displayName!: string;
+  }
+  return Party;
+}

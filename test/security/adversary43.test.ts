@@ -17,7 +17,7 @@ import { ArrayField, Embedded, EmbeddedArray, Encrypted, Field, Id, Model, Stron
 import { describe, untypedRepository, watchedClient } from '../harness/adversary';
 import { nonconforming } from '../harness/conformance';
 import { uniqueDbName } from '../harness/server';
-import { Address } from '../harness/shapes';
+import { Address, defineParty } from '../harness/shapes';
 
 const DB = uniqueDbName(__filename);
 
@@ -47,12 +47,7 @@ class Home {
   @Embedded(() => Address) home!: Address;
 }
 
-@Model({ db: DB, collection: 'parties', keyAltName: 'a43', discriminator: 'kind' })
-class Party {
-  @Id() _id!: ObjectId;
-  @Field({ bsonType: 'string' }) kind!: string;
-  @Field({ bsonType: 'string' }) displayName!: string;
-}
+const Party = defineParty(DB, 'a43');
 @Variant('person')
 class Person extends Party {
   @Field({ bsonType: 'string' }) born!: string;

@@ -13,7 +13,7 @@ import { Embedded, EmbeddedArray, Encrypted, Field, Id, Model, Variant } from '.
 import { describe, refusedBeforeSending, untypedRepository, watchedClient } from '../harness/adversary';
 import { storedProblems } from '../harness/conformance';
 import { uniqueDbName } from '../harness/server';
-import { Address, Row } from '../harness/shapes';
+import { Address, defineParty, Row } from '../harness/shapes';
 
 const DB = uniqueDbName(__filename);
 const MARK = 'PLAINTEXT-a47-5b2e8c0a';
@@ -34,12 +34,7 @@ class Thing {
   @Encrypted({ algorithm: 'Random', bsonType: 'string', optional: true }) secret?: any;
 }
 
-@Model({ db: DB, collection: 'parties', keyAltName: 'a47', discriminator: 'kind' })
-class Party {
-  @Id() _id!: ObjectId;
-  @Field({ bsonType: 'string' }) kind!: string;
-  @Field({ bsonType: 'string' }) displayName!: string;
-}
+const Party = defineParty(DB, 'a47');
 @Variant('person')
 class Person extends Party {
   @Embedded(() => Address) work!: Address;
