@@ -10,7 +10,7 @@ import { StrongboxCursor } from './cursor';
 import { distinctKey, readDistinct } from './distinct';
 import { readPage, type PageOf } from './pagination';
 import { populateRefs } from './populate';
-import { creationGuards } from './encoding/creation';
+import { copiedEqualityValues, copiedFields, creationGuards } from './encoding/creation';
 import { encodeDocument, walkDocumentNow } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
@@ -797,12 +797,14 @@ export class Repository<T extends object> {
    * declares. A field of one variant written into another's document is what insertOne refuses
    * as unknown (and the variant's reads would not expect it).
    */
-  private refuseOtherVariantsFields(what: string, filter: unknown, update: unknown): void {
+  private refuseOtherVariantsFields(what: string, filter: unknown, update: unknown, upsert: boolean | undefined): void {
     const { variants } = this.model;
     if (!variants || !isPlainObject(update)) return;
     const pinned = this.pinnedVariant(filter);
     const reached = pinned ? [pinned] : [...variants.byValue.values()];
-    for (const [op, spec] of Object.entries(update)) {
+    // An upsert also writes its filter's copied equalities into the document it inserts.
+    const copied = upsert ? { 'the upsert filter': Object.fromEntries([...copiedFields(filter)].map((field) => [field, true])) } : {};
+    for (const [op, spec] of Object.entries({ ...update, ...copied })) {
       if (!isPlainObject(spec) || op === '$unset' || op === '$pull' || op === '$pullAll' || op === '$pop') continue;
       for (const [path, value] of Object.entries(spec)) {
         const written = op === '$rename' && typeof value === 'string' ? value : path;
@@ -912,7 +914,7 @@ export class Repository<T extends object> {
    */
   private async prepareUpdate(what: string, filter: unknown, update: unknown, arrayFilters: unknown, keyRoot: Document, upsert: boolean | undefined): Promise<[Document, Document, Document[] | undefined]> {
     return this.analyze(what, (analysis) => {
-      this.refuseOtherVariantsFields(what, filter, update);
+      this.refuseOtherVariantsFields(what, filter, update, upsert);
       const f = analyzeFilter(analysis, this.scope, this.scoped(filter));
       const u = analyzeUpdate(analysis, this.scope, update, keyRoot);
       const a = analyzeArrayFilters(analysis, this.scope, update, arrayFilters);
@@ -937,7 +939,12 @@ export class Repository<T extends object> {
       const { variants } = this.model;
       const pinned = this.pinnedVariant(filter);
       const reached = variants ? (pinned ? [pinned] : [...variants.byValue.values()]) : [];
-      for (const model of [this.model, ...reached]) if (hasRules(model)) refuseIssues(model.target.name, updateIssues(model, stamped));
+      // An upsert's copied equalities are values the inserted document gets: checked like the update's.
+      const copied = upsert ? { $setOnInsert: Object.fromEntries(copiedEqualityValues(filter)) } : undefined;
+      for (const model of [this.model, ...reached]) {
+        if (!hasRules(model)) continue;
+        refuseIssues(model.target.name, [...updateIssues(model, stamped), ...(copied ? updateIssues(model, copied) : [])]);
+      }
       this.refuseVariantMove(what, stamped, (this.model.variant ?? pinned?.variant)?.value);
       const checked = checkUpdateKeepsRequired(this.model, stamped);
       for (const variant of reached) checkUpdateKeepsRequired(variant, checked);

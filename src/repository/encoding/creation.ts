@@ -202,11 +202,16 @@ function copiedEqualities(scope: ModelScope, filter: Document): Written[] {
   return copied;
 }
 
+/** The equalities (path and value) an upsert's filter may copy into the document it inserts: they are checked as the values an insert writes. */
+export function copiedEqualityValues(filter: unknown): Array<[string, unknown]> {
+  const copied: Array<[string, unknown]> = [];
+  eachCopied(filter, (path, value) => copied.push([path, value]));
+  return copied;
+}
+
 /** The top-level fields an upsert's filter may copy into the document it inserts, whose defaults are therefore left to it. */
 export function copiedFields(filter: unknown): Set<string> {
-  const fields = new Set<string>();
-  eachCopied(filter, (path) => fields.add(path.split('.')[0]));
-  return fields;
+  return new Set(copiedEqualityValues(filter).map(([path]) => path.split('.')[0]));
 }
 
 /** The values a condition may be copied as, each with whether every server copies it (an equality or $eq, not a one-element $in or $all). */

@@ -73,7 +73,8 @@ function embeddedIssues(field: FieldMetadata, value: unknown, path: string, secr
 export function updateIssues(model: ModelShape, update: unknown): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   if (update === null || typeof update !== 'object' || Array.isArray(update)) return issues;
-  for (const op of ['$set', '$setOnInsert']) {
+  // The values an update stores as given: $min and $max store their operand where it wins.
+  for (const op of ['$set', '$setOnInsert', '$min', '$max']) {
     const spec = (update as Document)[op];
     if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) continue;
     for (const path of Object.keys(spec)) valueIssues(model, path, spec[path], issues);
