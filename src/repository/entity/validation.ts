@@ -98,7 +98,10 @@ function valueIssues(model: ModelShape, path: string, value: unknown, issues: Va
       if (field.embedded) embeddedIssues(field, value, at, secret || field.encrypted !== undefined, issues);
       return;
     }
-    if (!field.embedded) return;
+    if (!field.embedded) {
+      if (element && i + 2 === segments.length && ownRules(shape.target)) elementIssues(shape, field, value, path, `${segments.slice(0, i).map((s) => `${s}.`).join('')}`, secret, issues);
+      return;
+    }
     secret ||= field.encrypted !== undefined;
     if (element && i + 2 === segments.length) {
       documentIssues(field.embedded, value, `${path}.`, secret, issues);
@@ -107,6 +110,19 @@ function valueIssues(model: ModelShape, path: string, value: unknown, issues: Va
     shape = field.embedded;
     if (element) i++;
   }
+}
+
+/** Rules on the array itself (its size, what it contains), which one element written alone says nothing about. */
+const ARRAY_RULES = new Set(['isArray', 'arrayMinSize', 'arrayMaxSize', 'arrayNotEmpty', 'arrayUnique', 'arrayContains', 'arrayNotContains']);
+
+/**
+ * One element of an array of scalars written alone ('scores.0', 'scores.$'): checked as a
+ * one-element array against the rules that hold for each element ({ each: true }), named at its path.
+ */
+function elementIssues(shape: ModelShape, field: FieldMetadata, value: unknown, path: string, prefix: string, secret: boolean, issues: ValidationIssue[]): void {
+  const found: ValidationIssue[] = [];
+  ruleIssues(shape, asInstance(shape.target, { [field.name]: [value] }), field.name, prefix, secret || field.encrypted !== undefined, found);
+  for (const issue of found) if (!ARRAY_RULES.has(issue.rule) && !issues.some((i) => i.path === path && i.rule === issue.rule)) issues.push({ ...issue, path });
 }
 
 /** class-validator's failures as issues; for an encrypted field (or one inside an encrypted document) the rule alone, never a message that could quote the value. */
