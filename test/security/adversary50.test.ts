@@ -241,3 +241,16 @@ test.serial('held (generated, seed 5050): upsert filter copies and $min/$max ope
   t.log(wrong.slice(0, 10).join('\n'));
   t.deepEqual(wrong, []);
 });
+
+test.serial('elements $push / $addToSet add are checked against the rules for each element (noted in round 50, fixed after it)', async (t) => {
+  await tc().deleteMany({});
+  const { _id } = await things().insertOne({ ...BASE, scores: [1] });
+  const wrong = await refusedBeforeSending(watched.sent, [
+    ['$push -9', () => things().updateOne({ _id }, { $push: { scores: -9 } })],
+    ['$push $each [2, -2]', () => things().updateOne({ _id }, { $push: { scores: { $each: [2, -2] } } })],
+    ['$addToSet -1', () => things().updateOne({ _id }, { $addToSet: { scores: -1 } })],
+  ], ['update']);
+  t.deepEqual(wrong, [], wrong.join('\n'));
+  await things().updateOne({ _id }, { $push: { scores: { $each: [2, 3] } } });
+  t.deepEqual((await tc().findOne({ _id }))!.scores, [1, 2, 3], 'elements that keep the rules are pushed');
+});

@@ -66,9 +66,10 @@ function embeddedIssues(field: FieldMetadata, value: unknown, path: string, secr
 }
 
 /**
- * The issues of the values an update writes with `$set` / `$setOnInsert`: each value is checked
- * against the rules of the property it lands in (and a whole embedded document against its
- * class). Paths the model does not declare are the analyzer's to refuse.
+ * The issues of the values an update stores as given — `$set` / `$setOnInsert` values, `$min` /
+ * `$max` operands, elements `$push` / `$addToSet` add: each is checked against the rules of the
+ * property (or array element) it lands in, a whole embedded document against its class. Paths the
+ * model does not declare are the analyzer's to refuse.
  */
 export function updateIssues(model: ModelShape, update: unknown): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
@@ -78,6 +79,16 @@ export function updateIssues(model: ModelShape, update: unknown): ValidationIssu
     const spec = (update as Document)[op];
     if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) continue;
     for (const path of Object.keys(spec)) valueIssues(model, path, spec[path], issues);
+  }
+  // Each element $push / $addToSet adds (alone, or in $each) is an element of the array it lands in.
+  for (const op of ['$push', '$addToSet']) {
+    const spec = (update as Document)[op];
+    if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) continue;
+    for (const path of Object.keys(spec)) {
+      const given = spec[path];
+      const each = given !== null && typeof given === 'object' && !Array.isArray(given) && Array.isArray((given as Document).$each) ? (given as Document).$each as unknown[] : [given];
+      for (const item of each) valueIssues(model, `${path}.$`, item, issues);
+    }
   }
   return issues;
 }
