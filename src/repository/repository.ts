@@ -14,7 +14,7 @@ import { copiedEqualityValues, copiedFields, creationGuards } from './encoding/c
 import { encodeDocument, walkDocumentNow } from './encoding/documentEncoder';
 import { FieldEncryptor } from './encoding/fieldEncryptor';
 import { analyzeFilter, keyFieldPaths, type Analysis } from './encoding/filterEncoder';
-import { assertLiteral, invalid, isPlainObject, queryCopy, safeEntries, snapshot, writtenValues } from './encoding/guards';
+import { assertLiteral, invalid, isPlainObject, queryCopy, safeEntries, snapshot, topLevelEquality, writtenValues } from './encoding/guards';
 import { encryptMarked, Markings } from './encoding/markings';
 import { checkOptions, type OptionsEntry } from './encoding/options';
 import { analyzeProjection, assertSortable, followPipeline, isTextSearch } from './encoding/pipelineEncoder';
@@ -749,7 +749,6 @@ export class Repository<T extends object> {
     return this.analyze(what, (analysis) => analyzeFilter(analysis, this.scope, this.scoped(copied)));
   }
 
-  /** The repository of one variant sees only its documents: every filter also pins the discriminator. */
   /**
    * In a variant's repository, the filter also says the discriminator: as a top-level key where
    * the filter has none (an upsert copies a top-level equality into the document it inserts on
@@ -763,9 +762,7 @@ export class Repository<T extends object> {
     if (!isPlainObject(filter)) return { $and: [filter, pin] };
     if (!Object.prototype.hasOwnProperty.call(filter, variant.field)) return { ...filter, ...pin };
     // The caller's own equality on this variant's value already says it, at the top level.
-    const given = filter[variant.field];
-    const value = isPlainObject(given) && Object.keys(given).length === 1 ? given.$eq : given;
-    return value === variant.value ? filter : { $and: [filter, pin] };
+    return topLevelEquality(filter, variant.field) === variant.value ? filter : { $and: [filter, pin] };
   }
 
   /**
@@ -785,9 +782,8 @@ export class Repository<T extends object> {
   /** In the repository of a collection with variants: the variant a filter pins by a top-level equality on the discriminator. */
   private pinnedVariant(filter: unknown): ModelMetadata | undefined {
     const { variants } = this.model;
-    if (!variants || !isPlainObject(filter)) return undefined;
-    const pinned = filter[variants.field];
-    const value = isPlainObject(pinned) ? (Object.keys(pinned).length === 1 ? pinned.$eq : undefined) : pinned;
+    if (!variants) return undefined;
+    const value = topLevelEquality(filter, variants.field);
     return typeof value === 'string' ? variants.byValue.get(value) : undefined;
   }
 
@@ -802,19 +798,19 @@ export class Repository<T extends object> {
     if (!variants || !isPlainObject(update)) return;
     const pinned = this.pinnedVariant(filter);
     const reached = pinned ? [pinned] : [...variants.byValue.values()];
-    // An upsert also writes its filter's copied equalities into the document it inserts.
-    const copied = upsert ? { 'the upsert filter': Object.fromEntries([...copiedFields(filter)].map((field) => [field, true])) } : {};
-    for (const [op, spec] of Object.entries({ ...update, ...copied })) {
+    const refuse = (path: string, by: string) => {
+      const top = path.split('.')[0];
+      const lacking = reached.filter((variant) => !variant.fields.has(top));
+      if (lacking.length === 0) return;
+      throw invalid('INPUT_UNKNOWN_FIELD', `${what} on ${this.model.target.name} writes ${top} (${by}), which ${lacking.map((v) => v.target.name).join(', ')} ${lacking.length > 1 ? 'do' : 'does'} not declare, into documents ${pinned ? `of ${pinned.target.name}` : 'of any variant (the filter pins none)'}.`,
+        `write it through the repository of the variant that declares it, or pin ${variants.field} to that variant in the filter.`);
+    };
+    for (const [op, spec] of Object.entries(update)) {
       if (!isPlainObject(spec) || op === '$unset' || op === '$pull' || op === '$pullAll' || op === '$pop') continue;
-      for (const [path, value] of Object.entries(spec)) {
-        const written = op === '$rename' && typeof value === 'string' ? value : path;
-        const top = written.split('.')[0];
-        const lacking = reached.filter((variant) => !variant.fields.has(top));
-        if (lacking.length === 0) continue;
-        throw invalid('INPUT_UNKNOWN_FIELD', `${what} on ${this.model.target.name} writes ${top} (${op}), which ${lacking.map((v) => v.target.name).join(', ')} ${lacking.length > 1 ? 'do' : 'does'} not declare, into documents ${pinned ? `of ${pinned.target.name}` : 'of any variant (the filter pins none)'}.`,
-          `write it through the repository of the variant that declares it, or pin ${variants.field} to that variant in the filter.`);
-      }
+      for (const [path, value] of Object.entries(spec)) refuse(op === '$rename' && typeof value === 'string' ? value : path, op);
     }
+    // An upsert also writes its filter's copied equalities into the document it inserts.
+    if (upsert) for (const field of copiedFields(filter)) refuse(field, 'the upsert filter');
   }
 
   /**

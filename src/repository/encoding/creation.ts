@@ -1,6 +1,7 @@
 import type { Document } from 'mongodb';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import { invalid, isOperatorObject, isPlainObject } from './guards';
+import { POSITIONAL } from './pathResolver';
 import { missingRequired } from './requiredFields';
 import type { ModelScope } from './scope';
 
@@ -18,8 +19,6 @@ import type { ModelScope } from './scope';
 /** Operators that create the field they name when it is missing. */
 const CREATING = ['$set', '$inc', '$mul', '$min', '$max', '$currentDate', '$bit', '$push', '$addToSet'] as const;
 const INDEX = /^\d+$/;
-/** The array positions of update paths (MongoDB manual, "$", "$[]", "$[<identifier>]"): they only name elements that exist. */
-const POSITION = /^\$(?:\[\]|\[[A-Za-z][A-Za-z0-9]*\])?$/;
 
 interface Written {
   readonly path: string;
@@ -123,7 +122,8 @@ function checkPath(shape: ModelShape, name: string, item: Written, written: read
         // An element written whole, or given every required field of its documents, may be appended; any other needs the element.
         const complete = i === segments.length - 1 || (array.embedded !== undefined && uncovered(array.embedded, `${prefix}.`, written).length === 0);
         Object.assign(remedy.guards, elementGuard(segments.slice(0, i).join('.'), Number(segment), complete));
-      } else if (POSITION.test(segment)) {
+      } else if (POSITIONAL.test(segment)) {
+        // $, $[] and $[id] only name elements that exist.
         positional = true;
       } else {
         return; // below an untyped array: nothing declared (and a path without a position is refused by the analysis)

@@ -86,6 +86,13 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return proto === Object.prototype || proto === null;
 }
 
+/** The value a filter compares `key` with by a top-level equality (`{ key: v }` or `{ key: { $eq: v } }`); undefined otherwise. */
+export function topLevelEquality(filter: unknown, key: string): unknown {
+  if (!isPlainObject(filter)) return undefined;
+  const condition = filter[key];
+  return isOperatorObject(condition) ? (Object.keys(condition).length === 1 ? condition.$eq : undefined) : condition;
+}
+
 export function isOperatorObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);

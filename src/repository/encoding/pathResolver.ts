@@ -25,7 +25,7 @@ export function namesOf(walk: PathWalk): PathNames {
 }
 
 /** The array positions of update paths (MongoDB manual, "$", "$[]", "$[<identifier>]"). */
-const POSITIONAL = /^\$(?:\[\]|\[[A-Za-z][A-Za-z0-9]*\])?$/;
+export const POSITIONAL = /^\$(?:\[\]|\[[A-Za-z][A-Za-z0-9]*\])?$/;
 /** The fields of a DBRef (MongoDB manual, "Database References"), which a query may name. */
 const DBREF_FIELDS: ReadonlySet<string> = new Set(['$ref', '$id', '$db']);
 

@@ -3,8 +3,8 @@ import { EncryptedQueryError } from '../../errors';
 import type { FieldMetadata, ModelShape } from '../../metadata/types';
 import { UPDATE_OPERATORS, type PolicyKind } from '../policy/table';
 import { analyzeFilter, elementCondition, keyFieldPaths, kindOf, type Analysis } from './filterEncoder';
-import { assertLiteral, assertSafeKey, invalid, isOperatorObject, isPlainObject, readAsValue, safeEntries } from './guards';
-import { arithmeticOperand } from './values';
+import { assertLiteral, assertSafeKey, invalid, isOperatorObject, isPlainObject, readAsValue, safeEntries, topLevelEquality } from './guards';
+import { arithmeticOperand, isNumber } from './values';
 import type { PathNames, ResolvedPath } from './pathResolver';
 import type { ModelScope } from './scope';
 import { hasRandom } from './scope';
@@ -83,14 +83,6 @@ function checkTarget(scope: ModelScope, op: string, path: string, resolved: Reso
     const same = target !== undefined && target.bsonType === field.bsonType && target.isArray === field.isArray && target.itemBsonType === field.itemBsonType && target.embedded === field.embedded;
     if (!same && target !== undefined && resolvedTarget.names === 'field') throw wrong(`${scope.name}.${value} is declared with another type than ${where}`, 'rename only between fields of the same declared type.');
   }
-}
-
-/** A number as BSON writes one (a JavaScript number or bigint, or a BSON number class); `integers` only: no fraction, no double or decimal. */
-function isNumber(value: unknown, integers = false): boolean {
-  if (typeof value === 'number') return !integers || Number.isInteger(value);
-  if (typeof value === 'bigint') return true;
-  const type = (value as { _bsontype?: string } | null)?._bsontype;
-  return type === 'Int32' || type === 'Long' || (!integers && (type === 'Double' || type === 'Decimal128'));
 }
 
 /**
@@ -319,8 +311,7 @@ export function pinnedKeyRoot(scope: ModelScope, filter: unknown): Document {
   const root: Document = {};
   if (!isPlainObject(filter)) return root;
   for (const keyPath of keyFieldPaths(scope)) {
-    const condition = filter[keyPath];
-    const value = isOperatorObject(condition) ? (Object.keys(condition).length === 1 ? condition.$eq : undefined) : condition;
+    const value = topLevelEquality(filter, keyPath);
     if (typeof value === 'string' && value.length > 0) setPath(root, keyPath, value);
   }
   return root;

@@ -182,6 +182,14 @@ function toRegex(value: unknown, where: string): RegExp | driver.BSONRegExp {
   return fresh;
 }
 
+/** A number as BSON writes one (a JavaScript number or bigint, or a BSON number class); `integers` only: no fraction, no double or decimal. */
+export function isNumber(value: unknown, integers = false): boolean {
+  if (typeof value === 'number') return !integers || Number.isInteger(value);
+  if (typeof value === 'bigint') return true;
+  const type = (value as { _bsontype?: string } | null)?._bsontype;
+  return type === 'Int32' || type === 'Long' || (!integers && (type === 'Double' || type === 'Decimal128'));
+}
+
 /**
  * The operand of $inc or $mul on a double or decimal field, in the field's own type. Arithmetic
  * keeps the wider type (MongoDB manual, "$inc"), so any narrower number fits; on a missing field
@@ -191,7 +199,7 @@ function toRegex(value: unknown, where: string): RegExp | driver.BSONRegExp {
  */
 export function arithmeticOperand(value: unknown, bsonType: 'double' | 'decimal', where: string): unknown {
   const type = (value as { _bsontype?: string } | null)?._bsontype;
-  const number = typeof value === 'number' || typeof value === 'bigint' || type === 'Int32' || type === 'Long' || type === 'Double';
+  const number = isNumber(value) && type !== 'Decimal128';
   if (bsonType === 'double') {
     if (type === 'Decimal128') throw invalid('INPUT_WRONG_TYPE', `${where} with a Decimal128 would store a decimal in a field declared as double.`, 'pass a number.');
     return number ? Number(value) : value;
