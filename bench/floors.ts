@@ -10,9 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Binary, BSON, type UUID } from 'mongodb';
-import { markingsSchemaMap } from '../src/crypto/commandEncryptor';
-import { intentMarking } from '../src/crypto/intentMarking';
-import { markedCommandReply } from '../src/crypto/markedCommand';
+import { intentMarking, markedCommandReply, MARKINGS_COLLECTION, MARKINGS_DB, markingsSchemaMap } from './markings';
 
 export interface Floors {
   values: number;
@@ -51,12 +49,12 @@ function nativeFloor(values: string[], repetitions: number): number {
   const keyDocument = keyContext.finalize();
   const keyId = new Binary((BSON.deserialize(keyDocument)._id as UUID).buffer, 4);
   // Built once, outside the timing: the marked command as a query analyzer would hand it over.
-  const reply = markedCommandReply('markings', values.map((v) => intentMarking(v, 'Random', keyId)));
-  const command = BSON.serialize({ find: 'markings', filter: {} });
+  const reply = markedCommandReply(MARKINGS_COLLECTION, values.map((v) => intentMarking(v, 'Random', keyId)));
+  const command = BSON.serialize({ find: MARKINGS_COLLECTION, filter: {} });
   const times: number[] = [];
   for (let r = 0; r < repetitions; r++) {
     const t0 = process.hrtime.bigint();
-    const context = crypt.makeEncryptionContext('strongbox', command);
+    const context = crypt.makeEncryptionContext(MARKINGS_DB, command);
     context.addMongoOperationResponse(reply);
     context.finishMongoOperation();
     if (context.state === NEED_MONGO_KEYS) {

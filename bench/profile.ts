@@ -19,7 +19,8 @@ import { prepareTask, taskCatalog, type TaskSpec } from './tasks';
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof dist/bench/profile.js small-find-id 2000 9
  *
  * Arguments: comma-separated task names (an encrypted task runs Strongbox with encrypted models
- * alone), operations per round (finds use at most the task's own count), rounds.
+ * beside Strongbox with plain models on its unencrypted twin), operations per round (finds use at
+ * most the task's own count), rounds.
  */
 async function main(): Promise<void> {
   const [names = 'small-create,small-find-id,nested-create,enc-small-create', opsText = '500', roundsText = '7'] = process.argv.slice(2);
@@ -46,10 +47,14 @@ async function main(): Promise<void> {
       const found = catalog.find((t) => t.name === name);
       if (!found) throw new Error(`no task ${name}`);
       const task: TaskSpec = { ...found, count: found.op === 'create' ? ops : Math.min(ops, found.count) };
-      const sides: Contender[] = (task.encrypted ? [encrypted] : [raw, plain]).filter((c) => !only || c.label.startsWith(only));
+      // An encrypted task alternates with its unencrypted twin on plain models, as the enc-small-create target compares them.
+      const twin = task.encrypted ? catalog.find((t) => t.name === name.replace(/^enc-/, '')) : undefined;
+      const pairs: Array<[Contender, TaskSpec]> = (twin ? [[plain, { ...twin, count: task.count }], [encrypted, task]] as Array<[Contender, TaskSpec]> : [[raw, task], [plain, task]] as Array<[Contender, TaskSpec]>)
+        .filter(([c]) => !only || c.label.startsWith(only));
+      const sides = pairs.map(([c]) => c);
       const cpu = sides.map(() => [] as number[]);
       const user = sides.map(() => [] as number[]);
-      const runs = await Promise.all(sides.map((c) => prepareTask(task, c, datasets)));
+      const runs = await Promise.all(pairs.map(([c, spec]) => prepareTask(spec, c, datasets)));
       for (let round = 0; round < rounds; round++) {
         for (let k = 0; k < sides.length; k++) {
           const i = (round + k) % sides.length;

@@ -280,6 +280,7 @@ export const ERROR_CATALOGUE = {
   },
   EncryptionError: {
     ENCRYPT_DOCUMENT_TOO_LARGE: { meaning: "The encrypted values of one document each fit but together exceed MongoDB's 16 MiB document limit once encrypted.", fix: 'Store large data outside the document and encrypt a reference.' },
+    ENCRYPT_CIPHER_MISMATCH: { meaning: "Strongbox's own encryption did not give the ciphertext libmongocrypt gives for the same value and key (checked once per client, before the first value is encrypted); nothing is encrypted.", fix: 'Install the mongodb-client-encryption version package.json names, and report the libmongocrypt version (`strongbox doctor`).' },
     ENCRYPT_FAILED: { meaning: 'A value could not be encrypted (key, key vault or KMS problem); nothing was written.', fix: 'Follow the cause in the message; `strongbox doctor` checks KMS and key vault.' },
     ENCRYPT_TYPE_REFUSED: { meaning: 'libmongocrypt refuses to encrypt a value of this BSON type with this algorithm.', fix: 'Declare a bsonType the algorithm accepts, or use Random.' },
     ENCRYPT_VALUE_CYCLIC: { meaning: 'The value refers to itself, which has no BSON form.', fix: 'Pass a tree of plain values.' },

@@ -3,11 +3,11 @@ import { SetupError } from '../errors';
 
 /**
  * The driver's public ClientEncryption runs one libmongocrypt context per value, with the
- * AES/HMAC work called back into JavaScript. Strongbox needs what it does not offer:
- * encrypting a whole command's values and decrypting a whole batch of documents in one context
- * each (automatic encryption's contexts, fed by Strongbox's own markings), and libmongocrypt's native (OpenSSL)
- * crypto, which measured 4–5× faster here. Both come from the binding plus the driver's key/KMS
- * state machine, an internal module of the pinned driver version (package.json pins it exactly).
+ * AES/HMAC work called back into JavaScript. Strongbox needs what it does not offer: decrypting
+ * a whole batch of documents in one context, unwrapping data keys for its own encryption
+ * (dataKeys.ts), and libmongocrypt's native (OpenSSL) crypto, which measured 4–5× faster here.
+ * These come from the binding plus the driver's key/KMS state machine, an internal module of the
+ * pinned driver version (package.json pins it exactly).
  */
 export interface CryptContext {
   readonly status: { message?: string };
@@ -17,7 +17,8 @@ export interface CryptContext {
   finalize(): Uint8Array | null;
 }
 export interface NativeMongoCrypt {
-  makeEncryptionContext(db: string, command: Uint8Array): CryptContext;
+  makeExplicitEncryptionContext(value: Uint8Array, options: { keyId: Uint8Array; algorithm: string; expressionMode: boolean }): CryptContext;
+  makeRewrapManyDataKeyContext(filter: Uint8Array, keyEncryptionKey: Uint8Array): CryptContext;
   makeDecryptionContext(bson: Uint8Array): CryptContext;
   makeExplicitDecryptionContext(bson: Uint8Array): CryptContext;
 }
@@ -42,13 +43,12 @@ function loadStateMachine(): new (options: object) => StateMachineLike {
 
 /**
  * A libmongocrypt handle using native crypto, falling back to the driver's JavaScript crypto
- * callbacks when this libmongocrypt build has none. `schemaMap` names the namespaces whose
- * commands libmongocrypt asks markings for.
+ * callbacks when this libmongocrypt build has none.
  */
-export function createNativeMongoCrypt(kmsProviders: Document, schemaMap: Document, serialize: (doc: Document) => Uint8Array): NativeMongoCrypt {
+export function createNativeMongoCrypt(kmsProviders: Document, serialize: (doc: Document) => Uint8Array): NativeMongoCrypt {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const MongoCrypt = require('mongodb-client-encryption').MongoCrypt as new (options: object) => NativeMongoCrypt;
-  const options = { kmsProviders: serialize(kmsProviders), schemaMap: serialize(schemaMap) };
+  const options = { kmsProviders: serialize(kmsProviders) };
   try {
     return new MongoCrypt(options);
   } catch {
@@ -58,9 +58,23 @@ export function createNativeMongoCrypt(kmsProviders: Document, schemaMap: Docume
   }
 }
 
-/** libmongocrypt's context states (mongocrypt_ctx_state_t) that runContext handles itself. */
+/** libmongocrypt's context states (mongocrypt_ctx_state_t) that runContext and runWithKeys handle themselves. */
 const CTX_ERROR = 0;
+const CTX_NEED_MONGO_KEYS = 3;
 const CTX_READY = 5;
+
+/**
+ * Runs a context whose data keys are given, wrapped under a local master key its handle holds:
+ * no key vault read, no KMS. Throws when the context wants anything else.
+ */
+export function runWithKeys(context: CryptContext, keyDocuments: readonly Uint8Array[]): Uint8Array {
+  if (context.state === CTX_NEED_MONGO_KEYS) {
+    for (const document of keyDocuments) context.addMongoOperationResponse(document);
+    context.finishMongoOperation();
+  }
+  if (context.state !== CTX_READY) throw new MongoCryptError(context.status.message || `libmongocrypt wanted more than the given keys (state ${context.state})`);
+  return runContext(undefined as never, context, {}) as Uint8Array;
+}
 
 /**
  * Runs a context to completion, fetching keys from the key vault and talking to KMS as needed.

@@ -2,14 +2,14 @@ import { Binary, BSON, type ClientEncryption, type Document } from 'mongodb';
 import { isPlainDocument } from '../bson/documents';
 import { DecryptionError } from '../errors';
 import { inspectEncryptedBlob, isEncryptedBinary, type StoredAlgorithm } from './blob';
-import { CommandEncryptor, markingsSchemaMap, type EncryptionGroup } from './commandEncryptor';
+import { CommandEncryptor, type EncryptionGroup } from './commandEncryptor';
+import { AeadKey } from './aead';
+import { hexOf, KEY_CACHE_MS, UnwrappedKeys } from './dataKeys';
+import { decryptValues, sealedKeyId } from './valueCipher';
 import { createNativeMongoCrypt, runContext, type NativeMongoCrypt } from './driverInternals';
 import { classifyCryptError, DECRYPTION_CODE, LIKELY_CAUSE, scrub, type UndecryptableField, type UndecryptableReason } from './failures';
 
 export { classifyCryptError, DECRYPTION_CODE, type UndecryptableField, type UndecryptableReason } from './failures';
-
-/** How long libmongocrypt keeps a fetched data key (its default key cache expiration). */
-const KEY_CACHE_MS = 60_000;
 
 export function describeUndecryptable(field: UndecryptableField, where: string): string {
   const key = field.keyId ? `data key ${field.keyId}` : 'an unknown data key';
@@ -17,13 +17,16 @@ export function describeUndecryptable(field: UndecryptableField, where: string):
 }
 
 /**
- * All client-side crypto of a Strongbox client: encryption of each command's values and
- * decryption of whole batches of documents, each in one libmongocrypt pass, with per-value
- * attribution when a batch fails (so one shredded customer does not hide everyone else).
+ * All client-side crypto of a Strongbox client: encryption of each command's values (a batch
+ * at a time, under data keys libmongocrypt unwraps) and decryption of whole batches of documents
+ * in one libmongocrypt pass, with per-value attribution when a batch fails (so one shredded
+ * customer does not hide everyone else).
  */
 export class CryptoEngine {
   private readonly crypt: NativeMongoCrypt;
-  /** Encrypts the values of each command in one libmongocrypt context. */
+  /** The data keys Strongbox encrypts and decrypts with, unwrapped by libmongocrypt. */
+  private readonly keys: UnwrappedKeys;
+  /** Encrypts the values of each command, a batch at a time. */
   readonly commands: CommandEncryptor;
   /** Data key ids by alt name, for the reader's provenance check. */
   private readonly keyIdsByAltName = new Map<string, { id: Promise<string | undefined>; at: number }>();
@@ -34,14 +37,15 @@ export class CryptoEngine {
     kmsProviders: Document,
     private readonly kmsTlsOptions: Document,
   ) {
-    this.crypt = createNativeMongoCrypt(kmsProviders, markingsSchemaMap(), (d) => BSON.serialize(d));
-    this.commands = new CommandEncryptor(this.crypt, encryption, kmsTlsOptions);
+    this.crypt = createNativeMongoCrypt(kmsProviders, (d) => BSON.serialize(d));
+    this.keys = new UnwrappedKeys(kmsProviders, encryption, kmsTlsOptions);
+    this.commands = new CommandEncryptor(this.keys);
   }
 
   /**
    * Encrypts one value, together with every other value requested in the same synchronous
-   * stretch (the rest of its command): one libmongocrypt context for all of them, which fetches
-   * each data key they need once. `where` names the field in errors.
+   * stretch (the rest of its command), which share one look-up of each data key they need.
+   * `where` names the field in errors.
    */
   encrypt(value: unknown, algorithm: StoredAlgorithm, keyId: Binary | Promise<Binary>, where = 'A value'): Promise<Binary> {
     return this.commands.encrypt({ value, algorithm, keyId, where });
@@ -54,6 +58,8 @@ export class CryptoEngine {
 
   /** Decrypts one stored value; throws DecryptionError with the reason. */
   async decryptValue(value: Binary, path = 'value'): Promise<unknown> {
+    const opened = await this.decryptInProcess([value]);
+    if (opened) return opened[0];
     try {
       const context = this.crypt.makeExplicitDecryptionContext(BSON.serialize({ v: value }));
       return BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions)).v;
@@ -86,6 +92,8 @@ export class CryptoEngine {
    */
   async decryptValues(values: Binary[]): Promise<{ values: unknown[]; failures: Map<number, UndecryptableField> }> {
     if (values.length === 0) return { values: [], failures: new Map() };
+    const opened = await this.decryptInProcess(values);
+    if (opened) return { values: opened, failures: new Map() };
     try {
       const context = this.crypt.makeDecryptionContext(BSON.serialize({ v: values }));
       return { values: BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions)).v, failures: new Map() };
@@ -115,6 +123,39 @@ export class CryptoEngine {
     if (this.keyIdsByAltName.size > 10_000) this.keyIdsByAltName.clear();
     this.keyIdsByAltName.set(altName, { id, at: now });
     return id;
+  }
+
+  /**
+   * The values decrypted with the keys Strongbox unwrapped, or undefined when any one of them
+   * cannot be (a key missing or not unwrapped, a value that does not open, one of another form):
+   * then libmongocrypt decrypts them, and tells each failure's reason.
+   */
+  private async decryptInProcess(values: readonly Binary[]): Promise<unknown[] | undefined> {
+    const byKey = new Map<string, { id: Binary; at: number[] }>();
+    for (let i = 0; i < values.length; i++) {
+      const id = isEncryptedBinary(values[i]) ? sealedKeyId(values[i]) : undefined;
+      if (!id) return undefined;
+      const hex = hexOf(id);
+      const same = byKey.get(hex);
+      if (same) same.at.push(i); else byKey.set(hex, { id, at: [i] });
+    }
+    const keys = await this.keys.get([...byKey.values()].map((group) => group.id));
+    const out = new Array<unknown>(values.length);
+    for (const [hex, { at }] of byKey) {
+      const key = keys.get(hex);
+      if (!(key instanceof AeadKey)) return undefined;
+      let opened: Array<{ value: unknown } | undefined>;
+      try {
+        opened = decryptValues(key, at.map((i) => values[i]));
+      } catch {
+        return undefined;
+      }
+      for (let k = 0; k < at.length; k++) {
+        if (!opened[k]) return undefined;
+        out[at[k]] = opened[k]!.value;
+      }
+    }
+    return out;
   }
 
   /** Slow path after a batch failed: find exactly which values fail, keep everything else readable. */

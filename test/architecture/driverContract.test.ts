@@ -35,7 +35,7 @@ function encryptionWith(key: Buffer, keyVaultClient: MongoClient = client): Clie
 }
 
 function nativeCrypt(key: Buffer): NativeMongoCrypt {
-  return createNativeMongoCrypt({ local: { key } }, {}, (doc: Document) => BSON.serialize(doc));
+  return createNativeMongoCrypt({ local: { key } }, (doc: Document) => BSON.serialize(doc));
 }
 
 const keepAlive = new Set<NativeMongoCrypt>();
@@ -74,8 +74,8 @@ test('the driver\'s internal modules still have the shape Strongbox calls', (t) 
   const { StateMachine } = require('mongodb/lib/client-side-encryption/state_machine');
   t.is(typeof StateMachine?.prototype?.execute, 'function', `StateMachine.prototype.execute is gone. ${CHECK}`);
   const { MongoCrypt } = require('mongodb-client-encryption');
-  // makeEncryptionContext is the command-level path: Strongbox answers its request for markings itself.
-  for (const method of ['makeEncryptionContext', 'makeDecryptionContext', 'makeExplicitDecryptionContext']) {
+  // The rewrap context unwraps the keys Strongbox encrypts with; the explicit encryption context checks that both ciphers agree.
+  for (const method of ['makeRewrapManyDataKeyContext', 'makeExplicitEncryptionContext', 'makeDecryptionContext', 'makeExplicitDecryptionContext']) {
     t.is(typeof MongoCrypt?.prototype?.[method], 'function', `The binding's MongoCrypt.${method} is gone. ${CHECK}`);
   }
 });

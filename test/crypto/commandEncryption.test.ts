@@ -1,17 +1,19 @@
 /**
- * Command-level encryption: each command's values go through one libmongocrypt encryption
- * context fed with Strongbox's own intent-to-encrypt markings. Deterministic ciphertexts must be
- * byte for byte what per-value explicit encryption (the driver's public ClientEncryption.encrypt)
- * produces, on every field kind and every bsonType Deterministic accepts; Random values must
- * decrypt to the originals; a value refused inside a batch fails its command naming the field.
- * Serial: the tests count the contexts and commands of one shared client.
+ * Command-level encryption: each command's values are encrypted in one batch by Strongbox's own
+ * cipher under data keys libmongocrypt unwrapped. Deterministic ciphertexts must be byte for
+ * byte what per-value explicit encryption (the driver's public ClientEncryption.encrypt, i.e.
+ * libmongocrypt) produces, on every field kind and every bsonType Deterministic accepts; Random
+ * values must decrypt to the originals through libmongocrypt; a value refused inside a batch
+ * fails its command naming the field. Serial: the tests count the batches and commands of one
+ * shared client.
  */
 import test from 'ava';
 import fc from 'fast-check';
 import { Binary, UUID, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { inspectEncryptedBlob } from '../../src/crypto/blob';
-import { ciphertextLength, intentMarking } from '../../src/crypto/intentMarking';
+import { encryptionPlaintext } from '../../src/crypto/plaintext';
+import { encryptedValueLength } from '../../src/crypto/valueCipher';
 import { EncryptionError } from '../../src/errors';
 import type { Repository } from '../../src/repository/repository';
 import { ALGORITHM_NAMES } from '../../src/schema/encryptSchema';
@@ -47,11 +49,11 @@ async function explicitDeterministic(value: unknown, altName: string): Promise<s
   return hex(await client.encryption.encrypt(value, { algorithm: ALGORITHM_NAMES.Deterministic as never, keyId }));
 }
 
-/** Runs `action` and counts the encryption contexts it made. */
-async function contextsOf(action: () => Promise<unknown>): Promise<number> {
-  const before = client.engine.commands.contexts;
+/** Runs `action` and counts the encryption batches it made. */
+async function batchesOf(action: () => Promise<unknown>): Promise<number> {
+  const before = client.engine.commands.batches;
   await action();
-  return client.engine.commands.contexts - before;
+  return client.engine.commands.batches - before;
 }
 
 function patient(n: number): Document {
@@ -64,14 +66,14 @@ function patient(n: number): Document {
   };
 }
 
-test.serial('every bsonType Deterministic accepts: one insert, one context, each ciphertext equal to explicit encryption', async (t) => {
+test.serial('every bsonType Deterministic accepts: one insert, one batch, each ciphertext equal to explicit encryption', async (t) => {
   const cases = TYPE_CASES.filter((c) => storagesOf(c).includes('Deterministic'));
   t.true(cases.length >= 9, `${cases.length} Deterministic types`);
   const doc: Document = {};
   for (const c of cases) doc[fieldName('Deterministic', c.type)] = c.input();
   const repo = client.repository(Typed) as unknown as Repository<Document>;
   let id: unknown;
-  t.is(await contextsOf(async () => { id = (await repo.insertOne(doc))._id; }), 1);
+  t.is(await batchesOf(async () => { id = (await repo.insertOne(doc))._id; }), 1);
   const row = await stored('typed', { _id: id });
   for (const c of cases) {
     const name = fieldName('Deterministic', c.type);
@@ -98,7 +100,7 @@ test.serial('every field kind: top level, nested, in arrays of documents, in fil
   t.is(hex(find.command.filter['address.zip'].$eq ?? find.command.filter['address.zip']), await explicitDeterministic('91000', 'pii'));
 
   commands.length = 0;
-  t.is(await contextsOf(() => repo.updateOne({ phone: '+1-555-1002' }, { $set: { 'address.zip': '99999', phone: '+1-555-9999' } })), 1, 'filter and update: one context');
+  t.is(await batchesOf(() => repo.updateOne({ phone: '+1-555-1002' }, { $set: { 'address.zip': '99999', phone: '+1-555-9999' } })), 1, 'filter and update: one batch');
   const update = commands.find((e) => e.commandName === 'update')!;
   const statement = update.command.updates[0];
   t.is(hex(statement.u.$set.phone), await explicitDeterministic('+1-555-9999', 'pii'));
@@ -106,11 +108,11 @@ test.serial('every field kind: top level, nested, in arrays of documents, in fil
   t.is((await repo.findOne({ phone: '+1-555-9999' }))?.address.zip, '99999');
 });
 
-test.serial('insertMany, bulkWrite and replaceOne each encrypt all their values in one context; Random values round-trip', async (t) => {
+test.serial('insertMany, bulkWrite and replaceOne each encrypt all their values in one batch; Random values round-trip', async (t) => {
   const repo = client.repository(Patient);
   const docs = Array.from({ length: 50 }, (_, i) => patient(100 + i));
   // 50 documents × 8 encrypted values (one a whole embedded document under Random).
-  t.is(await contextsOf(() => repo.insertMany(docs as never[])), 1);
+  t.is(await batchesOf(() => repo.insertMany(docs as never[])), 1);
   const read = await repo.find({ name: { $in: docs.map((d) => d.name) } } as never).toArray();
   t.is(read.length, 50);
   for (const p of read) {
@@ -120,7 +122,7 @@ test.serial('insertMany, bulkWrite and replaceOne each encrypt all their values 
     t.deepEqual({ ...p.medical }, { bloodType: 'A-', allergies: [`pollen ${n}`] });
     t.deepEqual(p.contacts.map((c) => c.note), [`note ${n}`, `work ${n}`]);
   }
-  t.is(await contextsOf(() => repo.bulkWrite([
+  t.is(await batchesOf(() => repo.bulkWrite([
     { insertOne: { document: patient(200) as never } },
     { updateOne: { filter: { phone: '+1-555-100100' }, update: { $set: { ssn: 'bulk-ssn' } } } },
     { replaceOne: { filter: { phone: '+1-555-100101' }, replacement: patient(201) as never } },
@@ -131,13 +133,13 @@ test.serial('insertMany, bulkWrite and replaceOne each encrypt all their values 
   t.is(await repo.findOne({ phone: '+1-555-100102' }), null);
 });
 
-test.serial('the size a ciphertext will take is known from its marking, exactly, for every length and BSON type (it bounds a document before it is encrypted)', async (t) => {
+test.serial('the size a ciphertext will take is known from its plaintext, exactly, for every length and BSON type (it bounds a document before it is encrypted)', async (t) => {
   const keyId = await client.keyVault.ensureDataKey('size-estimate');
   const values: unknown[] = [...Array.from({ length: 70 }, (_, n) => 'é'.repeat(n % 7) + 'x'.repeat(n)), 0, -1, 2 ** 40, 1.5, true, new Date(5), ['a', 1], { a: { b: [1, 2] } }, new Binary(new Uint8Array(33))];
   for (const value of values) {
-    const marking = intentMarking(value, 'Random', keyId);
+    const plaintext = encryptionPlaintext(value, 'Random');
     const ciphertext = await client.engine.encrypt(value, 'Random', keyId, 'Size.value');
-    t.is(ciphertextLength(marking, keyId), ciphertext.length(), JSON.stringify(value)?.slice(0, 40));
+    t.is(encryptedValueLength(plaintext.bytes.length), ciphertext.length(), JSON.stringify(value)?.slice(0, 40));
   }
 });
 
@@ -152,20 +154,20 @@ test.serial('a write refused after its walk encrypts nothing and sends nothing: 
   ];
   for (const [what, write, code] of refusals) {
     commands.length = 0;
-    const before = client.engine.commands.contexts;
+    const before = client.engine.commands.batches;
     const err = await t.throwsAsync(write());
     t.is((err as { code?: string }).code, code, what);
-    t.is(client.engine.commands.contexts - before, 0, `${what}: no encryption context was opened`);
+    t.is(client.engine.commands.batches - before, 0, `${what}: no encryption batch was made`);
     t.deepEqual(commands.filter((e) => ['insert', 'update'].includes(e.commandName)).map((e) => e.commandName), [], `${what}: nothing sent`);
   }
   t.is(await raw.db(DB).collection('patients').countDocuments({ name: { $in: ['P301', 'P302'] } }), 0, 'no document of the refused insertMany was stored');
 });
 
-test.serial('per-document keys: one context for many customers, each value under its own customer key', async (t) => {
+test.serial('per-document keys: one batch for many customers, each value under its own customer key', async (t) => {
   const repo = client.repository(Customer);
   const customers = Array.from({ length: 6 }, (_, i) => ({ customerId: `cust-${i}-${process.pid}`, name: `C${i}`, ssn: `ssn-${i}` }));
   // Creates the six keys first (key creation is its own step), then encrypts everything in one pass.
-  t.is(await contextsOf(() => repo.insertMany(customers as never[])), 1);
+  t.is(await batchesOf(() => repo.insertMany(customers as never[])), 1);
   for (const c of customers) {
     const row = await stored('customers', { customerId: c.customerId });
     const keyId = await client.keyVault.findKeyId(c.customerId);

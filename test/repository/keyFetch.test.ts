@@ -7,9 +7,14 @@ import { defineModels } from './models';
 const DB = uniqueDbName(__filename);
 const { Patient } = defineModels(DB);
 
-/** libmongocrypt fetches key material with a filter on `_id` (and alt names) under `$or`; lookups of an id by alt name are plain. */
+/**
+ * Key material is read with a filter on `_id`: under `$or` (with alt names) by libmongocrypt's
+ * own contexts, with `$in` by the unwrap of the keys Strongbox encrypts with. Lookups of an id
+ * by alt name filter on keyAltNames alone.
+ */
 function isKeyMaterialFetch(event: CommandStartedEvent, keyVaultCollection: string): boolean {
-  return event.commandName === 'find' && event.command.find === keyVaultCollection && '$or' in (event.command.filter ?? {});
+  const filter = event.command.filter ?? {};
+  return event.commandName === 'find' && event.command.find === keyVaultCollection && ('$or' in filter || '_id' in filter);
 }
 
 test('values encrypted concurrently under a new data key read that key from the key vault once', async (t) => {

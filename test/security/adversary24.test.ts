@@ -106,7 +106,7 @@ function canonical(value: unknown): string {
 
 test.serial('insertMany: one document whose per-document key name is empty opens no encryption context and creates no data key for the other documents', async (t) => {
   const fresh = uniq('fresh-customer');
-  const contexts = client.engine.commands.contexts;
+  const contexts = client.engine.commands.batches;
   commands.length = 0;
   const { error } = await outcome(() => repo(Customer).insertMany([
     { customerId: fresh, name: 'A', ssn: 'ssn-a' },
@@ -116,7 +116,7 @@ test.serial('insertMany: one document whose per-document key name is empty opens
   await new Promise((r) => setTimeout(r, 300));
   const commandsSent = sent();
   t.is((error as StrongboxError)?.code, 'INPUT_KEY_FIELD_MISSING');
-  t.is(client.engine.commands.contexts - contexts, 0, 'the other document\'s values were encrypted although the insertMany was refused');
+  t.is(client.engine.commands.batches - contexts, 0, 'the other document\'s values were encrypted although the insertMany was refused');
   t.false(await keyExists(fresh), 'a data key was created for a customer of a refused insertMany');
   t.deepEqual(commandsSent, [], 'commands were sent for a refused insertMany');
 });

@@ -290,13 +290,13 @@ test.serial('a document of many small encrypted values (markings under 16 MiB, c
   // 180,000 values: about 8 MiB of markings, about 17 MiB of ciphertext (each value grows by IV, padding, HMAC and key id).
   const lines = Array.from({ length: 90_000 }, (_, i) => ({ kind: 'k', phone: `P${i % 10}`, note: 'SEKRIT' }));
   t.true(BSON.calculateObjectSize({ lines }) < 6 * 1024 * 1024, 'the plaintext document is far under 16 MiB');
-  const contexts = client.engine.commands.contexts;
+  const contexts = client.engine.commands.batches;
   const inserts: string[] = [];
   const listener = (e: CommandStartedEvent) => { if (e.commandName === 'insert' && e.databaseName === DB) inserts.push(e.commandName); };
   client.dataClient.on('commandStarted', listener);
   const { error } = await outcome(() => repo(Book).insertOne({ name: uniq('book'), lines }));
   client.dataClient.off('commandStarted', listener);
-  t.true(error instanceof StrongboxError, `failed with ${describe(error)} after ${client.engine.commands.contexts - contexts} encryption context(s)`);
+  t.true(error instanceof StrongboxError, `failed with ${describe(error)} after ${client.engine.commands.batches - contexts} encryption batch(es)`);
   t.is((error as StrongboxError)?.code, 'ENCRYPT_DOCUMENT_TOO_LARGE');
   t.false(String((error as Error)?.message).includes('SEKRIT'));
   t.deepEqual(inserts, []);

@@ -309,14 +309,14 @@ test.serial('updates setting encrypted values whose ciphertexts together exceed 
   for (const [what, run] of attempts) {
     const title = uniq('big');
     await repo(Big).insertOne({ title });
-    const contexts = client.engine.commands.contexts;
+    const contexts = client.engine.commands.batches;
     const started: string[] = [];
     const listener = (e: CommandStartedEvent) => { if (e.databaseName === DB && e.commandName !== 'find') started.push(e.commandName); };
     client.dataClient.on('commandStarted', listener);
     const { error } = await outcome(() => run(title));
     client.dataClient.off('commandStarted', listener);
     if ((error as StrongboxError)?.code !== 'ENCRYPT_DOCUMENT_TOO_LARGE' || started.length > 0) {
-      problems.push(`${what}: ${error ? describe(error) : 'accepted'} after ${client.engine.commands.contexts - contexts} encryption context(s); commands started: ${started.join(', ') || 'none'}`);
+      problems.push(`${what}: ${error ? describe(error) : 'accepted'} after ${client.engine.commands.batches - contexts} encryption batch(es); commands started: ${started.join(', ') || 'none'}`);
     }
   }
   t.deepEqual(problems, [], 'each $set value is its own encryption group, so no group is over 16 MiB: the values are encrypted and the command fails in the driver\'s serializer');

@@ -1,6 +1,9 @@
+import { BSON, Int32, UUID, type Binary, type Document } from 'mongodb';
+
 /*
- * The reply a query analyzer (mongocryptd, the crypt shared library) gives libmongocrypt for a
- * command of the markings namespace, written straight into one buffer: each marking is copied
+ * What the native floor (floors.ts) hands libmongocrypt: a command of markings, as a query
+ * analyzer (mongocryptd, the crypt shared library) would mark it, so that the floor times
+ * libmongocrypt's encryption alone. The reply for a command of the markings namespace is written straight into one buffer: each marking is copied
  * once, where BSON serialization of Binary objects would copy it twice and allocate an object
  * per value. Layout per the BSON specification (bsonspec.org): little-endian int32 lengths,
  * elements as type byte, key as C string, value.
@@ -58,4 +61,27 @@ export function markedCommandReply(collection: string, markings: readonly Uint8A
   w.byte(BSON_BOOLEAN); w.cstring('schemaRequiresEncryption'); w.byte(1);
   w.close(reply);
   return w.bytes.subarray(0, w.length);
+}
+
+/** The namespace whose commands libmongocrypt asks markings for; its commands are never sent. */
+export const MARKINGS_DB = 'strongbox';
+export const MARKINGS_COLLECTION = 'markings';
+
+/** The schema map that makes libmongocrypt ask for markings for the markings namespace. */
+export function markingsSchemaMap(): Document {
+  const anyKey = new UUID('00000000-0000-4000-8000-000000000000');
+  return {
+    [`${MARKINGS_DB}.${MARKINGS_COLLECTION}`]: {
+      bsonType: 'object',
+      properties: { v: { encrypt: { bsonType: 'string', algorithm: 'AEAD_AES_256_CBC_HMAC_SHA_512-Random', keyId: [anyKey] } } },
+    },
+  };
+}
+
+/**
+ * The document of one value's intent-to-encrypt marking (client-side encryption specification):
+ * { v, a, ki }: the value, the algorithm number (1 Deterministic, 2 Random), the data key's id.
+ */
+export function intentMarking(value: unknown, algorithm: 'Deterministic' | 'Random', keyId: Binary): Uint8Array {
+  return BSON.serialize({ v: value, a: new Int32(algorithm === 'Deterministic' ? 1 : 2), ki: keyId });
 }

@@ -1,0 +1,205 @@
+import { createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual, type Cipher, type Decipher } from 'node:crypto';
+
+/*
+ * AEAD_AES_256_CBC_HMAC_SHA_512, the cipher of MongoDB's client-side field level encryption
+ * (the client-side encryption specification, after draft-mcgrew-aead-aes-cbc-hmac-sha2-05),
+ * on Node's OpenSSL bindings. A 96-byte key holds a MAC key (bytes 0–31), an encryption key
+ * (32–63) and, for deterministic encryption, an IV key (64–95). The ciphertext is
+ *
+ *   IV (16) ‖ AES-256-CBC with PKCS#7 padding of the plaintext ‖ the first 32 bytes of
+ *   HMAC-SHA-512(MAC key, A ‖ IV ‖ ciphertext ‖ AL)
+ *
+ * where A is the associated data and AL its length in bits as a 64-bit big-endian integer. A
+ * deterministic IV is the first 16 bytes of HMAC-SHA-512(IV key, A ‖ AL ‖ plaintext), so equal
+ * plaintexts under one key give equal ciphertexts. The same construction without associated
+ * data wraps data keys under the local KMS provider's master key.
+ */
+
+export const AEAD_KEY_BYTES = 96;
+export const IV_BYTES = 16;
+const BLOCK_BYTES = 16;
+const TAG_BYTES = 32;
+
+/**
+ * Values of at most this many blocks are chained together (see AeadKey.encryptMany); a longer
+ * value gets a CBC cipher of its own, whose setup its length outweighs.
+ */
+const CHAINED_BLOCKS = 4;
+
+/** The length in bits of the associated data, as the MAC and the deterministic IV append it. */
+function bitLength(associated: Uint8Array | undefined): Buffer {
+  const out = Buffer.alloc(8);
+  if (associated) out.writeUInt32BE(associated.length * 8, 4);
+  return out;
+}
+
+/** The length of the ciphertext of a plaintext of `plaintextBytes` (PKCS#7 always adds 1 to 16 bytes). */
+export function aeadCiphertextLength(plaintextBytes: number): number {
+  return IV_BYTES + paddedLength(plaintextBytes) + TAG_BYTES;
+}
+
+function paddedLength(plaintextBytes: number): number {
+  return BLOCK_BYTES * (Math.floor(plaintextBytes / BLOCK_BYTES) + 1);
+}
+
+/** One value to encrypt: IV ‖ ciphertext ‖ tag go into `out` from `at` (aeadCiphertextLength bytes). */
+export interface AeadJob {
+  iv: Uint8Array;
+  plaintext: Uint8Array;
+  associated: Uint8Array | undefined;
+  out: Buffer;
+  at: number;
+}
+
+/** One value to decrypt: IV ‖ ciphertext ‖ tag, and the associated data the tag covers. */
+export interface AeadSealed {
+  ciphertext: Uint8Array;
+  associated: Uint8Array | undefined;
+}
+
+/**
+ * A 96-byte AEAD key, ready to encrypt and decrypt many values. CBC is computed from single AES
+ * block operations (NIST SP 800-38A, 6.2: C[i] = AES(P[i] XOR C[i-1]) and
+ * P[i] = AES⁻¹(C[i]) XOR C[i-1], with C[-1] = IV) so that the blocks of many short values go
+ * through one AES call, not one cipher object per value: setting up a cipher costs Node several
+ * times more than encrypting a short value.
+ */
+export class AeadKey {
+  private readonly blocks: Cipher;
+  private readonly inverse: Decipher;
+
+  constructor(readonly key: Uint8Array) {
+    if (key.length !== AEAD_KEY_BYTES) throw new RangeError(`an AEAD key has ${AEAD_KEY_BYTES} bytes`);
+    // ECB of whole blocks only (no padding, never finalized): each block on its own, with no state between calls.
+    this.blocks = createCipheriv('aes-256-ecb', key.subarray(32, 64), null).setAutoPadding(false);
+    this.inverse = createDecipheriv('aes-256-ecb', key.subarray(32, 64), null).setAutoPadding(false);
+  }
+
+  /** The IV deterministic encryption uses for this plaintext and associated data. */
+  deterministicIv(associated: Uint8Array, plaintext: Uint8Array): Buffer {
+    return createHmac('sha512', this.key.subarray(64, 96)).update(associated).update(bitLength(associated)).update(plaintext).digest().subarray(0, IV_BYTES);
+  }
+
+  /** Encrypts every job: IV, CBC ciphertext, then the tag over both. */
+  encryptMany(jobs: readonly AeadJob[]): void {
+    const chained: AeadJob[] = [];
+    for (const job of jobs) {
+      const { iv, plaintext, out, at } = job;
+      const padded = paddedLength(plaintext.length);
+      if (padded / BLOCK_BYTES > CHAINED_BLOCKS) {
+        const cipher = createCipheriv('aes-256-cbc', this.key.subarray(32, 64), iv);
+        out.set(iv, at);
+        const end = at + IV_BYTES + cipher.update(plaintext).copy(out, at + IV_BYTES);
+        cipher.final().copy(out, end);
+      } else {
+        // IV, then the padded plaintext (PKCS#7: n bytes of value n), encrypted in place below.
+        out.set(iv, at);
+        out.set(plaintext, at + IV_BYTES);
+        out.fill(padded - plaintext.length, at + IV_BYTES + plaintext.length, at + IV_BYTES + padded);
+        chained.push(job);
+      }
+    }
+    this.chain(chained);
+    for (const job of jobs) this.tag(job);
+  }
+
+  /** CBC over the padded plaintexts in place: one AES call per block position for all of them. */
+  private chain(jobs: readonly AeadJob[]): void {
+    for (let position = 0; jobs.length > 0; position++) {
+      const due = jobs.filter((job) => paddedLength(job.plaintext.length) > position * BLOCK_BYTES);
+      if (due.length === 0) return;
+      const input = Buffer.allocUnsafe(due.length * BLOCK_BYTES);
+      for (let j = 0; j < due.length; j++) {
+        const { out, at } = due[j];
+        // The block before this one is the previous ciphertext block, or the IV for the first.
+        const block = at + IV_BYTES + position * BLOCK_BYTES;
+        for (let b = 0; b < BLOCK_BYTES; b++) input[j * BLOCK_BYTES + b] = out[block + b] ^ out[block - BLOCK_BYTES + b];
+      }
+      const encrypted = this.blocks.update(input);
+      for (let j = 0; j < due.length; j++) {
+        const { out, at } = due[j];
+        encrypted.copy(out, at + IV_BYTES + position * BLOCK_BYTES, j * BLOCK_BYTES, (j + 1) * BLOCK_BYTES);
+      }
+    }
+  }
+
+  private tag({ plaintext, associated, out, at }: AeadJob): void {
+    const end = at + IV_BYTES + paddedLength(plaintext.length);
+    this.mac(associated, out.subarray(at, end)).copy(out, end, 0, TAG_BYTES);
+  }
+
+  /** HMAC-SHA-512 over A ‖ IV ‖ ciphertext ‖ AL; its first TAG_BYTES bytes are the tag. */
+  private mac(associated: Uint8Array | undefined, body: Uint8Array): Buffer {
+    const mac = createHmac('sha512', this.key.subarray(0, 32));
+    if (associated) mac.update(associated);
+    return mac.update(body).update(bitLength(associated)).digest();
+  }
+
+  /**
+   * The plaintext of each value, in order; undefined for a value whose tag does not verify under
+   * this key (another key, or damaged bytes) or that is not of this cipher's shape. The tags are
+   * checked before anything is decrypted.
+   */
+  decryptMany(values: readonly AeadSealed[]): Array<Buffer | undefined> {
+    const verified: Array<Uint8Array | undefined> = values.map(({ ciphertext, associated }) => {
+      const sealedBytes = ciphertext.length - IV_BYTES - TAG_BYTES;
+      if (sealedBytes < BLOCK_BYTES || sealedBytes % BLOCK_BYTES !== 0) return undefined;
+      const body = ciphertext.subarray(0, ciphertext.length - TAG_BYTES);
+      const expected = this.mac(associated, body).subarray(0, TAG_BYTES);
+      return timingSafeEqual(expected, ciphertext.subarray(body.length)) ? body : undefined;
+    });
+    let total = 0;
+    for (const body of verified) if (body) total += body.length - IV_BYTES;
+    const sealed = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const body of verified) {
+      if (!body) continue;
+      sealed.set(body.subarray(IV_BYTES), at);
+      at += body.length - IV_BYTES;
+    }
+    const opened = this.inverse.update(sealed);
+    at = 0;
+    return verified.map((body) => {
+      if (!body) return undefined;
+      const length = body.length - IV_BYTES;
+      const plain = opened.subarray(at, at + length);
+      at += length;
+      // Each block's previous ciphertext block (the IV for the first) is at the same offset of IV ‖ ciphertext.
+      for (let b = 0; b < length; b++) plain[b] ^= body[b];
+      const padding = plain[length - 1];
+      if (padding < 1 || padding > BLOCK_BYTES) return undefined;
+      for (let b = length - padding; b < length; b++) if (plain[b] !== padding) return undefined;
+      return plain.subarray(0, length - padding);
+    });
+  }
+
+  /** The plaintext of one value, or undefined (see decryptMany). */
+  decrypt(ciphertext: Uint8Array, associated?: Uint8Array): Buffer | undefined {
+    return this.decryptMany([{ ciphertext, associated }])[0];
+  }
+
+  /** IV ‖ ciphertext ‖ tag of one plaintext, as a new buffer. */
+  encrypt(iv: Uint8Array, plaintext: Uint8Array, associated?: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(aeadCiphertextLength(plaintext.length));
+    this.encryptMany([{ iv, plaintext, associated, out, at: 0 }]);
+    return out;
+  }
+}
+
+/** Random bytes drawn from the CSPRNG a pool at a time (one call per many IVs); each byte is handed out once. */
+const RANDOM_POOL_BYTES = 64 * 1024;
+let randomPool = Buffer.alloc(0);
+let randomUsed = 0;
+
+/** `count` fresh random IVs, as one buffer of count × IV_BYTES bytes. */
+export function randomIvs(count: number): Buffer {
+  const bytes = count * IV_BYTES;
+  if (bytes > RANDOM_POOL_BYTES) return randomFillSync(Buffer.allocUnsafe(bytes));
+  if (randomUsed + bytes > randomPool.length) {
+    randomPool = randomFillSync(Buffer.allocUnsafe(RANDOM_POOL_BYTES));
+    randomUsed = 0;
+  }
+  const out = randomPool.subarray(randomUsed, randomUsed + bytes);
+  randomUsed += bytes;
+  return out;
+}

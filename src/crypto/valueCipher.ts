@@ -1,0 +1,85 @@
+import { Binary, BSON } from 'mongodb';
+import { aeadCiphertextLength, IV_BYTES, randomIvs, type AeadJob, type AeadKey } from './aead';
+import type { StoredAlgorithm } from './blob';
+import type { Plaintext } from './plaintext';
+
+/*
+ * The stored form of an encrypted value (client-side encryption specification, "ciphertext"):
+ * BSON binary subtype 6 holding the algorithm byte (1 Deterministic, 2 Random), the data key's
+ * 16-byte UUID and the plaintext's BSON type byte (together the associated data the tag
+ * authenticates), then AEAD_AES_256_CBC_HMAC_SHA_512 of the plaintext.
+ */
+
+const ENCRYPTED_SUBTYPE = 6;
+const ALGORITHM_BYTE: Readonly<Record<StoredAlgorithm, number>> = { Deterministic: 1, Random: 2 };
+const UUID_BYTES = 16;
+const HEADER_BYTES = 1 + UUID_BYTES + 1;
+
+/** Bytes of the stored value of a plaintext of `plaintextBytes`. */
+export function encryptedValueLength(plaintextBytes: number): number {
+  return HEADER_BYTES + aeadCiphertextLength(plaintextBytes);
+}
+
+export interface ValueToSeal {
+  algorithm: StoredAlgorithm;
+  plaintext: Plaintext;
+}
+
+/**
+ * Encrypts values under one data key (`key`, with `keyId` its UUID), in order. Random takes a
+ * fresh IV from the CSPRNG for each value; Deterministic derives it from the value.
+ */
+export function encryptValues(key: AeadKey, keyId: Binary, values: readonly ValueToSeal[]): Binary[] {
+  const id = keyId.buffer;
+  if (id.length !== UUID_BYTES) throw new TypeError('a data key id is a UUID');
+  let randomCount = 0;
+  for (const value of values) if (value.algorithm === 'Random') randomCount++;
+  const ivs = randomIvs(randomCount);
+  let nextIv = 0;
+  const jobs: AeadJob[] = [];
+  for (const { algorithm, plaintext } of values) {
+    const out = Buffer.allocUnsafe(encryptedValueLength(plaintext.bytes.length));
+    out[0] = ALGORITHM_BYTE[algorithm];
+    out.set(id, 1);
+    out[HEADER_BYTES - 1] = plaintext.type;
+    const associated = out.subarray(0, HEADER_BYTES);
+    const iv = algorithm === 'Deterministic' ? key.deterministicIv(associated, plaintext.bytes) : ivs.subarray(nextIv, (nextIv += IV_BYTES));
+    jobs.push({ iv, plaintext: plaintext.bytes, associated, out, at: HEADER_BYTES });
+  }
+  key.encryptMany(jobs);
+  return jobs.map((job) => new Binary(job.out, ENCRYPTED_SUBTYPE));
+}
+
+/** Bytes of the smallest stored value: the header, an IV, one block, the tag. */
+const MIN_SEALED_BYTES = HEADER_BYTES + aeadCiphertextLength(0);
+
+/**
+ * The data key id a stored value names (its bytes 1–16, as a UUID), or undefined when the value
+ * is not a Deterministic or Random ciphertext of the specification's form.
+ */
+export function sealedKeyId(value: Binary): Binary | undefined {
+  const bytes = value.buffer;
+  if (value.sub_type !== ENCRYPTED_SUBTYPE || bytes.length < MIN_SEALED_BYTES || (bytes[0] !== ALGORITHM_BYTE.Deterministic && bytes[0] !== ALGORITHM_BYTE.Random)) return undefined;
+  return new Binary(bytes.subarray(1, 1 + UUID_BYTES), Binary.SUBTYPE_UUID);
+}
+
+/**
+ * Decrypts values sealed under one data key, in order, each to the value BSON deserialization
+ * gives for its type and bytes; undefined for a value that does not open under the key.
+ */
+export function decryptValues(key: AeadKey, values: readonly Binary[]): Array<{ value: unknown } | undefined> {
+  const opened = key.decryptMany(values.map((value) => ({ ciphertext: value.buffer.subarray(HEADER_BYTES), associated: value.buffer.subarray(0, HEADER_BYTES) })));
+  return opened.map((plaintext, i) => plaintext && { value: valueOf(values[i].buffer[HEADER_BYTES - 1], plaintext) });
+}
+
+/** The value of a BSON element of `type` with these bytes: the document { v } around it, deserialized. */
+function valueOf(type: number, bytes: Uint8Array): unknown {
+  const document = Buffer.allocUnsafe(4 + 1 + 2 + bytes.length + 1);
+  document.writeInt32LE(document.length, 0);
+  document[4] = type;
+  document[5] = 0x76;
+  document[6] = 0;
+  document.set(bytes, 7);
+  document[document.length - 1] = 0;
+  return BSON.deserialize(document).v;
+}
