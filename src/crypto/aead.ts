@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual, type Cipher, type Decipher } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync, timingSafeEqual, type Cipher, type Decipher } from 'node:crypto';
+import { HmacSha512 } from './hmac';
 
 /*
  * AEAD_AES_256_CBC_HMAC_SHA_512, the cipher of MongoDB's client-side field level encryption
@@ -26,10 +27,18 @@ const TAG_BYTES = 32;
  */
 const CHAINED_BLOCKS = 4;
 
+/** AL by length of the associated data (it is 18 bytes for every stored value); never modified. */
+const bitLengths = new Map<number, Buffer>();
+
 /** The length in bits of the associated data, as the MAC and the deterministic IV append it. */
 function bitLength(associated: Uint8Array | undefined): Buffer {
-  const out = Buffer.alloc(8);
-  if (associated) out.writeUInt32BE(associated.length * 8, 4);
+  const bytes = associated?.length ?? 0;
+  let out = bitLengths.get(bytes);
+  if (!out) {
+    out = Buffer.alloc(8);
+    out.writeUInt32BE(bytes * 8, 4);
+    if (bitLengths.size < 64) bitLengths.set(bytes, out);
+  }
   return out;
 }
 
@@ -67,17 +76,21 @@ export interface AeadSealed {
 export class AeadKey {
   private readonly blocks: Cipher;
   private readonly inverse: Decipher;
+  private readonly macKey: HmacSha512;
+  private readonly ivKey: HmacSha512;
 
   constructor(readonly key: Uint8Array) {
     if (key.length !== AEAD_KEY_BYTES) throw new RangeError(`an AEAD key has ${AEAD_KEY_BYTES} bytes`);
     // ECB of whole blocks only (no padding, never finalized): each block on its own, with no state between calls.
     this.blocks = createCipheriv('aes-256-ecb', key.subarray(32, 64), null).setAutoPadding(false);
     this.inverse = createDecipheriv('aes-256-ecb', key.subarray(32, 64), null).setAutoPadding(false);
+    this.macKey = new HmacSha512(key.subarray(0, 32));
+    this.ivKey = new HmacSha512(key.subarray(64, 96));
   }
 
   /** The IV deterministic encryption uses for this plaintext and associated data. */
   deterministicIv(associated: Uint8Array, plaintext: Uint8Array): Buffer {
-    return createHmac('sha512', this.key.subarray(64, 96)).update(associated).update(bitLength(associated)).update(plaintext).digest().subarray(0, IV_BYTES);
+    return this.ivKey.digest(associated, bitLength(associated), plaintext).subarray(0, IV_BYTES);
   }
 
   /** Encrypts every job: IV, CBC ciphertext, then the tag over both. */
@@ -116,6 +129,8 @@ export class AeadKey {
         for (let b = 0; b < BLOCK_BYTES; b++) input[j * BLOCK_BYTES + b] = out[block + b] ^ out[block - BLOCK_BYTES + b];
       }
       const encrypted = this.blocks.update(input);
+      // Each block XOR the ciphertext before it gives the plaintext back: wipe it.
+      input.fill(0);
       for (let j = 0; j < due.length; j++) {
         const { out, at } = due[j];
         encrypted.copy(out, at + IV_BYTES + position * BLOCK_BYTES, j * BLOCK_BYTES, (j + 1) * BLOCK_BYTES);
@@ -130,9 +145,7 @@ export class AeadKey {
 
   /** HMAC-SHA-512 over A ‖ IV ‖ ciphertext ‖ AL; its first TAG_BYTES bytes are the tag. */
   private mac(associated: Uint8Array | undefined, body: Uint8Array): Buffer {
-    const mac = createHmac('sha512', this.key.subarray(0, 32));
-    if (associated) mac.update(associated);
-    return mac.update(body).update(bitLength(associated)).digest();
+    return associated ? this.macKey.digest(associated, body, bitLength(associated)) : this.macKey.digest(body, bitLength(associated));
   }
 
   /**

@@ -140,12 +140,14 @@ export class CommandEncryptor {
   }
 
   private async encryptBatch(batch: Item[]): Promise<void> {
-    const ids = await resolveKeys(batch);
+    const lookups = startLookups(batch);
+    // Keys named by id (every alt name once found) need no wait.
+    const ids = lookups.size === 0 ? lookups : await settle(lookups);
     const ready: Ready[] = [];
     /** Bytes each group's values take in a stored document once encrypted: a lower bound of its size. */
     const sizes = new Map<EncryptionGroup, number>();
     for (const item of batch) {
-      // resolveKeys started every lookup that was still to start.
+      // startLookups started every lookup that was still to start.
       const keyId = item.keyId as Binary | Promise<Binary>;
       const key = keyId instanceof Promise ? ids.get(keyId)! : { id: keyId };
       if (!('id' in key)) {
@@ -168,7 +170,16 @@ export class CommandEncryptor {
     for (const [group, bytes] of sizes) {
       if (bytes > MAX_BSON_SIZE) group.fail(groupTooLarge(group.items.map((item) => item.where)));
     }
-    const wanted = ready.filter((item) => !item.group.hasFailed);
+    try {
+      await this.seal(ready.filter((item) => !item.group.hasFailed));
+    } finally {
+      // The plaintext bytes are Strongbox's own copies, in memory Node may reuse: wipe them.
+      for (const item of ready) item.plaintext.bytes.fill(0);
+    }
+  }
+
+  /** Encrypts the values under their keys, the values of one key together. */
+  private async seal(wanted: Ready[]): Promise<void> {
     if (wanted.length === 0) return;
     const byKey = new Map<string, Ready[]>();
     for (const item of wanted) {
@@ -176,7 +187,8 @@ export class CommandEncryptor {
       const same = byKey.get(hex);
       if (same) same.push(item); else byKey.set(hex, [item]);
     }
-    const keys = await this.keys.get([...byKey.values()].map((items) => items[0].key));
+    const ids = [...byKey.values()].map((items) => items[0].key);
+    const keys = this.keys.allCached(ids) ?? await this.keys.get(ids);
     for (const [hex, items] of byKey) {
       const key = keys.get(hex);
       try {
@@ -190,15 +202,22 @@ export class CommandEncryptor {
   }
 }
 
-/** Waits once for each distinct key lookup of the batch (a bulk load under one key has one). */
-async function resolveKeys(batch: Item[]): Promise<Map<Promise<Binary>, { id: Binary } | { error: unknown }>> {
-  const keys = new Map<Promise<Binary>, { id: Binary } | { error: unknown }>();
+type Lookups = Map<Promise<Binary>, { id: Binary } | { error: unknown }>;
+
+/** The distinct key lookups of the batch (a bulk load under one key has one), starting those still to start. */
+function startLookups(batch: Item[]): Lookups {
+  const keys: Lookups = new Map();
   for (const item of batch) {
     // A lookup started only now; the key vault's cache gives every value of one alt name the same promise.
     if (typeof item.keyId === 'function') item.keyId = item.keyId();
     const { keyId } = item;
     if (keyId instanceof Promise && !keys.has(keyId)) keys.set(keyId, { error: undefined });
   }
+  return keys;
+}
+
+/** Waits once for each lookup; each gives its key's id or its error. */
+async function settle(keys: Lookups): Promise<Lookups> {
   await Promise.all([...keys.keys()].map((lookup) => lookup.then((id) => keys.set(lookup, { id }), (error) => keys.set(lookup, { error }))));
   return keys;
 }

@@ -58,10 +58,24 @@ export class UnwrappedKeys {
     this.crypt = createNativeMongoCrypt({ ...kmsProviders, local: { key: local } }, (d) => BSON.serialize(d));
   }
 
-  /** A key unwrapped less than KEY_CACHE_MS ago, without any traffic. */
+  /**
+   * A key unwrapped less than KEY_CACHE_MS ago, without any traffic. Aged by the monotonic clock,
+   * as libmongocrypt ages its own: a wall clock set back must not keep a deleted key alive.
+   */
   cached(id: Binary): AeadKey | undefined {
     const entry = this.cache.get(hexOf(id));
-    return entry && Date.now() - entry.at < KEY_CACHE_MS ? entry.key : undefined;
+    return entry && performance.now() - entry.at < KEY_CACHE_MS ? entry.key : undefined;
+  }
+
+  /** The keys, by hex id (hexOf), when every one is cached; otherwise undefined (see get). */
+  allCached(ids: readonly Binary[]): Map<string, KeyMaterial> | undefined {
+    const out = new Map<string, KeyMaterial>();
+    for (const id of ids) {
+      const key = this.cached(id);
+      if (!key) return undefined;
+      out.set(hexOf(id), key);
+    }
+    return out;
   }
 
   /**
@@ -131,13 +145,14 @@ export class UnwrappedKeys {
     const context = this.crypt.makeRewrapManyDataKeyContext(BSON.serialize({ _id: { $in: ids } }), BSON.serialize({ provider: 'local' }));
     const rewrapped = BSON.deserialize(await runContext(this.executor, context, this.kmsTlsOptions), { promoteValues: false, promoteBuffers: false });
     const found = new Map<string, AeadKey>();
-    const now = Date.now();
+    const now = performance.now();
     for (const document of (rewrapped.v ?? []) as Document[]) {
       const id = document._id as Binary;
       const material = this.wrappingKey.decrypt((document.keyMaterial as Binary).buffer);
       // libmongocrypt wrapped it under our own key a moment ago: anything else is not a key.
       if (material?.length !== AEAD_KEY_BYTES) throw new Error(`HMAC validation failure: data key ${id.toUUID().toHexString()} did not unwrap to ${AEAD_KEY_BYTES} bytes`);
       const key = new AeadKey(concealKey(Buffer.from(material)));
+      material.fill(0);
       if (!this.agreed) this.checkAgreement(document, key);
       const hex = hexOf(id);
       found.set(hex, key);

@@ -114,7 +114,7 @@ export class CryptoEngine {
    * vault has none. Never creates a key. Remembered as long as libmongocrypt keeps a fetched key.
    */
   keyIdForAltName(altName: string): Promise<string | undefined> {
-    const now = Date.now();
+    const now = performance.now();
     const cached = this.keyIdsByAltName.get(altName);
     if (cached && now - cached.at < KEY_CACHE_MS) return cached.id;
     const id = this.encryption.getKeyByAltName(altName).then((key) => (key?._id as Binary | undefined)?.toUUID().toHexString());

@@ -37,8 +37,14 @@ export function encryptValues(key: AeadKey, keyId: Binary, values: readonly Valu
   const ivs = randomIvs(randomCount);
   let nextIv = 0;
   const jobs: AeadJob[] = [];
+  // Memory of their own for the ciphertexts: a command listener gets a view into it, and Node's
+  // shared pool (Buffer.allocUnsafe) may hold plaintext beside them.
+  let total = 0;
+  for (const { plaintext } of values) total += encryptedValueLength(plaintext.bytes.length);
+  const memory = Buffer.allocUnsafeSlow(total);
+  let offset = 0;
   for (const { algorithm, plaintext } of values) {
-    const out = Buffer.allocUnsafe(encryptedValueLength(plaintext.bytes.length));
+    const out = memory.subarray(offset, (offset += encryptedValueLength(plaintext.bytes.length)));
     out[0] = ALGORITHM_BYTE[algorithm];
     out.set(id, 1);
     out[HEADER_BYTES - 1] = plaintext.type;
@@ -69,17 +75,33 @@ export function sealedKeyId(value: Binary): Binary | undefined {
  */
 export function decryptValues(key: AeadKey, values: readonly Binary[]): Array<{ value: unknown } | undefined> {
   const opened = key.decryptMany(values.map((value) => ({ ciphertext: value.buffer.subarray(HEADER_BYTES), associated: value.buffer.subarray(0, HEADER_BYTES) })));
-  return opened.map((plaintext, i) => plaintext && { value: valueOf(values[i].buffer[HEADER_BYTES - 1], plaintext) });
+  return opened.map((plaintext, i) => {
+    if (!plaintext) return undefined;
+    const value = valueOf(values[i].buffer[HEADER_BYTES - 1], plaintext);
+    plaintext.fill(0);
+    return { value };
+  });
 }
+
+/**
+ * Types whose deserialized value may be a view of the bytes it was read from: binData, and
+ * documents, arrays and code with scope, which can hold binData.
+ */
+const VIEWING_TYPES = new Set([0x05, 0x03, 0x04, 0x0f]);
 
 /** The value of a BSON element of `type` with these bytes: the document { v } around it, deserialized. */
 function valueOf(type: number, bytes: Uint8Array): unknown {
-  const document = Buffer.allocUnsafe(4 + 1 + 2 + bytes.length + 1);
+  const viewed = VIEWING_TYPES.has(type);
+  // A value viewing these bytes gets memory of its own; any other value is a copy, and the bytes are wiped.
+  const size = 4 + 1 + 2 + bytes.length + 1;
+  const document = viewed ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size);
   document.writeInt32LE(document.length, 0);
   document[4] = type;
   document[5] = 0x76;
   document[6] = 0;
   document.set(bytes, 7);
   document[document.length - 1] = 0;
-  return BSON.deserialize(document).v;
+  const { v } = BSON.deserialize(document);
+  if (!viewed) document.fill(0);
+  return v;
 }

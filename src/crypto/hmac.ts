@@ -1,0 +1,69 @@
+import * as crypto from 'node:crypto';
+import { concealKey } from './masterKey';
+
+/*
+ * HMAC-SHA-512 (RFC 2104) computed as two one-shot hashes over key blocks prepared once:
+ *
+ *   H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ message))
+ *
+ * Node's createHmac builds an OpenSSL context per call, which costs several times the hashing of
+ * a short message; the AEAD computes one or two HMACs per encrypted value, so that set-up was most
+ * of the in-process encryption's cost. crypto.hash (Node ≥ 20.12) hashes a buffer without a
+ * context object; on older Node the same construction runs on createHash.
+ */
+
+const BLOCK_BYTES = 128;
+const DIGEST_BYTES = 64;
+
+/** Messages longer than this are hashed by a streaming context rather than copied. */
+const ONE_SHOT_MAX_BYTES = 16 * 1024;
+
+const oneShot: (data: Uint8Array) => Buffer = typeof (crypto as { hash?: unknown }).hash === 'function'
+  ? (data) => (crypto as unknown as { hash(algorithm: string, data: Uint8Array, encoding: 'buffer'): Buffer }).hash('sha512', data, 'buffer')
+  : (data) => crypto.createHash('sha512').update(data).digest();
+
+/** Where inner messages are assembled; wiped after each use (it holds plaintext for a deterministic IV). */
+let scratch = Buffer.alloc(1024);
+
+export class HmacSha512 {
+  /** K ⊕ ipad, then room for the message. */
+  private readonly inner: Buffer;
+  /** K ⊕ opad ‖ the inner digest. */
+  private readonly outer: Buffer;
+
+  constructor(key: Uint8Array) {
+    if (key.length > BLOCK_BYTES) throw new RangeError(`an HMAC-SHA-512 key here has at most ${BLOCK_BYTES} bytes`);
+    this.inner = concealKey(Buffer.alloc(BLOCK_BYTES, 0x36));
+    this.outer = concealKey(Buffer.alloc(BLOCK_BYTES + DIGEST_BYTES, 0x5c));
+    for (let i = 0; i < key.length; i++) {
+      this.inner[i] ^= key[i];
+      this.outer[i] ^= key[i];
+    }
+  }
+
+  /** HMAC-SHA-512 of the concatenation of the parts. */
+  digest(...parts: Uint8Array[]): Buffer {
+    let length = BLOCK_BYTES;
+    for (const part of parts) length += part.length;
+    if (length - BLOCK_BYTES > ONE_SHOT_MAX_BYTES) {
+      const hash = crypto.createHash('sha512').update(this.inner);
+      for (const part of parts) hash.update(part);
+      return this.finish(hash.digest());
+    }
+    if (scratch.length < length) scratch = Buffer.alloc(Math.max(length, 2 * scratch.length));
+    scratch.set(this.inner, 0);
+    let at = BLOCK_BYTES;
+    for (const part of parts) {
+      scratch.set(part, at);
+      at += part.length;
+    }
+    const innerDigest = oneShot(scratch.subarray(0, length));
+    scratch.fill(0, 0, length);
+    return this.finish(innerDigest);
+  }
+
+  private finish(innerDigest: Buffer): Buffer {
+    innerDigest.copy(this.outer, BLOCK_BYTES);
+    return oneShot(this.outer);
+  }
+}
