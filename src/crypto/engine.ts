@@ -18,9 +18,10 @@ export function describeUndecryptable(field: UndecryptableField, where: string):
 
 /**
  * All client-side crypto of a Strongbox client: encryption of each command's values (a batch
- * at a time, under data keys libmongocrypt unwraps) and decryption of whole batches of documents
- * in one libmongocrypt pass, with per-value attribution when a batch fails (so one shredded
- * customer does not hide everyone else).
+ * at a time, under data keys libmongocrypt unwraps) and decryption of whole batches of values
+ * and documents with the same keys, or in one libmongocrypt pass when any value does not open in
+ * process, with per-value attribution when that fails (so one shredded customer does not hide
+ * everyone else).
  */
 export class CryptoEngine {
   private readonly crypt: NativeMongoCrypt;
@@ -78,6 +79,13 @@ export class CryptoEngine {
    */
   async decryptDocuments(docs: Document[]): Promise<{ docs: Document[]; failures: Map<number, UndecryptableField[]> }> {
     if (docs.length === 0) return { docs, failures: new Map() };
+    const sealed: Binary[] = [];
+    collectEncrypted(docs, sealed);
+    const opened = await this.decryptInProcess(sealed);
+    if (opened) {
+      let next = 0;
+      return { docs: docs.map((doc) => withOpened(doc, () => opened[next++]) as Document), failures: new Map() };
+    }
     try {
       const context = this.crypt.makeDecryptionContext(BSON.serialize({ d: docs }));
       return { docs: BSON.deserialize(await runContext(this.encryption, context, this.kmsTlsOptions)).d, failures: new Map() };
@@ -190,6 +198,25 @@ export class CryptoEngine {
     }
     return value;
   }
+}
+
+/** The encrypted values in the value, depth first, in the order withOpened puts them back. */
+function collectEncrypted(value: unknown, into: Binary[]): void {
+  if (isEncryptedBinary(value)) into.push(value);
+  else if (Array.isArray(value)) for (const item of value) collectEncrypted(item, into);
+  else if (isPlainDocument(value)) for (const key of Object.keys(value)) collectEncrypted(value[key], into);
+}
+
+/** A copy of the value with each encrypted value replaced by the next of `opened`. */
+function withOpened(value: unknown, opened: () => unknown): unknown {
+  if (isEncryptedBinary(value)) return opened();
+  if (Array.isArray(value)) return value.map((item) => withOpened(item, opened));
+  if (isPlainDocument(value)) {
+    const copy: Document = {};
+    for (const key of Object.keys(value)) copy[key] = withOpened(value[key], opened);
+    return copy;
+  }
+  return value;
 }
 
 function undecryptable(path: string, value: Binary, err: unknown): UndecryptableField {

@@ -62,8 +62,22 @@ export class HmacSha512 {
     return this.finish(innerDigest);
   }
 
+  /** HMAC-SHA-512 of bytes[start, end) ‖ suffix, without a view of the range. */
+  digestRange(bytes: Uint8Array, start: number, end: number, suffix: Uint8Array): Buffer {
+    const length = BLOCK_BYTES + end - start + suffix.length;
+    if (length - BLOCK_BYTES > ONE_SHOT_MAX_BYTES) return this.digest(bytes.subarray(start, end), suffix);
+    if (scratch.length < length) scratch = Buffer.alloc(Math.max(length, 2 * scratch.length));
+    scratch.set(this.inner, 0);
+    let at = BLOCK_BYTES;
+    for (let i = start; i < end; i++) scratch[at++] = bytes[i];
+    scratch.set(suffix, at);
+    const innerDigest = oneShot(scratch.subarray(0, length));
+    scratch.fill(0, 0, length);
+    return this.finish(innerDigest);
+  }
+
   private finish(innerDigest: Buffer): Buffer {
-    innerDigest.copy(this.outer, BLOCK_BYTES);
+    this.outer.set(innerDigest, BLOCK_BYTES);
     return oneShot(this.outer);
   }
 }

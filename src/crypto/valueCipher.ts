@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Binary, BSON } from 'mongodb';
 import { aeadCiphertextLength, IV_BYTES, randomIvs, type AeadJob, type AeadKey } from './aead';
 import type { StoredAlgorithm } from './blob';
@@ -26,6 +27,23 @@ export interface ValueToSeal {
 }
 
 /**
+ * Ciphertexts are cut from zero-filled slabs that hold nothing else: a command listener gets a
+ * view of the whole slab, and Node's shared pool (Buffer.allocUnsafe) may hold plaintext.
+ */
+const SLAB_BYTES = 16 * 1024;
+let slab = Buffer.alloc(0);
+let slabUsed = 0;
+
+function ciphertextMemory(bytes: number): Buffer {
+  if (bytes > SLAB_BYTES / 4) return Buffer.alloc(bytes);
+  if (slabUsed + bytes > slab.length) {
+    slab = Buffer.alloc(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  return slab.subarray(slabUsed, (slabUsed += bytes));
+}
+
+/**
  * Encrypts values under one data key (`key`, with `keyId` its UUID), in order. Random takes a
  * fresh IV from the CSPRNG for each value; Deterministic derives it from the value.
  */
@@ -37,20 +55,17 @@ export function encryptValues(key: AeadKey, keyId: Binary, values: readonly Valu
   const ivs = randomIvs(randomCount);
   let nextIv = 0;
   const jobs: AeadJob[] = [];
-  // Memory of their own for the ciphertexts: a command listener gets a view into it, and Node's
-  // shared pool (Buffer.allocUnsafe) may hold plaintext beside them.
   let total = 0;
   for (const { plaintext } of values) total += encryptedValueLength(plaintext.bytes.length);
-  const memory = Buffer.allocUnsafeSlow(total);
+  const memory = ciphertextMemory(total);
   let offset = 0;
   for (const { algorithm, plaintext } of values) {
     const out = memory.subarray(offset, (offset += encryptedValueLength(plaintext.bytes.length)));
     out[0] = ALGORITHM_BYTE[algorithm];
     out.set(id, 1);
     out[HEADER_BYTES - 1] = plaintext.type;
-    const associated = out.subarray(0, HEADER_BYTES);
-    const iv = algorithm === 'Deterministic' ? key.deterministicIv(associated, plaintext.bytes) : ivs.subarray(nextIv, (nextIv += IV_BYTES));
-    jobs.push({ iv, plaintext: plaintext.bytes, associated, out, at: HEADER_BYTES });
+    const iv = algorithm === 'Deterministic' ? key.deterministicIv(out.subarray(0, HEADER_BYTES), plaintext.bytes) : ivs.subarray(nextIv, (nextIv += IV_BYTES));
+    jobs.push({ iv, plaintext: plaintext.bytes, out, at: HEADER_BYTES, associatedBytes: HEADER_BYTES });
   }
   key.encryptMany(jobs);
   return jobs.map((job) => new Binary(job.out, ENCRYPTED_SUBTYPE));
@@ -74,7 +89,7 @@ export function sealedKeyId(value: Binary): Binary | undefined {
  * gives for its type and bytes; undefined for a value that does not open under the key.
  */
 export function decryptValues(key: AeadKey, values: readonly Binary[]): Array<{ value: unknown } | undefined> {
-  const opened = key.decryptMany(values.map((value) => ({ ciphertext: value.buffer.subarray(HEADER_BYTES), associated: value.buffer.subarray(0, HEADER_BYTES) })));
+  const opened = key.decryptMany(values.map((value) => ({ bytes: value.buffer, associatedBytes: HEADER_BYTES })));
   return opened.map((plaintext, i) => {
     if (!plaintext) return undefined;
     const value = valueOf(values[i].buffer[HEADER_BYTES - 1], plaintext);
@@ -83,6 +98,8 @@ export function decryptValues(key: AeadKey, values: readonly Binary[]): Array<{ 
   });
 }
 
+const STRING_TYPE = 0x02;
+
 /**
  * Types whose deserialized value may be a view of the bytes it was read from: binData, and
  * documents, arrays and code with scope, which can hold binData.
@@ -90,7 +107,17 @@ export function decryptValues(key: AeadKey, values: readonly Binary[]): Array<{ 
 const VIEWING_TYPES = new Set([0x05, 0x03, 0x04, 0x0f]);
 
 /** The value of a BSON element of `type` with these bytes: the document { v } around it, deserialized. */
-function valueOf(type: number, bytes: Uint8Array): unknown {
+function valueOf(type: number, bytes: Buffer): unknown {
+  if (type === STRING_TYPE) {
+    // Most values are strings: read directly when the bytes are a well-formed BSON string of valid
+    // UTF-8 (int32 length of the bytes plus one, the bytes, 0); anything else goes through BSON,
+    // which refuses it as it would in any document.
+    const end = bytes.length - 1;
+    if (bytes.length >= 5 && bytes.readInt32LE(0) === end - 3 && bytes[end] === 0) {
+      const text = bytes.subarray(4, end);
+      if (isUtf8(text)) return text.toString('utf8');
+    }
+  }
   const viewed = VIEWING_TYPES.has(type);
   // A value viewing these bytes gets memory of its own; any other value is a copy, and the bytes are wiped.
   const size = 4 + 1 + 2 + bytes.length + 1;

@@ -46,13 +46,18 @@ test('the prepared key blocks do not show in util.inspect', (t) => {
 });
 
 test('values encrypted together (one AES call per block position) are byte for byte the reference, and decrypt to their plaintexts', (t) => {
-  fc.assert(fc.property(fc.array(fc.record({ plaintext: fc.oneof(bytes(80), bytes(200)), associated: fc.option(bytes(40), { nil: undefined }) }), { minLength: 1, maxLength: 12 }), (values) => {
+  fc.assert(fc.property(fc.array(fc.record({ plaintext: fc.oneof(bytes(80), bytes(200)), associated: bytes(40) }), { minLength: 1, maxLength: 12 }), (values) => {
     const raw = randomBytes(96);
     const key = new AeadKey(raw);
-    const jobs: AeadJob[] = values.map(({ plaintext, associated }) => ({ iv: randomBytes(16), plaintext, associated, out: Buffer.alloc(aeadCiphertextLength(plaintext.length) + 3), at: 3 }));
+    // Each value's associated data written just before where its IV goes, after 3 unrelated bytes.
+    const jobs: AeadJob[] = values.map(({ plaintext, associated }) => {
+      const out = Buffer.alloc(3 + associated.length + aeadCiphertextLength(plaintext.length));
+      associated.copy(out, 3);
+      return { iv: randomBytes(16), plaintext, out, at: 3 + associated.length, associatedBytes: associated.length };
+    });
     key.encryptMany(jobs);
-    jobs.forEach((job, i) => t.is(job.out.subarray(3).toString('hex'), reference(raw, job.iv as Buffer, values[i].plaintext, values[i].associated).toString('hex')));
-    const opened = key.decryptMany(jobs.map((job) => ({ ciphertext: job.out.subarray(3), associated: job.associated })));
+    jobs.forEach((job, i) => t.is(job.out.subarray(job.at).toString('hex'), reference(raw, job.iv as Buffer, values[i].plaintext, values[i].associated.length ? values[i].associated : undefined).toString('hex')));
+    const opened = key.decryptMany(jobs.map((job) => ({ bytes: job.out.subarray(3), associatedBytes: job.associatedBytes })));
     opened.forEach((plain, i) => t.is(plain?.toString('hex'), values[i].plaintext.toString('hex')));
   }), { numRuns: 150 });
 });
@@ -69,14 +74,27 @@ test('a value whose tag, body, padding or associated data is wrong does not open
   const raw = randomBytes(96);
   const key = new AeadKey(raw);
   const associated = Buffer.from('associated');
-  const sealed = reference(raw, randomBytes(16), Buffer.from('a plaintext of some length'), associated);
-  t.truthy(key.decrypt(sealed, associated));
+  const sealed = Buffer.concat([associated, reference(raw, randomBytes(16), Buffer.from('a plaintext of some length'), associated)]);
+  t.truthy(key.decrypt(sealed, associated.length));
   for (let i = 0; i < sealed.length; i++) {
     const flipped = Buffer.from(sealed);
     flipped[i] ^= 1;
-    t.is(key.decrypt(flipped, associated), undefined, `byte ${i} flipped`);
+    t.is(key.decrypt(flipped, associated.length), undefined, `byte ${i} flipped`);
   }
-  t.is(key.decrypt(sealed, Buffer.from('associatee')), undefined);
-  t.is(key.decrypt(sealed.subarray(0, sealed.length - 1), associated), undefined);
-  t.is(new AeadKey(randomBytes(96)).decrypt(sealed, associated), undefined);
+  t.is(key.decrypt(sealed, associated.length - 1), undefined, 'a shorter associated data');
+  t.is(key.decrypt(sealed.subarray(0, sealed.length - 1), associated.length), undefined);
+  t.is(new AeadKey(randomBytes(96)).decrypt(sealed, associated.length), undefined);
+  // Without associated data, as the local KMS provider wraps a data key.
+  const wrapped = key.encrypt(randomBytes(16), Buffer.from('key material'));
+  t.is(key.decrypt(wrapped)?.toString(), 'key material');
+  t.is(wrapped.toString('hex').length, reference(raw, wrapped.subarray(0, 16), Buffer.from('key material'), undefined).toString('hex').length);
+  t.is(wrapped.toString('hex'), reference(raw, wrapped.subarray(0, 16), Buffer.from('key material'), undefined).toString('hex'));
+});
+
+test('HMAC-SHA-512 of a range and a suffix equals the HMAC of their concatenation', (t) => {
+  fc.assert(fc.property(bytes(64), bytes(400), fc.nat(400), fc.nat(400), bytes(20), (key, all, a, b, suffix) => {
+    const [start, end] = [Math.min(a, b, all.length), Math.min(Math.max(a, b), all.length)];
+    const mac = new HmacSha512(key);
+    t.is(mac.digestRange(all, start, end, suffix).toString('hex'), createHmac('sha512', key).update(all.subarray(start, end)).update(suffix).digest('hex'));
+  }), { numRuns: 200 });
 });
