@@ -72,7 +72,7 @@ export async function runDecryptionBenchmark(options: { uri: string; keyFile: st
     };
 
     const methods: Array<{ key: string; label: string; serverRoundTrip: boolean; op: () => Promise<void> }> = [
-      { key: 'strongbox-engine', label: 'Strongbox CryptoEngine.decryptDocuments (one libmongocrypt pass, native crypto)', serverRoundTrip: false,
+      { key: 'strongbox-engine', label: 'Strongbox CryptoEngine.decryptDocuments (in process, key unwrapped by libmongocrypt)', serverRoundTrip: false,
         op: async () => check((await strongbox.engine.decryptDocuments([stored])).docs[0]) },
       { key: 'driver-per-value', label: 'driver ClientEncryption.decrypt per value (1500 concurrent calls)', serverRoundTrip: false,
         op: async () => {

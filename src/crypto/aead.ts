@@ -52,11 +52,10 @@ function paddedLength(plaintextBytes: number): number {
 
 /**
  * One value to encrypt. Its associated data is already in `out`, just before `at` (the last
- * `associatedBytes` bytes before it); IV ‖ ciphertext ‖ tag go into `out` from `at`
- * (aeadCiphertextLength bytes).
+ * `associatedBytes` bytes before it), and so is its IV, from `at`; the ciphertext and the tag
+ * follow it (IV ‖ ciphertext ‖ tag: aeadCiphertextLength bytes from `at`).
  */
 export interface AeadJob {
-  iv: Uint8Array;
   plaintext: Uint8Array;
   out: Buffer;
   at: number;
@@ -91,25 +90,23 @@ export class AeadKey {
     this.ivKey = new HmacSha512(key.subarray(64, 96));
   }
 
-  /** The IV deterministic encryption uses for this plaintext and associated data. */
-  deterministicIv(associated: Uint8Array, plaintext: Uint8Array): Buffer {
-    return this.ivKey.digest(associated, bitLength(associated.length), plaintext).subarray(0, IV_BYTES);
+  /** Writes the IV deterministic encryption uses for this plaintext and associated data into `out` at `at`. */
+  writeDeterministicIv(out: Buffer, at: number, associated: Uint8Array, plaintext: Uint8Array): void {
+    out.write(this.ivKey.digest(associated, bitLength(associated.length), plaintext), at, IV_BYTES, 'latin1');
   }
 
   /** Encrypts every job: IV, CBC ciphertext, then the tag over both. */
   encryptMany(jobs: readonly AeadJob[]): void {
     const chained: AeadJob[] = [];
     for (const job of jobs) {
-      const { iv, plaintext, out, at } = job;
+      const { plaintext, out, at } = job;
       const padded = paddedLength(plaintext.length);
       if (padded / BLOCK_BYTES > CHAINED_BLOCKS) {
-        const cipher = createCipheriv('aes-256-cbc', this.key.subarray(32, 64), iv);
-        out.set(iv, at);
+        const cipher = createCipheriv('aes-256-cbc', this.key.subarray(32, 64), out.subarray(at, at + IV_BYTES));
         const end = at + IV_BYTES + cipher.update(plaintext).copy(out, at + IV_BYTES);
         cipher.final().copy(out, end);
       } else {
-        // IV, then the padded plaintext (PKCS#7: n bytes of value n), encrypted in place below.
-        out.set(iv, at);
+        // The padded plaintext after the IV (PKCS#7: n bytes of value n), encrypted in place below.
         out.set(plaintext, at + IV_BYTES);
         out.fill(padded - plaintext.length, at + IV_BYTES + plaintext.length, at + IV_BYTES + padded);
         chained.push(job);
@@ -146,8 +143,7 @@ export class AeadKey {
   /** The tag: HMAC-SHA-512 of A ‖ IV ‖ ciphertext ‖ AL (contiguous in `out` up to AL), its first TAG_BYTES bytes. */
   private tag({ plaintext, out, at, associatedBytes }: AeadJob): void {
     const end = at + IV_BYTES + paddedLength(plaintext.length);
-    const mac = this.macKey.digestRange(out, at - associatedBytes, end, bitLength(associatedBytes));
-    for (let b = 0; b < TAG_BYTES; b++) out[end + b] = mac[b];
+    out.write(this.macKey.digestRange(out, at - associatedBytes, end, bitLength(associatedBytes)), end, TAG_BYTES, 'latin1');
   }
 
   /**
@@ -166,7 +162,7 @@ export class AeadKey {
         const expected = this.macKey.digestRange(bytes, 0, end, bitLength(associatedBytes));
         // Compared without an early exit, so the time taken does not tell how much of a tag matched.
         let difference = 0;
-        for (let b = 0; b < TAG_BYTES; b++) difference |= expected[b] ^ bytes[end + b];
+        for (let b = 0; b < TAG_BYTES; b++) difference |= expected.charCodeAt(b) ^ bytes[end + b];
         ok = difference === 0;
       }
       verified.push(ok);
@@ -207,7 +203,8 @@ export class AeadKey {
   /** IV ‖ ciphertext ‖ tag of one plaintext, without associated data, as a new buffer. */
   encrypt(iv: Uint8Array, plaintext: Uint8Array): Buffer {
     const out = Buffer.allocUnsafe(aeadCiphertextLength(plaintext.length));
-    this.encryptMany([{ iv, plaintext, out, at: 0, associatedBytes: 0 }]);
+    out.set(iv, 0);
+    this.encryptMany([{ plaintext, out, at: 0, associatedBytes: 0 }]);
     return out;
   }
 }

@@ -64,8 +64,9 @@ export function encryptValues(key: AeadKey, keyId: Binary, values: readonly Valu
     out[0] = ALGORITHM_BYTE[algorithm];
     out.set(id, 1);
     out[HEADER_BYTES - 1] = plaintext.type;
-    const iv = algorithm === 'Deterministic' ? key.deterministicIv(out.subarray(0, HEADER_BYTES), plaintext.bytes) : ivs.subarray(nextIv, (nextIv += IV_BYTES));
-    jobs.push({ iv, plaintext: plaintext.bytes, out, at: HEADER_BYTES, associatedBytes: HEADER_BYTES });
+    if (algorithm === 'Deterministic') key.writeDeterministicIv(out, HEADER_BYTES, out.subarray(0, HEADER_BYTES), plaintext.bytes);
+    else for (let b = 0; b < IV_BYTES; b++) out[HEADER_BYTES + b] = ivs[nextIv++];
+    jobs.push({ plaintext: plaintext.bytes, out, at: HEADER_BYTES, associatedBytes: HEADER_BYTES });
   }
   key.encryptMany(jobs);
   return jobs.map((job) => new Binary(job.out, ENCRYPTED_SUBTYPE));
