@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomFillSync, type Cipher, type Decipher } from 'node:crypto';
 import { HmacSha512 } from './hmac';
+import { wipe } from './wipe';
 
 /*
  * AEAD_AES_256_CBC_HMAC_SHA_512, the cipher of MongoDB's client-side field level encryption
@@ -130,7 +131,7 @@ export class AeadKey {
       }
       const encrypted = this.blocks.update(input);
       // Each block XOR the ciphertext before it gives the plaintext back: wipe it.
-      input.fill(0);
+      wipe(input);
       for (let j = 0; j < due.length; j++) {
         const { out, at } = due[j];
         const block = at + IV_BYTES + position * BLOCK_BYTES;
@@ -179,7 +180,6 @@ export class AeadKey {
       at += length;
     }
     const opened = this.inverse.update(sealed);
-    sealed.fill(0);
     at = 0;
     return values.map(({ bytes, associatedBytes }, i) => {
       if (!verified[i]) return undefined;

@@ -4,6 +4,7 @@ import { hexOf, UnavailableKey, type UnwrappedKeys } from './dataKeys';
 import { StrongboxError } from '../errors';
 import { encryptionFailure, groupTooLarge } from './failures';
 import { encryptionPlaintext, MAX_BSON_SIZE, type Plaintext } from './plaintext';
+import { wipe } from './wipe';
 import { encryptedValueLength, encryptValues } from './valueCipher';
 
 /** One value to encrypt, with the field it belongs to (for errors: never the value). */
@@ -128,7 +129,7 @@ export class CommandEncryptor {
     this.waiting = [];
     this.batches++;
     try {
-      await this.encryptBatch(batch.flatMap((waiting) => waiting.group.items));
+      await this.encryptBatch(batch.length === 1 ? batch[0].group.items : batch.flatMap((waiting) => waiting.group.items));
     } catch (err) {
       // Not expected (every failure is an item's); no group may be left waiting.
       for (const waiting of batch) waiting.group.fail(err);
@@ -149,17 +150,22 @@ export class CommandEncryptor {
     for (const item of batch) {
       // startLookups started every lookup that was still to start.
       const keyId = item.keyId as Binary | Promise<Binary>;
-      const key = keyId instanceof Promise ? ids.get(keyId)! : { id: keyId };
-      if (!('id' in key)) {
-        item.group.fail(key.error);
-        continue;
+      if (keyId instanceof Promise) {
+        const looked = ids.get(keyId)!;
+        if (!('id' in looked)) {
+          item.group.fail(looked.error);
+          continue;
+        }
+        item.key = looked.id;
+      } else {
+        item.key = keyId;
       }
-      item.key = key.id;
       try {
         item.plaintext = encryptionPlaintext(item.value, item.algorithm);
         ready.push(item as Ready);
         // A binary element: type byte, name and its 0, length, subtype, then the ciphertext.
-        const element = 1 + String(item.slot).length + 1 + 4 + 1 + encryptedValueLength(item.plaintext.bytes.length);
+        const name = typeof item.slot === 'string' ? item.slot.length : String(item.slot).length;
+        const element = 1 + name + 1 + 4 + 1 + encryptedValueLength(item.plaintext.bytes.length);
         sizes.set(item.group, (sizes.get(item.group) ?? 0) + element);
       } catch (err) {
         item.fail(err);
@@ -174,7 +180,7 @@ export class CommandEncryptor {
       await this.seal(ready.filter((item) => !item.group.hasFailed));
     } finally {
       // The plaintext bytes are Strongbox's own copies, in memory Node may reuse: wipe them.
-      for (const item of ready) item.plaintext.bytes.fill(0);
+      for (const item of ready) wipe(item.plaintext.bytes);
     }
   }
 
@@ -182,7 +188,9 @@ export class CommandEncryptor {
   private async seal(wanted: Ready[]): Promise<void> {
     if (wanted.length === 0) return;
     const byKey = new Map<string, Ready[]>();
-    for (const item of wanted) {
+    // Most batches have one key, the same Binary for every value: no lookup per value then.
+    if (wanted.every((item) => item.key === wanted[0].key)) byKey.set(hexOf(wanted[0].key), wanted);
+    else for (const item of wanted) {
       const hex = hexOf(item.key);
       const same = byKey.get(hex);
       if (same) same.push(item); else byKey.set(hex, [item]);

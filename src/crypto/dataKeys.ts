@@ -8,6 +8,7 @@ import { classifyCryptError } from './failures';
 import { concealKey } from './masterKey';
 import { encryptionPlaintext } from './plaintext';
 import { encryptValues } from './valueCipher';
+import { wipe } from './wipe';
 
 /** How long a data key stays unwrapped in memory: libmongocrypt's own key cache expiration. */
 export const KEY_CACHE_MS = 60_000;
@@ -152,7 +153,7 @@ export class UnwrappedKeys {
       // libmongocrypt wrapped it under our own key a moment ago: anything else is not a key.
       if (material?.length !== AEAD_KEY_BYTES) throw new Error(`HMAC validation failure: data key ${id.toUUID().toHexString()} did not unwrap to ${AEAD_KEY_BYTES} bytes`);
       const key = new AeadKey(concealKey(Buffer.from(material)));
-      material.fill(0);
+      wipe(material);
       if (!this.agreed) this.checkAgreement(document, key);
       const hex = hexOf(id);
       found.set(hex, key);

@@ -3,6 +3,7 @@ import { Binary, BSON } from 'mongodb';
 import { aeadCiphertextLength, IV_BYTES, randomIvs, type AeadJob, type AeadKey } from './aead';
 import type { StoredAlgorithm } from './blob';
 import type { Plaintext } from './plaintext';
+import { wipe } from './wipe';
 
 /*
  * The stored form of an encrypted value (client-side encryption specification, "ciphertext"):
@@ -94,7 +95,7 @@ export function decryptValues(key: AeadKey, values: readonly Binary[]): Array<{ 
   return opened.map((plaintext, i) => {
     if (!plaintext) return undefined;
     const value = valueOf(values[i].buffer[HEADER_BYTES - 1], plaintext);
-    plaintext.fill(0);
+    wipe(plaintext);
     return { value };
   });
 }
@@ -130,6 +131,6 @@ function valueOf(type: number, bytes: Buffer): unknown {
   document.set(bytes, 7);
   document[document.length - 1] = 0;
   const { v } = BSON.deserialize(document);
-  if (!viewed) document.fill(0);
+  if (!viewed) wipe(document);
   return v;
 }
