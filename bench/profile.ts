@@ -69,7 +69,10 @@ async function main(): Promise<void> {
       for (const run of runs) await run.teardown();
       const medians = cpu.map(median);
       const users = user.map(median);
-      console.log(`${name.padEnd(18)} ${sides.map((c, i) => `${c.label} ${medians[i].toFixed(1)} µs (user ${users[i].toFixed(1)})`).join('  ')}${medians.length === 2 ? `  ratio ${(medians[1] / medians[0]).toFixed(3)} (user ${(users[1] / users[0]).toFixed(3)})` : ''}`);
+      // The two sides of one round ran back to back, under the same load: the median of their
+      // ratios moves less with the machine than the ratio of the two medians.
+      const paired = medians.length === 2 ? `, per round ${median(cpu[1].map((c, r) => c / cpu[0][r])).toFixed(3)}` : '';
+      console.log(`${name.padEnd(18)} ${sides.map((c, i) => `${c.label} ${medians[i].toFixed(1)} µs (user ${users[i].toFixed(1)})`).join('  ')}${medians.length === 2 ? `  ratio ${(medians[1] / medians[0]).toFixed(3)} (user ${(users[1] / users[0]).toFixed(3)}${paired})` : ''}`);
     }
   } finally {
     await Promise.all(contenders.map((c) => c.close()));

@@ -20,7 +20,7 @@ import * as fc from 'fast-check';
 import { createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import {
-  Binary, BSON, BSONRegExp, BSONSymbol, Code, Decimal128, Double, Int32, Long, ObjectId, Timestamp, type ClientEncryption, type CommandStartedEvent, type Document, type MongoClient,
+  Binary, BSON, BSONRegExp, BSONSymbol, Code, Decimal128, Int32, Long, ObjectId, Timestamp, type ClientEncryption, type CommandStartedEvent, type Document, type MongoClient,
 } from 'mongodb';
 import { createClient, Encrypted, Field, Id, Model, StrongboxError, UndecryptableValue, type StrongboxClient } from '../../src/index';
 import { describe, uniq } from '../harness/adversary';
@@ -113,7 +113,6 @@ const repo = (model: Function = Det, options: Document = {}, c: StrongboxClient 
 const coll = (name = 'det') => raw.db(DB).collection(name);
 const enc = (): ClientEncryption => client.encryption;
 const DET = 'AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic';
-const RND = 'AEAD_AES_256_CBC_HMAC_SHA_512-Random';
 const keyIdOf = (blob: Binary) => new Binary(Buffer.from(blob.buffer.subarray(1, 17)), 4);
 const hex = (b: Binary) => Buffer.from(b.buffer).toString('hex');
 
