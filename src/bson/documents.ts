@@ -1,5 +1,6 @@
 import { Binary, BSON, BSONRegExp, BSONSymbol, Code, DBRef, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp, UUID, type Document } from 'mongodb';
 import { types } from 'node:util';
+import { ownCopy, wipe } from './memory';
 
 /**
  * Helpers on values as the driver hands them over, shared by every layer above; they know
@@ -88,12 +89,19 @@ export function idText(id: unknown): string {
  * cannot.
  */
 export function readAsBsonWrites(value: object): unknown {
-  const bytes = BSON.serialize({ v: value }, AS_THE_DRIVER_WRITES);
+  const serialized = BSON.serialize({ v: value }, AS_THE_DRIVER_WRITES);
+  // The copy's binaries are views of the bytes it is read from: bytes of its own, not the shared
+  // pool BSON serializes into, whose copies are wiped (the value may be an encrypted field's plaintext).
+  const bytes = ownCopy(serialized);
+  wipe(serialized);
   const copy = asNumbersWherever(BSON.deserialize(bytes, { promoteValues: false }).v);
   // Two documents come back with their keys in another order, so BSON would write the copy
   // differently: one whose number-like keys followed others (a Map's, a toBSON result's), which a
   // JavaScript object puts first, and one with $ref and $id keys, which BSON reads as a DBRef.
-  return Buffer.from(BSON.serialize({ v: copy }, AS_THE_DRIVER_WRITES)).equals(bytes) ? copy : NOT_AS_WRITTEN;
+  const again = BSON.serialize({ v: copy }, AS_THE_DRIVER_WRITES);
+  const same = Buffer.from(again.buffer, again.byteOffset, again.length).equals(bytes);
+  wipe(again);
+  return same ? copy : NOT_AS_WRITTEN;
 }
 
 /** What readAsBsonWrites returns for a value whose copy BSON would not write to the same bytes. */
@@ -159,7 +167,8 @@ function detachedBytes(bsonType: 'ObjectId' | 'Binary', value: object): ObjectId
  * `inner`. NOT_DETACHED for any other value.
  */
 export function detachedValue(value: object, inner: (value: unknown) => unknown): unknown {
-  if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? Buffer.from(value) : new Uint8Array(value);
+  // In memory of its own, as the Uint8Array copy is: a copy from Node's shared pool would share it with ObjectIds and Binaries sent and received.
+  if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? ownCopy(value) : new Uint8Array(value);
   return detachedAs((value as { _bsontype?: unknown })._bsontype, value, inner);
 }
 

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomFillSync, type Cipher, type Decipher } from 'node:crypto';
 import { HmacSha512 } from './hmac';
-import { wipe } from './wipe';
+import { wipe } from '../bson/memory';
 
 /*
  * AEAD_AES_256_CBC_HMAC_SHA_512, the cipher of MongoDB's client-side field level encryption

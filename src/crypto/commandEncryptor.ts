@@ -4,7 +4,7 @@ import { hexOf, UnavailableKey, type UnwrappedKeys } from './dataKeys';
 import { StrongboxError } from '../errors';
 import { encryptionFailure, groupTooLarge } from './failures';
 import { encryptionPlaintext, MAX_BSON_SIZE, type Plaintext } from './plaintext';
-import { wipe } from './wipe';
+import { wipe } from '../bson/memory';
 import { encryptedValueLength, encryptValues } from './valueCipher';
 
 /** One value to encrypt, with the field it belongs to (for errors: never the value). */

@@ -8,7 +8,7 @@ import { classifyCryptError } from './failures';
 import { concealKey } from './masterKey';
 import { encryptionPlaintext } from './plaintext';
 import { encryptValues } from './valueCipher';
-import { wipe } from './wipe';
+import { ownCopy, wipe } from '../bson/memory';
 
 /** How long a data key stays unwrapped in memory: libmongocrypt's own key cache expiration. */
 export const KEY_CACHE_MS = 60_000;
@@ -152,7 +152,7 @@ export class UnwrappedKeys {
       const material = this.wrappingKey.decrypt((document.keyMaterial as Binary).buffer);
       // libmongocrypt wrapped it under our own key a moment ago: anything else is not a key.
       if (material?.length !== AEAD_KEY_BYTES) throw new Error(`HMAC validation failure: data key ${id.toUUID().toHexString()} did not unwrap to ${AEAD_KEY_BYTES} bytes`);
-      const key = new AeadKey(concealKey(Buffer.from(material)));
+      const key = new AeadKey(concealKey(ownCopy(material)));
       wipe(material);
       if (!this.agreed) this.checkAgreement(document, key);
       const hex = hexOf(id);

@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, wri
 import { dirname, resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { KeyError } from '../errors';
+import { ownCopy, wipe } from '../bson/memory';
 
 /** libmongocrypt's local KMS provider wants exactly 96 bytes of key material. */
 export const LOCAL_MASTER_KEY_BYTES = 96;
@@ -25,10 +26,12 @@ export interface MasterKeyContext {
 }
 
 function decode(material: Uint8Array | string, origin: string): Buffer {
-  if (typeof material !== 'string') return Buffer.from(material);
+  if (typeof material !== 'string') return ownCopy(material);
   const text = material.trim();
   if (/^[A-Za-z0-9+/=\s]+$/.test(text)) {
-    const bytes = Buffer.from(text, 'base64');
+    const decoded = Buffer.from(text, 'base64');
+    const bytes = ownCopy(decoded);
+    wipe(decoded);
     // Node's decoder skips characters it cannot use (a stray one at the end): only the exact encoding is the key.
     if (bytes.length === LOCAL_MASTER_KEY_BYTES && bytes.toString('base64') === text.replace(/\s+/g, '')) return bytes;
   }
@@ -58,8 +61,13 @@ function readKeyFile(path: string, warn: (message: string) => void): Buffer {
       cause: err,
     });
   }
-  if (raw.length === LOCAL_MASTER_KEY_BYTES) return raw;
-  return checkLength(decode(raw.toString('latin1'), `file ${path}`), `file ${path}`);
+  // The file's bytes may come from Node's shared pool: the key is kept in a copy of its own.
+  try {
+    if (raw.length === LOCAL_MASTER_KEY_BYTES) return ownCopy(raw);
+    return checkLength(decode(raw.toString('latin1'), `file ${path}`), `file ${path}`);
+  } finally {
+    wipe(raw);
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { AS_THE_DRIVER_WRITES } from '../bson/documents';
 import type { StoredAlgorithm } from './blob';
 import { BSON } from 'mongodb';
+import { plaintextMemory, wipe } from '../bson/memory';
 
 /** MongoDB's limit on one document (the manual's "BSON Document Size" limit). */
 export const MAX_BSON_SIZE = 16 * 1024 * 1024;
@@ -46,7 +47,12 @@ export function encryptionPlaintext(value: unknown, algorithm: StoredAlgorithm):
 
 function serializedPlaintext(value: unknown): Plaintext {
   const document = BSON.serialize({ v: value }, AS_THE_DRIVER_WRITES);
-  return { type: document[TYPE_OFFSET], bytes: document.subarray(VALUE_OFFSET, document.length - 1) };
+  const bytes = plaintextMemory(document.length - 1 - VALUE_OFFSET);
+  for (let b = 0; b < bytes.length; b++) bytes[b] = document[VALUE_OFFSET + b];
+  const type = document[TYPE_OFFSET];
+  // BSON serialization's output comes from Node's shared pool.
+  wipe(document);
+  return { type, bytes };
 }
 
 /**
@@ -56,7 +62,7 @@ function serializedPlaintext(value: unknown): Plaintext {
  */
 function stringPlaintext(value: string): Plaintext {
   const text = Buffer.byteLength(value, 'utf8');
-  const out = Buffer.allocUnsafe(4 + text + 1);
+  const out = plaintextMemory(4 + text + 1);
   out.writeInt32LE(text + 1, 0);
   out.write(value, 4, 'utf8');
   out[4 + text] = 0;

@@ -3,7 +3,7 @@ import { Binary, BSON } from 'mongodb';
 import { aeadCiphertextLength, IV_BYTES, randomIvs, type AeadJob, type AeadKey } from './aead';
 import type { StoredAlgorithm } from './blob';
 import type { Plaintext } from './plaintext';
-import { wipe } from './wipe';
+import { wipe } from '../bson/memory';
 
 /*
  * The stored form of an encrypted value (client-side encryption specification, "ciphertext"):
