@@ -23,19 +23,19 @@ export function ownCopy(bytes: Uint8Array): Buffer {
 }
 
 /**
- * Short-lived plaintext is cut from zero-filled slabs used for nothing else: one allocation per
- * slab rather than per value. Every slice is wiped once its value is encrypted.
+ * An allocator of zero-filled memory cut from slabs of its own, used for nothing else: one
+ * allocation per slab rather than per value, and no neighbours from Node's shared pool. A request
+ * over a quarter of a slab gets memory of its own.
  */
-const SLAB_BYTES = 16 * 1024;
-let slab = Buffer.alloc(0);
-let slabUsed = 0;
-
-/** `bytes` bytes of memory for plaintext, outside Node's shared pool. */
-export function plaintextMemory(bytes: number): Buffer {
-  if (bytes > SLAB_BYTES / 4) return Buffer.alloc(bytes);
-  if (slabUsed + bytes > slab.length) {
-    slab = Buffer.alloc(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  return slab.subarray(slabUsed, (slabUsed += bytes));
+export function slabAllocator(slabBytes = 16 * 1024): (bytes: number) => Buffer {
+  let slab = Buffer.alloc(0);
+  let used = 0;
+  return (bytes) => {
+    if (bytes > slabBytes / 4) return Buffer.alloc(bytes);
+    if (used + bytes > slab.length) {
+      slab = Buffer.alloc(slabBytes);
+      used = 0;
+    }
+    return slab.subarray(used, (used += bytes));
+  };
 }

@@ -1,7 +1,7 @@
 import { AS_THE_DRIVER_WRITES } from '../bson/documents';
 import type { StoredAlgorithm } from './blob';
 import { BSON } from 'mongodb';
-import { plaintextMemory, wipe } from '../bson/memory';
+import { slabAllocator, wipe } from '../bson/memory';
 
 /** MongoDB's limit on one document (the manual's "BSON Document Size" limit). */
 export const MAX_BSON_SIZE = 16 * 1024 * 1024;
@@ -44,6 +44,9 @@ export function encryptionPlaintext(value: unknown, algorithm: StoredAlgorithm):
   if (algorithm === 'Deterministic' && !DETERMINISTIC_TYPES.has(type)) throw new TypeError(`BSON type invalid for deterministic encryption (0x${type.toString(16)})`);
   return plaintext;
 }
+
+/** Plaintext copies live in slabs of their own, each wiped once its value is encrypted. */
+const plaintextMemory = slabAllocator();
 
 function serializedPlaintext(value: unknown): Plaintext {
   const document = BSON.serialize({ v: value }, AS_THE_DRIVER_WRITES);

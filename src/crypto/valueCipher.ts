@@ -3,7 +3,7 @@ import { Binary, BSON } from 'mongodb';
 import { aeadCiphertextLength, IV_BYTES, randomIvs, type AeadJob, type AeadKey } from './aead';
 import type { StoredAlgorithm } from './blob';
 import type { Plaintext } from './plaintext';
-import { wipe } from '../bson/memory';
+import { slabAllocator, wipe } from '../bson/memory';
 
 /*
  * The stored form of an encrypted value (client-side encryption specification, "ciphertext"):
@@ -28,21 +28,10 @@ export interface ValueToSeal {
 }
 
 /**
- * Ciphertexts are cut from zero-filled slabs that hold nothing else: a command listener gets a
- * view of the whole slab, and Node's shared pool (Buffer.allocUnsafe) may hold plaintext.
+ * Ciphertexts are cut from slabs that hold nothing else: a command listener gets a view of the
+ * whole slab.
  */
-const SLAB_BYTES = 16 * 1024;
-let slab = Buffer.alloc(0);
-let slabUsed = 0;
-
-function ciphertextMemory(bytes: number): Buffer {
-  if (bytes > SLAB_BYTES / 4) return Buffer.alloc(bytes);
-  if (slabUsed + bytes > slab.length) {
-    slab = Buffer.alloc(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  return slab.subarray(slabUsed, (slabUsed += bytes));
-}
+const ciphertextMemory = slabAllocator();
 
 /**
  * Encrypts values under one data key (`key`, with `keyId` its UUID), in order. Random takes a
