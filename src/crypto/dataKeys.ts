@@ -54,7 +54,7 @@ export class UnwrappedKeys {
     private readonly executor: ClientEncryption,
     private readonly kmsTlsOptions: Document,
   ) {
-    const local = (kmsProviders.local as { key?: Buffer } | undefined)?.key ?? concealKey(randomBytes(AEAD_KEY_BYTES));
+    const local = (kmsProviders.local as { key?: Buffer } | undefined)?.key ?? concealKey(randomBytes(AEAD_KEY_BYTES), 'wrapping key');
     this.wrappingKey = new AeadKey(local);
     this.crypt = createNativeMongoCrypt({ ...kmsProviders, local: { key: local } }, (d) => BSON.serialize(d));
   }
@@ -152,7 +152,7 @@ export class UnwrappedKeys {
       const material = this.wrappingKey.decrypt((document.keyMaterial as Binary).buffer);
       // libmongocrypt wrapped it under our own key a moment ago: anything else is not a key.
       if (material?.length !== AEAD_KEY_BYTES) throw new Error(`HMAC validation failure: data key ${id.toUUID().toHexString()} did not unwrap to ${AEAD_KEY_BYTES} bytes`);
-      const key = new AeadKey(concealKey(ownCopy(material)));
+      const key = new AeadKey(concealKey(ownCopy(material), 'data key'));
       wipe(material);
       if (!this.agreed) this.checkAgreement(document, key);
       const hex = hexOf(id);

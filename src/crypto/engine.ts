@@ -4,8 +4,8 @@ import { DecryptionError } from '../errors';
 import { inspectEncryptedBlob, isEncryptedBinary, type StoredAlgorithm } from './blob';
 import { CommandEncryptor, type EncryptionGroup } from './commandEncryptor';
 import { AeadKey } from './aead';
-import { hexOf, KEY_CACHE_MS, UnwrappedKeys } from './dataKeys';
-import { decryptValues, sealedKeyId } from './valueCipher';
+import { KEY_CACHE_MS, UnwrappedKeys } from './dataKeys';
+import { decryptValues, sealedKeyHex, sealedKeyId } from './valueCipher';
 import { createNativeMongoCrypt, runContext, type NativeMongoCrypt } from './driverInternals';
 import { classifyCryptError, DECRYPTION_CODE, LIKELY_CAUSE, scrub, type UndecryptableField, type UndecryptableReason } from './failures';
 
@@ -141,11 +141,10 @@ export class CryptoEngine {
   private async decryptInProcess(values: readonly Binary[]): Promise<unknown[] | undefined> {
     const byKey = new Map<string, { id: Binary; at: number[] }>();
     for (let i = 0; i < values.length; i++) {
-      const id = isEncryptedBinary(values[i]) ? sealedKeyId(values[i]) : undefined;
-      if (!id) return undefined;
-      const hex = hexOf(id);
+      const hex = isEncryptedBinary(values[i]) ? sealedKeyHex(values[i]) : undefined;
+      if (hex === undefined) return undefined;
       const same = byKey.get(hex);
-      if (same) same.at.push(i); else byKey.set(hex, { id, at: [i] });
+      if (same) same.at.push(i); else byKey.set(hex, { id: sealedKeyId(values[i])!, at: [i] });
     }
     const keys = await this.keys.get([...byKey.values()].map((group) => group.id));
     const out = new Array<unknown>(values.length);

@@ -37,8 +37,8 @@ export class HmacSha512 {
 
   constructor(key: Uint8Array) {
     if (key.length > BLOCK_BYTES) throw new RangeError(`an HMAC-SHA-512 key here has at most ${BLOCK_BYTES} bytes`);
-    this.inner = concealKey(Buffer.alloc(BLOCK_BYTES, 0x36));
-    this.outer = concealKey(Buffer.alloc(BLOCK_BYTES + DIGEST_BYTES, 0x5c));
+    this.inner = concealKey(Buffer.alloc(BLOCK_BYTES, 0x36), 'HMAC key block');
+    this.outer = concealKey(Buffer.alloc(BLOCK_BYTES + DIGEST_BYTES, 0x5c), 'HMAC key block');
     for (let i = 0; i < key.length; i++) {
       this.inner[i] ^= key[i];
       this.outer[i] ^= key[i];
@@ -47,34 +47,41 @@ export class HmacSha512 {
 
   /** HMAC-SHA-512 of the concatenation of the parts, as a latin1 string (one character per byte). */
   digest(...parts: Uint8Array[]): string {
-    let length = BLOCK_BYTES;
-    for (const part of parts) length += part.length;
-    if (length - BLOCK_BYTES > ONE_SHOT_MAX_BYTES) {
+    let messageBytes = 0;
+    for (const part of parts) messageBytes += part.length;
+    if (messageBytes > ONE_SHOT_MAX_BYTES) {
       const hash = crypto.createHash('sha512').update(this.inner);
       for (const part of parts) hash.update(part);
       return this.finish(hash.digest('binary'));
     }
-    if (scratch.length < length) scratch = Buffer.alloc(Math.max(length, 2 * scratch.length));
-    scratch.set(this.inner, 0);
-    let at = BLOCK_BYTES;
+    let at = this.begin(messageBytes);
     for (const part of parts) {
       scratch.set(part, at);
       at += part.length;
     }
-    const innerDigest = oneShot(scratch.subarray(0, length));
-    scratch.fill(0, 0, length);
-    return this.finish(innerDigest);
+    return this.end(messageBytes);
   }
 
   /** HMAC-SHA-512 of bytes[start, end) ‖ suffix, without a view of the range, as digest() gives it. */
   digestRange(bytes: Uint8Array, start: number, end: number, suffix: Uint8Array): string {
-    const length = BLOCK_BYTES + end - start + suffix.length;
-    if (length - BLOCK_BYTES > ONE_SHOT_MAX_BYTES) return this.digest(bytes.subarray(start, end), suffix);
-    if (scratch.length < length) scratch = Buffer.alloc(Math.max(length, 2 * scratch.length));
-    scratch.set(this.inner, 0);
-    let at = BLOCK_BYTES;
+    const messageBytes = end - start + suffix.length;
+    if (messageBytes > ONE_SHOT_MAX_BYTES) return this.digest(bytes.subarray(start, end), suffix);
+    let at = this.begin(messageBytes);
     for (let i = start; i < end; i++) scratch[at++] = bytes[i];
     scratch.set(suffix, at);
+    return this.end(messageBytes);
+  }
+
+  /** Puts K ⊕ ipad at the start of the scratch buffer, with room for the message after it; returns where the message goes. */
+  private begin(messageBytes: number): number {
+    if (scratch.length < BLOCK_BYTES + messageBytes) scratch = Buffer.alloc(Math.max(BLOCK_BYTES + messageBytes, 2 * scratch.length));
+    scratch.set(this.inner, 0);
+    return BLOCK_BYTES;
+  }
+
+  /** The HMAC of the message begin() made room for, once written; the scratch buffer is wiped. */
+  private end(messageBytes: number): string {
+    const length = BLOCK_BYTES + messageBytes;
     const innerDigest = oneShot(scratch.subarray(0, length));
     scratch.fill(0, 0, length);
     return this.finish(innerDigest);

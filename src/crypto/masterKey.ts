@@ -111,8 +111,8 @@ export function loadLocalMasterKey(options: LocalKmsOptions, context: MasterKeyC
  * wherever the Buffer ends up: the driver keeps it in its KMS options, so logging a client, a
  * repository or `client.encryption` would otherwise print the key. Its bytes are unchanged.
  */
-export function concealKey(key: Buffer): Buffer {
-  const placeholder = `<local master key: ${key.length} bytes, not shown>`;
+export function concealKey(key: Buffer, what = 'local master key'): Buffer {
+  const placeholder = `<${what}: ${key.length} bytes, not shown>`;
   Object.defineProperty(key, inspect.custom, { value: () => placeholder });
   Object.defineProperty(key, 'toJSON', { value: () => placeholder });
   return key;

@@ -70,9 +70,27 @@ const MIN_SEALED_BYTES = HEADER_BYTES + aeadCiphertextLength(0);
  * is not a Deterministic or Random ciphertext of the specification's form.
  */
 export function sealedKeyId(value: Binary): Binary | undefined {
+  return isSealed(value) ? new Binary(value.buffer.slice(1, 1 + UUID_BYTES), Binary.SUBTYPE_UUID) : undefined;
+}
+
+/**
+ * The data key id a stored value names, as hex (what hexOf gives for sealedKeyId's Binary), or
+ * undefined as sealedKeyId: a read of thousands of values groups them by key without an object
+ * per value.
+ */
+export function sealedKeyHex(value: Binary): string | undefined {
+  if (!isSealed(value)) return undefined;
   const bytes = value.buffer;
-  if (value.sub_type !== ENCRYPTED_SUBTYPE || bytes.length < MIN_SEALED_BYTES || (bytes[0] !== ALGORITHM_BYTE.Deterministic && bytes[0] !== ALGORITHM_BYTE.Random)) return undefined;
-  return new Binary(bytes.subarray(1, 1 + UUID_BYTES), Binary.SUBTYPE_UUID);
+  let hex = '';
+  for (let b = 1; b <= UUID_BYTES; b++) hex += HEX[bytes[b]];
+  return hex;
+}
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
+function isSealed(value: Binary): boolean {
+  const bytes = value.buffer;
+  return value.sub_type === ENCRYPTED_SUBTYPE && bytes.length >= MIN_SEALED_BYTES && (bytes[0] === ALGORITHM_BYTE.Deterministic || bytes[0] === ALGORITHM_BYTE.Random);
 }
 
 /**
