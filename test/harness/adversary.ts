@@ -4,8 +4,9 @@
  */
 import test from 'ava';
 import { BSON, ObjectId, type Collection, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
-import { StrongboxError, type StrongboxClient } from '../../src/index';
+import { createClient, StrongboxError, type StrongboxClient } from '../../src/index';
 import { rawClient, testClient } from './client';
+import { testServer } from './server';
 
 /** A repository without types: any method, any arguments, as a caller from plain JavaScript sees it. */
 export type AnyRepo = Record<string, (...args: any[]) => any>;
@@ -94,4 +95,31 @@ export async function plantMarkers(repo: AnyRepo, collection: Collection, doc: D
   const saved = await repo.insertOne(doc);
   await collection.updateOne({ _id: saved._id }, { $set: Object.fromEntries(Object.entries(paths).map(([p, from]) => [p, ciphers[from]])) });
   return { id: saved._id, before: await storedIn(collection, saved._id) };
+}
+
+/**
+ * Moves this process's wall clock (Date.now) and monotonic clock (performance.now) by the given
+ * amounts, to simulate time passing or the system clock being set; returns the undo.
+ */
+export function shiftClocks({ wallMs, monotonicMs }: { wallMs: number; monotonicMs: number }): () => void {
+  const wall = Date.now;
+  const monotonic = performance.now.bind(performance);
+  Date.now = () => wall() + wallMs;
+  performance.now = () => monotonic() + monotonicMs;
+  return () => {
+    Date.now = wall;
+    delete (performance as { now?: unknown }).now;
+  };
+}
+
+/**
+ * A client of the test server whose local master key and key vault the test chooses (to unwrap
+ * its data keys itself, or to start from an empty vault), with command monitoring on.
+ */
+export async function localKeyClient(models: Function[], masterKey: Buffer, keyVaultNamespace: string, options: { warn?: (message: string) => void } & Document = {}): Promise<StrongboxClient> {
+  const server = await testServer();
+  return createClient({
+    uri: server.uri, tls: server.tls, kms: { local: { key: masterKey.toString('base64') } }, keyVault: { namespace: keyVaultNamespace },
+    models, environment: 'development', warn: () => undefined, driverOptions: { monitorCommands: true }, ...options,
+  } as never);
 }

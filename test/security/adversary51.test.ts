@@ -22,10 +22,10 @@ import { inspect } from 'node:util';
 import {
   Binary, BSON, BSONRegExp, BSONSymbol, Code, Decimal128, Int32, Long, ObjectId, Timestamp, type ClientEncryption, type CommandStartedEvent, type Document, type MongoClient,
 } from 'mongodb';
-import { createClient, Encrypted, Field, Id, Model, StrongboxError, UndecryptableValue, type StrongboxClient } from '../../src/index';
-import { describe, uniq } from '../harness/adversary';
+import { Encrypted, Field, Id, Model, StrongboxError, UndecryptableValue, type StrongboxClient } from '../../src/index';
+import { describe, localKeyClient, shiftClocks, uniq } from '../harness/adversary';
 import { rawClient } from '../harness/client';
-import { testServer, uniqueDbName } from '../harness/server';
+import { uniqueDbName } from '../harness/server';
 
 const DB = uniqueDbName(__filename);
 const KEY = 'a51-main';
@@ -71,29 +71,7 @@ let masterKey: Buffer;
 const sent: CommandStartedEvent[] = [];
 const extraClients: StrongboxClient[] = [];
 
-/**
- * Moves this process's wall clock (Date.now) and monotonic clock (performance.now) by the given
- * amounts, to simulate time passing or the system clock being set; returns the undo.
- */
-function shiftClocks({ wallMs, monotonicMs }: { wallMs: number; monotonicMs: number }): () => void {
-  const wall = Date.now;
-  const monotonic = performance.now.bind(performance);
-  Date.now = () => wall() + wallMs;
-  performance.now = () => monotonic() + monotonicMs;
-  return () => {
-    Date.now = wall;
-    delete (performance as { now?: unknown }).now;
-  };
-}
-
-async function makeClient(key: Buffer, keyVaultNs: string, overrides: Document = {}): Promise<StrongboxClient> {
-  const server = await testServer();
-  const c = await createClient({
-    uri: server.uri, tls: server.tls, kms: { local: { key: key.toString('base64') } }, keyVault: { namespace: keyVaultNs },
-    models: MODELS, environment: 'development', warn: () => undefined, driverOptions: { monitorCommands: true }, ...overrides,
-  } as never);
-  return c;
-}
+const makeClient = (key: Buffer, keyVaultNs: string, overrides: Document = {}): Promise<StrongboxClient> => localKeyClient(MODELS, key, keyVaultNs, overrides);
 
 const KEY_VAULT = `sb_keys_a51_${randomBytes(3).toString('hex')}.__keyVault`;
 

@@ -34,10 +34,10 @@ import { inspect } from 'node:util';
 import {
   Binary, BSON, Decimal128, Long, ObjectId, type ClientEncryption, type CommandStartedEvent, type CommandSucceededEvent, type Document, type MongoClient,
 } from 'mongodb';
-import { createClient, Encrypted, Field, Id, Model, StrongboxError, type StrongboxClient } from '../../src/index';
-import { describe, uniq } from '../harness/adversary';
+import { Encrypted, Field, Id, Model, StrongboxError, type StrongboxClient } from '../../src/index';
+import { describe, localKeyClient, shiftClocks, uniq } from '../harness/adversary';
 import { rawClient } from '../harness/client';
-import { testServer, uniqueDbName } from '../harness/server';
+import { uniqueDbName } from '../harness/server';
 
 const DB = uniqueDbName(__filename);
 const KEY = 'a52-main';
@@ -82,11 +82,7 @@ const extraClients: StrongboxClient[] = [];
 const KEY_VAULT = `sb_keys_a52_${randomBytes(3).toString('hex')}.__keyVault`;
 
 async function makeClient(key: Buffer, keyVaultNs: string, warn: (m: string) => void = (m) => warnings.push(m)): Promise<StrongboxClient> {
-  const server = await testServer();
-  const c = await createClient({
-    uri: server.uri, tls: server.tls, kms: { local: { key: key.toString('base64') } }, keyVault: { namespace: keyVaultNs },
-    models: MODELS, environment: 'development', warn, driverOptions: { monitorCommands: true },
-  } as never);
+  const c = await localKeyClient(MODELS, key, keyVaultNs, { warn });
   extraClients.push(c);
   return c;
 }
@@ -112,21 +108,6 @@ const DET = 'AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic';
 const keyIdOf = (blob: Binary) => new Binary(Buffer.from(blob.buffer.subarray(1, 17)), 4);
 const hex = (b: Binary | Uint8Array) => Buffer.from(b instanceof Binary ? b.buffer : b).toString('hex');
 const isCipher = (v: unknown): v is Binary => v instanceof Binary && v.sub_type === 6;
-
-/**
- * Moves this process's wall clock (Date.now) and monotonic clock (performance.now) by the given
- * amounts, to simulate time passing or the system clock being set; returns the undo.
- */
-function shiftClocks({ wallMs, monotonicMs }: { wallMs: number; monotonicMs: number }): () => void {
-  const wall = Date.now;
-  const monotonic = performance.now.bind(performance);
-  Date.now = () => wall() + wallMs;
-  performance.now = () => monotonic() + monotonicMs;
-  return () => {
-    Date.now = wall;
-    delete (performance as { now?: unknown }).now;
-  };
-}
 
 /** The 96 bytes of a data key, unwrapped here from its key-vault document with the local master key (the spec's AEAD, no associated data). */
 function unwrapLocal(master: Buffer, wrapped: Buffer): Buffer {
