@@ -115,6 +115,31 @@ const STRING_TYPE = 0x02;
  */
 const VIEWING_TYPES = new Set([0x05, 0x03, 0x04, 0x0f]);
 
+/** Bytes of the fixed-size BSON types (bsonspec.org), by type byte. */
+const FIXED_BYTES: Record<number, number> = { 0x01: 8, 0x06: 0, 0x07: 12, 0x08: 1, 0x09: 8, 0x0a: 0, 0x10: 4, 0x11: 8, 0x12: 8, 0x13: 16, 0xff: 0, 0x7f: 0 };
+
+/**
+ * How many bytes the BSON value of `type` at the start of `bytes` takes, as its type's layout
+ * (bsonspec.org) says, or undefined for a type this does not know. Deserialization checks the
+ * value's own contents; this says whether anything follows it.
+ */
+function valueBytes(type: number, bytes: Buffer): number | undefined {
+  if (type in FIXED_BYTES) return FIXED_BYTES[type];
+  const int32At = (at: number) => (bytes.length >= at + 4 ? bytes.readInt32LE(at) : undefined);
+  switch (type) {
+    case 0x02: case 0x0d: case 0x0e: { const n = int32At(0); return n === undefined ? undefined : 4 + n; } // string, JavaScript, symbol
+    case 0x03: case 0x04: case 0x0f: return int32At(0); // document, array, code with scope: the length counts itself
+    case 0x05: { const n = int32At(0); return n === undefined ? undefined : 4 + 1 + n; } // binData: length, subtype, bytes
+    case 0x0c: { const n = int32At(0); return n === undefined ? undefined : 4 + n + 12; } // dbPointer: string, ObjectId
+    case 0x0b: { // regex: pattern and options, each ending with a 0
+      const pattern = bytes.indexOf(0);
+      const options = pattern < 0 ? -1 : bytes.indexOf(0, pattern + 1);
+      return options < 0 ? undefined : options + 1;
+    }
+    default: return undefined;
+  }
+}
+
 /** The value of a BSON element of `type` with these bytes: the document { v } around it, deserialized. */
 function valueOf(type: number, bytes: Buffer): unknown {
   if (type === STRING_TYPE) {
@@ -137,6 +162,12 @@ function valueOf(type: number, bytes: Buffer): unknown {
   document[6] = 0;
   document.set(bytes, 7);
   document[document.length - 1] = 0;
+  // Exactly one value, ending where the plaintext ends: bytes after it (a second element named v,
+  // which deserialization would take instead) make it no value of ours; libmongocrypt decides.
+  if (valueBytes(type, bytes) !== bytes.length) {
+    wipe(document);
+    throw new TypeError('a decrypted plaintext is not exactly one BSON value');
+  }
   const { v } = BSON.deserialize(document);
   if (!viewed) wipe(document);
   return v;
