@@ -174,7 +174,9 @@ function openPrivateKey(pem: string, password: string | undefined, path: string,
     return createPrivateKey(password === undefined ? { key: pem } : { key: pem, passphrase: password });
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'ERR_OSSL_BAD_DECRYPT') {
+    // A wrong passphrase usually fails the padding check of the decrypted key (bad decrypt); about
+    // once in 256 the bytes it decrypts to pass that check and fail to decode instead.
+    if (code === 'ERR_OSSL_BAD_DECRYPT' || (code === 'ERR_OSSL_UNSUPPORTED' && isEncrypted(pem))) {
       return new ConfigError('TLS_KEY_PASSPHRASE_WRONG', `${labels.password} does not decrypt the private key in ${labels.file} ('${path}').`, {
         fix: `set ${labels.password} to the passphrase the key was encrypted with; 'openssl pkey -in FILE -noout' asks for it and tells whether it is right.`,
         cause: err,

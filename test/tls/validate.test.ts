@@ -110,6 +110,12 @@ test('an encrypted key without its passphrase, or with a wrong one, is caught be
   expectError(t, { certificateKeyFile: pki('client-encrypted.pem') }, dev, 'TLS_KEY_PASSPHRASE_MISSING', [/`certificateKeyFilePassword` \(URI `tlsCertificateKeyFilePassword`\)/]);
   const wrong = expectError(t, { certificateKeyFile: pki('client-encrypted.pem'), certificateKeyFilePassword: 'not-the-passphrase' }, dev, 'TLS_KEY_PASSPHRASE_WRONG');
   t.false(wrong.message.includes('not-the-passphrase'));
+  // About one wrong passphrase in 256 decrypts to bytes that pass the padding check and fail to decode instead.
+  const codes = new Set<string>();
+  for (let i = 0; i < 600; i++) {
+    for (const e of checkTlsOptions({ certificateKeyFile: pki('client-encrypted.pem'), certificateKeyFilePassword: `wrong-${i}` }, dev).errors) codes.add(e.code);
+  }
+  t.deepEqual([...codes], ['TLS_KEY_PASSPHRASE_WRONG'], '600 wrong passphrases');
 });
 
 test('a passphrase for an unencrypted key, or without a key file, is a warning', (t) => {
