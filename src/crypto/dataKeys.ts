@@ -7,7 +7,7 @@ import { createNativeMongoCrypt, runContext, runWithKeys, type NativeMongoCrypt 
 import { classifyCryptError } from './failures';
 import { concealKey } from './masterKey';
 import { encryptionPlaintext } from './plaintext';
-import { encryptValues } from './valueCipher';
+import { encryptValues, hexOfBytes } from './valueCipher';
 import { ownCopy, wipe } from '../bson/memory';
 
 /** How long a data key stays unwrapped in memory: libmongocrypt's own key cache expiration. */
@@ -189,7 +189,7 @@ const hexes = new WeakMap<Binary, string>();
 export function hexOf(id: Binary): string {
   let hex = hexes.get(id);
   if (hex === undefined) {
-    hex = Buffer.from(id.buffer).toString('hex');
+    hex = hexOfBytes(id.buffer, 0, id.buffer.length);
     hexes.set(id, hex);
   }
   return hex;

@@ -146,7 +146,8 @@ export class CryptoEngine {
       const same = byKey.get(hex);
       if (same) same.at.push(i); else byKey.set(hex, { id: sealedKeyId(values[i])!, at: [i] });
     }
-    const keys = await this.keys.get([...byKey.values()].map((group) => group.id));
+    const ids = [...byKey.values()].map((group) => group.id);
+    const keys = this.keys.allCached(ids) ?? await this.keys.get(ids);
     const out = new Array<unknown>(values.length);
     for (const [hex, { at }] of byKey) {
       const key = keys.get(hex);

@@ -79,14 +79,17 @@ export function sealedKeyId(value: Binary): Binary | undefined {
  * per value.
  */
 export function sealedKeyHex(value: Binary): string | undefined {
-  if (!isSealed(value)) return undefined;
-  const bytes = value.buffer;
-  let hex = '';
-  for (let b = 1; b <= UUID_BYTES; b++) hex += HEX[bytes[b]];
-  return hex;
+  return isSealed(value) ? hexOfBytes(value.buffer, 1, 1 + UUID_BYTES) : undefined;
 }
 
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
+/** bytes[start, end) as lowercase hex, without a view or copy of them. */
+export function hexOfBytes(bytes: Uint8Array, start: number, end: number): string {
+  let hex = '';
+  for (let b = start; b < end; b++) hex += HEX[bytes[b]];
+  return hex;
+}
 
 function isSealed(value: Binary): boolean {
   const bytes = value.buffer;
@@ -142,15 +145,14 @@ function valueBytes(type: number, bytes: Buffer): number | undefined {
 
 /** The value of a BSON element of `type` with these bytes: the document { v } around it, deserialized. */
 function valueOf(type: number, bytes: Buffer): unknown {
-  if (type === STRING_TYPE) {
-    // Most values are strings: read directly when the bytes are a well-formed BSON string of valid
-    // UTF-8 (int32 length of the bytes plus one, the bytes, 0); anything else goes through BSON,
-    // which refuses it as it would in any document.
-    const end = bytes.length - 1;
-    if (bytes.length >= 5 && bytes.readInt32LE(0) === end - 3 && bytes[end] === 0) {
-      const text = bytes.subarray(4, end);
-      if (isUtf8(text)) return text.toString('utf8');
-    }
+  // Exactly one value, ending where the plaintext ends: bytes after it (a second element named v,
+  // which deserialization would take instead) make it no value of ours; libmongocrypt decides.
+  if (valueBytes(type, bytes) !== bytes.length) throw new TypeError('a decrypted plaintext is not exactly one BSON value');
+  // Most values are strings: read directly when they are a well-formed BSON string (length, the
+  // bytes, 0) of valid UTF-8; anything else goes through BSON, which refuses it as in any document.
+  if (type === STRING_TYPE && bytes.length >= 5 && bytes[bytes.length - 1] === 0) {
+    const text = bytes.subarray(4, bytes.length - 1);
+    if (isUtf8(text)) return text.toString('utf8');
   }
   const viewed = VIEWING_TYPES.has(type);
   // A value viewing these bytes gets memory of its own; any other value is a copy, and the bytes are wiped.
@@ -162,12 +164,6 @@ function valueOf(type: number, bytes: Buffer): unknown {
   document[6] = 0;
   document.set(bytes, 7);
   document[document.length - 1] = 0;
-  // Exactly one value, ending where the plaintext ends: bytes after it (a second element named v,
-  // which deserialization would take instead) make it no value of ours; libmongocrypt decides.
-  if (valueBytes(type, bytes) !== bytes.length) {
-    wipe(document);
-    throw new TypeError('a decrypted plaintext is not exactly one BSON value');
-  }
   const { v } = BSON.deserialize(document);
   if (!viewed) wipe(document);
   return v;
