@@ -63,10 +63,11 @@ export interface AeadJob {
   associatedBytes: number;
 }
 
-/** One value to decrypt: its first `associatedBytes` bytes are the associated data, then IV ‖ ciphertext ‖ tag. */
-export interface AeadSealed {
-  bytes: Uint8Array;
-  associatedBytes: number;
+/** What openMany gives: the plaintexts of many values, each a range of one buffer. */
+export interface OpenedValues {
+  plaintext: Buffer;
+  start: Int32Array;
+  end: Int32Array;
 }
 
 /**
@@ -148,56 +149,62 @@ export class AeadKey {
   }
 
   /**
-   * The plaintext of each value, in order; undefined for a value whose tag does not verify under
-   * this key (another key, or damaged bytes) or that is not of this cipher's shape. The tags are
-   * checked before anything is decrypted.
+   * The plaintexts of values whose first `associatedBytes` bytes are their associated data, then
+   * IV ‖ ciphertext ‖ tag: value i is `plaintext[start[i], end[i])`, or start[i] is -1 when its tag
+   * does not verify under this key (another key, or damaged bytes), it is not of this cipher's
+   * shape or its padding is wrong. The tags are checked before anything is decrypted. Ranges of
+   * one buffer rather than a buffer per value: a cursor reads thousands of values per batch, and
+   * a view per value was most of what reading them allocated.
    */
-  decryptMany(values: readonly AeadSealed[]): Array<Buffer | undefined> {
-    const verified: boolean[] = [];
+  openMany(values: readonly Uint8Array[], associatedBytes: number): OpenedValues {
+    const start = new Int32Array(values.length);
+    const end = new Int32Array(values.length);
     let total = 0;
-    for (const { bytes, associatedBytes } of values) {
+    for (let i = 0; i < values.length; i++) {
+      const bytes = values[i];
       const sealedBytes = bytes.length - associatedBytes - IV_BYTES - TAG_BYTES;
       let ok = sealedBytes >= BLOCK_BYTES && sealedBytes % BLOCK_BYTES === 0;
       if (ok) {
-        const end = bytes.length - TAG_BYTES;
-        const expected = this.macKey.digestRange(bytes, 0, end, bitLength(associatedBytes));
+        const tagAt = bytes.length - TAG_BYTES;
+        const expected = this.macKey.digestRange(bytes, 0, tagAt, bitLength(associatedBytes));
         // Compared without an early exit, so the time taken does not tell how much of a tag matched.
         let difference = 0;
-        for (let b = 0; b < TAG_BYTES; b++) difference |= expected.charCodeAt(b) ^ bytes[end + b];
+        for (let b = 0; b < TAG_BYTES; b++) difference |= expected.charCodeAt(b) ^ bytes[tagAt + b];
         ok = difference === 0;
       }
-      verified.push(ok);
-      if (ok) total += sealedBytes;
+      if (ok) {
+        start[i] = total;
+        total += sealedBytes;
+        end[i] = total;
+      } else start[i] = -1;
     }
     const sealed = Buffer.allocUnsafe(total);
-    let at = 0;
+    const from = associatedBytes + IV_BYTES;
     for (let i = 0; i < values.length; i++) {
-      if (!verified[i]) continue;
-      const { bytes, associatedBytes } = values[i];
-      const from = associatedBytes + IV_BYTES;
-      const length = bytes.length - TAG_BYTES - from;
-      for (let b = 0; b < length; b++) sealed[at + b] = bytes[from + b];
-      at += length;
+      if (start[i] < 0) continue;
+      const bytes = values[i];
+      for (let b = 0, at = start[i]; at < end[i]; b++, at++) sealed[at] = bytes[from + b];
     }
-    const opened = this.inverse.update(sealed);
-    at = 0;
-    return values.map(({ bytes, associatedBytes }, i) => {
-      if (!verified[i]) return undefined;
-      const length = bytes.length - TAG_BYTES - associatedBytes - IV_BYTES;
-      const plain = opened.subarray(at, at + length);
-      at += length;
+    const plaintext = this.inverse.update(sealed);
+    for (let i = 0; i < values.length; i++) {
+      if (start[i] < 0) continue;
+      const bytes = values[i];
+      const first = start[i];
+      const last = end[i];
       // Each block's previous ciphertext block (the IV for the first) is at the same offset of IV ‖ ciphertext.
-      for (let b = 0; b < length; b++) plain[b] ^= bytes[associatedBytes + b];
-      const padding = plain[length - 1];
-      if (padding < 1 || padding > BLOCK_BYTES) return undefined;
-      for (let b = length - padding; b < length; b++) if (plain[b] !== padding) return undefined;
-      return plain.subarray(0, length - padding);
-    });
+      for (let at = first, b = associatedBytes; at < last; at++, b++) plaintext[at] ^= bytes[b];
+      const padding = plaintext[last - 1];
+      let padded = padding >= 1 && padding <= BLOCK_BYTES;
+      for (let at = last - padding; padded && at < last; at++) padded = plaintext[at] === padding;
+      if (padded) end[i] = last - padding; else start[i] = -1;
+    }
+    return { plaintext, start, end };
   }
 
-  /** The plaintext of one value, or undefined (see decryptMany). */
+  /** The plaintext of one value, or undefined (see openMany). */
   decrypt(bytes: Uint8Array, associatedBytes = 0): Buffer | undefined {
-    return this.decryptMany([{ bytes, associatedBytes }])[0];
+    const opened = this.openMany([bytes], associatedBytes);
+    return opened.start[0] < 0 ? undefined : opened.plaintext.subarray(opened.start[0], opened.end[0]);
   }
 
   /** IV ‖ ciphertext ‖ tag of one plaintext, without associated data, as a new buffer. */

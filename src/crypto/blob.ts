@@ -50,8 +50,26 @@ export function inspectEncryptedBlob(value: unknown): EncryptedBlobInfo | undefi
  * `bytes` at `at`, as js-bson's UUID.toHexString() spells it, without the copy and the UUID
  * object: every value read passes here.
  */
-function uuidText(bytes: Uint8Array, at: number): string {
+const uuidText = rememberingLastKeyId((bytes, at) => {
   const view = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hex = view.toString('hex', at, at + 16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+});
+
+/**
+ * `spell` (of the 16-byte data key id at `bytes[at]`), remembering the last id it spelled: the
+ * values of a batch mostly name one key, and spelling the id anew for each value was a good part
+ * of what reading a cursor allocated. A key id is the clear header of every stored value.
+ */
+export function rememberingLastKeyId(spell: (bytes: Uint8Array, at: number) => string): (bytes: Uint8Array, at: number) => string {
+  const last = new Uint8Array(16);
+  let spelled: string | undefined;
+  return (bytes, at) => {
+    let same = spelled !== undefined;
+    for (let b = 0; same && b < 16; b++) same = bytes[at + b] === last[b];
+    if (same) return spelled!;
+    for (let b = 0; b < 16; b++) last[b] = bytes[at + b];
+    spelled = spell(bytes, at);
+    return spelled;
+  };
 }

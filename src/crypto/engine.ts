@@ -148,20 +148,17 @@ export class CryptoEngine {
     }
     const ids = [...byKey.values()].map((group) => group.id);
     const keys = this.keys.allCached(ids) ?? await this.keys.get(ids);
+    if (byKey.size === 1) {
+      const key = keys.get(byKey.keys().next().value!);
+      return key instanceof AeadKey ? decryptValues(key, values) : undefined;
+    }
     const out = new Array<unknown>(values.length);
     for (const [hex, { at }] of byKey) {
       const key = keys.get(hex);
       if (!(key instanceof AeadKey)) return undefined;
-      let opened: Array<{ value: unknown } | undefined>;
-      try {
-        opened = decryptValues(key, at.map((i) => values[i]));
-      } catch {
-        return undefined;
-      }
-      for (let k = 0; k < at.length; k++) {
-        if (!opened[k]) return undefined;
-        out[at[k]] = opened[k]!.value;
-      }
+      const opened = decryptValues(key, at.map((i) => values[i]));
+      if (!opened) return undefined;
+      for (let k = 0; k < at.length; k++) out[at[k]] = opened[k];
     }
     return out;
   }

@@ -28,6 +28,16 @@ const oneShot: (data: Uint8Array) => string = typeof (crypto as { hash?: unknown
 
 /** Where inner messages are assembled; wiped after each use (it holds plaintext for a deterministic IV). */
 let scratch = Buffer.alloc(1024);
+/**
+ * The last view of the scratch buffer's start handed to the hash: values read together mostly
+ * have one length, and a view per HMAC was most of what the HMACs of a cursor's values allocated.
+ */
+let scratchStart = scratch.subarray(0, 0);
+
+function scratchUpTo(length: number): Buffer {
+  if (scratchStart.length !== length || scratchStart.buffer !== scratch.buffer) scratchStart = scratch.subarray(0, length);
+  return scratchStart;
+}
 
 export class HmacSha512 {
   /** K ⊕ ipad, then room for the message. */
@@ -82,7 +92,7 @@ export class HmacSha512 {
   /** The HMAC of the message begin() made room for, once written; the scratch buffer is wiped. */
   private end(messageBytes: number): string {
     const length = BLOCK_BYTES + messageBytes;
-    const innerDigest = oneShot(scratch.subarray(0, length));
+    const innerDigest = oneShot(scratchUpTo(length));
     scratch.fill(0, 0, length);
     return this.finish(innerDigest);
   }

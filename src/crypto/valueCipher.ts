@@ -1,7 +1,6 @@
-import { isUtf8 } from 'node:buffer';
 import { Binary, BSON } from 'mongodb';
 import { aeadCiphertextLength, IV_BYTES, randomIvs, type AeadJob, type AeadKey } from './aead';
-import type { StoredAlgorithm } from './blob';
+import { rememberingLastKeyId, type StoredAlgorithm } from './blob';
 import type { Plaintext } from './plaintext';
 import { slabAllocator, wipe } from '../bson/memory';
 
@@ -79,8 +78,10 @@ export function sealedKeyId(value: Binary): Binary | undefined {
  * per value.
  */
 export function sealedKeyHex(value: Binary): string | undefined {
-  return isSealed(value) ? hexOfBytes(value.buffer, 1, 1 + UUID_BYTES) : undefined;
+  return isSealed(value) ? keyHexAt(value.buffer, 1) : undefined;
 }
+
+const keyHexAt = rememberingLastKeyId((bytes, at) => hexOfBytes(bytes, at, at + UUID_BYTES));
 
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 
@@ -98,16 +99,26 @@ function isSealed(value: Binary): boolean {
 
 /**
  * Decrypts values sealed under one data key, in order, each to the value BSON deserialization
- * gives for its type and bytes; undefined for a value that does not open under the key.
+ * gives for its type and bytes; undefined when any one of them does not open under the key or
+ * is not exactly one BSON value of its type (libmongocrypt then tells which and why). The
+ * plaintexts are wiped once read.
  */
-export function decryptValues(key: AeadKey, values: readonly Binary[]): Array<{ value: unknown } | undefined> {
-  const opened = key.decryptMany(values.map((value) => ({ bytes: value.buffer, associatedBytes: HEADER_BYTES })));
-  return opened.map((plaintext, i) => {
-    if (!plaintext) return undefined;
-    const value = valueOf(values[i].buffer[HEADER_BYTES - 1], plaintext);
+export function decryptValues(key: AeadKey, values: readonly Binary[]): unknown[] | undefined {
+  const buffers = new Array<Uint8Array>(values.length);
+  for (let i = 0; i < values.length; i++) buffers[i] = values[i].buffer;
+  const { plaintext, start, end } = key.openMany(buffers, HEADER_BYTES);
+  try {
+    const out = new Array<unknown>(values.length);
+    for (let i = 0; i < values.length; i++) {
+      if (start[i] < 0) return undefined;
+      out[i] = valueOf(buffers[i][HEADER_BYTES - 1], plaintext, start[i], end[i]);
+    }
+    return out;
+  } catch {
+    return undefined;
+  } finally {
     wipe(plaintext);
-    return { value };
-  });
+  }
 }
 
 const STRING_TYPE = 0x02;
@@ -122,47 +133,50 @@ const VIEWING_TYPES = new Set([0x05, 0x03, 0x04, 0x0f]);
 const FIXED_BYTES: Record<number, number> = { 0x01: 8, 0x06: 0, 0x07: 12, 0x08: 1, 0x09: 8, 0x0a: 0, 0x10: 4, 0x11: 8, 0x12: 8, 0x13: 16, 0xff: 0, 0x7f: 0 };
 
 /**
- * How many bytes the BSON value of `type` at the start of `bytes` takes, as its type's layout
- * (bsonspec.org) says, or undefined for a type this does not know. Deserialization checks the
- * value's own contents; this says whether anything follows it.
+ * How many bytes the BSON value of `type` starting at `bytes[start]` takes, as its type's layout
+ * (bsonspec.org) says, reading no further than `end`, or undefined for a type this does not know.
+ * Deserialization checks the value's own contents; this says whether anything follows it.
  */
-function valueBytes(type: number, bytes: Buffer): number | undefined {
+function valueBytes(type: number, bytes: Buffer, start: number, end: number): number | undefined {
   if (type in FIXED_BYTES) return FIXED_BYTES[type];
-  const int32At = (at: number) => (bytes.length >= at + 4 ? bytes.readInt32LE(at) : undefined);
+  const int32At = (at: number) => (end - start >= at + 4 ? bytes.readInt32LE(start + at) : undefined);
   switch (type) {
     case 0x02: case 0x0d: case 0x0e: { const n = int32At(0); return n === undefined ? undefined : 4 + n; } // string, JavaScript, symbol
     case 0x03: case 0x04: case 0x0f: return int32At(0); // document, array, code with scope: the length counts itself
     case 0x05: { const n = int32At(0); return n === undefined ? undefined : 4 + 1 + n; } // binData: length, subtype, bytes
     case 0x0c: { const n = int32At(0); return n === undefined ? undefined : 4 + n + 12; } // dbPointer: string, ObjectId
     case 0x0b: { // regex: pattern and options, each ending with a 0
-      const pattern = bytes.indexOf(0);
-      const options = pattern < 0 ? -1 : bytes.indexOf(0, pattern + 1);
-      return options < 0 ? undefined : options + 1;
+      const pattern = bytes.indexOf(0, start);
+      const options = pattern < 0 || pattern >= end ? -1 : bytes.indexOf(0, pattern + 1);
+      return options < 0 || options >= end ? undefined : options + 1 - start;
     }
     default: return undefined;
   }
 }
 
-/** The value of a BSON element of `type` with these bytes: the document { v } around it, deserialized. */
-function valueOf(type: number, bytes: Buffer): unknown {
+/** The value of a BSON element of `type` with the bytes `bytes[start, end)`: the document { v } around them, deserialized. */
+function valueOf(type: number, bytes: Buffer, start: number, end: number): unknown {
   // Exactly one value, ending where the plaintext ends: bytes after it (a second element named v,
   // which deserialization would take instead) make it no value of ours; libmongocrypt decides.
-  if (valueBytes(type, bytes) !== bytes.length) throw new TypeError('a decrypted plaintext is not exactly one BSON value');
+  const length = end - start;
+  if (valueBytes(type, bytes, start, end) !== length) throw new TypeError('a decrypted plaintext is not exactly one BSON value');
   // Most values are strings: read directly when they are a well-formed BSON string (length, the
-  // bytes, 0) of valid UTF-8; anything else goes through BSON, which refuses it as in any document.
-  if (type === STRING_TYPE && bytes.length >= 5 && bytes[bytes.length - 1] === 0) {
-    const text = bytes.subarray(4, bytes.length - 1);
-    if (isUtf8(text)) return text.toString('utf8');
+  // bytes, 0) that decodes without a replacement character. Node puts U+FFFD for each malformed
+  // UTF-8 sequence (WHATWG Encoding, "UTF-8 decode"), so a string without one was valid UTF-8;
+  // one with it goes through BSON, which refuses malformed UTF-8 as in any document.
+  if (type === STRING_TYPE && length >= 5 && bytes[end - 1] === 0) {
+    const text = bytes.toString('utf8', start + 4, end - 1);
+    if (!text.includes('\uFFFD')) return text;
   }
   const viewed = VIEWING_TYPES.has(type);
   // A value viewing these bytes gets memory of its own; any other value is a copy, and the bytes are wiped.
-  const size = 4 + 1 + 2 + bytes.length + 1;
+  const size = 4 + 1 + 2 + length + 1;
   const document = viewed ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size);
   document.writeInt32LE(document.length, 0);
   document[4] = type;
   document[5] = 0x76;
   document[6] = 0;
-  document.set(bytes, 7);
+  bytes.copy(document, 7, start, end);
   document[document.length - 1] = 0;
   const { v } = BSON.deserialize(document);
   if (!viewed) wipe(document);

@@ -10,8 +10,11 @@ import test from 'ava';
 import * as fc from 'fast-check';
 import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { AeadKey, aeadCiphertextLength, type AeadJob } from '../../src/crypto/aead';
+import { AeadKey, aeadCiphertextLength, type AeadJob, type OpenedValues } from '../../src/crypto/aead';
 import { HmacSha512 } from '../../src/crypto/hmac';
+import { encryptionPlaintext } from '../../src/crypto/plaintext';
+import { decryptValues, encryptValues } from '../../src/crypto/valueCipher';
+import { Binary, BSON, BSONRegExp, Code, Decimal128, Double, Int32, Long, ObjectId } from 'mongodb';
 
 function al(associated: Uint8Array | undefined): Buffer {
   const out = Buffer.alloc(8);
@@ -60,8 +63,16 @@ test('values encrypted together (one AES call per block position) are byte for b
     });
     key.encryptMany(jobs);
     jobs.forEach((job, i) => t.is(job.out.subarray(job.at).toString('hex'), reference(raw, job.out.subarray(job.at, job.at + 16), values[i].plaintext, values[i].associated.length ? values[i].associated : undefined).toString('hex')));
-    const opened = key.decryptMany(jobs.map((job) => ({ bytes: job.out.subarray(3), associatedBytes: job.associatedBytes })));
-    opened.forEach((plain, i) => t.is(plain?.toString('hex'), values[i].plaintext.toString('hex')));
+    // Opened together, by length of associated data; then again with one tag damaged, which closes that value alone.
+    for (const associatedBytes of new Set(jobs.map((job) => job.associatedBytes))) {
+      const group = jobs.flatMap((job, i) => (job.associatedBytes === associatedBytes ? [{ sealed: Buffer.from(job.out.subarray(3)), plaintext: values[i].plaintext }] : []));
+      const read = (opened: OpenedValues, k: number) => (opened.start[k] < 0 ? undefined : opened.plaintext.toString('hex', opened.start[k], opened.end[k]));
+      const opened = key.openMany(group.map((value) => value.sealed), associatedBytes);
+      group.forEach((value, k) => t.is(read(opened, k), value.plaintext.toString('hex')));
+      group[0].sealed[group[0].sealed.length - 1] ^= 1;
+      const damaged = key.openMany(group.map((value) => value.sealed), associatedBytes);
+      group.forEach((value, k) => t.is(read(damaged, k), k === 0 ? undefined : value.plaintext.toString('hex')));
+    }
   }), { numRuns: 150 });
 });
 
@@ -102,5 +113,31 @@ test('HMAC-SHA-512 of a range and a suffix equals the HMAC of their concatenatio
     const [start, end] = [Math.min(a, b, all.length), Math.min(Math.max(a, b), all.length)];
     const mac = new HmacSha512(key);
     t.is(Buffer.from(mac.digestRange(all, start, end, suffix), 'latin1').toString('hex'), createHmac('sha512', key).update(all.subarray(start, end)).update(suffix).digest('hex'));
+  }), { numRuns: 200 });
+});
+
+test('values of every BSON type read together from one buffer each read back as BSON reads them alone; one damaged value sends the whole batch to libmongocrypt', (t) => {
+  const value = fc.oneof(
+    fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 10 }), fc.integer().map((n) => new Int32(n)), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map((n) => Long.fromBigInt(n)),
+    fc.double({ noNaN: true }).map((n) => new Double(n)), fc.boolean(), fc.date({ noInvalidDate: true }), fc.uint8Array({ minLength: 12, maxLength: 12 }).map((b) => new ObjectId(Buffer.from(b))),
+    fc.uint8Array({ maxLength: 40 }).map((b) => new Binary(Buffer.from(b))), fc.tuple(fc.stringMatching(/^[a-z.*]{0,8}$/), fc.constantFrom('', 'i', 'im')).map(([p, o]) => new BSONRegExp(p, o)),
+    fc.constant(Decimal128.fromString('12.345')), fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 3 }), fc.array(fc.string({ maxLength: 5 }), { maxLength: 4 }), fc.constant(new Code('x + 1')),
+  );
+  fc.assert(fc.property(fc.array(fc.tuple(value, fc.constantFrom('Random', 'Deterministic') as fc.Arbitrary<'Random' | 'Deterministic'>), { minLength: 1, maxLength: 12 }), fc.nat(), (items, damage) => {
+    const key = new AeadKey(randomBytes(96));
+    const keyId = new Binary(randomBytes(16), Binary.SUBTYPE_UUID);
+    // What each value reads as when BSON reads it alone; a value BSON cannot read (a regex JavaScript refuses) leaves the batch to libmongocrypt.
+    const hex = (v: unknown) => Buffer.from(BSON.serialize({ v })).toString('hex');
+    let alone: string[] | undefined;
+    try {
+      alone = items.map(([v]) => hex(BSON.deserialize(BSON.serialize({ v })).v));
+    } catch {
+      alone = undefined;
+    }
+    const sealed = encryptValues(key, keyId, items.map(([v, algorithm]) => ({ algorithm, plaintext: encryptionPlaintext(v, 'Random') })));
+    t.deepEqual(decryptValues(key, sealed)?.map(hex), alone);
+    const damaged = sealed.map((s) => new Binary(Buffer.from(s.buffer), s.sub_type));
+    damaged[damage % damaged.length].buffer[damaged[damage % damaged.length].buffer.length - 1] ^= 0x80;
+    t.is(decryptValues(key, damaged), undefined);
   }), { numRuns: 200 });
 });
