@@ -148,16 +148,14 @@ export class CryptoEngine {
     }
     const ids = [...byKey.values()].map((group) => group.id);
     const keys = this.keys.allCached(ids) ?? await this.keys.get(ids);
-    if (byKey.size === 1) {
-      const key = keys.get(byKey.keys().next().value!);
-      return key instanceof AeadKey ? decryptValues(key, values) : undefined;
-    }
+    // Under one key (the common batch) the values are decrypted as given and come back in order.
+    const oneKey = byKey.size === 1;
     const out = new Array<unknown>(values.length);
     for (const [hex, { at }] of byKey) {
       const key = keys.get(hex);
       if (!(key instanceof AeadKey)) return undefined;
-      const opened = decryptValues(key, at.map((i) => values[i]));
-      if (!opened) return undefined;
+      const opened = decryptValues(key, oneKey ? values : at.map((i) => values[i]));
+      if (!opened || oneKey) return opened;
       for (let k = 0; k < at.length; k++) out[at[k]] = opened[k];
     }
     return out;
