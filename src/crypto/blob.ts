@@ -18,12 +18,13 @@ export const ALGORITHM_NAMES: Readonly<Record<StoredAlgorithm, string>> = {
   Random: 'AEAD_AES_256_CBC_HMAC_SHA_512-Random',
 };
 
+/** Shared between values with the same header (see inspectEncryptedBlob): frozen, never changed. */
 export interface EncryptedBlobInfo {
-  algorithm: StoredAlgorithm;
+  readonly algorithm: StoredAlgorithm;
   /** The data key's id, as a canonical UUID string. */
-  keyId: string;
+  readonly keyId: string;
   /** BSON type number of the plaintext (2 string, 16 int, …). */
-  originalBsonType: number;
+  readonly originalBsonType: number;
 }
 
 export function isEncryptedBinary(value: unknown): value is Binary {
@@ -39,22 +40,42 @@ export function isEncryptedBinary(value: unknown): value is Binary {
 export function inspectEncryptedBlob(value: unknown): EncryptedBlobInfo | undefined {
   if (!isEncryptedBinary(value)) return undefined;
   const bytes = value.buffer;
-  if (bytes.length < 18) return undefined;
+  if (bytes.length < HEADER_BYTES) return undefined;
+  for (let i = 0; i < recentHeaders.length; i++) if (sameHeader(bytes, recentHeaders[i].bytes)) return recentHeaders[i].info;
   const algorithm = bytes[0] === 1 ? 'Deterministic' : bytes[0] === 2 ? 'Random' : undefined;
   if (!algorithm) return undefined;
-  return { algorithm, keyId: uuidText(bytes, 1), originalBsonType: bytes[17] };
+  const info: EncryptedBlobInfo = Object.freeze({ algorithm, keyId: uuidText(bytes, 1), originalBsonType: bytes[17] });
+  if (recentHeaders.length === RECENT_HEADERS) recentHeaders.pop();
+  // A copy of its own: Buffer's slice() is a view, which a change to the value's bytes would change too.
+  recentHeaders.unshift({ bytes: new Uint8Array(bytes.subarray(0, HEADER_BYTES)), info });
+  return info;
+}
+
+/** Algorithm, key id and plaintext type: the bytes an EncryptedBlobInfo says. */
+const HEADER_BYTES = 18;
+
+/**
+ * The last few headers read, each with its (frozen) info: a batch's values mostly share a handful
+ * of headers (one per algorithm and type under one key), and an info object per value read was a
+ * good part of what verifying a cursor's batch allocated.
+ */
+const RECENT_HEADERS = 8;
+const recentHeaders: Array<{ bytes: Uint8Array; info: EncryptedBlobInfo }> = [];
+
+function sameHeader(bytes: Uint8Array, header: Uint8Array): boolean {
+  for (let b = 0; b < HEADER_BYTES; b++) if (bytes[b] !== header[b]) return false;
+  return true;
 }
 
 /**
  * The canonical text (RFC 9562 section 4: 8-4-4-4-12 lowercase hex digits) of the UUID in
- * `bytes` at `at`, as js-bson's UUID.toHexString() spells it, without the copy and the UUID
- * object: every value read passes here.
+ * `bytes` at `at`, as js-bson's UUID.toHexString() spells it, without the copy and the UUID object.
  */
-const uuidText = rememberingLastKeyId((bytes, at) => {
+function uuidText(bytes: Uint8Array, at: number): string {
   const view = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hex = view.toString('hex', at, at + 16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-});
+}
 
 /**
  * `spell` (of the 16-byte data key id at `bytes[at]`), remembering the last id it spelled: the

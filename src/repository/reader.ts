@@ -168,12 +168,17 @@ export class DocumentReader<T> {
    * enough garbage to grow the process's peak memory with the length of the stream.
    */
   private async verify(docs: Document[], slots: Slot[], fail: Fail): Promise<Slot[]> {
-    const outcome: Array<Slot | undefined> = new Array(slots.length);
-    const keyed: Array<{ index: number; info: EncryptedBlobInfo; expected: string | null | Promise<string | undefined> }> = [];
+    // Per slot: the key id it must be under, or the lookup that answers it, PASSED for a loose
+    // ciphertext found to be the model's, REJECTED once reported. Two arrays for the batch, not an
+    // entry per value: they are most of what verifying a streamed batch allocates.
+    const expected: Array<string | null | Promise<string | undefined> | typeof PASSED | typeof REJECTED> = new Array(slots.length);
+    const infos: Array<EncryptedBlobInfo | undefined> = new Array(slots.length);
     const loose: Promise<void>[] = [];
     for (let index = 0; index < slots.length; index++) {
       const slot = slots[index];
       const info = inspectEncryptedBlob(slot.blob);
+      infos[index] = info;
+      expected[index] = REJECTED;
       if (!info) {
         reject(fail, slot, info, 'corrupt', 'the header is not a stored ciphertext\'s');
         continue;
@@ -181,7 +186,7 @@ export class DocumentReader<T> {
       const field = slot.field;
       if (!field) {
         loose.push(this.looseOrigin(info).then(
-          (known) => { if (known) outcome[index] = slot; else reject(fail, slot, info, 'misplaced', 'ciphertext of no encrypted field of the model under the key that field names'); },
+          (known) => { if (known) expected[index] = PASSED; else reject(fail, slot, info, 'misplaced', 'ciphertext of no encrypted field of the model under the key that field names'); },
           (err) => reject(fail, slot, info, classifyCryptError(err), 'the data keys the model names could not be looked up'),
         ));
         continue;
@@ -192,37 +197,42 @@ export class DocumentReader<T> {
       } else if (spec.bsonType !== undefined && info.originalBsonType !== BSON_TYPE_NUMBER[spec.bsonType]) {
         reject(fail, slot, info, 'type-mismatch', `ciphertext of BSON type ${info.originalBsonType} where the model declares ${spec.bsonType}`);
       } else {
-        let expected: string | null | Promise<string | undefined>;
         try {
-          expected = this.expectedKeyId(field, docs[slot.doc]);
+          expected[index] = this.expectedKeyId(field, docs[slot.doc]);
         } catch (err) {
           reject(fail, slot, info, classifyCryptError(err), 'the data key the model names could not be looked up');
-          continue;
         }
-        keyed.push({ index, info, expected });
       }
     }
     // The engine hands out one promise per alt name it remembers, so a batch under one key waits once.
     const answers = new Map<Promise<string | undefined>, { failed: boolean; id?: string; error?: unknown }>();
-    for (const { expected } of keyed) if (expected instanceof Promise && !answers.has(expected)) answers.set(expected, { failed: false });
+    for (const lookup of expected) if (lookup instanceof Promise && !answers.has(lookup)) answers.set(lookup, { failed: false });
     await Promise.all([...loose, ...[...answers].map(([lookup, answer]) => lookup.then((id) => { answer.id = id; }, (error) => { answer.failed = true; answer.error = error; }))]);
-    for (const { index, info, expected } of keyed) {
+    const passed: Slot[] = [];
+    for (let index = 0; index < slots.length; index++) {
+      const named = expected[index];
+      if (named === REJECTED) continue;
       const slot = slots[index];
+      if (named === PASSED) {
+        passed.push(slot);
+        continue;
+      }
+      const info = infos[index]!;
       let id: string | null;
-      if (expected instanceof Promise) {
-        const answer = answers.get(expected)!;
+      if (named instanceof Promise) {
+        const answer = answers.get(named)!;
         if (answer.failed) {
           // The key vault could not be asked which key the document names: nothing is decrypted unchecked.
           reject(fail, slot, info, classifyCryptError(answer.error), 'the data key the model names could not be looked up');
           continue;
         }
         id = answer.id ?? null;
-      } else id = expected;
+      } else id = named;
       if (id === null) reject(fail, slot, info, 'missing-key', 'the data key the model names for this document is not in the key vault');
       else if (id !== info.keyId) reject(fail, slot, info, 'key-mismatch', `ciphertext under data key ${info.keyId}, where the model names ${id}`);
-      else outcome[index] = slot;
+      else passed.push(slot);
     }
-    return outcome.filter((slot): slot is Slot => slot !== undefined);
+    return passed;
   }
 
   /**
@@ -295,6 +305,11 @@ export class DocumentReader<T> {
     return docs.map((doc) => hydrate<T>(this.model, doc));
   }
 }
+
+/** What verify() records for a slot that passed its checks without a key to compare (a loose ciphertext of the model's). */
+const PASSED = Symbol('passed');
+/** What verify() records for a slot it reported. */
+const REJECTED = Symbol('rejected');
 
 /** Reports a slot that fails its checks; it stays encrypted. */
 function reject(fail: Fail, slot: Slot, info: EncryptedBlobInfo | undefined, reason: UndecryptableReason, detail: string): void {
