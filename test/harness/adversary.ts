@@ -3,6 +3,7 @@
  * plain JavaScript would, without types, and record what a call did instead of failing on it.
  */
 import test from 'ava';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { BSON, ObjectId, type Collection, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
 import { createClient, StrongboxError, type StrongboxClient } from '../../src/index';
 import { rawClient, testClient } from './client';
@@ -122,4 +123,33 @@ export async function localKeyClient(models: Function[], masterKey: Buffer, keyV
     uri: server.uri, tls: server.tls, kms: { local: { key: masterKey.toString('base64') } }, keyVault: { namespace: keyVaultNamespace },
     models, environment: 'development', warn: () => undefined, driverOptions: { monitorCommands: true }, ...options,
   } as never);
+}
+
+/*
+ * The local KMS provider's wrapping of a data key, as libmongocrypt does it: AES-256-CBC under the
+ * last 32 bytes of the 96-byte master key, then HMAC-SHA-512 (truncated to 32 bytes) under its first
+ * 32 over IV and ciphertext and the 8-byte length of the (empty) associated data — the
+ * AEAD_AES_256_CBC_HMAC_SHA_512 construction of the client-side encryption specification. Rounds
+ * that plant keys in the vault, or read keys out of it as references, use these.
+ */
+export function wrapLocalKey(master: Buffer, key: Buffer): Buffer {
+  const iv = randomBytes(16);
+  const cipher = createCipheriv('aes-256-cbc', master.subarray(32, 64), iv);
+  const body = Buffer.concat([iv, cipher.update(key), cipher.final()]);
+  const tag = createHmac('sha512', master.subarray(0, 32)).update(body).update(Buffer.alloc(8)).digest().subarray(0, 32);
+  return Buffer.concat([body, tag]);
+}
+
+export function unwrapLocalKey(master: Buffer, wrapped: Buffer): Buffer {
+  const body = wrapped.subarray(0, wrapped.length - 32);
+  const tag = createHmac('sha512', master.subarray(0, 32)).update(body).update(Buffer.alloc(8)).digest().subarray(0, 32);
+  if (!tag.equals(wrapped.subarray(wrapped.length - 32))) throw new Error('bad tag');
+  const decipher = createDecipheriv('aes-256-cbc', master.subarray(32, 64), body.subarray(0, 16));
+  // In memory of its own (not Node's pool): a key must not land beside the views some rounds scan for it.
+  const head = decipher.update(body.subarray(16));
+  const tail = decipher.final();
+  const out = Buffer.allocUnsafeSlow(head.length + tail.length);
+  head.copy(out);
+  tail.copy(out, head.length);
+  return out;
 }

@@ -17,13 +17,13 @@
  */
 import test from 'ava';
 import * as fc from 'fast-check';
-import { createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import {
   Binary, BSON, BSONRegExp, BSONSymbol, Code, Decimal128, Int32, Long, ObjectId, Timestamp, type ClientEncryption, type CommandStartedEvent, type Document, type MongoClient,
 } from 'mongodb';
 import { Encrypted, Field, Id, Model, StrongboxError, UndecryptableValue, type StrongboxClient } from '../../src/index';
-import { describe, localKeyClient, shiftClocks, uniq } from '../harness/adversary';
+import { describe, localKeyClient, shiftClocks, uniq, unwrapLocalKey } from '../harness/adversary';
 import { rawClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
 
@@ -94,14 +94,6 @@ const DET = 'AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic';
 const keyIdOf = (blob: Binary) => new Binary(Buffer.from(blob.buffer.subarray(1, 17)), 4);
 const hex = (b: Binary) => Buffer.from(b.buffer).toString('hex');
 
-/** The 96 bytes of a data key, unwrapped here from its key-vault document with the local master key (the spec's AEAD, no associated data). */
-function unwrapLocal(master: Buffer, wrapped: Buffer): Buffer {
-  const body = wrapped.subarray(0, wrapped.length - 32);
-  const tag = createHmac('sha512', master.subarray(0, 32)).update(body).update(Buffer.alloc(8)).digest().subarray(0, 32);
-  if (!tag.equals(wrapped.subarray(wrapped.length - 32))) throw new Error('bad tag');
-  const d = createDecipheriv('aes-256-cbc', master.subarray(32, 64), body.subarray(0, 16));
-  return Buffer.concat([d.update(body.subarray(16)), d.final()]);
-}
 
 // ---------------------------------------------------------------- 1. byte equality with libmongocrypt
 
@@ -459,7 +451,7 @@ test.serial('held: no data key material (unwrapped here from the key vault) and 
   const [vdb, vcoll] = KEY_VAULT.split('.');
   const keys = await raw.db(vdb).collection(vcoll).find({}).toArray();
   t.true(keys.length >= 2);
-  const secrets = [masterKey, ...keys.map((k) => unwrapLocal(masterKey, Buffer.from((k.keyMaterial as Binary).buffer)))];
+  const secrets = [masterKey, ...keys.map((k) => unwrapLocalKey(masterKey, Buffer.from((k.keyMaterial as Binary).buffer)))];
   const dumps: Array<[string, string]> = [];
   for (const [what, obj] of [['client', client], ['engine', client.engine], ['repository', client.repository(Det as never)], ['keyVault', client.keyVault], ['encryption', client.encryption]] as Array<[string, unknown]>) {
     dumps.push([`inspect ${what}`, inspect(obj, { depth: Infinity, showHidden: true, maxArrayLength: Infinity, maxStringLength: Infinity })]);

@@ -29,13 +29,13 @@
  */
 import test from 'ava';
 import * as fc from 'fast-check';
-import { createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import {
   Binary, BSON, Decimal128, Long, ObjectId, type ClientEncryption, type CommandStartedEvent, type CommandSucceededEvent, type Document, type MongoClient,
 } from 'mongodb';
 import { Encrypted, Field, Id, Model, StrongboxError, type StrongboxClient } from '../../src/index';
-import { describe, localKeyClient, shiftClocks, uniq } from '../harness/adversary';
+import { describe, localKeyClient, shiftClocks, uniq, unwrapLocalKey } from '../harness/adversary';
 import { rawClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
 
@@ -109,26 +109,12 @@ const keyIdOf = (blob: Binary) => new Binary(Buffer.from(blob.buffer.subarray(1,
 const hex = (b: Binary | Uint8Array) => Buffer.from(b instanceof Binary ? b.buffer : b).toString('hex');
 const isCipher = (v: unknown): v is Binary => v instanceof Binary && v.sub_type === 6;
 
-/** The 96 bytes of a data key, unwrapped here from its key-vault document with the local master key (the spec's AEAD, no associated data). */
-function unwrapLocal(master: Buffer, wrapped: Buffer): Buffer {
-  const body = wrapped.subarray(0, wrapped.length - 32);
-  const tag = createHmac('sha512', master.subarray(0, 32)).update(body).update(Buffer.alloc(8)).digest().subarray(0, 32);
-  if (!tag.equals(wrapped.subarray(wrapped.length - 32))) throw new Error('bad tag');
-  const d = createDecipheriv('aes-256-cbc', master.subarray(32, 64), body.subarray(0, 16));
-  // In memory of its own (not Node's pool): the key must not land beside the views the tests scan.
-  const head = d.update(body.subarray(16));
-  const tail = d.final();
-  const out = Buffer.allocUnsafeSlow(head.length + tail.length);
-  head.copy(out);
-  tail.copy(out, head.length);
-  return out;
-}
 
 /** Every data key of a key vault, unwrapped with the master key. */
 async function dataKeysOf(vault: string, master: Buffer): Promise<Array<{ id: string; altNames: string[]; key: Buffer }>> {
   const [vdb, vcoll] = vault.split('.');
   const docs = await raw.db(vdb).collection(vcoll).find({}).toArray();
-  return docs.map((d) => ({ id: hex(d._id as unknown as Binary), altNames: (d.keyAltNames ?? []) as string[], key: unwrapLocal(master, Buffer.from((d.keyMaterial as Binary).buffer)) }));
+  return docs.map((d) => ({ id: hex(d._id as unknown as Binary), altNames: (d.keyAltNames ?? []) as string[], key: unwrapLocalKey(master, Buffer.from((d.keyMaterial as Binary).buffer)) }));
 }
 
 const xor = (bytes: Buffer, pad: number) => Buffer.from(bytes.map((x) => x ^ pad));

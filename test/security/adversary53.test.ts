@@ -12,11 +12,11 @@
  */
 import test from 'ava';
 import * as fc from 'fast-check';
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Binary, ObjectId, type ClientEncryption, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
 import { Encrypted, Field, Id, Model, StrongboxError, UndecryptableValue, type StrongboxClient } from '../../src/index';
-import { describe, localKeyClient, uniq } from '../harness/adversary';
+import { describe, localKeyClient, uniq, unwrapLocalKey } from '../harness/adversary';
 import { rawClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
 
@@ -77,18 +77,10 @@ interface DataKey { id: Buffer; altNames: string[]; key: Buffer }
 let keyA: DataKey;
 let keyB: DataKey;
 
-function unwrapLocal(master: Buffer, wrapped: Buffer): Buffer {
-  const body = wrapped.subarray(0, wrapped.length - 32);
-  const tag = createHmac('sha512', master.subarray(0, 32)).update(body).update(Buffer.alloc(8)).digest().subarray(0, 32);
-  if (!tag.equals(wrapped.subarray(wrapped.length - 32))) throw new Error('bad tag');
-  const d = createDecipheriv('aes-256-cbc', master.subarray(32, 64), body.subarray(0, 16));
-  return Buffer.concat([d.update(body.subarray(16)), d.final()]);
-}
-
 async function dataKeysOf(): Promise<DataKey[]> {
   const [vdb, vcoll] = KEY_VAULT.split('.');
   const docs = await raw.db(vdb).collection(vcoll).find({}).toArray();
-  return docs.map((d) => ({ id: Buffer.from((d._id as unknown as Binary).buffer), altNames: (d.keyAltNames ?? []) as string[], key: unwrapLocal(masterKey, Buffer.from((d.keyMaterial as Binary).buffer)) }));
+  return docs.map((d) => ({ id: Buffer.from((d._id as unknown as Binary).buffer), altNames: (d.keyAltNames ?? []) as string[], key: unwrapLocalKey(masterKey, Buffer.from((d.keyMaterial as Binary).buffer)) }));
 }
 
 const AL = (() => { const b = Buffer.alloc(8); b.writeUInt32BE(18 * 8, 4); return b; })();

@@ -9,14 +9,14 @@
  */
 import test from 'ava';
 import * as fc from 'fast-check';
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Binary, BSON, ObjectId, type ClientEncryption, type Document, type MongoClient } from 'mongodb';
 import { Encrypted, Field, Id, Model, type StrongboxClient } from '../../src/index';
 import { AeadKey } from '../../src/crypto/aead';
 import { inspectEncryptedBlob } from '../../src/crypto/blob';
 import { decryptValues, sealedKeyHex } from '../../src/crypto/valueCipher';
-import { describe, localKeyClient } from '../harness/adversary';
+import { describe, localKeyClient, wrapLocalKey, unwrapLocalKey } from '../harness/adversary';
 import { rawClient } from '../harness/client';
 import { uniqueDbName } from '../harness/server';
 
@@ -67,34 +67,18 @@ async function fallbacks<T>(run: () => Promise<T>): Promise<{ result: T; context
   }
 }
 
-function unwrapLocal(master: Buffer, wrapped: Buffer): Buffer {
-  const body = wrapped.subarray(0, wrapped.length - 32);
-  const tag = createHmac('sha512', master.subarray(0, 32)).update(body).update(Buffer.alloc(8)).digest().subarray(0, 32);
-  if (!tag.equals(wrapped.subarray(wrapped.length - 32))) throw new Error('bad tag');
-  const d = createDecipheriv('aes-256-cbc', master.subarray(32, 64), body.subarray(0, 16));
-  return Buffer.concat([d.update(body.subarray(16)), d.final()]);
-}
-
-function wrapLocal(master: Buffer, key: Buffer): Buffer {
-  const iv = randomBytes(16);
-  const c = createCipheriv('aes-256-cbc', master.subarray(32, 64), iv);
-  const body = Buffer.concat([iv, c.update(key), c.final()]);
-  const tag = createHmac('sha512', master.subarray(0, 32)).update(body).update(Buffer.alloc(8)).digest().subarray(0, 32);
-  return Buffer.concat([body, tag]);
-}
-
 const vault = () => { const [vdb, vcoll] = KEY_VAULT.split('.'); return raw.db(vdb).collection(vcoll); };
 
 async function dataKeysOf(): Promise<DataKey[]> {
   const docs = await vault().find({}).toArray();
-  return docs.map((d) => ({ id: Buffer.from((d._id as unknown as Binary).buffer), altNames: (d.keyAltNames ?? []) as string[], key: unwrapLocal(masterKey, Buffer.from((d.keyMaterial as Binary).buffer)) }));
+  return docs.map((d) => ({ id: Buffer.from((d._id as unknown as Binary).buffer), altNames: (d.keyAltNames ?? []) as string[], key: unwrapLocalKey(masterKey, Buffer.from((d.keyMaterial as Binary).buffer)) }));
 }
 
 /** A data key of our own in the vault, under the local master key, with the given id. */
 async function plantKey(id: Buffer, altName: string): Promise<DataKey> {
   const template = (await vault().findOne({ keyAltNames: KEY }))!;
   const key = randomBytes(96);
-  await vault().insertOne({ ...template, _id: new Binary(id, 4) as never, keyAltNames: [altName], keyMaterial: new Binary(wrapLocal(masterKey, key), 0) });
+  await vault().insertOne({ ...template, _id: new Binary(id, 4) as never, keyAltNames: [altName], keyMaterial: new Binary(wrapLocalKey(masterKey, key), 0) });
   return { id, altNames: [altName], key };
 }
 
