@@ -23,6 +23,8 @@ export interface EncryptedBlobInfo {
   readonly algorithm: StoredAlgorithm;
   /** The data key's id, as a canonical UUID string. */
   readonly keyId: string;
+  /** The same id as 32 lowercase hex digits (how the key cache names a key). */
+  readonly keyHex: string;
   /** BSON type number of the plaintext (2 string, 16 int, …). */
   readonly originalBsonType: number;
 }
@@ -44,15 +46,16 @@ export function inspectEncryptedBlob(value: unknown): EncryptedBlobInfo | undefi
   for (let i = 0; i < recentHeaders.length; i++) if (sameHeader(bytes, recentHeaders[i].bytes)) return recentHeaders[i].info;
   const algorithm = bytes[0] === 1 ? 'Deterministic' : bytes[0] === 2 ? 'Random' : undefined;
   if (!algorithm) return undefined;
-  const info: EncryptedBlobInfo = Object.freeze({ algorithm, keyId: uuidText(bytes, 1), originalBsonType: bytes[17] });
+  const keyHex = hexAt(bytes, 1, 17);
+  const info: EncryptedBlobInfo = Object.freeze({ algorithm, keyId: uuidText(keyHex), keyHex, originalBsonType: bytes[17] });
   if (recentHeaders.length === RECENT_HEADERS) recentHeaders.pop();
   // A copy of its own: Buffer's slice() is a view, which a change to the value's bytes would change too.
   recentHeaders.unshift({ bytes: new Uint8Array(bytes.subarray(0, HEADER_BYTES)), info });
   return info;
 }
 
-/** Algorithm, key id and plaintext type: the bytes an EncryptedBlobInfo says. */
-const HEADER_BYTES = 18;
+/** The clear header of a stored value: algorithm, key id and plaintext type, the bytes an EncryptedBlobInfo says. */
+export const HEADER_BYTES = 18;
 
 /**
  * The last few headers read, each with its (frozen) info: a batch's values mostly share a handful
@@ -67,30 +70,13 @@ function sameHeader(bytes: Uint8Array, header: Uint8Array): boolean {
   return true;
 }
 
-/**
- * The canonical text (RFC 9562 section 4: 8-4-4-4-12 lowercase hex digits) of the UUID in
- * `bytes` at `at`, as js-bson's UUID.toHexString() spells it, without the copy and the UUID object.
- */
-function uuidText(bytes: Uint8Array, at: number): string {
-  const view = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const hex = view.toString('hex', at, at + 16);
+/** The canonical text (RFC 9562 section 4: 8-4-4-4-12 lowercase hex digits) of a UUID given as 32 hex digits, as js-bson's UUID.toHexString() spells it. */
+function uuidText(hex: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/**
- * `spell` (of the 16-byte data key id at `bytes[at]`), remembering the last id it spelled: the
- * values of a batch mostly name one key, and spelling the id anew for each value was a good part
- * of what reading a cursor allocated. A key id is the clear header of every stored value.
- */
-export function rememberingLastKeyId(spell: (bytes: Uint8Array, at: number) => string): (bytes: Uint8Array, at: number) => string {
-  const last = new Uint8Array(16);
-  let spelled: string | undefined;
-  return (bytes, at) => {
-    let same = spelled !== undefined;
-    for (let b = 0; same && b < 16; b++) same = bytes[at + b] === last[b];
-    if (same) return spelled!;
-    for (let b = 0; b < 16; b++) last[b] = bytes[at + b];
-    spelled = spell(bytes, at);
-    return spelled;
-  };
+/** bytes[start, end) as lowercase hex, without copying them. */
+export function hexAt(bytes: Uint8Array, start: number, end: number): string {
+  const view = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return view.toString('hex', start, end);
 }

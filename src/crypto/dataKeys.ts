@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { BSON, type Binary, type ClientEncryption, type Document } from 'mongodb';
 import { EncryptionError } from '../errors';
 import { AEAD_KEY_BYTES, AeadKey } from './aead';
-import { ALGORITHM_NAMES } from './blob';
+import { ALGORITHM_NAMES, hexAt } from './blob';
 import { createNativeMongoCrypt, runContext, runWithKeys, type NativeMongoCrypt } from './driverInternals';
 import { classifyCryptError } from './failures';
 import { concealKey } from './masterKey';
 import { encryptionPlaintext } from './plaintext';
-import { encryptValues, hexOfBytes } from './valueCipher';
+import { encryptValues } from './valueCipher';
 import { ownCopy, wipe } from '../bson/memory';
 
 /** How long a data key stays unwrapped in memory: libmongocrypt's own key cache expiration. */
@@ -189,7 +189,7 @@ const hexes = new WeakMap<Binary, string>();
 export function hexOf(id: Binary): string {
   let hex = hexes.get(id);
   if (hex === undefined) {
-    hex = hexOfBytes(id.buffer, 0, id.buffer.length);
+    hex = hexAt(id.buffer, 0, id.buffer.length);
     hexes.set(id, hex);
   }
   return hex;

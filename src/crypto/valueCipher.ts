@@ -1,6 +1,6 @@
 import { Binary, BSON } from 'mongodb';
 import { aeadCiphertextLength, IV_BYTES, randomIvs, type AeadJob, type AeadKey } from './aead';
-import { rememberingLastKeyId, type StoredAlgorithm } from './blob';
+import { HEADER_BYTES, inspectEncryptedBlob, type StoredAlgorithm } from './blob';
 import type { Plaintext } from './plaintext';
 import { slabAllocator, wipe } from '../bson/memory';
 
@@ -14,7 +14,6 @@ import { slabAllocator, wipe } from '../bson/memory';
 const ENCRYPTED_SUBTYPE = 6;
 const ALGORITHM_BYTE: Readonly<Record<StoredAlgorithm, number>> = { Deterministic: 1, Random: 2 };
 const UUID_BYTES = 16;
-const HEADER_BYTES = 1 + UUID_BYTES + 1;
 
 /** Bytes of the stored value of a plaintext of `plaintextBytes`. */
 export function encryptedValueLength(plaintextBytes: number): number {
@@ -78,18 +77,8 @@ export function sealedKeyId(value: Binary): Binary | undefined {
  * per value.
  */
 export function sealedKeyHex(value: Binary): string | undefined {
-  return isSealed(value) ? keyHexAt(value.buffer, 1) : undefined;
-}
-
-const keyHexAt = rememberingLastKeyId((bytes, at) => hexOfBytes(bytes, at, at + UUID_BYTES));
-
-const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
-
-/** bytes[start, end) as lowercase hex, without a view or copy of them. */
-export function hexOfBytes(bytes: Uint8Array, start: number, end: number): string {
-  let hex = '';
-  for (let b = start; b < end; b++) hex += HEX[bytes[b]];
-  return hex;
+  // The header's reading is shared by the values that have it (see inspectEncryptedBlob): no string per value.
+  return isSealed(value) ? inspectEncryptedBlob(value)?.keyHex : undefined;
 }
 
 function isSealed(value: Binary): boolean {

@@ -1,7 +1,8 @@
 /**
  * inspectEncryptedBlob shares one frozen info object between values with the same clear header
  * (algorithm, key id, plaintext type). Generated sequences of headers, more distinct ones than it
- * remembers, values reused and changed in place between reads: each answer is the one read fresh
+ * remembers, values reused and changed in place between reads: each answer (its key id spelled as
+ * a UUID and as hex, which sealedKeyHex hands the key cache) is the one read fresh
  * from the value's own bytes, as the client-side encryption specification lays the header out.
  */
 import test from 'ava';
@@ -10,11 +11,12 @@ import { Binary } from 'mongodb';
 import { inspectEncryptedBlob } from '../../src/crypto/blob';
 
 /** The header read from scratch: byte 0 the algorithm, bytes 1–16 the key's UUID, byte 17 the BSON type. */
-function reference(bytes: Uint8Array): { algorithm: string; keyId: string; originalBsonType: number } | undefined {
+function reference(bytes: Uint8Array): { algorithm: string; keyId: string; keyHex: string; originalBsonType: number } | undefined {
   if (bytes.length < 18) return undefined;
   const algorithm = bytes[0] === 1 ? 'Deterministic' : bytes[0] === 2 ? 'Random' : undefined;
   if (algorithm === undefined) return undefined;
-  return { algorithm, keyId: new Binary(Buffer.from(bytes.subarray(1, 17)), 4).toUUID().toHexString(), originalBsonType: bytes[17] };
+  const id = Buffer.from(bytes.subarray(1, 17));
+  return { algorithm, keyId: new Binary(id, 4).toUUID().toHexString(), keyHex: id.toString('hex'), originalBsonType: bytes[17] };
 }
 
 const header = fc.record({

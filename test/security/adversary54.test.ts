@@ -2,7 +2,7 @@
  * Round 54 (brief adv54, on 2928dec): values of a batch opened as ranges of one plaintext buffer
  * (aead.ts openMany), read with valueOf(type, buffer, start, end) (valueCipher.ts: valueBytes
  * bounded by `end`, the regex NUL search, the string fast path on U+FFFD, the wipe of the whole
- * buffer), the key-id memo (blob.ts rememberingLastKeyId in inspectEncryptedBlob and
+ * buffer), the key-id memo (since 1879c00 the header cache of blob.ts inspectEncryptedBlob, behind
  * sealedKeyHex) and the HMAC's reused scratch view (hmac.ts). Stored values are sealed here with
  * data keys unwrapped from the key vault; libmongocrypt (ClientEncryption.decrypt) is the
  * reference for what each value reads as.

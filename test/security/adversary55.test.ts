@@ -605,9 +605,10 @@ test.serial('held: when the key vault cannot be asked for an alt name (tenant t2
 // ---------------------------------------------------------------- 7. the header cache itself
 
 /** A fresh reading of the header, from the bytes as they are now (no cache). */
-function freshInfo(bytes: Uint8Array): { algorithm: string; keyId: string; originalBsonType: number } | undefined {
+function freshInfo(bytes: Uint8Array): { algorithm: string; keyId: string; keyHex: string; originalBsonType: number } | undefined {
   if (bytes.length < 18 || (bytes[0] !== 1 && bytes[0] !== 2)) return undefined;
-  return { algorithm: bytes[0] === 1 ? 'Deterministic' : 'Random', keyId: uuidOf(Buffer.from(bytes.subarray(1, 17))), originalBsonType: bytes[17] };
+  const id = Buffer.from(bytes.subarray(1, 17));
+  return { algorithm: bytes[0] === 1 ? 'Deterministic' : 'Random', keyId: uuidOf(id), keyHex: id.toString('hex'), originalBsonType: bytes[17] };
 }
 
 test.serial('held: generated sequences of reads and in-place byte changes over 14 Binaries that view overlapping ranges of one ArrayBuffer (so a change to one changes others\' headers), cycling through >8 distinct headers: inspectEncryptedBlob always says what a fresh reading of the bytes as they are now says, its answer is frozen, and an answer is shared only between equal headers', (t) => {
@@ -671,11 +672,11 @@ test.serial('held: an answer cannot be changed (assigning its fields throws in s
   backing[37 + 17] = 0x10;
   const plain = new Binary(Buffer.from(header), 6);
   (plain as { buffer: Uint8Array }).buffer = new Uint8Array(backing.buffer, 37, header.length);
-  t.deepEqual({ ...inspectEncryptedBlob(plain) }, { algorithm: 'Random', keyId: uuidOf(id), originalBsonType: 0x10 });
+  t.deepEqual({ ...inspectEncryptedBlob(plain) }, { algorithm: 'Random', keyId: uuidOf(id), keyHex: id.toString('hex'), originalBsonType: 0x10 });
   // A subclass.
   class Sub extends Binary {}
   const sub = new Sub(Buffer.concat([Buffer.from([1]), keys.B.id, Buffer.from([2]), randomBytes(50)]), 6);
-  t.deepEqual({ ...inspectEncryptedBlob(sub) }, { algorithm: 'Deterministic', keyId: uuidOf(keys.B.id), originalBsonType: 2 });
+  t.deepEqual({ ...inspectEncryptedBlob(sub) }, { algorithm: 'Deterministic', keyId: uuidOf(keys.B.id), keyHex: keys.B.id.toString('hex'), originalBsonType: 2 });
   // A getter that answers differently on each read: the answer describes one of the readings whole, never a mix.
   const a = Buffer.concat([Buffer.from([1]), keys.A.id, Buffer.from([2]), randomBytes(50)]);
   const b = Buffer.concat([Buffer.from([2]), keys.B.id, Buffer.from([16]), randomBytes(50)]);
