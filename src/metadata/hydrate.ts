@@ -45,7 +45,10 @@ function compile(shape: ModelShape): Hydrator {
   const nested = new Map<string, (value: unknown) => unknown>();
   for (const field of shape.fields.values()) {
     if (!field.embedded) {
-      if (needsReadConversion(field.bsonType) || (field.bsonType === 'array' && needsReadConversion(field.itemBsonType))) {
+      if (field.bsonType === 'int' || field.bsonType === 'double') {
+        // A number is already what the read returns (most values of such a field): only a wrapper needs converting.
+        nested.set(field.name, (value) => (typeof value === 'number' ? value : fromStoredBson(value, field)));
+      } else if (needsReadConversion(field.bsonType) || (field.bsonType === 'array' && needsReadConversion(field.itemBsonType))) {
         nested.set(field.name, (value) => fromStoredBson(value, field));
       }
       continue;

@@ -7,10 +7,11 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
-import { ObjectId, type Collection, type Document, type MongoClient } from 'mongodb';
+import { BSON, ObjectId, type Collection, type Document, type MongoClient } from 'mongodb';
 import { BSON_TYPE_NUMBER, bsonTypeNumber } from '../../src/stored/values';
 import type { StrongboxClient } from '../../src/client/strongboxClient';
 import { isEncryptedBinary } from '../../src/crypto/blob';
+import { toDeclaredBson } from '../../src/repository/encoding/values';
 import type { Repository } from '../../src/repository/repository';
 import { rawClient, testClient } from '../harness/client';
 import { requires, testServer, uniqueDbName } from '../harness/server';
@@ -124,4 +125,35 @@ test('property-based: random values of every declared type survive write → raw
   }), { numRuns: RUNS, timeout: 30_000 });
   t.is(runs, RUNS);
   t.true(fields.length >= 30, `${fields.length} declared fields in every document`);
+});
+
+test('property-based: every number written to an unencrypted int field is stored as the int32 toDeclaredBson gives (the encoder stores in-range integers as given), or refused with its code', async (t) => {
+  const field = fieldName('plain', 'int');
+  const edges = [0, -0, 1, -1, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, -(2 ** 31) - 1, 0.5, -1.5, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MIN_VALUE];
+  const numbers = fc.sample(fc.oneof(fc.integer(), fc.integer({ min: -(2 ** 33), max: 2 ** 33 }), fc.double(), fc.constantFrom(...edges)), 300).concat(edges);
+  const expected = (value: number): { bytes: string } | { code: string } => {
+    try {
+      return { bytes: Buffer.from(BSON.serialize({ v: toDeclaredBson(value, { bsonType: 'int' }, 'v') })).toString('hex') };
+    } catch (err) {
+      return { code: (err as { code: string }).code };
+    }
+  };
+  let kept = 0;
+  let refused = 0;
+  for (const value of numbers) {
+    const want = expected(value);
+    const id = new ObjectId();
+    if ('code' in want) {
+      const err = await t.throwsAsync(repo().insertOne({ _id: id, [field]: value } as never));
+      t.is((err as { code?: string }).code, want.code, `${value}: refused as toDeclaredBson refuses it`);
+      refused++;
+      continue;
+    }
+    await repo().insertOne({ _id: id, [field]: value } as never);
+    const doc = (await stored.findOne({ _id: id }, { promoteValues: false }))!;
+    t.is(Buffer.from(BSON.serialize({ v: doc[field] })).toString('hex'), want.bytes, `${Object.is(value, -0) ? '-0' : value}: stored bytes`);
+    kept++;
+  }
+  // Both branches ran, each on many values.
+  t.true(kept > 50 && refused > 50, `${kept} stored, ${refused} refused`);
 });

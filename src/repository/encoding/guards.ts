@@ -375,17 +375,29 @@ export function writtenValues(shape: ModelShape, doc: object): Document {
 function copyDocumentOnce(value: object, shape: ModelShape, depth: number, top: string | undefined): Record<string, unknown> {
   const source = value as Record<string, unknown>;
   const copy: Record<string, unknown> = Object.getPrototypeOf(value) === null ? Object.create(null) : {};
+  const fields = shape.fields;
+  const keys = Object.keys(source);
   let declaredKeys = 0;
-  const copyField = (key: string): void => {
-    const field = shape.fields.get(key);
-    if (field) declaredKeys++;
-    setCopied(copy, key, copyOnce(source[key], depth + 1, top ?? key, field?.embedded, field ? readDepth(field) : NEVER));
-  };
-  for (const key of Object.keys(source)) copyField(key);
+  for (let i = 0; i < keys.length; i++) {
+    if (fields.has(keys[i])) declaredKeys++;
+    copyFieldOnce(copy, source, keys[i], fields, depth, top);
+  }
   // Every declared field was an own enumerable key (keys are distinct): none is left to read by name.
-  if (declaredKeys === shape.fields.size) return copy;
-  for (const name of shape.fields.keys()) if (!(name in copy) && name in source) copyField(name);
+  if (declaredKeys === fields.size) return copy;
+  for (const name of fields.keys()) if (!(name in copy) && name in source) copyFieldOnce(copy, source, name, fields, depth, top);
   return copy;
+}
+
+/** One field of copyDocumentOnce: its value read once into the copy. */
+function copyFieldOnce(copy: Record<string, unknown>, source: Record<string, unknown>, key: string, fields: ReadonlyMap<string, FieldMetadata>, depth: number, top: string | undefined): void {
+  const item = source[key];
+  // A string, a number or a boolean is itself its copy (most values of a document); a bigint is checked by copyOnce.
+  const type = typeof item;
+  if (type === 'string' || type === 'number' || type === 'boolean') setCopied(copy, key, item);
+  else {
+    const field = fields.get(key);
+    setCopied(copy, key, copyOnce(item, depth + 1, top ?? key, field?.embedded, field === undefined ? NEVER : readDepth(field)));
+  }
 }
 
 /**

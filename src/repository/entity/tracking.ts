@@ -215,10 +215,18 @@ function copyValue(value: unknown, depth: number, shape?: ModelShape): unknown {
 /** copyValue of an object literal (or a null-prototype object): its own enumerable keys, each value copied. */
 function copyFields(value: object, depth: number, shape: ModelShape | undefined): unknown {
   const out: Document = {};
-  for (const key of Object.keys(value)) {
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     const item = (value as Record<string, unknown>)[key];
     // Assigned, it would replace the copy's prototype.
     if (key === '__proto__') return UNCOPIED;
+    // A string, a number or a boolean is itself its copy (most values of a document).
+    const type = typeof item;
+    if (type === 'string' || type === 'number' || type === 'boolean') {
+      out[key] = item;
+      continue;
+    }
     const field = shape?.fields.get(key);
     // A method or symbol the application put on an entity is no field of its model: save() never
     // compares it, and keeping it would force the whole snapshot to be serialized.
