@@ -10,7 +10,7 @@
 import test from 'ava';
 import { inspect } from 'node:util';
 import { Binary, BSON, Long, ObjectId, type Document } from 'mongodb';
-import { Embedded, EmbeddedArray, Encrypted, Field, Id, InvalidInputError, Model, UndecryptableValue, Version, type Deterministic, type Random } from '../../src/index';
+import { Embedded, EmbeddedArray, Encrypted, Field, Id, Model, UndecryptableValue, Version, type Deterministic, type Random } from '../../src/index';
 import { bytesOf, outcomeOf, plantMarkers, storedIn, untypedRepository, watchedClient } from '../harness/adversary';
 import { uniqueDbName } from '../harness/server';
 import { secretString } from './leakDetector';
