@@ -184,7 +184,12 @@ export function detachedAs(bsonType: unknown, value: object, inner: (value: unkn
     // Each half as BSON writes it (its bits, converted as JavaScript's bitwise operators convert), whatever it holds.
     case 'Long': { const long = value as Long; return new Long(toInt32(long.low), toInt32(long.high), long.unsigned === true); }
     case 'Timestamp': { const stamp = value as Timestamp; return new Timestamp({ t: stamp.t, i: stamp.i }); }
-    case 'Int32': return new Int32((value as Int32).value);
+    case 'Int32': {
+      const n = (value as Int32).value;
+      // Int32's constructor keeps the low 32 bits of whatever it is given: a value changed in place to a
+      // fraction or beyond the 32-bit range would come out as another number. Only BSON knows what it writes for that.
+      return typeof n === 'number' && (n | 0) === n ? new Int32(n) : NOT_DETACHED;
+    }
     case 'Double': return new Double((value as Double).value);
     case 'Decimal128': return new Decimal128(new Uint8Array((value as Decimal128).bytes));
     case 'BSONRegExp': return new BSONRegExp((value as BSONRegExp).pattern, (value as BSONRegExp).options);

@@ -136,6 +136,9 @@ function analyzeOperand(analysis: Analysis, scope: ModelScope, op: string, path:
         throw invalid('INPUT_NULL_ENCRYPTED', `${op} of ${value === null ? 'null' : 'undefined'} into ${where}, an encrypted field, is refused (null cannot be encrypted).`, `use { $unset: { '${path}': '' } } to remove the value.`);
       }
       checkDocumentKey(field!, where);
+      // A document encrypted whole is placed as an insert places it: checked against its embedded model
+      // (declared types, unknown and required fields) before it is encrypted, never encrypted as given.
+      if (field!.embedded && names === 'field') return analysis.markings.document(field!, path, value, keyRoot, names, analysis.encryptor);
       return analysis.markings.value(field!, path, value, keyRoot, analysis.encryptor);
     case '$unset':
       if (value !== '' && value !== 1 && value !== true) throw invalid('INPUT_OPERATOR_OPERAND', `$unset of ${where} takes "" (or 1 / true), not a value.`, `write { $unset: { '${path}': '' } }.`);
