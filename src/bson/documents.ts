@@ -177,6 +177,8 @@ export function detachedValue(value: object, inner: (value: unknown) => unknown)
  * fresh value of that type, built from the original's fields, each read once. The copy is an
  * instance of the driver's own class, whatever class the original was: a subclass's getters,
  * `toBSON` or a `_bsontype` that answers otherwise on the next read do not come along.
+ * NOT_DETACHED where no fresh value would equal what BSON writes for the original: an ObjectId
+ * whose id has another length, an Int32 holding a fraction or a number beyond 32 bits.
  */
 export function detachedAs(bsonType: unknown, value: object, inner: (value: unknown) => unknown): unknown {
   switch (bsonType) {
