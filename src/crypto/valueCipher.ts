@@ -167,7 +167,10 @@ function valueOf(type: number, bytes: Buffer, start: number, end: number): unkno
   document[6] = 0;
   bytes.copy(document, 7, start, end);
   document[document.length - 1] = 0;
-  const { v } = BSON.deserialize(document);
-  if (!viewed) wipe(document);
-  return v;
+  try {
+    return BSON.deserialize(document).v;
+  } finally {
+    // Wiped whether or not BSON reads it (it refuses malformed UTF-8): pool memory is handed out again.
+    if (!viewed) wipe(document);
+  }
 }

@@ -443,3 +443,26 @@ test.serial('held: one stored binData (and a document holding binData) read twic
   t.true(Buffer.from((again.docs[0].v[0] as Binary).buffer).equals(payload));
   t.true(Buffer.from((again.docs[0].v[1] as { b: Binary }).b.buffer).equals(payload));
 });
+
+test.serial('held (fixed in session 37): a string plaintext that BSON refuses (malformed UTF-8 beside a U+FFFD literal, which sends it down the js-bson path) leaves no copy of itself in Node\'s shared buffer pool', (t) => {
+  const aead = new AeadKey(Buffer.from(keyA.key));
+  const marker = 'POOL-MARKER-37-';
+  const leaks: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    // Valid text, a U+FFFD literal (so the fast path hands it to BSON), then a lone continuation byte BSON refuses;
+    // written straight into memory of its own (Buffer.from of a string would leave a copy in the pool).
+    const valid = `${marker}${i}-\ufffd-`;
+    const n = Buffer.byteLength(valid) + 1;
+    const body = Buffer.alloc(4 + n + 1);
+    body.writeInt32LE(n + 1, 0);
+    body.write(valid, 4);
+    body[4 + n - 1] = 0x80;
+    const blob = seal(keyA, 2, 2, body);
+    body.fill(0);
+    t.is(decryptValues(aead, [blob]), undefined, 'refused in process, as BSON refuses it');
+    // The next allocation from the pool shares its slab with whatever the read took from it.
+    const pool = Buffer.allocUnsafe(1).buffer;
+    if (Buffer.from(pool).toString('latin1').includes(marker)) leaks.push(`round ${i}: the pool holds the refused plaintext`);
+  }
+  t.deepEqual(leaks, []);
+});
