@@ -3,7 +3,7 @@ import { idText, isPlainDocument, valuesInsideBson } from '../bson/documents';
 import { inspectEncryptedBlob, isEncryptedBinary, type EncryptedBlobInfo } from '../crypto/blob';
 import { classifyCryptError, DECRYPTION_CODE, describeUndecryptable, type CryptoEngine, type UndecryptableField, type UndecryptableReason } from '../crypto/engine';
 import { DecryptionError } from '../errors';
-import { hydrateOwned } from '../metadata/hydrate';
+import { hydrate } from '../metadata/hydrate';
 import { walkPath } from '../metadata/paths';
 import { fromStoredBson } from '../metadata/storedForm';
 import type { FieldMetadata, ModelMetadata, ModelShape } from '../metadata/types';
@@ -287,13 +287,10 @@ export class DocumentReader<T> {
     return updated;
   }
 
-  /**
-   * Documents of the model: decrypted only at declared encrypted paths, then hydrated. Both in
-   * place: `stored` are documents the read deserialized, which nothing else holds.
-   */
+  /** Documents of the model: decrypted only at declared encrypted paths, then hydrated. */
   async read(stored: Document[]): Promise<T[]> {
     const docs = await this.decryptAlong(stored, this.modelShape);
-    return docs.map((doc) => hydrateOwned<T>(this.model, doc));
+    return docs.map((doc) => hydrate<T>(this.model, doc));
   }
 
   /**
@@ -305,7 +302,7 @@ export class DocumentReader<T> {
   readRaw(stored: Uint8Array[]): T[] | Promise<T[]> {
     const docs = stored.map((bytes) => BSON.deserialize(bytes));
     if (this.origins.size > 0 || docs.some(holdsCiphertext)) return this.read(docs);
-    return docs.map((doc) => hydrateOwned<T>(this.model, doc));
+    return docs.map((doc) => hydrate<T>(this.model, doc));
   }
 }
 
