@@ -61,13 +61,14 @@ export async function createClient(config: StrongboxConfig): Promise<StrongboxCl
   try {
     const driverOptions: MongoClientOptions = {
       ...userOptions,
+      fieldsAsRaw: NO_RAW_FIELDS,
       ...(config.queryLog ? { monitorCommands: true } : {}),
       ...tlsToDriverOptions(dataTls.tls),
     };
     // Both clients are built (and their connection strings' options checked) before either connects.
     const dataClient = driverClient(dataTls.driverUri, driverOptions, 'the database');
     opened.push(dataClient);
-    const keyVaultClient = config.keyVault?.uri && vaultTls ? driverClient(vaultTls.driverUri, { ...userOptions, ...tlsToDriverOptions(vaultTls.tls) }, 'the key vault cluster') : dataClient;
+    const keyVaultClient = config.keyVault?.uri && vaultTls ? driverClient(vaultTls.driverUri, { ...userOptions, fieldsAsRaw: NO_RAW_FIELDS, ...tlsToDriverOptions(vaultTls.tls) }, 'the key vault cluster') : dataClient;
     if (keyVaultClient !== dataClient) opened.push(keyVaultClient);
     if (config.queryLog) attachQueryLog(dataClient, typeof config.queryLog === 'function' ? config.queryLog : (line) => console.log(line));
     await connect(dataClient, 'the database', dataTls);
@@ -142,6 +143,16 @@ function driverClient(uri: string, options: MongoClientOptions, what: string): M
   }
   return client;
 }
+
+/**
+ * The driver's default fieldsAsRaw, {}, is looked up by key name at every depth of a document it
+ * deserializes (js-bson: an array under a name the object answers is returned as raw BSON), and
+ * {} answers the names of Object.prototype's members: an array stored under `toString`,
+ * `constructor` or `__proto__` came back from findOneAndUpdate or aggregate as Buffers of raw BSON,
+ * where find() returns documents, and a save() after a change wrote those Buffers back as binData.
+ * An object without a prototype answers no name.
+ */
+const NO_RAW_FIELDS: Record<string, boolean> = Object.freeze(Object.create(null) as Record<string, boolean>);
 
 /** The driver's defaults for the BSON options a connection string can change (its fieldsAsRaw default, {}, is checked by name only). */
 const DEFAULT_BSON_OPTIONS = {

@@ -298,9 +298,14 @@ export class DocumentReader<T> {
    * reads a batch without ciphertext synchronously: the walk of read() could find nothing to
    * decrypt and nothing to refuse in it, so one scan for ciphertext replaces the walk, its
    * bookkeeping and its promises (most reads of such models).
+   *
+   * Each document is read from a copy of its bytes: BSON reads a Binary as a view into the bytes
+   * it reads, and `stored` is what change tracking keeps of the document, so a change made in place
+   * to a Binary of the entity would otherwise change the snapshot with it, and save() would see no
+   * change to send.
    */
   readRaw(stored: Uint8Array[]): T[] | Promise<T[]> {
-    const docs = stored.map((bytes) => BSON.deserialize(bytes));
+    const docs = stored.map((bytes) => BSON.deserialize(new Uint8Array(bytes)));
     if (this.origins.size > 0 || docs.some(holdsCiphertext)) return this.read(docs);
     return docs.map((doc) => hydrate<T>(this.model, doc));
   }
