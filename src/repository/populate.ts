@@ -1,9 +1,10 @@
 import { BSON, type ClientSession, type Document } from 'mongodb';
 import { isDocumentLike } from '../bson/documents';
+import { hydrate } from '../metadata/hydrate';
 import { refTargetOf } from '../metadata/ref';
 import { EncryptedQueryError } from '../errors';
 import type { ModelShape } from '../metadata/types';
-import { invalid } from './encoding/guards';
+import { invalid, snapshot } from './encoding/guards';
 
 /** Reads documents of one referenced model by their ids, through that model's repository. */
 export type LoadByIds = (model: Function, ids: unknown[], session: ClientSession | undefined) => Promise<object[]>;
@@ -15,15 +16,17 @@ export type LoadByIds = (model: Function, ids: unknown[], session: ClientSession
  * are. A path may lead through plain embedded documents and arrays of them (`'lines.product'`):
  * the ids of every element of every item are loaded with that one query. A reference whose
  * document does not exist becomes null; a field holding no id stays as it is (null or absent).
- * The items are not changed: each result is a copy of its item, and so is every embedded
- * document on the way to a populated reference.
+ * The items are not changed: each result is a copy of its item that shares no mutable value
+ * with it (its arrays, embedded documents, free-form objects, Dates and BSON values are copies),
+ * so a change made to a result never reaches the tracked entity it came from.
  */
 export async function populateRefs<R extends object>(model: ModelShape, items: readonly object[], paths: readonly string[], session: ClientSession | undefined, load: LoadByIds): Promise<R[]> {
   const name = model.target.name;
   if (!Array.isArray(items)) throw invalid('INPUT_NOT_ARRAY', `populate on ${name} needs an array of documents read from it.`, 'pass the array find(...).toArray() returned.');
   const copies = items.map((item) => {
     if (item === null || typeof item !== 'object') throw invalid('INPUT_NOT_A_DOCUMENT', `populate on ${name} got something that is not a document.`, 'pass documents read from the repository.');
-    return copyOf(item);
+    // Read once into plain copies (as a write reads an entity), then made instances of the model again.
+    return hydrate<Document>(model, snapshot(item, `populate on ${name}`, model));
   });
   // Every path is resolved before the first query: a wrong one is refused before any traffic.
   const relations = [...new Set(paths)].map((path) => ({ path, ...resolveRef(model, path) }));
@@ -70,32 +73,19 @@ function resolveRef(model: ModelShape, path: unknown): { target: Function; segme
   return { target, segments };
 }
 
-/**
- * The embedded documents at `segments` below a copied item, each replaced by a copy first (so
- * populating them leaves the caller's item as it was); arrays of documents contribute every element.
- */
+/** The embedded documents at `segments` below a copied item; arrays of documents contribute every element. */
 function holdersAlong(node: Document, segments: string[]): Document[] {
   let nodes = [node];
   for (const segment of segments) {
     const next: Document[] = [];
     for (const parent of nodes) {
       const value = parent[segment];
-      if (Array.isArray(value)) {
-        parent[segment] = value.map((element) => (isDocumentLike(element) ? copyOf(element) : element));
-        next.push(...(parent[segment] as unknown[]).filter(isDocumentLike) as Document[]);
-      } else if (isDocumentLike(value)) {
-        parent[segment] = copyOf(value);
-        next.push(parent[segment]);
-      }
+      if (Array.isArray(value)) next.push(...value.filter(isDocumentLike) as Document[]);
+      else if (isDocumentLike(value)) next.push(value);
     }
     nodes = next;
   }
   return nodes;
-}
-
-
-function copyOf(item: object): Document {
-  return Object.assign(Object.create(Object.getPrototypeOf(item)) as Document, item);
 }
 
 /** Ids compare by BSON value: two ObjectId instances of the same id are one id. */

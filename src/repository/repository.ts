@@ -668,7 +668,8 @@ export class Repository<T extends object> {
     }
     if (hooked) for (const key of Object.keys(copied)) if (!(key in prepared)) changes.removed.push(key);
     // A default or a before-insert hook may hand over a value the application still holds: copied like the input, field by field.
-    const handed = changes.filled.filter((key) => !(newId && key === '_id'));
+    // After a hook every field is: the hook ran on `prepared` itself, and may keep it (`this`) with every value in it.
+    const handed = hooked ? Object.keys(prepared) : changes.filled.filter((key) => !(newId && key === '_id'));
     if (handed.length) {
       const filled = this.copy('insert', Object.fromEntries(handed.map((key) => [key, prepared[key]])), model);
       for (const key of handed) prepared[key] = filled[key];

@@ -51,7 +51,7 @@ async function main(): Promise<number> {
       STRONGBOX_TEST_FEATURES: JSON.stringify(features),
     };
     const ava = resolve(__dirname, '..', '..', '..', 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
-    const totals = { passed: 0, failed: 0, skipped: 0 };
+    const totals = { passed: 0, failed: 0, skipped: 0, knownFailures: 0 };
     let code = 0;
     for (const phase of phases(process.argv.slice(2))) {
       const result = await runAva(ava, phase.args, env);
@@ -59,11 +59,12 @@ async function main(): Promise<number> {
       totals.passed += result.passed;
       totals.failed += failed;
       totals.skipped += result.skipped;
-      if (phase.label) console.log(`tests (${phase.label}): ${result.passed} passed, ${failed} failed, ${result.skipped} skipped; ${(result.ms / 1000).toFixed(1)} s`);
+      totals.knownFailures += result.knownFailures;
+      if (phase.label) console.log(`tests (${phase.label}): ${result.passed} passed, ${failed} failed, ${result.skipped} skipped${knownFailures(result.knownFailures)}; ${(result.ms / 1000).toFixed(1)} s`);
       if (result.status !== 0) code = result.status;
     }
     console.log(`\nserver: ${description}; wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+    console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped${knownFailures(totals.knownFailures)}`);
     return code;
   } finally {
     await local?.stop();
@@ -83,8 +84,13 @@ function phases(requested: string[]): Array<{ args: string[]; label?: string }> 
   ];
 }
 
+/** Open bugs kept as test.failing: named in the summary, never counted as passed. */
+function knownFailures(count: number): string {
+  return count ? `, ${count} known failure${count === 1 ? '' : 's'} (open bugs, test.failing)` : '';
+}
+
 /** One ava run; counts its result lines as they stream (see ResultTally). */
-function runAva(ava: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number; passed: number; failed: number; skipped: number; ms: number }> {
+function runAva(ava: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number; passed: number; failed: number; skipped: number; knownFailures: number; ms: number }> {
   const started = Date.now();
   return new Promise((res) => {
     const child = spawn(process.execPath, [ava, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
